@@ -1,0 +1,312 @@
+"""Entries and trees: the values a workspace is made of, with canonical encodings.
+
+An `Entry` describes one path: a file (its content inline or as chunk ids), a
+directory (optionally naming the tree it was copied from), a symlink, or a whiteout
+(the path is deleted in an overlay). A `Tree` is a sorted list of (name, Entry), and is
+stored as an object whose id is the hash of its encoding, so equal trees have equal ids
+and a diff can skip every identical subtree.
+
+Encoding of an entry (all integers are varints, see `citcfs.codec`):
+
+    version=1 | kind | flags | mode | uid | gid | size | mtime_ns (zig-zag)
+    [chunks: count, 32 bytes each]   if flags & HAS_CHUNKS
+    [inline: length, bytes]          if flags & HAS_INLINE
+    [target: length, bytes]          if kind == SYMLINK
+    [tree: 32 bytes]                 if flags & HAS_TREE
+    [origin: length, bytes]          if flags & HAS_ORIGIN
+
+A tree is `version=1 | count | (name, entry-bytes)*` with names in strictly increasing
+byte order. Decoding rejects anything a canonical encoder would not have produced.
+"""
+
+from __future__ import annotations
+
+import bisect
+import dataclasses
+import enum
+import stat
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+from . import paths
+from .codec import Reader, Writer
+from .errors import CorruptData, InvalidArgument
+from .objects import ID_SIZE, INLINE_MAX, ObjectId, ObjectKind, object_id
+
+ENCODING_VERSION = 1
+
+_HAS_CHUNKS = 1
+_HAS_INLINE = 2
+_HAS_TREE = 4
+_OPAQUE = 8
+_HAS_ORIGIN = 16
+
+
+class EntryKind(enum.IntEnum):
+    """What a path is."""
+
+    FILE = 1
+    DIR = 2
+    SYMLINK = 3
+    WHITEOUT = 4
+    """Deleted in an overlay: hides whatever the base has at this path."""
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One path's metadata and content reference.
+
+    `mode` holds permission bits only (0o7777); the file type is `kind`. A file's
+    content is either `inline` (small files) or `chunks` (ids of CHUNK objects of
+    `objects.CHUNK_SIZE` bytes each, the last shorter). A directory with `tree` set
+    shows that tree's content; with `opaque` set and no tree it hides the base beneath
+    it (it was created empty). `origin` records the path an entry was renamed from, so
+    that diffs can report renames; it is dropped when an entry goes into a tree.
+    """
+
+    kind: EntryKind
+    mode: int = 0o644
+    uid: int = 0
+    gid: int = 0
+    size: int = 0
+    mtime_ns: int = 0
+    chunks: tuple[ObjectId, ...] = ()
+    inline: bytes | None = None
+    target: str = ""
+    tree: ObjectId | None = None
+    opaque: bool = False
+    origin: str | None = None
+
+    # --- constructors -------------------------------------------------------------
+
+    @classmethod
+    def file(cls, data: bytes = b"", *, mode: int = 0o644, uid: int = 0, gid: int = 0,
+             mtime_ns: int = 0, chunks: tuple[ObjectId, ...] | None = None,
+             size: int | None = None) -> "Entry":
+        """A file entry: inline `data`, or the given chunk ids and size."""
+        if chunks is not None:
+            return cls(EntryKind.FILE, mode, uid, gid, size or 0, mtime_ns, tuple(chunks))
+        if len(data) > INLINE_MAX:
+            raise InvalidArgument(f"inline content is limited to {INLINE_MAX} bytes")
+        return cls(EntryKind.FILE, mode, uid, gid, len(data), mtime_ns, inline=bytes(data))
+
+    @classmethod
+    def directory(cls, *, mode: int = 0o755, uid: int = 0, gid: int = 0, mtime_ns: int = 0,
+                  tree: ObjectId | None = None, opaque: bool = False) -> "Entry":
+        return cls(EntryKind.DIR, mode, uid, gid, 0, mtime_ns, tree=tree, opaque=opaque)
+
+    @classmethod
+    def symlink(cls, target: str, *, uid: int = 0, gid: int = 0, mtime_ns: int = 0) -> "Entry":
+        return cls(EntryKind.SYMLINK, 0o777, uid, gid, len(paths.to_bytes(target)), mtime_ns,
+                   target=target)
+
+    @classmethod
+    def whiteout(cls) -> "Entry":
+        return cls(EntryKind.WHITEOUT, 0)
+
+    # --- queries ------------------------------------------------------------------
+
+    @property
+    def is_dir(self) -> bool:
+        return self.kind == EntryKind.DIR
+
+    @property
+    def is_file(self) -> bool:
+        return self.kind == EntryKind.FILE
+
+    @property
+    def st_mode(self) -> int:
+        """The full st_mode (type bits and permissions) of this entry."""
+        type_bits = {EntryKind.FILE: stat.S_IFREG, EntryKind.DIR: stat.S_IFDIR,
+                     EntryKind.SYMLINK: stat.S_IFLNK}.get(self.kind, 0)
+        return type_bits | (self.mode & 0o7777)
+
+    def replace(self, **changes: object) -> "Entry":
+        return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+
+    def check(self) -> None:
+        """Raise InvalidArgument if the entry is not self-consistent."""
+        if not 0 <= self.mode <= 0o7777:
+            raise InvalidArgument(f"mode {self.mode:o} has bits outside 0o7777")
+        if self.uid < 0 or self.gid < 0 or self.size < 0:
+            raise InvalidArgument("uid, gid and size must not be negative")
+        if self.kind == EntryKind.FILE:
+            if self.inline is not None:
+                if self.chunks:
+                    raise InvalidArgument("a file has inline content or chunks, not both")
+                if len(self.inline) != self.size:
+                    raise InvalidArgument("inline content does not match the size")
+                if len(self.inline) > INLINE_MAX:
+                    raise InvalidArgument(f"inline content is limited to {INLINE_MAX} bytes")
+            else:
+                from .objects import CHUNK_SIZE
+                needed = -(-self.size // CHUNK_SIZE)
+                if len(self.chunks) != needed:
+                    raise InvalidArgument(
+                        f"a file of {self.size} bytes needs {needed} chunks, not {len(self.chunks)}")
+            if self.tree is not None or self.target or self.opaque:
+                raise InvalidArgument("a file has no tree, target or opaque flag")
+        elif self.kind == EntryKind.DIR:
+            if self.chunks or self.inline is not None or self.target or self.size:
+                raise InvalidArgument("a directory has no content of its own")
+        elif self.kind == EntryKind.SYMLINK:
+            if not self.target:
+                raise InvalidArgument("a symlink needs a target")
+            if "\0" in self.target or len(paths.to_bytes(self.target)) > paths.PATH_MAX:
+                raise InvalidArgument("invalid symlink target")
+            if self.chunks or self.inline is not None or self.tree is not None:
+                raise InvalidArgument("a symlink has only a target")
+        for oid in self.chunks:
+            if len(oid) != ID_SIZE:
+                raise InvalidArgument("a chunk id is 32 bytes")
+        if self.tree is not None and len(self.tree) != ID_SIZE:
+            raise InvalidArgument("a tree id is 32 bytes")
+
+    # --- encoding -----------------------------------------------------------------
+
+    def encode(self) -> bytes:
+        flags = 0
+        if self.chunks:
+            flags |= _HAS_CHUNKS
+        if self.inline is not None:
+            flags |= _HAS_INLINE
+        if self.tree is not None:
+            flags |= _HAS_TREE
+        if self.opaque:
+            flags |= _OPAQUE
+        if self.origin is not None:
+            flags |= _HAS_ORIGIN
+        w = Writer()
+        w.uint(ENCODING_VERSION).uint(self.kind).uint(flags).uint(self.mode)
+        w.uint(self.uid).uint(self.gid).uint(self.size).sint(self.mtime_ns)
+        if self.chunks:
+            w.uint(len(self.chunks)).raw(b"".join(self.chunks))
+        if self.inline is not None:
+            w.blob(self.inline)
+        if self.kind == EntryKind.SYMLINK:
+            w.text(self.target)
+        if self.tree is not None:
+            w.raw(self.tree)
+        if self.origin is not None:
+            w.text(self.origin)
+        return w.getvalue()
+
+    @classmethod
+    def decode(cls, data: bytes | memoryview) -> "Entry":
+        r = Reader(data)
+        entry = cls._read(r)
+        r.finish()
+        return entry
+
+    @classmethod
+    def _read(cls, r: Reader) -> "Entry":
+        if r.uint() != ENCODING_VERSION:
+            raise CorruptData("unknown entry encoding version")
+        try:
+            kind = EntryKind(r.uint())
+        except ValueError as exc:
+            raise CorruptData(f"unknown entry kind: {exc}") from None
+        flags = r.uint()
+        if flags & ~(_HAS_CHUNKS | _HAS_INLINE | _HAS_TREE | _OPAQUE | _HAS_ORIGIN):
+            raise CorruptData("unknown entry flags")
+        mode, uid, gid, size, mtime_ns = r.uint(), r.uint(), r.uint(), r.uint(), r.sint()
+        chunks: tuple[ObjectId, ...] = ()
+        if flags & _HAS_CHUNKS:
+            count = r.uint()
+            raw = r.raw(count * ID_SIZE)
+            chunks = tuple(ObjectId(raw[i:i + ID_SIZE]) for i in range(0, len(raw), ID_SIZE))
+        inline = r.blob() if flags & _HAS_INLINE else None
+        target = r.text() if kind == EntryKind.SYMLINK else ""
+        tree = ObjectId(r.raw(ID_SIZE)) if flags & _HAS_TREE else None
+        origin = r.text() if flags & _HAS_ORIGIN else None
+        return cls(kind, mode, uid, gid, size, mtime_ns, chunks, inline, target, tree,
+                   bool(flags & _OPAQUE), origin)
+
+
+def _sort_key(name: str) -> bytes:
+    return paths.to_bytes(name)
+
+
+@dataclass(frozen=True, slots=True)
+class Tree:
+    """A directory's content: (name, entry) pairs sorted by name bytes.
+
+    Entries in a tree are never whiteouts, and a directory entry in a tree always
+    names its subtree, so a tree is a complete, self-contained snapshot of a
+    directory.
+    """
+
+    entries: tuple[tuple[str, Entry], ...] = ()
+    _names: tuple[bytes, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_names", tuple(_sort_key(n) for n, _ in self.entries))
+
+    @classmethod
+    def build(cls, items: Iterable[tuple[str, Entry]]) -> "Tree":
+        """A tree from unsorted items; origins are dropped, since trees hold states."""
+        cleaned = [(name, entry if entry.origin is None else entry.replace(origin=None))
+                   for name, entry in items]
+        cleaned.sort(key=lambda item: _sort_key(item[0]))
+        return cls(tuple(cleaned))
+
+    def get(self, name: str) -> Entry | None:
+        key = _sort_key(name)
+        i = bisect.bisect_left(self._names, key)
+        if i < len(self._names) and self._names[i] == key:
+            return self.entries[i][1]
+        return None
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def __iter__(self) -> Iterator[tuple[str, Entry]]:
+        return iter(self.entries)
+
+    def check(self) -> None:
+        """Raise InvalidArgument unless this is a well-formed tree."""
+        previous: bytes | None = None
+        for (name, entry), key in zip(self.entries, self._names):
+            paths.check_name(name)
+            if previous is not None and key <= previous:
+                raise InvalidArgument("tree entries are not sorted and unique")
+            previous = key
+            entry.check()
+            if entry.kind == EntryKind.WHITEOUT:
+                raise InvalidArgument("a tree holds no whiteouts")
+            if entry.kind == EntryKind.DIR and entry.tree is None:
+                raise InvalidArgument(f"directory {name!r} in a tree names no subtree")
+            if entry.origin is not None or entry.opaque:
+                raise InvalidArgument("tree entries carry no origin or opaque flag")
+
+    def encode(self) -> bytes:
+        w = Writer()
+        w.uint(ENCODING_VERSION).uint(len(self.entries))
+        for name, entry in self.entries:
+            w.text(name).blob(entry.encode())
+        return w.getvalue()
+
+    @classmethod
+    def decode(cls, data: bytes | memoryview) -> "Tree":
+        r = Reader(data)
+        if r.uint() != ENCODING_VERSION:
+            raise CorruptData("unknown tree encoding version")
+        count = r.uint()
+        items = []
+        previous = b""
+        for i in range(count):
+            raw_name = r.blob()
+            if i and raw_name <= previous:
+                raise CorruptData("tree entries are not sorted")
+            previous = raw_name
+            items.append((paths.from_bytes(raw_name), Entry.decode(r.blob())))
+        r.finish()
+        return cls(tuple(items))
+
+    @property
+    def id(self) -> ObjectId:
+        return object_id(ObjectKind.TREE, self.encode())
+
+
+EMPTY_TREE = Tree()
+EMPTY_TREE_ID = EMPTY_TREE.id

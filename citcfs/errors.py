@@ -1,0 +1,132 @@
+"""The exceptions every part of citcfs raises.
+
+Each class is one kind of failure a user can meet. The edges translate them once:
+`citcfs.server` maps them to gRPC status codes, `citcfs.client` to errno values, and
+`citcfs.cmd` to exit codes. Inside, code raises these and nothing else for expected
+failures, so a message reaches the user unchanged from where the problem was found.
+"""
+
+from __future__ import annotations
+
+
+class CitcError(Exception):
+    """Something went wrong in citcfs."""
+
+    #: what `citcfs.cmd` exits with: 1 for user errors, 3 unreachable, 4 conflict.
+    exit_code: int = 1
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message or (self.__doc__ or type(self).__name__).strip())
+
+    @property
+    def message(self) -> str:
+        """The one line shown to a person."""
+        return str(self.args[0])
+
+
+class InvalidArgument(CitcError):
+    """The request is malformed."""
+
+
+class InvalidPath(InvalidArgument):
+    """The path is not valid."""
+
+
+class NameTooLong(InvalidPath):
+    """A name is longer than 255 bytes or a path longer than 4096 bytes."""
+
+
+class NotFound(CitcError):
+    """Not found."""
+
+
+class WorkspaceNotFound(NotFound):
+    """No such workspace."""
+
+
+class BaseNotFound(NotFound):
+    """No such base or base revision."""
+
+
+class PathNotFound(NotFound):
+    """No such file or directory."""
+
+
+class SnapshotNotFound(NotFound):
+    """No such snapshot label."""
+
+
+class ObjectMissing(NotFound):
+    """An object named by the request is not in the object store."""
+
+
+class AlreadyExists(CitcError):
+    """The name is taken."""
+
+
+class NotADirectory(InvalidArgument):
+    """A path component is not a directory."""
+
+
+class IsADirectory(InvalidArgument):
+    """The path is a directory."""
+
+
+class DirectoryNotEmpty(InvalidArgument):
+    """The directory is not empty."""
+
+
+class FailedPrecondition(CitcError):
+    """The operation is not possible in the current state."""
+
+
+class StaleVersion(FailedPrecondition):
+    """The workspace has moved past the expected version."""
+
+
+class Conflict(FailedPrecondition):
+    """The change conflicts with changes in the base."""
+
+    exit_code = 4
+
+    def __init__(self, message: str | None = None, paths: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.paths = paths
+
+
+class HistoryTruncated(FailedPrecondition):
+    """The log no longer holds the requested range of versions."""
+
+
+class ReadOnly(CitcError):
+    """This view is read-only."""
+
+
+class CorruptData(CitcError):
+    """Stored data failed its integrity check."""
+
+
+class CorruptObject(CorruptData):
+    """An object's content does not match its id."""
+
+
+class CorruptLog(CorruptData):
+    """A log record failed its checksum or could not be decoded."""
+
+
+class ResourceExhausted(CitcError):
+    """The request is larger than the server accepts."""
+
+
+class PermissionDenied(CitcError):
+    """You are not allowed to do that."""
+
+
+class Unauthenticated(CitcError):
+    """The request carries no valid credentials."""
+
+
+class Unavailable(CitcError):
+    """The server cannot be reached."""
+
+    exit_code = 3

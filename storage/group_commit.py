@@ -1,0 +1,97 @@
+"""Group commit: many callers' write jobs share one durable transaction.
+
+The first caller to find no transaction in progress becomes the leader: it takes
+every job queued so far, runs each in a nested transaction of one write transaction,
+and commits it once, so one fsync serves the whole batch. Callers that arrive while
+it works queue up and the next leader takes them all. A job that raises is rolled
+back alone (its nested transaction is aborted) and its caller gets the error; the
+others are unaffected. No caller is answered before the batch is durable.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar
+
+from .backend import KVStore, KVTxn
+
+T = TypeVar("T")
+
+Job = Callable[[KVTxn], Any]
+BatchListener = Callable[[list[Any]], None]
+
+
+class _Request(Generic[T]):
+    __slots__ = ("job", "result", "error", "done")
+
+    def __init__(self, job: Callable[[KVTxn], T]) -> None:
+        self.job = job
+        self.result: T | None = None
+        self.error: BaseException | None = None
+        self.done = False
+
+
+class GroupCommitter:
+    """Serializes write jobs on a KVStore, batching those that arrive together."""
+
+    def __init__(self, store: KVStore, *, max_batch: int = 512,
+                 on_durable: BatchListener | None = None) -> None:
+        self._store = store
+        self._max_batch = max_batch
+        self._on_durable = on_durable
+        self._cond = threading.Condition()
+        self._queue: list[_Request[Any]] = []
+        self._leader_active = False
+        self.batches = 0
+        self.jobs = 0
+
+    def submit(self, job: Callable[[KVTxn], T]) -> T:
+        """Run `job` inside a durable write transaction and return its result."""
+        request: _Request[T] = _Request(job)
+        with self._cond:
+            self._queue.append(request)
+        while True:
+            with self._cond:
+                while self._leader_active and not request.done:
+                    self._cond.wait()
+                if request.done:
+                    break
+                self._leader_active = True
+                batch = self._queue[:self._max_batch]
+                del self._queue[:self._max_batch]
+            try:
+                self._run(batch)
+            finally:
+                with self._cond:
+                    for item in batch:
+                        item.done = True
+                    self._leader_active = False
+                    self._cond.notify_all()
+        if request.error is not None:
+            raise request.error
+        return request.result  # type: ignore[return-value]
+
+    def _run(self, batch: list[_Request[Any]]) -> None:
+        succeeded: list[Any] = []
+        try:
+            with self._store.write() as txn:
+                for request in batch:
+                    try:
+                        with txn.nested() as child:
+                            request.result = request.job(child)
+                    except Exception as exc:  # the caller gets it; the batch goes on
+                        request.error = exc
+                    else:
+                        succeeded.append(request.result)
+        except BaseException as exc:
+            for request in batch:
+                if request.error is None:
+                    request.error = exc
+                    request.result = None
+            raise
+        finally:
+            self.batches += 1
+            self.jobs += len(batch)
+        if self._on_durable is not None and succeeded:
+            self._on_durable(succeeded)

@@ -1,0 +1,235 @@
+"""The embedded backend: the key-value tables and the object store on LMDB.
+
+The log and its indexes share one LMDB environment, so that a record and every index
+change derived from it commit in one transaction. Objects live in a second
+environment: they are written before the record that references them, by their own
+writer, exactly as they would be to a remote blob store.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import lmdb
+
+from citcfs.errors import CorruptObject, InvalidArgument, ObjectMissing, ResourceExhausted
+from citcfs.objects import ID_SIZE, ObjectId, ObjectKind, object_id
+
+DEFAULT_MAP_SIZE = 1 << 40
+"""Address space reserved for each environment; the file grows only as data does."""
+MAX_READERS = 1024
+
+
+def _open_env(path: str, *, max_dbs: int, sync: bool, map_size: int) -> lmdb.Environment:
+    os.makedirs(path, exist_ok=True)
+    return lmdb.open(path, map_size=map_size, max_dbs=max_dbs, max_readers=MAX_READERS,
+                     sync=sync, metasync=sync, readahead=False, lock=True)
+
+
+class LmdbTxn:
+    """A KVTxn over an LMDB transaction."""
+
+    __slots__ = ("_txn", "_dbs", "_env")
+
+    def __init__(self, env: lmdb.Environment, txn: lmdb.Transaction, dbs: dict[str, Any]) -> None:
+        self._env = env
+        self._txn = txn
+        self._dbs = dbs
+
+    def get(self, table: str, key: bytes) -> bytes | None:
+        value = self._txn.get(key, db=self._dbs[table])
+        return None if value is None else bytes(value)
+
+    def put(self, table: str, key: bytes, value: bytes) -> None:
+        try:
+            self._txn.put(key, value, db=self._dbs[table])
+        except lmdb.BadValsizeError as exc:
+            raise InvalidArgument(f"key too long for the store ({len(key)} bytes)") from exc
+        except lmdb.MapFullError as exc:
+            raise ResourceExhausted("the database is full") from exc
+
+    def delete(self, table: str, key: bytes) -> bool:
+        return bool(self._txn.delete(key, db=self._dbs[table]))
+
+    def range(self, table: str, start: bytes, end: bytes | None = None,
+              reverse: bool = False) -> Iterator[tuple[bytes, bytes]]:
+        cursor = self._txn.cursor(self._dbs[table])
+        if not reverse:
+            if not cursor.set_range(start):
+                return
+            for key, value in cursor:
+                if end is not None and key >= end:
+                    return
+                yield key, value
+            return
+        # Reverse: position on the last key < end, walk back while key >= start.
+        if end is None:
+            positioned = cursor.last()
+        elif cursor.set_range(end):
+            positioned = cursor.prev()
+        else:
+            positioned = cursor.last()
+        if not positioned:
+            return
+        for key, value in cursor.iterprev():
+            if key < start:
+                return
+            yield key, value
+
+    def first_at_or_after(self, table: str, key: bytes) -> tuple[bytes, bytes] | None:
+        cursor = self._txn.cursor(self._dbs[table])
+        if cursor.set_range(key):
+            return cursor.item()
+        return None
+
+    def last(self, table: str) -> tuple[bytes, bytes] | None:
+        cursor = self._txn.cursor(self._dbs[table])
+        if cursor.last():
+            return cursor.item()
+        return None
+
+    def delete_range(self, table: str, start: bytes, end: bytes) -> int:
+        cursor = self._txn.cursor(self._dbs[table])
+        count = 0
+        if not cursor.set_range(start):
+            return 0
+        while cursor.key() and cursor.key() < end:
+            if not cursor.delete():
+                break
+            count += 1
+        return count
+
+    def clear(self, table: str) -> None:
+        self._txn.drop(self._dbs[table], delete=False)
+
+    @contextmanager
+    def nested(self) -> Iterator["LmdbTxn"]:
+        child = self._env.begin(write=True, parent=self._txn)
+        try:
+            yield LmdbTxn(self._env, child, self._dbs)
+        except BaseException:
+            child.abort()
+            raise
+        else:
+            child.commit()
+
+
+class LmdbKVStore:
+    """The log and index tables in one LMDB environment."""
+
+    def __init__(self, path: str, tables: Iterable[str], *, sync: bool = True,
+                 map_size: int = DEFAULT_MAP_SIZE) -> None:
+        tables = list(tables)
+        self.path = path
+        self._env = _open_env(path, max_dbs=len(tables) + 2, sync=sync, map_size=map_size)
+        self._dbs = {name: self._env.open_db(name.encode()) for name in tables}
+
+    @contextmanager
+    def read(self) -> Iterator[LmdbTxn]:
+        txn = self._env.begin(write=False, buffers=False)
+        try:
+            yield LmdbTxn(self._env, txn, self._dbs)
+        finally:
+            txn.abort()
+
+    @contextmanager
+    def write(self) -> Iterator[LmdbTxn]:
+        txn = self._env.begin(write=True)
+        try:
+            yield LmdbTxn(self._env, txn, self._dbs)
+        except BaseException:
+            txn.abort()
+            raise
+        try:
+            txn.commit()
+        except lmdb.MapFullError as exc:
+            raise ResourceExhausted("the database is full") from exc
+
+    def close(self) -> None:
+        self._env.close()
+
+
+class LmdbObjectStore:
+    """Content-addressed objects in their own LMDB environment.
+
+    A value is the kind tag byte followed by the content; the id is recomputed from
+    both on every put that names an id and on every get.
+    """
+
+    def __init__(self, path: str, *, sync: bool = True, map_size: int = DEFAULT_MAP_SIZE) -> None:
+        self.path = path
+        self._env = _open_env(path, max_dbs=2, sync=sync, map_size=map_size)
+        self._db = self._env.open_db(b"objects")
+        self._write_lock = threading.Lock()
+
+    @staticmethod
+    def _prepare(kind: ObjectKind, content: bytes, oid: ObjectId | None) -> tuple[ObjectId, bytes]:
+        actual = object_id(kind, content)
+        if oid is not None and oid != actual:
+            raise CorruptObject(f"object {bytes(oid).hex()} does not match its content")
+        return actual, bytes((kind,)) + content
+
+    def put(self, kind: ObjectKind, content: bytes, oid: ObjectId | None = None) -> ObjectId:
+        return self.put_many([(kind, content, oid)])[0]
+
+    def put_many(self, items: Iterable[tuple[ObjectKind, bytes, ObjectId | None]]) -> list[ObjectId]:
+        prepared = [self._prepare(kind, content, oid) for kind, content, oid in items]
+        if not prepared:
+            return []
+        with self._write_lock, self._env.begin(write=True, db=self._db) as txn:
+            for oid, value in prepared:
+                txn.put(oid, value, overwrite=False)
+        return [oid for oid, _ in prepared]
+
+    def get(self, oid: ObjectId, kind: ObjectKind | None = None) -> bytes:
+        with self._env.begin(db=self._db) as txn:
+            value = txn.get(oid)
+        if value is None:
+            raise ObjectMissing(f"object {bytes(oid).hex()} is not in the store")
+        stored_kind = value[0]
+        content = value[1:]
+        if kind is not None and stored_kind != kind:
+            raise CorruptObject(f"object {bytes(oid).hex()} is not a {kind.name.lower()}")
+        if object_id(ObjectKind(stored_kind), content) != oid:
+            raise CorruptObject(f"object {bytes(oid).hex()} does not match its content")
+        return content
+
+    def has(self, oids: Iterable[ObjectId]) -> list[bool]:
+        with self._env.begin(db=self._db) as txn:
+            cursor = txn.cursor()
+            return [len(oid) == ID_SIZE and cursor.set_key(oid) for oid in oids]
+
+    def delete(self, oids: Iterable[ObjectId]) -> int:
+        count = 0
+        with self._write_lock, self._env.begin(write=True, db=self._db) as txn:
+            for oid in oids:
+                count += bool(txn.delete(oid))
+        return count
+
+    def ids(self) -> Iterator[ObjectId]:
+        with self._env.begin(db=self._db) as txn:
+            keys = [ObjectId(bytes(key)) for key in txn.cursor().iternext(keys=True, values=False)]
+        return iter(keys)
+
+    def stats(self) -> tuple[int, int]:
+        count = 0
+        total = 0
+        with self._env.begin(db=self._db) as txn:
+            for _, value in txn.cursor():
+                count += 1
+                total += len(value) - 1
+        return count, total
+
+    def corrupt_for_test(self, oid: ObjectId, content: bytes) -> None:
+        """Overwrite an object's bytes without checks: for tests of read verification."""
+        with self._write_lock, self._env.begin(write=True, db=self._db) as txn:
+            old = txn.get(oid)
+            kind = old[0] if old else ObjectKind.CHUNK
+            txn.put(oid, bytes((kind,)) + content)
+
+    def close(self) -> None:
+        self._env.close()

@@ -1,0 +1,176 @@
+"""Reading a workspace: an overlay of changed paths merged over a base tree.
+
+Pure logic: every function takes the overlay as an `OverlayView` (the newest overlay
+state of each path at one version) and trees through a `load(tree_id)` callable, so
+it runs the same over LMDB, over a commit's pending writes, or over a dict in a test.
+
+Rules of the merge, for a path p at some version:
+- An overlay entry at p wins over the base. A whiteout means p does not exist.
+- A directory in the overlay shows, beneath its own overlay children:
+  its `tree` if it names one (a renamed or restored directory), nothing if it is
+  `opaque` (created empty), and otherwise the base directory at the same place
+  (a base directory whose attributes changed).
+- Without an overlay entry, p is whatever the directory beneath its parent holds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Protocol
+
+from citcfs import paths
+from citcfs.entries import Entry, EntryKind, Tree
+from citcfs.errors import NotADirectory, PathNotFound
+from citcfs.objects import ObjectId
+
+TreeLoader = Callable[[ObjectId], Tree]
+TreeStorer = Callable[[Tree], ObjectId]
+
+ROOT_ENTRY_NAME = ""
+"""The root's own overlay entry (its attributes) sits at parent "" and name ""."""
+
+
+class OverlayView(Protocol):
+    """The overlay of one workspace at one version."""
+
+    def entry(self, parent: str, name: str) -> Entry | None:
+        """The path's overlay entry, or None when the overlay does not touch it."""
+        ...
+
+    def children(self, parent: str) -> Iterable[tuple[str, Entry]]:
+        """Overlay entries (whiteouts included) of the direct children of `parent`."""
+        ...
+
+    def subtree(self, path: str) -> Iterable[tuple[str, Entry]]:
+        """(path, entry) of every overlay entry strictly below `path`."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Node:
+    """A resolved path.
+
+    `entry` is what the path is. `overlay` is its overlay entry, if any, and
+    `underlying` what the base (the directory beneath its parent) has there.
+    For a directory, `beneath` is the tree shown under its overlay children.
+    """
+
+    path: str
+    entry: Entry
+    overlay: Entry | None
+    underlying: Entry | None
+    beneath: ObjectId | None
+
+    @property
+    def is_dir(self) -> bool:
+        return self.entry.kind == EntryKind.DIR
+
+
+def _beneath(overlay: Entry | None, underlying: Entry | None) -> ObjectId | None:
+    if overlay is None:
+        return underlying.tree if underlying is not None and underlying.is_dir else None
+    if not overlay.is_dir:
+        return None
+    if overlay.tree is not None:
+        return overlay.tree
+    if overlay.opaque:
+        return None
+    return underlying.tree if underlying is not None and underlying.is_dir else None
+
+
+def root_entry(root: ObjectId) -> Entry:
+    """The root directory as the base shows it (a tree carries no entry for itself)."""
+    return Entry.directory(mode=0o755, tree=root)
+
+
+def resolve(view: OverlayView, load: TreeLoader, root: ObjectId, path: str) -> Node:
+    """Resolve a normalized path; PathNotFound or NotADirectory if it cannot be."""
+    underlying: Entry | None = root_entry(root)
+    overlay = view.entry(paths.ROOT, ROOT_ENTRY_NAME)
+    node = Node(paths.ROOT, overlay or root_entry(root), overlay, underlying,
+                _beneath(overlay, underlying))
+    parent = paths.ROOT
+    for name in paths.components(path):
+        if not node.is_dir:
+            raise NotADirectory(f"{parent!r} is not a directory")
+        underlying = load(node.beneath).get(name) if node.beneath is not None else None
+        overlay = view.entry(parent, name)
+        current = paths.join(parent, name)
+        if overlay is not None and overlay.kind == EntryKind.WHITEOUT:
+            raise PathNotFound(f"{current!r} does not exist")
+        entry = overlay or underlying
+        if entry is None:
+            raise PathNotFound(f"{current!r} does not exist")
+        node = Node(current, entry, overlay, underlying, _beneath(overlay, underlying))
+        parent = current
+    return node
+
+
+def list_dir(view: OverlayView, load: TreeLoader, node: Node) -> list[tuple[str, Entry]]:
+    """The merged listing of a resolved directory, sorted by name bytes."""
+    if not node.is_dir:
+        raise NotADirectory(f"{node.path!r} is not a directory")
+    items: dict[str, Entry] = {}
+    if node.beneath is not None:
+        items.update(load(node.beneath).entries)
+    for name, entry in view.children(node.path):
+        if entry.kind == EntryKind.WHITEOUT:
+            items.pop(name, None)
+        else:
+            items[name] = entry
+    return sorted(items.items(), key=lambda item: paths.to_bytes(item[0]))
+
+
+def is_empty_dir(view: OverlayView, load: TreeLoader, node: Node) -> bool:
+    return not list_dir(view, load, node)
+
+
+def freeze(view: OverlayView, load: TreeLoader, store: TreeStorer, node: Node) -> ObjectId:
+    """The id of a tree holding the resolved directory `node` as it is.
+
+    Only directories on the way to an overlay change get new tree objects; every
+    other subtree keeps its id, so the cost follows the size of the overlay.
+    """
+    if not node.is_dir:
+        raise NotADirectory(f"{node.path!r} is not a directory")
+    dirty_children: dict[str, set[str]] = {}
+    for path, _ in view.subtree(node.path):
+        parent, name = paths.split(path)
+        while True:
+            dirty_children.setdefault(parent, set())
+            if parent == node.path:
+                break
+            grand, leaf = paths.split(parent)
+            if leaf in dirty_children.setdefault(grand, set()):
+                break
+            dirty_children[grand].add(leaf)
+            parent = grand
+
+    def freeze_dir(dir_path: str, beneath: ObjectId | None) -> ObjectId:
+        if dir_path not in dirty_children:
+            return beneath if beneath is not None else store(Tree())
+        base_items = dict(load(beneath).entries) if beneath is not None else {}
+        items = dict(base_items)
+        handled: set[str] = set()
+        for name, overlay in view.children(dir_path):
+            handled.add(name)
+            if overlay.kind == EntryKind.WHITEOUT:
+                items.pop(name, None)
+            elif overlay.is_dir:
+                child_beneath = _beneath(overlay, base_items.get(name))
+                items[name] = overlay.replace(
+                    tree=freeze_dir(paths.join(dir_path, name), child_beneath),
+                    opaque=False, origin=None)
+            else:
+                items[name] = overlay.replace(origin=None)
+        for name in dirty_children[dir_path] - handled:
+            entry = items.get(name)
+            if entry is not None and entry.is_dir:
+                items[name] = entry.replace(tree=freeze_dir(paths.join(dir_path, name), entry.tree))
+        return store(Tree.build(items.items()))
+
+    if node.path not in dirty_children:
+        return node.beneath if node.beneath is not None else store(Tree())
+    return freeze_dir(node.path, node.beneath)
+

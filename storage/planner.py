@@ -1,0 +1,251 @@
+"""Turning a batch of operations into overlay writes.
+
+Pure logic over an `OverlayView` of the workspace head: `plan_commit` checks every
+operation against the state left by the ones before it and returns the overlay writes
+(path -> entry, or None to drop the path's overlay entry) that the log records. An
+error in any operation raises before anything is written.
+
+Invariant kept here: every live overlay entry lies under a directory that exists.
+So deleting or replacing a directory also drops the overlay entries below it, and a
+renamed directory becomes one entry naming a frozen tree, however large it is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+
+from citcfs import paths
+from citcfs.entries import Entry, EntryKind
+from citcfs.errors import (AlreadyExists, DirectoryNotEmpty, InvalidArgument, InvalidPath,
+                           IsADirectory, NotADirectory, PathNotFound)
+from citcfs.objects import ObjectId
+
+from . import overlay
+from .ops import MakeDir, Op, Remove, Rename, SetAttr, Symlink, WriteFile
+from .overlay import Node, OverlayView, TreeLoader, TreeStorer
+from .records import OverlayWrite
+
+_UNSET = object()
+
+
+class PendingView:
+    """An OverlayView of a committed view plus the writes of a commit in progress."""
+
+    def __init__(self, committed: OverlayView) -> None:
+        self._committed = committed
+        self._by_parent: dict[str, dict[str, Entry | None]] = {}
+        self.writes: dict[str, Entry | None] = {}
+
+    def set(self, path: str, entry: Entry | None) -> None:
+        parent, name = (paths.ROOT, overlay.ROOT_ENTRY_NAME) if path == paths.ROOT else paths.split(path)
+        self._by_parent.setdefault(parent, {})[name] = entry
+        self.writes.pop(path, None)
+        self.writes[path] = entry
+
+    def entry(self, parent: str, name: str) -> Entry | None:
+        pending = self._by_parent.get(parent)
+        if pending is not None and name in pending:
+            return pending[name]
+        return self._committed.entry(parent, name)
+
+    def children(self, parent: str) -> Iterator[tuple[str, Entry]]:
+        pending = self._by_parent.get(parent, {})
+        for name, entry in self._committed.children(parent):
+            if name not in pending:
+                yield name, entry
+        for name, maybe in pending.items():
+            if maybe is not None and name != overlay.ROOT_ENTRY_NAME:
+                yield name, maybe
+
+    def subtree(self, path: str) -> Iterator[tuple[str, Entry]]:
+        for child_path, entry in self._committed.subtree(path):
+            if child_path not in self.writes:
+                yield child_path, entry
+        for child_path, maybe in self.writes.items():
+            if maybe is not None and child_path != path and paths.is_within(child_path, path):
+                yield child_path, maybe
+
+
+class Planner:
+    """Applies operations one by one to a PendingView of the workspace head."""
+
+    def __init__(self, committed: OverlayView, load: TreeLoader, store: TreeStorer,
+                 root: ObjectId, time_ns: int) -> None:
+        self.view = PendingView(committed)
+        self._load = load
+        self._store = store
+        self._root = root
+        self._now = time_ns
+
+    # --- helpers ------------------------------------------------------------------
+
+    def _resolve(self, path: str) -> Node:
+        return overlay.resolve(self.view, self._load, self._root, path)
+
+    def _try_resolve(self, path: str) -> Node | None:
+        try:
+            return self._resolve(path)
+        except PathNotFound:
+            return None
+
+    def _parent_dir(self, path: str) -> Node:
+        if path == paths.ROOT:
+            raise InvalidPath("the workspace root cannot be created, removed or renamed")
+        parent, _ = paths.split(path)
+        try:
+            node = self._resolve(parent)
+        except PathNotFound:
+            raise PathNotFound(f"parent directory of {path!r} does not exist") from None
+        if not node.is_dir:
+            raise NotADirectory(f"{parent!r} is not a directory")
+        return node
+
+    def _underlying(self, parent: Node, name: str) -> Entry | None:
+        return self._load(parent.beneath).get(name) if parent.beneath is not None else None
+
+    def _drop_subtree(self, path: str) -> None:
+        for child_path, _ in list(self.view.subtree(path)):
+            self.view.set(child_path, None)
+
+    def _delete(self, path: str, parent: Node) -> None:
+        """Make `path` (and everything below it) not exist."""
+        self._drop_subtree(path)
+        name = paths.split(path)[1]
+        if self._underlying(parent, name) is not None:
+            self.view.set(path, Entry.whiteout())
+        else:
+            self.view.set(path, None)
+
+    def _place(self, path: str, entry: Entry) -> None:
+        """Put a new entry at `path`, replacing whatever overlay state was below it."""
+        self._drop_subtree(path)
+        self.view.set(path, entry)
+
+    # --- operations -----------------------------------------------------------------
+
+    def apply(self, op: Op) -> None:
+        if isinstance(op, WriteFile):
+            self._write_file(op)
+        elif isinstance(op, MakeDir):
+            self._make_dir(op)
+        elif isinstance(op, Symlink):
+            self._symlink(op)
+        elif isinstance(op, Remove):
+            self._remove(op)
+        elif isinstance(op, Rename):
+            self._rename(op)
+        elif isinstance(op, SetAttr):
+            self._set_attr(op)
+        else:
+            raise InvalidArgument(f"unknown operation {type(op).__name__}")
+
+    def _write_file(self, op: WriteFile) -> None:
+        path = paths.normalize(op.path)
+        if op.entry.kind != EntryKind.FILE:
+            raise InvalidArgument("a written entry must be a file")
+        op.entry.check()
+        self._parent_dir(path)
+        existing = self._try_resolve(path)
+        if existing is not None and existing.is_dir:
+            raise IsADirectory(f"{path!r} is a directory")
+        self._place(path, op.entry.replace(origin=None))
+
+    def _create_check(self, path: str) -> None:
+        self._parent_dir(path)
+        if self._try_resolve(path) is not None:
+            raise AlreadyExists(f"{path!r} already exists")
+
+    def _make_dir(self, op: MakeDir) -> None:
+        path = paths.normalize(op.path)
+        self._create_check(path)
+        entry = Entry.directory(mode=op.mode, uid=op.uid, gid=op.gid,
+                                mtime_ns=self._now if op.mtime_ns is None else op.mtime_ns,
+                                opaque=True)
+        entry.check()
+        self._place(path, entry)
+
+    def _symlink(self, op: Symlink) -> None:
+        path = paths.normalize(op.path)
+        self._create_check(path)
+        entry = Entry.symlink(op.target, uid=op.uid, gid=op.gid,
+                              mtime_ns=self._now if op.mtime_ns is None else op.mtime_ns)
+        entry.check()
+        self._place(path, entry)
+
+    def _remove(self, op: Remove) -> None:
+        path = paths.normalize(op.path)
+        parent = self._parent_dir(path)
+        node = self._resolve(path)
+        if op.must_be_dir is True and not node.is_dir:
+            raise NotADirectory(f"{path!r} is not a directory")
+        if op.must_be_dir is False and node.is_dir:
+            raise IsADirectory(f"{path!r} is a directory")
+        if node.is_dir and not op.recursive and not overlay.is_empty_dir(self.view, self._load, node):
+            raise DirectoryNotEmpty(f"{path!r} is not empty")
+        self._delete(path, parent)
+
+    def _rename(self, op: Rename) -> None:
+        src = paths.normalize(op.src)
+        dst = paths.normalize(op.dst)
+        src_parent = self._parent_dir(src)
+        node = self._resolve(src)
+        self._parent_dir(dst)
+        if src == dst:
+            return
+        if node.is_dir and paths.is_within(dst, src):
+            raise InvalidArgument(f"cannot move {src!r} inside itself")
+        target = self._try_resolve(dst)
+        if target is not None:
+            if op.no_replace:
+                raise AlreadyExists(f"{dst!r} already exists")
+            if node.is_dir and not target.is_dir:
+                raise NotADirectory(f"{dst!r} is not a directory")
+            if not node.is_dir and target.is_dir:
+                raise IsADirectory(f"{dst!r} is a directory")
+            if target.is_dir and not overlay.is_empty_dir(self.view, self._load, target):
+                raise DirectoryNotEmpty(f"{dst!r} is not empty")
+        if node.is_dir:
+            tree = overlay.freeze(self.view, self._load, self._store, node)
+            moved = node.entry.replace(tree=tree, opaque=False, origin=src)
+        else:
+            moved = node.entry.replace(origin=src)
+        self._delete(src, src_parent)
+        self._place(dst, moved)
+
+    def _set_attr(self, op: SetAttr) -> None:
+        path = paths.normalize(op.path)
+        node = self._resolve(path)
+        if node.overlay is not None:
+            current = node.overlay
+        elif node.is_dir:
+            # A base directory: keep showing the base beneath it (no tree pinned).
+            current = node.entry.replace(tree=None, opaque=False)
+        else:
+            current = node.entry
+        changes: dict[str, int] = {}
+        if op.mode is not None:
+            changes["mode"] = op.mode
+        if op.uid is not None:
+            changes["uid"] = op.uid
+        if op.gid is not None:
+            changes["gid"] = op.gid
+        if op.mtime_ns is not None:
+            changes["mtime_ns"] = op.mtime_ns
+        updated = current.replace(**changes)
+        updated.check()
+        self.view.set(path, updated)
+
+
+def plan_commit(ops: Sequence[Op], committed: OverlayView, load: TreeLoader,
+                store: TreeStorer, root: ObjectId, time_ns: int) -> tuple[OverlayWrite, ...]:
+    """The overlay writes that apply `ops` in order, or the first operation's error."""
+    if not ops:
+        raise InvalidArgument("a commit needs at least one operation")
+    planner = Planner(committed, load, store, root, time_ns)
+    for op in ops:
+        planner.apply(op)
+    return tuple(OverlayWrite(path, entry) for path, entry in planner.view.writes.items())
+
+
+def changed_paths(writes: Iterable[OverlayWrite]) -> list[str]:
+    return [write.path for write in writes]
