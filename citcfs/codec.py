@@ -11,6 +11,73 @@ from __future__ import annotations
 from .errors import CorruptData
 
 
+_SMALL = tuple(bytes((i,)) for i in range(0x80))
+
+
+def encode_uint(value: int) -> bytes:
+    """The LEB128 varint of an unsigned integer (ValueError if negative)."""
+    if 0 <= value < 0x80:
+        return _SMALL[value]
+    if value < 0:
+        raise ValueError(f"negative value {value} for an unsigned field")
+    out = bytearray()
+    while True:
+        byte = value & 0x7F
+        value >>= 7
+        if value:
+            out.append(byte | 0x80)
+        else:
+            out.append(byte)
+            return bytes(out)
+
+
+def encode_sint(value: int) -> bytes:
+    """The zig-zag varint of a signed integer."""
+    return encode_uint((value << 1) if value >= 0 else ((-value << 1) - 1))
+
+
+def read_uint(data: bytes, pos: int) -> tuple[int, int]:
+    """(value, position after it) of the varint at `pos`; CorruptData if malformed."""
+    if pos < len(data):
+        byte = data[pos]
+        if byte < 0x80:
+            return byte, pos + 1
+    result = 0
+    shift = 0
+    while True:
+        if pos >= len(data):
+            raise CorruptData("truncated varint")
+        byte = data[pos]
+        pos += 1
+        result |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return result, pos
+        shift += 7
+        if shift > 70:
+            raise CorruptData("varint too long")
+
+
+def read_sint(data: bytes, pos: int) -> tuple[int, int]:
+    value, pos = read_uint(data, pos)
+    return ((value >> 1) if not value & 1 else -((value + 1) >> 1)), pos
+
+
+def read_raw(data: bytes, pos: int, length: int) -> tuple[bytes, int]:
+    """(`length` bytes at `pos`, position after them); CorruptData if too few."""
+    end = pos + length
+    if end > len(data):
+        raise CorruptData("truncated field")
+    return data[pos:end], end
+
+
+def read_blob(data: bytes, pos: int) -> tuple[bytes, int]:
+    length, pos = read_uint(data, pos)
+    end = pos + length
+    if end > len(data):
+        raise CorruptData("truncated field")
+    return data[pos:end], end
+
+
 class Writer:
     """Accumulates an encoding."""
 
@@ -20,18 +87,7 @@ class Writer:
         self._parts: list[bytes] = []
 
     def uint(self, value: int) -> "Writer":
-        if value < 0:
-            raise ValueError(f"negative value {value} for an unsigned field")
-        out = bytearray()
-        while True:
-            byte = value & 0x7F
-            value >>= 7
-            if value:
-                out.append(byte | 0x80)
-            else:
-                out.append(byte)
-                break
-        self._parts.append(bytes(out))
+        self._parts.append(encode_uint(value))
         return self
 
     def sint(self, value: int) -> "Writer":
@@ -63,23 +119,8 @@ class Reader:
         self._pos = 0
 
     def uint(self) -> int:
-        result = 0
-        shift = 0
-        data = self._data
-        pos = self._pos
-        while True:
-            if pos >= len(data):
-                raise CorruptData("truncated varint")
-            byte = data[pos]
-            pos += 1
-            result |= (byte & 0x7F) << shift
-            if not byte & 0x80:
-                break
-            shift += 7
-            if shift > 70:
-                raise CorruptData("varint too long")
-        self._pos = pos
-        return result
+        value, self._pos = read_uint(self._data, self._pos)
+        return value
 
     def sint(self) -> int:
         value = self.uint()

@@ -80,6 +80,10 @@ class ObjectStore(Protocol):
 
     def ids(self) -> Iterator[ObjectId]: ...
 
+    def sizes(self) -> Iterator[tuple[ObjectId, int]]:
+        """(id, content size) of every object."""
+        ...
+
     def stats(self) -> tuple[int, int]:
         """(object count, total content bytes)."""
         ...

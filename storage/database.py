@@ -22,20 +22,24 @@ from typing import TypeVar
 
 from citcfs import paths
 from citcfs.entries import Entry, Tree
-from citcfs.errors import (AlreadyExists, BaseNotFound, CorruptLog, FailedPrecondition,
-                           HistoryTruncated, InvalidArgument, ObjectMissing, StaleVersion,
-                           WorkspaceNotFound)
+from citcfs.errors import (AlreadyExists, BaseNotFound, Conflict, CorruptLog, FailedPrecondition,
+                           HistoryTruncated, InvalidArgument, ObjectMissing, SnapshotNotFound,
+                           StaleVersion, WorkspaceNotFound)
 from citcfs.objects import ObjectId, ObjectKind
 
-from . import keys, overlay
+from . import history, keys, overlay
 from .backend import KVStore, KVTxn, ObjectStore
+from .diff import DiffEntry, Side, diff
 from .group_commit import GroupCommitter
 from .importer import ImportStats, Progress, import_directory
-from .indexes import IndexOverlay, apply_record, find_workspace
+from .indexes import IndexOverlay, apply_record, find_workspace, kept_versions
+from .overlay import MemoryOverlay
+from .planner import PendingView
 from .lmdb_backend import LmdbKVStore, LmdbObjectStore
 from .ops import Op, WriteFile
 from .planner import plan_commit
-from .records import (BaseRevision, BaseRevisionAdded, Committed, Record, VersionInfo,
+from .records import (BaseRevision, BaseRevisionAdded, Committed, Label, LabelRemoved, LabelSet,
+                      OverlayWrite, Record, RetentionSet, VersionInfo, VersionsPruned,
                       WorkspaceCreated, WorkspaceDeleted, WorkspaceState, decode_record,
                       encode_record, frame, unframe)
 
@@ -70,6 +74,58 @@ class Changes:
 class BaseInfo:
     name: str
     latest: BaseRevision
+
+
+@dataclass(frozen=True, slots=True)
+class WorkspaceRef:
+    """A workspace state: a version number, a snapshot label, or (neither) the head."""
+
+    workspace: str
+    version: int | None = None
+    label: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BaseRef:
+    """A base revision (the newest when `rev` is None)."""
+
+    base: str
+    rev: int | None = None
+
+
+Ref = WorkspaceRef | BaseRef
+
+
+@dataclass(frozen=True, slots=True)
+class SyncResult:
+    workspace: str
+    version: int
+    base_rev: int
+    conflicts: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SubmitResult:
+    workspace: str
+    version: int
+    revision: BaseRevision
+
+
+@dataclass(frozen=True, slots=True)
+class GcReport:
+    dry_run: bool
+    versions_pruned: int
+    objects_freed: int
+    bytes_freed: int
+    objects_live: int
+
+
+class _DryRun(Exception):
+    """Carries a result out of a write job whose changes must not be kept."""
+
+    def __init__(self, result: object) -> None:
+        super().__init__("dry run")
+        self.result = result
 
 
 @dataclass(frozen=True, slots=True)
@@ -349,28 +405,36 @@ class Database:
 
     # --- reads ----------------------------------------------------------------------
 
-    def _at(self, txn: KVTxn, name: str, version: int | None) -> tuple[WorkspaceState, IndexOverlay]:
+    def _at(self, txn: KVTxn, name: str, version: int | None) -> tuple[ObjectId, IndexOverlay]:
+        """The root and overlay view of workspace `name` at `version` (None: head)."""
         state = self._workspace(txn, name)
-        if version is None:
-            version = state.version
-        elif not 0 <= version <= state.version:
-            raise InvalidArgument(f"workspace {name!r} has versions 0 to {state.version}, "
+        if version is None or version == state.version:
+            return state.root, IndexOverlay(txn, state.id, state.version)
+        return self._version_info(txn, state, version).root, IndexOverlay(txn, state.id, version)
+
+    @staticmethod
+    def _version_info(txn: KVTxn, state: WorkspaceState, version: int) -> VersionInfo:
+        if not 0 <= version <= state.version:
+            raise InvalidArgument(f"workspace {state.name!r} has versions 0 to {state.version}, "
                                   f"not {version}")
-        return state, IndexOverlay(txn, state.id, version)
+        raw = txn.get(keys.VERSIONS, keys.version_key(state.id, version))
+        if raw is None:
+            raise HistoryTruncated(f"version {version} of {state.name!r} was garbage-collected")
+        return VersionInfo.decode(raw)
 
     def lookup(self, name: str, path: str, version: int | None = None) -> Entry:
         """The entry at `path` in workspace `name` at `version` (the head when None)."""
         path = paths.normalize(path)
         with self.kv.read() as txn:
-            state, view = self._at(txn, name, version)
-            return overlay.resolve(view, self.load_tree, state.root, path).entry
+            root, view = self._at(txn, name, version)
+            return overlay.resolve(view, self.load_tree, root, path).entry
 
     def listdir(self, name: str, path: str, version: int | None = None) -> list[tuple[str, Entry]]:
         """The directory at `path` as (name, entry) pairs sorted by name."""
         path = paths.normalize(path)
         with self.kv.read() as txn:
-            state, view = self._at(txn, name, version)
-            node = overlay.resolve(view, self.load_tree, state.root, path)
+            root, view = self._at(txn, name, version)
+            node = overlay.resolve(view, self.load_tree, root, path)
             return overlay.list_dir(view, self.load_tree, node)
 
     def read_file(self, entry: Entry) -> bytes:
@@ -398,10 +462,317 @@ class Database:
                 raise InvalidArgument(f"workspace {name!r} has versions 0 to {state.version}, "
                                       f"not {since}")
             changed: dict[str, None] = {}
+            expected = since + 1
             for _, raw in txn.range(keys.VERSIONS, keys.version_key(state.id, since + 1),
                                     keys.version_key(state.id, state.version + 1)):
                 info = VersionInfo.decode(raw)
+                if info.version != expected:
+                    raise HistoryTruncated(f"versions {expected} to {info.version - 1} of "
+                                           f"{name!r} were garbage-collected")
+                expected += 1
                 record = self._read_record(txn, info.lsn)
                 if isinstance(record, Committed):
+                    if record.root is not None:
+                        # The base moved under the overlay: any path may differ.
+                        raise HistoryTruncated(f"version {info.version} of {name!r} moved to "
+                                               "another base revision")
                     changed.update((write.path, None) for write in record.writes)
             return Changes(name, since, state.version, tuple(changed))
+
+    # --- snapshots ------------------------------------------------------------------
+
+    def version_of(self, name: str, ref: int | str | None = None) -> int:
+        """The version a reference names: None (head), a number, or a snapshot label."""
+        with self.kv.read() as txn:
+            state = self._workspace(txn, name)
+            return self._ref_version(txn, state, ref)
+
+    @staticmethod
+    def _ref_version(txn: KVTxn, state: WorkspaceState, ref: int | str | None) -> int:
+        if ref is None:
+            return state.version
+        if isinstance(ref, int):
+            Database._version_info(txn, state, ref)
+            return ref
+        raw = txn.get(keys.LABELS, keys.label_key(state.id, ref))
+        if raw is None:
+            raise SnapshotNotFound(f"workspace {state.name!r} has no snapshot {ref!r}")
+        return Label.decode(raw).version
+
+    def label(self, name: str, label: str, version: int | None = None,
+              replace: bool = False) -> Label:
+        """Name `version` (the head when None) of a workspace `label`."""
+        paths.check_label(label, "snapshot label")
+
+        def job(txn: KVTxn) -> Label:
+            state = self._workspace(txn, name)
+            target = state.version if version is None else version
+            self._version_info(txn, state, target)
+            if not replace and txn.get(keys.LABELS, keys.label_key(state.id, label)) is not None:
+                raise AlreadyExists(f"workspace {name!r} already has a snapshot {label!r}")
+            record = LabelSet(state.id, label, target, self._clock())
+            self._append(txn, record)
+            return Label(label, target, record.time_ns)
+        return self._writer.submit(job)
+
+    def unlabel(self, name: str, label: str) -> None:
+        def job(txn: KVTxn) -> None:
+            state = self._workspace(txn, name)
+            if txn.get(keys.LABELS, keys.label_key(state.id, label)) is None:
+                raise SnapshotNotFound(f"workspace {name!r} has no snapshot {label!r}")
+            self._append(txn, LabelRemoved(state.id, label, self._clock()))
+        self._writer.submit(job)
+
+    def labels(self, name: str) -> list[Label]:
+        with self.kv.read() as txn:
+            state = self._workspace(txn, name)
+            return [Label.decode(raw) for _, raw in txn.range(
+                keys.LABELS, keys.ws_prefix(state.id), keys.ws_prefix(state.id + 1))]
+
+    def set_retention(self, name: str, keep: int) -> None:
+        """Keep only the newest `keep` unlabelled versions at the next GC (0: all)."""
+        if keep < 0:
+            raise InvalidArgument("retention must be 0 (keep all) or more")
+
+        def job(txn: KVTxn) -> None:
+            state = self._workspace(txn, name)
+            self._append(txn, RetentionSet(state.id, keep, self._clock()))
+        self._writer.submit(job)
+
+    # --- freeze, fork, restore, revert ----------------------------------------------
+
+    def freeze(self, name: str, ref: int | str | None = None) -> ObjectId:
+        """The root tree id of a workspace version: equal content, equal id."""
+        with self.kv.read() as txn:
+            state = self._workspace(txn, name)
+            root, view = self._at(txn, name, self._ref_version(txn, state, ref))
+            node = overlay.resolve(view, self.load_tree, root, paths.ROOT)
+            return overlay.freeze(view, self.load_tree, self.store_tree, node)
+
+    def fork(self, source: str, name: str, ref: int | str | None = None,
+             owner: str = "") -> WorkspaceState:
+        """A new workspace that starts as `source` at `ref`; its version 1 is that state.
+
+        It shares the source's base revision and copies only its overlay, so the cost
+        follows the source's changes, not the size of the tree.
+        """
+        paths.check_label(name, "workspace name")
+
+        def job(txn: KVTxn) -> WorkspaceState:
+            src = self._workspace(txn, source)
+            version = self._ref_version(txn, src, ref)
+            info = self._version_info(txn, src, version)
+            entries = history.live_entries(IndexOverlay(txn, src.id, version))
+            if find_workspace(txn, name) is not None:
+                raise AlreadyExists(f"workspace {name!r} already exists")
+            now = self._clock()
+            ws_id = self._append(txn, WorkspaceCreated(name, owner, src.base, info.base_rev,
+                                                       info.root, now))
+            if entries:
+                writes = tuple(OverlayWrite(p, e) for p, e in entries.items())
+                self._append(txn, Committed(ws_id, 1, now, writes))
+            return self._workspace(txn, name)
+        return self._writer.submit(job)
+
+    def restore(self, name: str, ref: int | str) -> CommitResult:
+        """Make the head equal to an earlier version, as a new version."""
+        def job(txn: KVTxn) -> CommitResult:
+            state = self._workspace(txn, name)
+            info = self._version_info(txn, state, self._ref_version(txn, state, ref))
+            writes = history.restore_writes(IndexOverlay(txn, state.id, state.version),
+                                            IndexOverlay(txn, state.id, info.version))
+            moved = info.root != state.root or info.base_rev != state.base_rev
+            return self._commit_writes(txn, state, writes,
+                                       (info.base_rev, info.root) if moved else None)
+        return self._writer.submit(job)
+
+    def revert(self, name: str, targets: Sequence[str], ref: int | str | None = 0) -> CommitResult:
+        """Make each path as it was at `ref` (default: version 0, the base)."""
+        if not targets:
+            raise InvalidArgument("revert needs at least one path")
+        normalized = [paths.normalize(path) for path in targets]
+
+        def job(txn: KVTxn) -> CommitResult:
+            state = self._workspace(txn, name)
+            info = self._version_info(txn, state, self._ref_version(txn, state, ref))
+            writes = history.revert_writes(
+                IndexOverlay(txn, state.id, state.version), state.root,
+                IndexOverlay(txn, state.id, info.version), info.root,
+                self.load_tree, self.store_tree, normalized, self._clock())
+            return self._commit_writes(txn, state, writes, None)
+        return self._writer.submit(job)
+
+    def _commit_writes(self, txn: KVTxn, state: WorkspaceState, writes: tuple[OverlayWrite, ...],
+                       rebase: tuple[int, ObjectId] | None) -> CommitResult:
+        now = self._clock()
+        record = Committed(state.id, state.version + 1, now, writes,
+                           rebase[0] if rebase else None, rebase[1] if rebase else None)
+        lsn = self._append(txn, record)
+        return CommitResult(state.name, record.version, lsn, now, tuple(w.path for w in writes))
+
+    # --- diff -----------------------------------------------------------------------
+
+    def _side(self, ref: Ref) -> Side:
+        """A diff side, read into memory so no transaction stays open while it streams."""
+        if isinstance(ref, BaseRef):
+            return Side(self.base_revision(ref.base, ref.rev).root)
+        with self.kv.read() as txn:
+            state = self._workspace(txn, ref.workspace)
+            version = self._ref_version(txn, state, ref.label if ref.label is not None else ref.version)
+            root, view = self._at(txn, ref.workspace, version)
+            return Side(root, MemoryOverlay(history.live_entries(view)))
+
+    def diff(self, old: Ref, new: Ref) -> Iterator[DiffEntry]:
+        """Stream what changed from `old` to `new`, in path order."""
+        return diff(self.load_tree, self._side(old), self._side(new))
+
+    # --- sync and submit ------------------------------------------------------------
+
+    def _conflicts(self, view: IndexOverlay | PendingView, old_root: ObjectId,
+                   new_root: ObjectId) -> list[str]:
+        return history.find_conflicts(history.live_entries(view),
+                                      diff(self.load_tree, Side(old_root), Side(new_root)))
+
+    def sync(self, name: str, to_rev: int | None = None, refuse_conflicts: bool = False) -> SyncResult:
+        """Move the workspace onto another revision of its base (the newest by default).
+
+        Paths that both the workspace and the base changed are conflicts: they keep
+        the workspace's version and are reported. With `refuse_conflicts`, a sync that
+        would have any is refused (Conflict) and changes nothing.
+        """
+        def job(txn: KVTxn) -> SyncResult:
+            state = self._workspace(txn, name)
+            if to_rev is None:
+                target = self._latest_revision(txn, state.base)
+                assert target is not None
+            else:
+                raw = txn.get(keys.BASES, keys.base_key(state.base, to_rev))
+                if raw is None:
+                    raise BaseNotFound(f"revision {to_rev} of base {state.base!r} does not exist")
+                target = BaseRevision.decode(raw)
+            if target.rev == state.base_rev:
+                return SyncResult(name, state.version, state.base_rev, ())
+            head = IndexOverlay(txn, state.id, state.version)
+            conflicts = self._conflicts(head, state.root, target.root)
+            if conflicts and refuse_conflicts:
+                raise Conflict(f"sync of {name!r} to revision {target.rev} conflicts at "
+                               + ", ".join(conflicts[:10]), tuple(conflicts))
+            writes = history.rebase_writes(head, state.root, target.root, self.load_tree)
+            result = self._commit_writes(txn, state, writes, (target.rev, target.root))
+            return SyncResult(name, result.version, target.rev, tuple(conflicts))
+        return self._writer.submit(job)
+
+    def submit(self, name: str, message: str = "") -> SubmitResult:
+        """Make the workspace the next revision of its base; it then has an empty overlay.
+
+        If the base moved on since the workspace's revision, the workspace's changes
+        go onto the newest revision, unless the base changed paths the workspace
+        changed too: then the submit is refused with those paths (Conflict).
+        """
+        def job(txn: KVTxn) -> SubmitResult:
+            state = self._workspace(txn, name)
+            latest = self._latest_revision(txn, state.base)
+            assert latest is not None
+            view = PendingView(IndexOverlay(txn, state.id, state.version))
+            if latest.rev != state.base_rev:
+                conflicts = self._conflicts(view, state.root, latest.root)
+                if conflicts:
+                    raise Conflict(f"base {state.base!r} changed under {name!r} since revision "
+                                   f"{state.base_rev}: " + ", ".join(conflicts[:10]), tuple(conflicts))
+                for write in history.rebase_writes(view, state.root, latest.root, self.load_tree):
+                    view.set(write.path, write.entry)
+            changed = history.live_entries(view)
+            if not changed:
+                raise FailedPrecondition(f"workspace {name!r} has no changes to submit")
+            node = overlay.resolve(view, self.load_tree, latest.root, paths.ROOT)
+            root = overlay.freeze(view, self.load_tree, self.store_tree, node)
+            now = self._clock()
+            revision = BaseRevision(state.base, latest.rev + 1, root, now, message)
+            self._append(txn, BaseRevisionAdded(state.base, revision.rev, root, now, message))
+            cleared = {path: None for path in changed}
+            cleared.update({path: None for path in view.writes})
+            writes = tuple(OverlayWrite(p, None) for p in cleared)
+            result = self._commit_writes(txn, state, writes, (revision.rev, root))
+            return SubmitResult(name, result.version, revision)
+        return self._writer.submit(job)
+
+    # --- garbage collection -----------------------------------------------------------
+
+    def _prune(self, txn: KVTxn) -> int:
+        """Log the versions that retention policies let go; return how many."""
+        pruned = 0
+        for key, raw_keep in list(txn.range(keys.RETENTION, b"")):
+            ws_id, keep = keys.read_u64(key), keys.read_u64(raw_keep)
+            state = self._state_by_id(txn, ws_id)
+            labelled = {Label.decode(raw).version for _, raw in txn.range(
+                keys.LABELS, keys.ws_prefix(ws_id), keys.ws_prefix(ws_id + 1))}
+            protected = labelled | set(range(max(0, state.version - keep + 1), state.version + 1))
+            doomed = [v for v in kept_versions(txn, ws_id) if v not in protected]
+            if not doomed:
+                continue
+            ranges: list[tuple[int, int]] = []
+            for version in doomed:
+                if ranges and ranges[-1][1] == version:
+                    ranges[-1] = (ranges[-1][0], version + 1)
+                else:
+                    ranges.append((version, version + 1))
+            self._append(txn, VersionsPruned(ws_id, tuple(ranges), self._clock()))
+            pruned += len(doomed)
+        return pruned
+
+    @staticmethod
+    def _state_by_id(txn: KVTxn, ws_id: int) -> WorkspaceState:
+        raw = txn.get(keys.WORKSPACES, keys.workspace_key(ws_id))
+        if raw is None:
+            raise CorruptLog(f"index names unknown workspace {ws_id}")
+        return WorkspaceState.decode(raw)
+
+    def _mark(self, txn: KVTxn) -> set[ObjectId]:
+        """Every object reachable from a base revision or a kept workspace version."""
+        reachable: set[ObjectId] = set()
+
+        def visit_entry(entry: Entry) -> None:
+            reachable.update(entry.chunks)
+            if entry.tree is not None:
+                visit_tree(entry.tree)
+
+        def visit_tree(oid: ObjectId) -> None:
+            if oid in reachable:
+                return
+            reachable.add(oid)
+            for _, entry in self.load_tree(oid):
+                visit_entry(entry)
+
+        for _, raw in txn.range(keys.BASES, b""):
+            visit_tree(BaseRevision.decode(raw).root)
+        for _, raw in txn.range(keys.VERSIONS, b""):
+            visit_tree(VersionInfo.decode(raw).root)
+        for _, value in txn.range(keys.OVERLAY, b""):
+            if value:
+                visit_entry(Entry.decode(value))
+        return reachable
+
+    def gc(self, dry_run: bool = False) -> GcReport:
+        """Apply retention policies, then delete every object nothing reaches.
+
+        Objects are deleted only if they existed before the reachable set was
+        computed, so an upload racing with GC is never lost unless it was already
+        unreferenced; a commit naming an object GC removed fails with ObjectMissing
+        and the client uploads it again.
+        """
+        existing = {oid: size for oid, size in self.objects.sizes()}
+
+        def job(txn: KVTxn) -> tuple[int, set[ObjectId]]:
+            result = (self._prune(txn), self._mark(txn))
+            if dry_run:
+                raise _DryRun(result)
+            return result
+        try:
+            pruned, reachable = self._writer.submit(job)
+        except _DryRun as outcome:
+            pruned, reachable = outcome.result  # type: ignore[misc]
+        garbage = [oid for oid in existing if oid not in reachable]
+        freed_bytes = sum(existing[oid] for oid in garbage)
+        if not dry_run and garbage:
+            self.objects.delete(garbage)
+        return GcReport(dry_run, pruned, len(garbage), freed_bytes, len(existing) - len(garbage))

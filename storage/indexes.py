@@ -7,6 +7,7 @@ identical answers.
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Iterator
 
 from citcfs import paths
@@ -16,8 +17,9 @@ from citcfs.errors import CorruptLog
 from . import keys
 from .backend import KVTxn
 from .overlay import ROOT_ENTRY_NAME
-from .records import (BaseRevision, BaseRevisionAdded, Committed, Record, VersionInfo,
-                      WorkspaceCreated, WorkspaceDeleted, WorkspaceState)
+from .records import (BaseRevision, BaseRevisionAdded, Committed, Label, LabelRemoved, LabelSet,
+                      Record, RetentionSet, VersionInfo, VersionsPruned, WorkspaceCreated,
+                      WorkspaceDeleted, WorkspaceState)
 
 
 def get_workspace(txn: KVTxn, ws_id: int) -> WorkspaceState | None:
@@ -47,14 +49,27 @@ def apply_record(txn: KVTxn, lsn: int, record: Record) -> None:
         txn.put(keys.WORKSPACE_NAMES, keys.workspace_name_key(record.name), keys.u64(lsn))
         _put_workspace(txn, state)
         txn.put(keys.VERSIONS, keys.version_key(lsn, 0),
-                VersionInfo(0, lsn, record.time_ns, 0).encode())
+                VersionInfo(0, lsn, record.time_ns, 0, record.base_rev, record.root).encode())
     elif isinstance(record, WorkspaceDeleted):
         txn.delete(keys.WORKSPACE_NAMES, keys.workspace_name_key(record.name))
         txn.delete(keys.WORKSPACES, keys.workspace_key(record.ws_id))
+        txn.delete(keys.RETENTION, keys.workspace_key(record.ws_id))
         prefix = keys.ws_prefix(record.ws_id)
         end = keys.ws_prefix(record.ws_id + 1)
-        txn.delete_range(keys.OVERLAY, prefix, end)
-        txn.delete_range(keys.VERSIONS, prefix, end)
+        for table in (keys.OVERLAY, keys.VERSIONS, keys.LABELS):
+            txn.delete_range(table, prefix, end)
+    elif isinstance(record, LabelSet):
+        txn.put(keys.LABELS, keys.label_key(record.ws_id, record.label),
+                Label(record.label, record.version, record.time_ns).encode())
+    elif isinstance(record, LabelRemoved):
+        txn.delete(keys.LABELS, keys.label_key(record.ws_id, record.label))
+    elif isinstance(record, RetentionSet):
+        if record.keep:
+            txn.put(keys.RETENTION, keys.workspace_key(record.ws_id), keys.u64(record.keep))
+        else:
+            txn.delete(keys.RETENTION, keys.workspace_key(record.ws_id))
+    elif isinstance(record, VersionsPruned):
+        _apply_prune(txn, record)
     else:  # pragma: no cover - the record types are closed
         raise CorruptLog(f"no index rule for {type(record).__name__}")
 
@@ -72,11 +87,45 @@ def _apply_commit(txn: KVTxn, lsn: int, record: Committed) -> None:
             parent, name = paths.split(write.path)
         value = b"" if write.entry is None else write.entry.encode()
         txn.put(keys.OVERLAY, keys.overlay_key(record.ws_id, parent, name, record.version), value)
+    base_rev, root = state.base_rev, state.root
+    if record.root is not None and record.base_rev is not None:
+        base_rev, root = record.base_rev, record.root
     txn.put(keys.VERSIONS, keys.version_key(record.ws_id, record.version),
-            VersionInfo(record.version, lsn, record.time_ns, len(record.writes)).encode())
+            VersionInfo(record.version, lsn, record.time_ns, len(record.writes), base_rev,
+                        root).encode())
     _put_workspace(txn, WorkspaceState(
-        state.id, state.name, state.owner, state.base, state.base_rev, state.root,
+        state.id, state.name, state.owner, state.base, base_rev, root,
         record.version, state.created_ns, record.time_ns))
+
+
+def kept_versions(txn: KVTxn, ws_id: int) -> list[int]:
+    """The versions of a workspace that are still readable, oldest first."""
+    return [keys.read_u64(key, 8) for key, _ in txn.range(
+        keys.VERSIONS, keys.ws_prefix(ws_id), keys.ws_prefix(ws_id + 1))]
+
+
+def _apply_prune(txn: KVTxn, record: VersionsPruned) -> None:
+    """Drop the pruned versions, then every overlay entry no kept version can see.
+
+    An overlay entry written at version u and superseded at version n (n = infinity
+    for the newest) is seen by the versions in [u, n); it stays if one is kept.
+    """
+    for start, end in record.ranges:
+        txn.delete_range(keys.VERSIONS, keys.version_key(record.ws_id, start),
+                         keys.version_key(record.ws_id, end))
+    kept = kept_versions(txn, record.ws_id)
+    doomed: list[bytes] = []
+    newer: tuple[str, str, int] | None = None
+    for key, _ in txn.range(keys.OVERLAY, keys.ws_prefix(record.ws_id), keys.ws_prefix(record.ws_id + 1)):
+        parent, name, version = keys.split_overlay_key(key)
+        superseded_at = newer[2] if newer is not None and newer[:2] == (parent, name) else None
+        newer = (parent, name, version)
+        i = bisect.bisect_left(kept, version)
+        visible = i < len(kept) and (superseded_at is None or kept[i] < superseded_at)
+        if not visible:
+            doomed.append(key)
+    for key in doomed:
+        txn.delete(keys.OVERLAY, key)
 
 
 class IndexOverlay:

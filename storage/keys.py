@@ -29,7 +29,13 @@ Tables (named LMDB databases in the embedded backend):
     workspace root's own attributes live under parent "" and name "".
 ``versions``
     ws id (u64) + version (u64) -> `VersionInfo`: the LSN of the record that made
-    that version, its time and how many paths it changed. History and `changes`.
+    that version, its time, how many paths it changed, and the base revision and
+    root its overlay applies over. History and `changes`. A version that garbage
+    collection dropped has no key here.
+``labels``
+    ws id (u64) + label (bytes) -> `Label` (the version it names).
+``retention``
+    ws id (u64) -> how many unlabelled versions to keep (u64; absent: all).
 """
 
 from __future__ import annotations
@@ -45,8 +51,10 @@ WORKSPACES = "workspaces"
 BASES = "bases"
 OVERLAY = "overlay"
 VERSIONS = "versions"
+LABELS = "labels"
+RETENTION = "retention"
 
-INDEX_TABLES = (WORKSPACE_NAMES, WORKSPACES, BASES, OVERLAY, VERSIONS)
+INDEX_TABLES = (WORKSPACE_NAMES, WORKSPACES, BASES, OVERLAY, VERSIONS, LABELS, RETENTION)
 """Tables derived from the log: `rebuild` drops and replays them."""
 ALL_TABLES = (LOG, META) + INDEX_TABLES
 
@@ -132,3 +140,7 @@ def overlay_subtree_ranges(ws_id: int, path: str) -> list[tuple[bytes, bytes]]:
 
 def version_key(ws_id: int, version: int) -> bytes:
     return _U64.pack(ws_id) + _U64.pack(version)
+
+
+def label_key(ws_id: int, label: str) -> bytes:
+    return _U64.pack(ws_id) + paths.to_bytes(label)

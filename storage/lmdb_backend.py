@@ -190,8 +190,10 @@ class LmdbObjectStore:
             value = txn.get(oid)
         if value is None:
             raise ObjectMissing(f"object {bytes(oid).hex()} is not in the store")
-        stored_kind = value[0]
+        stored_kind = value[0] if value else 0
         content = value[1:]
+        if stored_kind not in ObjectKind.__members__.values():
+            raise CorruptObject(f"object {bytes(oid).hex()} has an unknown kind tag")
         if kind is not None and stored_kind != kind:
             raise CorruptObject(f"object {bytes(oid).hex()} is not a {kind.name.lower()}")
         if object_id(ObjectKind(stored_kind), content) != oid:
@@ -214,6 +216,11 @@ class LmdbObjectStore:
         with self._env.begin(db=self._db) as txn:
             keys = [ObjectId(bytes(key)) for key in txn.cursor().iternext(keys=True, values=False)]
         return iter(keys)
+
+    def sizes(self) -> Iterator[tuple[ObjectId, int]]:
+        with self._env.begin(db=self._db, buffers=True) as txn:
+            found = [(ObjectId(bytes(key)), len(value) - 1) for key, value in txn.cursor()]
+        return iter(found)
 
     def stats(self) -> tuple[int, int]:
         count = 0

@@ -174,3 +174,29 @@ def freeze(view: OverlayView, load: TreeLoader, store: TreeStorer, node: Node) -
         return node.beneath if node.beneath is not None else store(Tree())
     return freeze_dir(node.path, node.beneath)
 
+
+
+class MemoryOverlay:
+    """An OverlayView over a dict of path -> entry, held in memory.
+
+    Used to read a workspace version without holding a database transaction open
+    (diffs stream for as long as their reader wants), and in tests.
+    """
+
+    def __init__(self, entries: dict[str, Entry]) -> None:
+        self._entries = dict(entries)
+        self._by_parent: dict[str, dict[str, Entry]] = {}
+        for path, entry in self._entries.items():
+            parent, name = (paths.ROOT, ROOT_ENTRY_NAME) if path == paths.ROOT else paths.split(path)
+            self._by_parent.setdefault(parent, {})[name] = entry
+
+    def entry(self, parent: str, name: str) -> Entry | None:
+        return self._by_parent.get(parent, {}).get(name)
+
+    def children(self, parent: str) -> Iterable[tuple[str, Entry]]:
+        return [(name, entry) for name, entry in self._by_parent.get(parent, {}).items()
+                if parent != paths.ROOT or name != ROOT_ENTRY_NAME]
+
+    def subtree(self, path: str) -> Iterable[tuple[str, Entry]]:
+        return [(p, e) for p, e in self._entries.items()
+                if p != path and p != paths.ROOT and paths.is_within(p, path)]

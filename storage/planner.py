@@ -100,25 +100,25 @@ class Planner:
             raise NotADirectory(f"{parent!r} is not a directory")
         return node
 
-    def _underlying(self, parent: Node, name: str) -> Entry | None:
+    def underlying(self, parent: Node, name: str) -> Entry | None:
         return self._load(parent.beneath).get(name) if parent.beneath is not None else None
 
-    def _drop_subtree(self, path: str) -> None:
+    def drop_subtree(self, path: str) -> None:
         for child_path, _ in list(self.view.subtree(path)):
             self.view.set(child_path, None)
 
-    def _delete(self, path: str, parent: Node) -> None:
+    def delete(self, path: str, parent: Node) -> None:
         """Make `path` (and everything below it) not exist."""
-        self._drop_subtree(path)
+        self.drop_subtree(path)
         name = paths.split(path)[1]
-        if self._underlying(parent, name) is not None:
+        if self.underlying(parent, name) is not None:
             self.view.set(path, Entry.whiteout())
         else:
             self.view.set(path, None)
 
-    def _place(self, path: str, entry: Entry) -> None:
+    def place(self, path: str, entry: Entry) -> None:
         """Put a new entry at `path`, replacing whatever overlay state was below it."""
-        self._drop_subtree(path)
+        self.drop_subtree(path)
         self.view.set(path, entry)
 
     # --- operations -----------------------------------------------------------------
@@ -148,7 +148,7 @@ class Planner:
         existing = self._try_resolve(path)
         if existing is not None and existing.is_dir:
             raise IsADirectory(f"{path!r} is a directory")
-        self._place(path, op.entry.replace(origin=None))
+        self.place(path, op.entry.replace(origin=None))
 
     def _create_check(self, path: str) -> None:
         self._parent_dir(path)
@@ -162,7 +162,7 @@ class Planner:
                                 mtime_ns=self._now if op.mtime_ns is None else op.mtime_ns,
                                 opaque=True)
         entry.check()
-        self._place(path, entry)
+        self.place(path, entry)
 
     def _symlink(self, op: Symlink) -> None:
         path = paths.normalize(op.path)
@@ -170,7 +170,7 @@ class Planner:
         entry = Entry.symlink(op.target, uid=op.uid, gid=op.gid,
                               mtime_ns=self._now if op.mtime_ns is None else op.mtime_ns)
         entry.check()
-        self._place(path, entry)
+        self.place(path, entry)
 
     def _remove(self, op: Remove) -> None:
         path = paths.normalize(op.path)
@@ -182,7 +182,7 @@ class Planner:
             raise IsADirectory(f"{path!r} is a directory")
         if node.is_dir and not op.recursive and not overlay.is_empty_dir(self.view, self._load, node):
             raise DirectoryNotEmpty(f"{path!r} is not empty")
-        self._delete(path, parent)
+        self.delete(path, parent)
 
     def _rename(self, op: Rename) -> None:
         src = paths.normalize(op.src)
@@ -209,8 +209,8 @@ class Planner:
             moved = node.entry.replace(tree=tree, opaque=False, origin=src)
         else:
             moved = node.entry.replace(origin=src)
-        self._delete(src, src_parent)
-        self._place(dst, moved)
+        self.delete(src, src_parent)
+        self.place(dst, moved)
 
     def _set_attr(self, op: SetAttr) -> None:
         path = paths.normalize(op.path)

@@ -30,6 +30,10 @@ class RecordType(enum.IntEnum):
     WORKSPACE_CREATED = 2
     COMMITTED = 3
     WORKSPACE_DELETED = 4
+    LABEL_SET = 5
+    LABEL_REMOVED = 6
+    RETENTION_SET = 7
+    VERSIONS_PRUNED = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,13 +91,20 @@ class WorkspaceCreated:
 
 @dataclass(frozen=True, slots=True)
 class Committed:
-    """Workspace `ws_id` reached `version` by these overlay writes."""
+    """Workspace `ws_id` reached `version` by these overlay writes.
+
+    With `base_rev` and `root` set, the version also moves the workspace onto that
+    revision of its base (sync, submit, restore): from this version on, the overlay
+    applies over `root`.
+    """
 
     TYPE: ClassVar[RecordType] = RecordType.COMMITTED
     ws_id: int
     version: int
     time_ns: int
     writes: tuple[OverlayWrite, ...]
+    base_rev: int | None = None
+    root: ObjectId | None = None
 
     def _write(self, w: Writer) -> None:
         w.uint(self.ws_id).uint(self.version).sint(self.time_ns).uint(len(self.writes))
@@ -103,6 +114,10 @@ class Committed:
                 w.uint(0)
             else:
                 w.uint(1).blob(write.entry.encode())
+        if self.root is None or self.base_rev is None:
+            w.uint(0)
+        else:
+            w.uint(1).uint(self.base_rev).raw(self.root)
 
     @classmethod
     def _read(cls, r: Reader) -> "Committed":
@@ -112,7 +127,11 @@ class Committed:
             path = r.text()
             present = r.uint()
             writes.append(OverlayWrite(path, Entry.decode(r.blob()) if present else None))
-        return cls(ws_id, version, time_ns, tuple(writes))
+        base_rev: int | None = None
+        root: ObjectId | None = None
+        if r.uint():
+            base_rev, root = r.uint(), ObjectId(r.raw(ID_SIZE))
+        return cls(ws_id, version, time_ns, tuple(writes), base_rev, root)
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,10 +149,88 @@ class WorkspaceDeleted:
         return cls(r.uint(), r.text(), r.sint())
 
 
-Record = Union[BaseRevisionAdded, WorkspaceCreated, Committed, WorkspaceDeleted]
+@dataclass(frozen=True, slots=True)
+class LabelSet:
+    """Snapshot label `label` of workspace `ws_id` now names `version`."""
+
+    TYPE: ClassVar[RecordType] = RecordType.LABEL_SET
+    ws_id: int
+    label: str
+    version: int
+    time_ns: int
+
+    def _write(self, w: Writer) -> None:
+        w.uint(self.ws_id).text(self.label).uint(self.version).sint(self.time_ns)
+
+    @classmethod
+    def _read(cls, r: Reader) -> "LabelSet":
+        return cls(r.uint(), r.text(), r.uint(), r.sint())
+
+
+@dataclass(frozen=True, slots=True)
+class LabelRemoved:
+    TYPE: ClassVar[RecordType] = RecordType.LABEL_REMOVED
+    ws_id: int
+    label: str
+    time_ns: int
+
+    def _write(self, w: Writer) -> None:
+        w.uint(self.ws_id).text(self.label).sint(self.time_ns)
+
+    @classmethod
+    def _read(cls, r: Reader) -> "LabelRemoved":
+        return cls(r.uint(), r.text(), r.sint())
+
+
+@dataclass(frozen=True, slots=True)
+class RetentionSet:
+    """Keep only the newest `keep` unlabelled versions of `ws_id` (0: keep all)."""
+
+    TYPE: ClassVar[RecordType] = RecordType.RETENTION_SET
+    ws_id: int
+    keep: int
+    time_ns: int
+
+    def _write(self, w: Writer) -> None:
+        w.uint(self.ws_id).uint(self.keep).sint(self.time_ns)
+
+    @classmethod
+    def _read(cls, r: Reader) -> "RetentionSet":
+        return cls(r.uint(), r.uint(), r.sint())
+
+
+@dataclass(frozen=True, slots=True)
+class VersionsPruned:
+    """Garbage collection dropped these versions of `ws_id` (as [start, end) ranges).
+
+    Replaying the record drops them again, together with every overlay entry that
+    no remaining version can see, so a rebuild agrees with the collected state.
+    """
+
+    TYPE: ClassVar[RecordType] = RecordType.VERSIONS_PRUNED
+    ws_id: int
+    ranges: tuple[tuple[int, int], ...]
+    time_ns: int
+
+    def _write(self, w: Writer) -> None:
+        w.uint(self.ws_id).uint(len(self.ranges))
+        for start, end in self.ranges:
+            w.uint(start).uint(end)
+        w.sint(self.time_ns)
+
+    @classmethod
+    def _read(cls, r: Reader) -> "VersionsPruned":
+        ws_id = r.uint()
+        ranges = tuple((r.uint(), r.uint()) for _ in range(r.uint()))
+        return cls(ws_id, ranges, r.sint())
+
+
+Record = Union[BaseRevisionAdded, WorkspaceCreated, Committed, WorkspaceDeleted, LabelSet,
+               LabelRemoved, RetentionSet, VersionsPruned]
 
 _RECORD_CLASSES: dict[int, type] = {
-    cls.TYPE: cls for cls in (BaseRevisionAdded, WorkspaceCreated, Committed, WorkspaceDeleted)
+    cls.TYPE: cls for cls in (BaseRevisionAdded, WorkspaceCreated, Committed, WorkspaceDeleted,
+                              LabelSet, LabelRemoved, RetentionSet, VersionsPruned)
 }
 
 
@@ -229,20 +326,42 @@ class BaseRevision:
 
 @dataclass(frozen=True, slots=True)
 class VersionInfo:
-    """One version of a workspace: the record that made it, when, how many paths."""
+    """One version of a workspace: the record that made it, when, how many paths,
+    and the base revision and root tree its overlay applies over."""
 
     version: int
     lsn: int
     time_ns: int
     path_count: int
+    base_rev: int = 0
+    root: ObjectId = ObjectId(bytes(ID_SIZE))
 
     def encode(self) -> bytes:
         return Writer().uint(self.version).uint(self.lsn).sint(self.time_ns) \
-            .uint(self.path_count).getvalue()
+            .uint(self.path_count).uint(self.base_rev).raw(self.root).getvalue()
 
     @classmethod
     def decode(cls, data: bytes) -> "VersionInfo":
         r = Reader(data)
-        value = cls(r.uint(), r.uint(), r.sint(), r.uint())
+        value = cls(r.uint(), r.uint(), r.sint(), r.uint(), r.uint(), ObjectId(r.raw(ID_SIZE)))
+        r.finish()
+        return value
+
+
+@dataclass(frozen=True, slots=True)
+class Label:
+    """A snapshot label: a name for one version of a workspace."""
+
+    label: str
+    version: int
+    time_ns: int
+
+    def encode(self) -> bytes:
+        return Writer().text(self.label).uint(self.version).sint(self.time_ns).getvalue()
+
+    @classmethod
+    def decode(cls, data: bytes) -> "Label":
+        r = Reader(data)
+        value = cls(r.text(), r.uint(), r.sint())
         r.finish()
         return value

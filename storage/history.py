@@ -1,0 +1,172 @@
+"""Moving a workspace through time: restore, revert, sync conflicts, rebasing an overlay.
+
+Pure logic over OverlayViews and a tree loader, like `storage.overlay`. The functions
+return overlay writes (or conflicting paths); `storage.database` records them as a
+new version, so history is never rewritten: undoing is itself a commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from citcfs import paths
+from citcfs.entries import Entry, EntryKind
+from citcfs.errors import NotADirectory, PathNotFound
+from citcfs.objects import ObjectId
+
+from . import overlay
+from .diff import Change, DiffEntry
+from .overlay import OverlayView, TreeLoader, TreeStorer
+from .planner import Planner
+from .records import OverlayWrite
+
+
+def live_entries(view: OverlayView) -> dict[str, Entry]:
+    """Every overlay entry of a view by path, the root's own entry (path "") included."""
+    found = dict(view.subtree(paths.ROOT))
+    root = view.entry(paths.ROOT, overlay.ROOT_ENTRY_NAME)
+    if root is not None:
+        found[paths.ROOT] = root
+    return found
+
+
+def restore_writes(head: OverlayView, target: OverlayView) -> tuple[OverlayWrite, ...]:
+    """Writes that make the head's overlay equal to the target's, path by path."""
+    now = live_entries(head)
+    wanted = live_entries(target)
+    writes = []
+    for path in sorted(set(now) | set(wanted), key=paths.to_bytes):
+        if now.get(path) != wanted.get(path):
+            writes.append(OverlayWrite(path, wanted.get(path)))
+    return tuple(writes)
+
+
+def _resolve(view: OverlayView, load: TreeLoader, root: ObjectId, path: str) -> overlay.Node | None:
+    try:
+        return overlay.resolve(view, load, root, path)
+    except (PathNotFound, NotADirectory):
+        return None
+
+
+def revert_writes(head: OverlayView, head_root: ObjectId, target: OverlayView,
+                  target_root: ObjectId, load: TreeLoader, store: TreeStorer,
+                  targets: Iterable[str], time_ns: int) -> tuple[OverlayWrite, ...]:
+    """Writes that make each path (and everything below it) as it was in `target`.
+
+    Missing parent directories are recreated, holding only what is reverted into
+    them, as `git checkout <rev> -- path` does. Where the target path did not exist,
+    it is deleted.
+    """
+    planner = Planner(head, load, store, head_root, time_ns)
+    for raw in targets:
+        path = paths.normalize(raw)
+        if path == paths.ROOT:
+            raise NotADirectory("revert the whole workspace with restore")
+        wanted = _resolve(target, load, target_root, path)
+        current = _resolve(planner.view, load, head_root, path)
+        if wanted is None:
+            if current is not None:
+                parent = overlay.resolve(planner.view, load, head_root, paths.split(path)[0])
+                planner.delete(path, parent)
+            continue
+        _ensure_parents(planner, target, target_root, load, head_root, path)
+        parent_path, name = paths.split(path)
+        parent = overlay.resolve(planner.view, load, head_root, parent_path)
+        if wanted.overlay is None and planner.underlying(parent, name) == wanted.underlying:
+            # The target shows the base here, and so can the head: copy the overlay
+            # below the path instead of pinning a frozen copy of the base.
+            planner.drop_subtree(path)
+            planner.view.set(path, None)
+            for below, entry in target.subtree(path):
+                planner.view.set(below, entry)
+            continue
+        if wanted.is_dir:
+            tree = overlay.freeze(target, load, store, wanted)
+            entry = wanted.entry.replace(tree=tree, opaque=False, origin=None)
+        else:
+            entry = wanted.entry.replace(origin=None)
+        planner.place(path, entry)
+    return tuple(OverlayWrite(p, e) for p, e in planner.view.writes.items())
+
+
+def _ensure_parents(planner: Planner, target: OverlayView, target_root: ObjectId,
+                    load: TreeLoader, head_root: ObjectId, path: str) -> None:
+    ancestors = paths.components(path)[:-1]
+    current = paths.ROOT
+    for name in ancestors:
+        current = paths.join(current, name)
+        node = _resolve(planner.view, load, head_root, current)
+        if node is not None and node.is_dir:
+            continue
+        if node is not None:
+            parent = overlay.resolve(planner.view, load, head_root, paths.split(current)[0])
+            planner.delete(current, parent)
+        was = _resolve(target, load, target_root, current)
+        attrs = was.entry if was is not None else Entry.directory()
+        planner.place(current, Entry.directory(mode=attrs.mode, uid=attrs.uid, gid=attrs.gid,
+                                               mtime_ns=attrs.mtime_ns, opaque=True))
+
+
+def find_conflicts(changed: dict[str, Entry], base_changes: Iterable[DiffEntry]) -> list[str]:
+    """Paths the workspace changed that the base also changed, sorted.
+
+    `changed` is the workspace's overlay (path -> entry). A path conflicts when the
+    base changed the same path (unless both sides merely have a directory there),
+    when the base changed something inside a path the workspace replaced or deleted,
+    or when the base deleted or replaced a directory the workspace changed inside.
+    """
+    def replaces(entry: Entry) -> bool:
+        return not (entry.is_dir and entry.tree is None and not entry.opaque)
+
+    conflicts: set[str] = set()
+    removed_dirs: set[str] = set()
+    for change in base_changes:
+        mine = changed.get(change.path)
+        if mine is not None:
+            both_dirs = mine.is_dir and change.new is not None and change.new.is_dir
+            if not both_dirs:
+                conflicts.add(change.path)
+        parent = change.path
+        while parent:
+            parent = paths.split(parent)[0]
+            above = changed.get(parent)
+            if above is not None and replaces(above) and parent != paths.ROOT:
+                conflicts.add(parent)
+        if change.change in (Change.DELETED, Change.TYPE_CHANGED) and change.old is not None \
+                and change.old.is_dir:
+            removed_dirs.add(change.path)
+    if removed_dirs:
+        for path in changed:
+            parent = path
+            while parent:
+                parent = paths.split(parent)[0]
+                if parent in removed_dirs:
+                    conflicts.add(path)
+                    break
+    return sorted(conflicts, key=paths.to_bytes)
+
+
+def rebase_writes(head: OverlayView, old_root: ObjectId, new_root: ObjectId,
+                  load: TreeLoader) -> tuple[OverlayWrite, ...]:
+    """Writes that keep every overlay entry visible once the overlay sits on `new_root`.
+
+    The overlay moves as it is; only where the new base lost (or replaced with a
+    non-directory) a directory that holds overlay entries is that directory written
+    into the overlay, with its old attributes, so that nothing the workspace changed
+    disappears. The workspace's version wins; `find_conflicts` reports where.
+    """
+    planner = Planner(head, load, lambda tree: tree.id, new_root, 0)
+    for path, entry in sorted(live_entries(head).items(), key=lambda item: paths.to_bytes(item[0])):
+        if path == paths.ROOT or entry.kind == EntryKind.WHITEOUT:
+            continue
+        current = paths.ROOT
+        for name in paths.components(path)[:-1]:
+            current = paths.join(current, name)
+            node = _resolve(planner.view, load, new_root, current)
+            if node is not None and node.is_dir:
+                continue
+            was = _resolve(head, load, old_root, current)
+            attrs = was.entry if was is not None else Entry.directory()
+            planner.view.set(current, Entry.directory(mode=attrs.mode, uid=attrs.uid,
+                                                      gid=attrs.gid, mtime_ns=attrs.mtime_ns))
+    return tuple(OverlayWrite(p, e) for p, e in planner.view.writes.items())
