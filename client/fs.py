@@ -1,0 +1,928 @@
+"""The FUSE filesystem of a mounted workspace.
+
+`WorkspaceFS` answers the kernel's path-based calls (mfusepy's high-level API) from
+three layers: in-memory metadata (entries and directory listings of the head),
+the local object cache (file content), and the server (through a `Remote`).
+
+Reads are lazy: a stat asks the server for one entry (O(depth) requests for a deep
+path, each answered from a parent listing when that is cached), a listing is fetched
+when a directory is read, and file content one 1 MiB chunk at a time, with the next
+chunks of a sequential read fetched in the same request.
+
+Writes follow close-to-open consistency. An open file writes to a local scratch copy,
+filled from the server only when a write needs the old content (never after
+O_TRUNC). `flush`, `fsync` and the last `release` upload the chunks that changed
+(asking the server which it lacks first) and commit the file's entry, so a close()
+that returned means the data is on the server. A file created, written and closed is
+one commit. Metadata operations (mkdir, unlink, rename, chmod, ...) commit at once.
+
+`.citc/versions/<N>/` and `.citc/snapshots/<label>/` in the root show the workspace
+as it was (`.citc` is reachable by name but not listed, like ZFS's hidden `.zfs`); they never change, so they are cached without bound, and writes there
+fail with EROFS. Hard links, device nodes and extended attributes are not part of the
+data model: link and mknod fail with EPERM, setxattr with ENOTSUP, getxattr with
+ENODATA, as filesystems without those features answer.
+
+Locking: `_lock` guards the metadata dictionaries and is never held across a call to
+the server; each open file has a lock of its own for its scratch copy. A cache fill
+that started before an invalidation is dropped (`_generation`), so a slow answer
+never resurrects a stale entry.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import stat
+import tempfile
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from citcfs import paths, wire
+from citcfs.entries import Entry, EntryKind
+from citcfs.errors import CitcError, NotADirectory, PathNotFound, ReadOnly
+from citcfs.objects import CHUNK_SIZE, INLINE_MAX, ObjectId, ObjectKind, object_id
+
+from .cache import ObjectCache
+from .errno_map import to_errno
+from .fuse_lib import FuseOSError, Operations, current_fuse, fuse_get_context
+from .remote import Remote
+
+log = logging.getLogger("citcfs.client")
+
+HISTORY_DIR = ".citc"
+READ_AHEAD_CHUNKS = 4
+MEMORY_CHUNKS = 32
+UTIME_NOW = (1 << 30) - 1
+UTIME_OMIT = (1 << 30) - 2
+
+
+def _fail(code: int) -> FuseOSError:
+    return FuseOSError(code)
+
+
+@dataclass(frozen=True, slots=True)
+class View:
+    """Which state a path shows: the head (version None) or a fixed version."""
+
+    version: int | None
+    path: str
+
+
+class OpenFile:
+    """A file open for writing: a scratch copy shared by every handle of that path."""
+
+    def __init__(self, path: str, entry: Entry | None, *, mode: int, uid: int, gid: int) -> None:
+        self.path = path
+        self.entry = entry
+        self.mode = entry.mode if entry is not None else mode
+        self.uid = entry.uid if entry is not None else uid
+        self.gid = entry.gid if entry is not None else gid
+        self.mtime_ns = entry.mtime_ns if entry is not None else time.time_ns()
+        self.size = entry.size if entry is not None else 0
+        self.scratch: Any = None
+        self.dirty = entry is None
+        self.dirty_chunks: set[int] = set()
+        self.refs = 0
+        self.unlinked = False
+        self.lock = threading.RLock()
+
+    def attrs(self) -> Entry:
+        return Entry(EntryKind.FILE, self.mode, self.uid, self.gid, self.size, self.mtime_ns)
+
+
+@dataclass(slots=True)
+class Handle:
+    view: View
+    entry: Entry
+    file: OpenFile | None
+    last_chunk: int = -1
+
+
+class WorkspaceFS(Operations):  # type: ignore[misc]
+    """The operations of one mounted workspace."""
+
+    use_ns = True
+
+    def __init__(self, remote: Remote, workspace: str, cache: ObjectCache,
+                 *, watch: bool = True, on_ready: Callable[[], None] | None = None) -> None:
+        self.remote = remote
+        self.workspace = workspace
+        self.cache = cache
+        self.known_version = remote.workspace_version(workspace)
+        self._watch_enabled = watch
+        self._on_ready = on_ready
+        self._lock = threading.RLock()
+        self._generation = 0
+        self._entries: dict[str, Entry | None] = {}
+        self._listings: dict[str, dict[str, Entry]] = {}
+        self._history: dict[tuple[int, str], Entry | None] = {}
+        self._history_listings: dict[tuple[int, str], dict[str, Entry]] = {}
+        self._labels: dict[str, int] = {}
+        self._inodes: dict[tuple[int | None, str], int] = {}
+        self._next_inode = 2
+        self._open: dict[str, OpenFile] = {}
+        self._handles: dict[int, Handle] = {}
+        self._next_handle = 1
+        self._chunks: OrderedDict[bytes, bytes] = OrderedDict()
+        self._chunks_lock = threading.Lock()
+        self._own_versions: set[int] = set()
+        self._fuse_ptr = 0
+        self._stop = threading.Event()
+        self._watcher: threading.Thread | None = None
+        self.rpc_count = 0
+        self._scratch_dir = tempfile.mkdtemp(prefix="citcfs-scratch-")
+
+    # --- life cycle -------------------------------------------------------------------
+
+    def init(self, path: str) -> None:
+        self._fuse_ptr = current_fuse()
+        if self._watch_enabled:
+            self._watcher = threading.Thread(target=self._watch_loop, name="citcfs-watch",
+                                             daemon=True)
+            self._watcher.start()
+        if self._on_ready is not None:
+            self._on_ready()
+
+    def destroy(self, path: str) -> None:
+        self._stop.set()
+        for handle in list(self._handles.values()):
+            if handle.file is not None and handle.file.dirty:
+                try:
+                    self._flush_file(handle.file)
+                except CitcError as exc:
+                    log.error("could not save %s at unmount: %s", handle.file.path, exc)
+        self.cache.close()
+        try:
+            os.rmdir(self._scratch_dir)
+        except OSError:
+            pass
+
+    # --- path handling ----------------------------------------------------------------
+
+    def _view(self, fuse_path: str) -> View:
+        """Which state and workspace path a kernel path names; ENOENT for bad ones."""
+        try:
+            path = paths.normalize(fuse_path)
+        except CitcError as exc:
+            raise _fail(to_errno(exc)) from None
+        if path != HISTORY_DIR and not path.startswith(HISTORY_DIR + "/"):
+            return View(None, path)
+        parts = path.split("/")
+        if len(parts) == 1 or (len(parts) == 2 and parts[1] in ("versions", "snapshots")):
+            return View(-1, path)  # .citc itself, or .citc/versions, .citc/snapshots
+        if len(parts) == 2:
+            raise _fail(errno.ENOENT)
+        kind, ref, rest = parts[1], parts[2], "/".join(parts[3:])
+        if kind == "versions" and ref.isdigit():
+            return View(int(ref), rest)
+        if kind == "snapshots":
+            version = self._label_version(ref)
+            if version is not None:
+                return View(version, rest)
+        raise _fail(errno.ENOENT)
+
+    def _writable(self, fuse_path: str) -> str:
+        view = self._view(fuse_path)
+        if view.version is not None:
+            raise _fail(errno.EROFS)
+        return view.path
+
+    def _label_version(self, label: str) -> int | None:
+        with self._lock:
+            if label in self._labels:
+                return self._labels[label]
+        labels = self._call(self.remote.labels, self.workspace)
+        with self._lock:
+            self._labels = dict(labels)
+            return self._labels.get(label)
+
+    def _inode(self, version: int | None, path: str) -> int:
+        key = (version, path)
+        with self._lock:
+            ino = self._inodes.get(key)
+            if ino is None:
+                if key == (None, paths.ROOT):
+                    ino = 1
+                else:
+                    ino = self._next_inode
+                    self._next_inode += 1
+                self._inodes[key] = ino
+            return ino
+
+    # --- talking to the server ----------------------------------------------------------
+
+    def _call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        self.rpc_count += 1
+        try:
+            return fn(*args, **kwargs)
+        except CitcError as exc:
+            code = to_errno(exc)
+            if code == errno.EIO:
+                log.error("%s failed: %s", getattr(fn, "__name__", "call"), exc)
+            raise _fail(code) from None
+
+    def _commit(self, ops: Sequence[object]) -> int:
+        version = int(self._call(self.remote.commit, self.workspace, ops))
+        with self._lock:
+            self._own_versions.add(version)
+        return version
+
+    # --- metadata ---------------------------------------------------------------------
+
+    def _lookup(self, view: View) -> Entry:
+        """The entry of a path; FuseOSError(ENOENT) if it does not exist."""
+        if view.version is None:
+            return self._head_entry(view.path)
+        return self._history_entry(view.version, view.path)
+
+    def _head_entry(self, path: str) -> Entry:
+        with self._lock:
+            if path in self._entries:
+                found = self._entries[path]
+                if found is None:
+                    raise _fail(errno.ENOENT)
+                return found
+            if path:
+                parent, name = paths.split(path)
+                listing = self._listings.get(parent)
+                if listing is not None:
+                    entry = listing.get(name)
+                    if entry is None:
+                        raise _fail(errno.ENOENT)
+                    return entry
+            generation = self._generation
+        try:
+            entry = self.remote.lookup(self.workspace, path)
+            self.rpc_count += 1
+        except (PathNotFound, NotADirectory):
+            with self._lock:
+                if generation == self._generation:
+                    self._entries[path] = None
+            raise _fail(errno.ENOENT) from None
+        except CitcError as exc:
+            raise _fail(to_errno(exc)) from None
+        with self._lock:
+            if generation == self._generation:
+                self._entries[path] = entry
+        return entry
+
+    def _head_listing(self, path: str) -> dict[str, Entry]:
+        with self._lock:
+            listing = self._listings.get(path)
+            if listing is not None:
+                return listing
+            generation = self._generation
+        items = dict(self._call(self.remote.listdir, self.workspace, path))
+        with self._lock:
+            if generation == self._generation:
+                self._listings[path] = items
+                self._entries.pop(path, None)
+        return items
+
+    def _history_entry(self, version: int, path: str) -> Entry:
+        if version < 0:  # .citc and its two folders
+            return Entry.directory(mode=0o555)
+        key = (version, path)
+        with self._lock:
+            if key in self._history:
+                found = self._history[key]
+                if found is None:
+                    raise _fail(errno.ENOENT)
+                return found
+        try:
+            entry = self.remote.lookup(self.workspace, path, version)
+            self.rpc_count += 1
+        except (PathNotFound, NotADirectory):
+            with self._lock:
+                self._history[key] = None
+            raise _fail(errno.ENOENT) from None
+        except CitcError as exc:
+            raise _fail(to_errno(exc)) from None
+        with self._lock:
+            self._history[key] = entry
+        return entry
+
+    def _history_listing(self, view: View) -> dict[str, Entry]:
+        if view.version == -1:
+            if view.path == HISTORY_DIR:
+                return {"snapshots": Entry.directory(mode=0o555),
+                        "versions": Entry.directory(mode=0o555)}
+            if view.path == HISTORY_DIR + "/versions":
+                versions = self._call(self.remote.versions, self.workspace)
+                return {str(v): Entry.directory(mode=0o555) for v in versions}
+            if view.path == HISTORY_DIR + "/snapshots":
+                labels = self._call(self.remote.labels, self.workspace)
+                with self._lock:
+                    self._labels = dict(labels)
+                return {label: Entry.directory(mode=0o555) for label in labels}
+            raise _fail(errno.ENOENT)
+        assert view.version is not None
+        key = (view.version, view.path)
+        with self._lock:
+            if key in self._history_listings:
+                return self._history_listings[key]
+        items = dict(self._call(self.remote.listdir, self.workspace, view.path, view.version))
+        with self._lock:
+            self._history_listings[key] = items
+        return items
+
+    def _stat(self, view: View, entry: Entry) -> dict[str, int]:
+        readonly = view.version is not None
+        mode = entry.st_mode
+        if readonly:
+            mode &= ~0o222
+        return {
+            "st_mode": mode,
+            "st_ino": self._inode(view.version, view.path),
+            "st_nlink": 1,
+            "st_uid": entry.uid,
+            "st_gid": entry.gid,
+            "st_size": entry.size,
+            "st_blocks": (entry.size + 511) // 512,
+            "st_blksize": 128 * 1024,
+            "st_mtime": entry.mtime_ns,
+            "st_ctime": entry.mtime_ns,
+            "st_atime": entry.mtime_ns,
+        }
+
+    def _remember(self, path: str, entry: Entry | None) -> None:
+        """Record our own change of `path` in the metadata caches."""
+        with self._lock:
+            self._entries[path] = entry
+            if path:
+                parent, name = paths.split(path)
+                listing = self._listings.get(parent)
+                if listing is not None:
+                    if entry is None:
+                        listing.pop(name, None)
+                    else:
+                        listing[name] = entry
+
+    def _forget(self, path: str) -> None:
+        """Drop `path`, everything below it and its parent's listing from the caches."""
+        with self._lock:
+            self._generation += 1
+            prefix = path + "/"
+            for table in (self._entries, self._listings):
+                for key in [k for k in table if k == path or k.startswith(prefix) or not path]:
+                    del table[key]
+            if path:
+                self._listings.pop(paths.split(path)[0], None)
+                self._entries.pop(paths.split(path)[0], None)
+
+    # --- invalidation -----------------------------------------------------------------
+
+    def _watch_loop(self) -> None:
+        """Follow the workspace's version on the server; drop what others changed."""
+        delay = 0.05
+        while not self._stop.is_set():
+            try:
+                for _, version in self.remote.watch({self.workspace: self.known_version}):
+                    delay = 0.05
+                    if self._stop.is_set():
+                        return
+                    if version > self.known_version:
+                        self.catch_up(version)
+            except CitcError as exc:
+                log.info("watch stream ended (%s); reconnecting", exc)
+            except Exception:  # a broken stream must never kill invalidation
+                log.exception("watch stream failed; reconnecting")
+            self._stop.wait(delay)
+            delay = min(delay * 2, 2.0)
+
+    def catch_up(self, version: int) -> None:
+        """Bring the caches from `known_version` to `version`."""
+        since = self.known_version
+        with self._lock:
+            own = all(v in self._own_versions for v in range(since + 1, version + 1))
+        if own:
+            self.known_version = max(self.known_version, version)
+            return
+        try:
+            changes = self.remote.changes(self.workspace, since)
+        except CitcError as exc:
+            log.warning("could not read changes since %d: %s", since, exc)
+            return
+        if changes.truncated:
+            changed: Iterable[str] = [paths.ROOT]
+        else:
+            changed = changes.paths
+        for path in changed:
+            self._forget(path)
+            if self._fuse_ptr:
+                from .fuse_lib import invalidate_path
+                fuse_path = b"/" + paths.to_bytes(path)
+                invalidate_path(self._fuse_ptr, fuse_path)
+                if path:
+                    invalidate_path(self._fuse_ptr, b"/" + paths.to_bytes(paths.split(path)[0]))
+        with self._lock:
+            self._own_versions = {v for v in self._own_versions if v > changes.version}
+        self.known_version = max(self.known_version, changes.version)
+
+    # --- FUSE: attributes and directories ---------------------------------------------
+
+    def getattr(self, path: str | None, fh: int | None = None) -> dict[str, int]:
+        if fh is not None and fh in self._handles:
+            handle = self._handles[fh]
+            entry = handle.file.attrs() if handle.file is not None else handle.entry
+            return self._stat(handle.view, entry)
+        if path is None:
+            raise _fail(errno.EBADF)
+        view = self._view(path)
+        if view.version is None:
+            with self._lock:
+                open_file = self._open.get(view.path)
+            if open_file is not None:
+                return self._stat(view, open_file.attrs())
+            if view.path == HISTORY_DIR:
+                return self._stat(View(-1, HISTORY_DIR), self._history_entry(-1, HISTORY_DIR))
+        return self._stat(view, self._lookup(view))
+
+    def access(self, path: str, amode: int) -> int:
+        view = self._view(path)
+        if view.version is not None and amode & os.W_OK:
+            raise _fail(errno.EROFS)
+        self.getattr(path)
+        return 0
+
+    def opendir(self, path: str) -> int:
+        return 0
+
+    def releasedir(self, path: str | None, fh: int) -> int:
+        return 0
+
+    def readdir(self, path: str, fh: int) -> list[tuple[str, dict[str, int], int]]:
+        view = self._view(path)
+        if view.version is None and view.path != HISTORY_DIR:
+            entry = self._head_entry(view.path) if view.path else None
+            if entry is not None and not entry.is_dir:
+                raise _fail(errno.ENOTDIR)
+            items = dict(self._head_listing(view.path))
+            with self._lock:
+                for open_path, open_file in self._open.items():
+                    if open_path and paths.split(open_path)[0] == view.path:
+                        items[paths.split(open_path)[1]] = open_file.attrs()
+            if view.path == paths.ROOT:
+                # Like ZFS's .zfs (snapdir=hidden): reachable by name, never listed, so
+                # find, tar, git and grep -r do not walk every version of the workspace.
+                items.pop(HISTORY_DIR, None)
+        else:
+            if view.version is not None and view.version >= 0:
+                entry = self._history_entry(view.version, view.path)
+                if not entry.is_dir:
+                    raise _fail(errno.ENOTDIR)
+            items = self._history_listing(view if view.version is not None else View(-1, view.path))
+        # With use_ino the kernel takes d_ino from here, and hides entries whose d_ino is 0.
+        version = view.version if view.version is not None and view.version >= 0 else None
+        history_root = view.version == -1
+        result: list[tuple[str, dict[str, int], int]] = [
+            (".", {"st_mode": stat.S_IFDIR, "st_ino": self._inode(view.version, view.path)}, 0),
+            ("..", {"st_mode": stat.S_IFDIR, "st_ino": 1}, 0)]
+        for name, entry in sorted(items.items()):
+            child = paths.join(view.path, name)
+            if view.path == HISTORY_DIR + "/versions":
+                ino = self._inode(int(name), paths.ROOT)
+            elif view.path == HISTORY_DIR + "/snapshots":
+                ino = self._inode(self._labels.get(name, -1), paths.ROOT)
+            elif history_root or (version is None and child == HISTORY_DIR):
+                ino = self._inode(-1, child)
+            else:
+                ino = self._inode(version, child)
+            result.append((name, {"st_mode": entry.st_mode, "st_ino": ino}, 0))
+        return result
+
+    def readlink(self, path: str) -> str:
+        entry = self._lookup(self._view(path))
+        if entry.kind != EntryKind.SYMLINK:
+            raise _fail(errno.EINVAL)
+        return entry.target
+
+    def statfs(self, path: str) -> dict[str, int]:
+        return {"f_bsize": 4096, "f_frsize": 4096, "f_blocks": 1 << 32, "f_bfree": 1 << 31,
+                "f_bavail": 1 << 31, "f_files": 1 << 32, "f_ffree": 1 << 31,
+                "f_favail": 1 << 31, "f_namemax": paths.NAME_MAX}
+
+    # --- FUSE: metadata changes ---------------------------------------------------------
+
+    def _context(self) -> tuple[int, int]:
+        uid, gid, _ = fuse_get_context()
+        return uid, gid
+
+    def mkdir(self, path: str, mode: int) -> int:
+        target = self._writable(path)
+        if target == HISTORY_DIR:
+            raise _fail(errno.EEXIST)
+        uid, gid = self._context()
+        now = time.time_ns()
+        self._commit([wire.make_dir_op(target, mode & 0o7777, uid, gid, now)])
+        self._remember(target, Entry.directory(mode=mode & 0o7777, uid=uid, gid=gid, mtime_ns=now))
+        with self._lock:
+            self._listings[target] = {}
+        return 0
+
+    def symlink(self, path: str, target: str) -> int:
+        where = self._writable(path)
+        if where == HISTORY_DIR:
+            raise _fail(errno.EEXIST)
+        uid, gid = self._context()
+        now = time.time_ns()
+        self._commit([wire.symlink_op(where, target, uid, gid, now)])
+        self._remember(where, Entry.symlink(target, uid=uid, gid=gid, mtime_ns=now))
+        return 0
+
+    def unlink(self, path: str) -> int:
+        target = self._writable(path)
+        with self._lock:
+            open_file = self._open.get(target)
+        if open_file is not None:
+            with open_file.lock:
+                local_only = open_file.entry is None
+                open_file.unlinked = True
+                with self._lock:
+                    self._open.pop(target, None)
+            if local_only:
+                self._remember(target, None)
+                return 0
+        self._commit([wire.remove_op(target, must_be_dir=False)])
+        self._remember(target, None)
+        return 0
+
+    def rmdir(self, path: str) -> int:
+        target = self._writable(path)
+        if target == paths.ROOT:
+            raise _fail(errno.EBUSY)
+        self._commit([wire.remove_op(target, must_be_dir=True)])
+        self._forget(target)
+        self._remember(target, None)
+        return 0
+
+    def rename(self, old: str, new: str, flags: int = 0) -> int:
+        src = self._writable(old)
+        dst = self._writable(new)
+        if flags & ~1:  # only RENAME_NOREPLACE is supported
+            raise _fail(errno.EINVAL)
+        for open_path in (src, dst):
+            with self._lock:
+                open_file = self._open.get(open_path)
+            if open_file is not None:
+                self._flush_file(open_file)
+        self._commit([wire.rename_op(src, dst, no_replace=bool(flags & 1))])
+        with self._lock:
+            moved = self._open.pop(src, None)
+            replaced = self._open.pop(dst, None)
+            if replaced is not None:
+                replaced.unlinked = True
+            if moved is not None:
+                moved.path = dst
+                self._open[dst] = moved
+            inode = self._inodes.pop((None, src), None)
+            if inode is not None:
+                self._inodes[(None, dst)] = inode
+        self._forget(src)
+        self._forget(dst)
+        return 0
+
+    def _set_attr(self, path: str | None, **changes: int) -> None:
+        if path is None:
+            raise _fail(errno.EBADF)
+        target = self._writable(path)
+        with self._lock:
+            open_file = self._open.get(target)
+        if open_file is not None:
+            with open_file.lock:
+                for key, value in changes.items():
+                    setattr(open_file, key, value)
+                if open_file.dirty:
+                    return self._flush_file(open_file)
+        self._commit([wire.set_attr_op(target, **changes)])
+        with self._lock:
+            self._entries.pop(target, None)
+            if target:
+                self._listings.pop(paths.split(target)[0], None)
+
+    def chmod(self, path: str | None, mode: int) -> int:
+        self._set_attr(path, mode=mode & 0o7777)
+        return 0
+
+    def chown(self, path: str | None, uid: int, gid: int) -> int:
+        changes = {}
+        if uid != -1:
+            changes["uid"] = uid
+        if gid != -1:
+            changes["gid"] = gid
+        if changes:
+            self._set_attr(path, **changes)
+        return 0
+
+    def utimens(self, path: str | None, times: tuple[int, int] | None = None) -> int:
+        if times is None:
+            mtime = time.time_ns()
+        else:
+            mtime = times[1]
+            if mtime == UTIME_OMIT:
+                return 0
+            if mtime == UTIME_NOW:
+                mtime = time.time_ns()
+        self._set_attr(path, mtime_ns=int(mtime))
+        return 0
+
+    def link(self, target: str, source: str) -> int:
+        raise _fail(errno.EPERM)
+
+    def mknod(self, path: str, mode: int, dev: int) -> int:
+        raise _fail(errno.EPERM)
+
+    def setxattr(self, path: str, name: str, value: bytes, options: int, position: int = 0) -> int:
+        raise _fail(errno.ENOTSUP)
+
+    def getxattr(self, path: str, name: str, position: int = 0) -> bytes:
+        raise _fail(errno.ENODATA)
+
+    def listxattr(self, path: str) -> list[str]:
+        return []
+
+    def removexattr(self, path: str, name: str) -> int:
+        raise _fail(errno.ENOTSUP)
+
+    # --- FUSE: files ------------------------------------------------------------------
+
+    def _new_handle(self, handle: Handle) -> int:
+        with self._lock:
+            fh = self._next_handle
+            self._next_handle += 1
+            self._handles[fh] = handle
+            if handle.file is not None:
+                handle.file.refs += 1
+        return fh
+
+    def _open_file(self, path: str, entry: Entry | None, mode: int = 0o644) -> OpenFile:
+        with self._lock:
+            open_file = self._open.get(path)
+            if open_file is None:
+                uid, gid = self._context()
+                open_file = OpenFile(path, entry, mode=mode, uid=uid, gid=gid)
+                self._open[path] = open_file
+            return open_file
+
+    def create(self, path: str, mode: int, flags: int = 0) -> int:
+        target = self._writable(path)
+        if target == HISTORY_DIR:
+            raise _fail(errno.EEXIST)
+        parent = paths.split(target)[0]
+        parent_entry = self._head_entry(parent) if parent else Entry.directory()
+        if not parent_entry.is_dir:
+            raise _fail(errno.ENOTDIR)
+        open_file = self._open_file(target, None, mode & 0o7777)
+        with open_file.lock:
+            self._truncate_scratch(open_file, 0)
+        return self._new_handle(Handle(View(None, target), open_file.attrs(), open_file))
+
+    def open(self, path: str, flags: int) -> int:
+        view = self._view(path)
+        writing = flags & (os.O_WRONLY | os.O_RDWR)
+        if view.version is not None:
+            if writing or flags & os.O_TRUNC:
+                raise _fail(errno.EROFS)
+            entry = self._lookup(view)
+            return self._new_handle(Handle(view, entry, None))
+        with self._lock:
+            open_file = self._open.get(view.path)
+        entry = open_file.attrs() if open_file is not None else self._lookup(view)
+        if entry.is_dir:
+            raise _fail(errno.EISDIR)
+        if not writing and open_file is None:
+            return self._new_handle(Handle(view, entry, None))
+        open_file = self._open_file(view.path, entry)
+        if flags & os.O_TRUNC and writing:
+            with open_file.lock:
+                self._truncate_scratch(open_file, 0)
+        return self._new_handle(Handle(view, entry, open_file))
+
+    def _scratch(self, open_file: OpenFile) -> Any:
+        """The file's scratch copy, filled with its committed content on first need."""
+        if open_file.scratch is None:
+            scratch = tempfile.TemporaryFile(dir=self._scratch_dir)
+            entry = open_file.entry
+            if entry is not None and entry.size:
+                if entry.inline is not None:
+                    scratch.write(entry.inline)
+                else:
+                    for index in range(len(entry.chunks)):
+                        scratch.write(self._chunk(entry, index))
+            scratch.truncate(open_file.size)
+            open_file.scratch = scratch
+        return open_file.scratch
+
+    def _truncate_scratch(self, open_file: OpenFile, length: int) -> None:
+        if length == 0 and open_file.scratch is None:
+            open_file.scratch = tempfile.TemporaryFile(dir=self._scratch_dir)
+            open_file.dirty_chunks.clear()
+        else:
+            scratch = self._scratch(open_file)
+            scratch.truncate(length)
+            low, high = sorted((length, open_file.size))
+            open_file.dirty_chunks.update(range(low // CHUNK_SIZE, high // CHUNK_SIZE + 1))
+        open_file.size = length
+        open_file.dirty = True
+        open_file.mtime_ns = time.time_ns()
+
+    def read(self, path: str | None, size: int, offset: int, fh: int) -> bytes:
+        handle = self._handles.get(fh)
+        if handle is None:
+            raise _fail(errno.EBADF)
+        open_file = handle.file
+        if open_file is not None:
+            with open_file.lock:
+                if open_file.scratch is not None or open_file.dirty:
+                    scratch = self._scratch(open_file)
+                    return os.pread(scratch.fileno(), size, offset)
+                entry = open_file.entry or handle.entry
+        else:
+            entry = handle.entry
+        return self._read_entry(handle, entry, size, offset)
+
+    def _read_entry(self, handle: Handle, entry: Entry, size: int, offset: int) -> bytes:
+        if offset >= entry.size or size <= 0:
+            return b""
+        size = min(size, entry.size - offset)
+        if entry.inline is not None:
+            return entry.inline[offset:offset + size]
+        parts = []
+        position = offset
+        end = offset + size
+        while position < end:
+            index = position // CHUNK_SIZE
+            sequential = index in (handle.last_chunk, handle.last_chunk + 1)
+            handle.last_chunk = index
+            data = self._chunk(entry, index, READ_AHEAD_CHUNKS if sequential else 1)
+            start = position - index * CHUNK_SIZE
+            piece = data[start:start + (end - position)]
+            if not piece:
+                break
+            parts.append(piece)
+            position += len(piece)
+        return b"".join(parts)
+
+    def _chunk(self, entry: Entry, index: int, ahead: int = 1) -> bytes:
+        """Chunk `index` of a file: from memory, the local cache, or the server."""
+        oid = entry.chunks[index]
+        with self._chunks_lock:
+            data = self._chunks.get(oid)
+            if data is not None:
+                self._chunks.move_to_end(oid)
+                return data
+        data = self.cache.get(oid)
+        if data is None:
+            wanted = [oid] + [c for c in entry.chunks[index + 1:index + ahead]
+                              if c not in self._chunks and c not in self.cache]
+            fetched = list(self._call(self.remote.read_objects, wanted))
+            self.cache.put_many([(ObjectKind.CHUNK, fid, content) for fid, content in fetched])
+            found = {fid: content for fid, content in fetched}
+            if oid not in found:
+                raise _fail(errno.EIO)
+            data = found[oid]
+            with self._chunks_lock:
+                for fid, content in fetched[1:]:
+                    self._chunks[fid] = content
+        with self._chunks_lock:
+            self._chunks[oid] = data
+            while len(self._chunks) > MEMORY_CHUNKS:
+                self._chunks.popitem(last=False)
+        return data
+
+    def write(self, path: str | None, data: bytes, offset: int, fh: int) -> int:
+        handle = self._handles.get(fh)
+        if handle is None or handle.file is None:
+            raise _fail(errno.EBADF)
+        open_file = handle.file
+        with open_file.lock:
+            scratch = self._scratch(open_file)
+            written = os.pwrite(scratch.fileno(), data, offset)
+            end = offset + written
+            first, last = offset // CHUNK_SIZE, max(offset, end - 1) // CHUNK_SIZE
+            open_file.dirty_chunks.update(range(first, last + 1))
+            if offset > open_file.size:
+                open_file.dirty_chunks.update(range(open_file.size // CHUNK_SIZE, first))
+            open_file.size = max(open_file.size, end)
+            open_file.dirty = True
+            open_file.mtime_ns = time.time_ns()
+        return written
+
+    def truncate(self, path: str | None, length: int, fh: int | None = None) -> int:
+        handle = self._handles.get(fh) if fh is not None else None
+        if handle is not None and handle.file is not None:
+            with handle.file.lock:
+                self._truncate_scratch(handle.file, length)
+            return 0
+        if path is None:
+            raise _fail(errno.EBADF)
+        target = self._writable(path)
+        entry = self._lookup(View(None, target))
+        if entry.is_dir:
+            raise _fail(errno.EISDIR)
+        open_file = self._open_file(target, entry)
+        with open_file.lock:
+            open_file.refs += 1
+            try:
+                self._truncate_scratch(open_file, length)
+                self._flush_file(open_file)
+            finally:
+                open_file.refs -= 1
+                if open_file.refs == 0:
+                    self._close_file(open_file)
+        return 0
+
+    def _file_entry(self, open_file: OpenFile) -> tuple[Entry, list[tuple[ObjectKind, bytes]]]:
+        """The entry for an open file's current content and the chunks it needs."""
+        size = open_file.size
+        common = dict(mode=open_file.mode, uid=open_file.uid, gid=open_file.gid,
+                      mtime_ns=open_file.mtime_ns)
+        if size <= INLINE_MAX:
+            data = b""
+            if size:
+                data = os.pread(self._scratch(open_file).fileno(), size, 0)
+            return Entry.file(data, **common), []  # type: ignore[arg-type]
+        old = open_file.entry
+        old_chunks = old.chunks if old is not None and old.inline is None else ()
+        old_size = old.size if old is not None else 0
+        chunks: list[ObjectId] = []
+        new_objects: list[tuple[ObjectKind, bytes]] = []
+        count = -(-size // CHUNK_SIZE)
+        fd = self._scratch(open_file).fileno() if open_file.scratch is not None or open_file.dirty_chunks else -1
+        for index in range(count):
+            length = min(CHUNK_SIZE, size - index * CHUNK_SIZE)
+            old_length = min(CHUNK_SIZE, old_size - index * CHUNK_SIZE)
+            if (index < len(old_chunks) and index not in open_file.dirty_chunks
+                    and length == old_length):
+                chunks.append(old_chunks[index])
+                continue
+            if fd < 0:
+                fd = self._scratch(open_file).fileno()
+            data = os.pread(fd, length, index * CHUNK_SIZE)
+            oid = object_id(ObjectKind.CHUNK, data)
+            chunks.append(oid)
+            new_objects.append((ObjectKind.CHUNK, data))
+            with self._chunks_lock:
+                self._chunks[oid] = data
+        entry = Entry.file(chunks=tuple(chunks), size=size, **common)  # type: ignore[arg-type]
+        return entry, new_objects
+
+    def _flush_file(self, open_file: OpenFile) -> None:
+        """Upload the changed chunks of an open file and commit its entry."""
+        with open_file.lock:
+            if not open_file.dirty or open_file.unlinked:
+                return
+            entry, new_objects = self._file_entry(open_file)
+            if new_objects:
+                ids = [object_id(kind, data) for kind, data in new_objects]
+                missing = set(self._call(self.remote.missing_objects, ids))
+                upload = [item for oid, item in zip(ids, new_objects) if oid in missing]
+                if upload:
+                    self._call(self.remote.put_objects, upload)
+                self.cache.put_many([(kind, oid, data) for oid, (kind, data) in zip(ids, new_objects)])
+            self._commit([wire.write_file_op(open_file.path, entry)])
+            open_file.entry = entry
+            open_file.dirty = False
+            open_file.dirty_chunks.clear()
+            self._remember(open_file.path, entry)
+
+    def flush(self, path: str | None, fh: int) -> int:
+        handle = self._handles.get(fh)
+        if handle is not None and handle.file is not None:
+            self._flush_file(handle.file)
+        return 0
+
+    def fsync(self, path: str | None, datasync: int, fh: int) -> int:
+        return self.flush(path, fh)
+
+    def release(self, path: str | None, fh: int) -> int:
+        with self._lock:
+            handle = self._handles.pop(fh, None)
+        if handle is None or handle.file is None:
+            return 0
+        open_file = handle.file
+        try:
+            self._flush_file(open_file)
+        finally:
+            with self._lock:
+                open_file.refs -= 1
+                last = open_file.refs == 0
+            if last:
+                self._close_file(open_file)
+        return 0
+
+    def _close_file(self, open_file: OpenFile) -> None:
+        """Forget a file no handle has open any more, unless it still holds unsaved data."""
+        with self._lock:
+            if open_file.refs or (open_file.dirty and not open_file.unlinked):
+                return
+            if self._open.get(open_file.path) is open_file:
+                del self._open[open_file.path]
+        if open_file.scratch is not None:
+            open_file.scratch.close()
+            open_file.scratch = None

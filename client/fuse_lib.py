@@ -1,0 +1,58 @@
+"""Loading the FUSE binding (mfusepy on libfuse 3) and the calls it does not wrap.
+
+mfusepy picks the libfuse it loads when it is imported, and prefers libfuse 2 when
+both are installed; libfuse 2 never calls `utimens` for an mtime-only change and
+writes 4 KiB at a time. So every import of mfusepy in citcfs goes through here, with
+FUSE_LIBRARY_NAME set to fuse3 first.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+
+os.environ.setdefault("FUSE_LIBRARY_NAME", "fuse3")
+
+import mfusepy  # noqa: E402  (must follow the environment setting above)
+
+FUSE = mfusepy.FUSE
+Operations = mfusepy.Operations
+FuseOSError = mfusepy.FuseOSError
+fuse_get_context = mfusepy.fuse_get_context
+
+_libfuse = mfusepy._libfuse
+_libfuse.fuse_invalidate_path.argtypes = [ctypes.c_void_p, ctypes.c_char_p]
+_libfuse.fuse_invalidate_path.restype = ctypes.c_int
+
+
+def libfuse_major() -> int:
+    return int(mfusepy.fuse_version_major)
+
+
+def current_fuse() -> int:
+    """The `struct fuse *` of the running filesystem; call only inside a FUSE callback."""
+    return int(_libfuse.fuse_get_context().contents.fuse or 0)
+
+
+def invalidate_path(fuse_ptr: int, path: bytes) -> int:
+    """Drop the kernel's cached attributes, entry and data of `path` (absolute, bytes).
+
+    Never call it from a thread that is serving a FUSE request: the kernel may wait
+    on that very request, and the two deadlock. Returns 0 or a negative errno
+    (-ENOENT when the kernel had nothing cached).
+    """
+    return int(_libfuse.fuse_invalidate_path(ctypes.c_void_p(fuse_ptr), path))
+
+
+class CitcFUSE(FUSE):
+    """mfusepy's FUSE, passing rename(2) flags on (mfusepy drops them)."""
+
+    def rename_fuse_3(self, old: bytes, new: bytes, flags: int) -> int:
+        return int(self.operations.rename(old.decode(self.encoding, self.errors),
+                                          new.decode(self.encoding, self.errors), flags) or 0)
+
+    def truncate_fuse_3(self, path: bytes | None, length: int, fip: object) -> int:
+        # mfusepy drops the file handle of ftruncate(2); pass it on.
+        fh = fip.contents.fh if fip else None  # type: ignore[attr-defined]
+        decoded = None if path is None else path.decode(self.encoding, self.errors)
+        return int(self.operations.truncate(decoded, length, fh) or 0)

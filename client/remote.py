@@ -1,0 +1,158 @@
+"""What the FUSE client needs from the server, as one narrow interface.
+
+`WorkspaceFS` talks to the server only through a `Remote`; `client.rpc` provides the
+gRPC implementation. Keeping the interface this small documents exactly which calls
+a mount makes (and which it must survive failing).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol, TypeVar
+
+import grpc
+
+from citcfs.entries import Entry
+from citcfs.errors import Unavailable
+from citcfs.objects import ObjectId, ObjectKind
+
+from .rpc import error_from_rpc
+
+if TYPE_CHECKING:
+    from .rpc import Client
+
+log = logging.getLogger("citcfs.client")
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeSet:
+    """Paths changed in a workspace after `since`, up to `version`.
+
+    `truncated` means the server cannot say: the client drops every cached path.
+    """
+
+    since: int
+    version: int
+    paths: tuple[str, ...]
+    truncated: bool
+
+
+class Remote(Protocol):
+    def workspace_version(self, workspace: str) -> int:
+        """The head version; WorkspaceNotFound if there is no such workspace."""
+        ...
+
+    def lookup(self, workspace: str, path: str, version: int | None = None) -> Entry: ...
+
+    def listdir(self, workspace: str, path: str,
+                version: int | None = None) -> list[tuple[str, Entry]]: ...
+
+    def read_objects(self, ids: Sequence[ObjectId]) -> Iterator[tuple[ObjectId, bytes]]:
+        """The content of each object, verified against its id."""
+        ...
+
+    def missing_objects(self, ids: Sequence[ObjectId]) -> list[ObjectId]: ...
+
+    def put_objects(self, objects: Sequence[tuple[ObjectKind, bytes]]) -> None: ...
+
+    def commit(self, workspace: str, ops: Sequence[object],
+               expected_version: int | None = None) -> int:
+        """Apply storage ops (citcfs.storage.ops values) as one version; return it."""
+        ...
+
+    def changes(self, workspace: str, since: int) -> ChangeSet: ...
+
+    def versions(self, workspace: str) -> list[int]: ...
+
+    def labels(self, workspace: str) -> dict[str, int]: ...
+
+    def watch(self, known: Mapping[str, int]) -> Iterator[tuple[str, int]]:
+        """(workspace, newest version) events until the stream ends or fails."""
+        ...
+
+    def close(self) -> None: ...
+
+
+RETRIES = 5
+RETRY_DELAY = 0.2
+
+
+def _retrying(fn: Callable[[], T], what: str) -> T:
+    """Run `fn`, retrying while the server is unreachable; then give up with the error."""
+    delay = RETRY_DELAY
+    for attempt in range(RETRIES):
+        try:
+            return fn()
+        except Unavailable as exc:
+            if attempt == RETRIES - 1:
+                log.error("server unreachable, giving up on %s: %s", what, exc)
+                raise
+            log.warning("server unreachable during %s, retrying: %s", what, exc)
+            time.sleep(delay)
+            delay *= 2
+    raise AssertionError("unreachable")
+
+
+class RpcRemote:
+    """A `Remote` over the gRPC client wrapper (`citcfs.client.rpc.Client`)."""
+
+    def __init__(self, client: "Client") -> None:
+        self.client = client
+
+    def workspace_version(self, workspace: str) -> int:
+        return int(_retrying(lambda: self.client.describe_workspace(workspace), "describe").version)
+
+    def lookup(self, workspace: str, path: str, version: int | None = None) -> Entry:
+        return _retrying(lambda: self.client.lookup(workspace, path, version), "lookup")
+
+    def listdir(self, workspace: str, path: str,
+                version: int | None = None) -> list[tuple[str, Entry]]:
+        return _retrying(lambda: self.client.listdir(workspace, path, version), "listdir")
+
+    def read_objects(self, ids: Sequence[ObjectId]) -> Iterator[tuple[ObjectId, bytes]]:
+        found = _retrying(lambda: [(oid, data) for oid, _, data in self.client.read_objects(ids)],
+                          "read")
+        return iter(found)
+
+    def missing_objects(self, ids: Sequence[ObjectId]) -> list[ObjectId]:
+        return _retrying(lambda: self.client.has_objects(ids), "has-objects")
+
+    def put_objects(self, objects: Sequence[tuple[ObjectKind, bytes]]) -> None:
+        _retrying(lambda: self.client.put_objects(objects), "upload")
+
+    def commit(self, workspace: str, ops: Sequence[object],
+               expected_version: int | None = None) -> int:
+        response = _retrying(lambda: self.client.commit(workspace, ops, expected_version), "commit")  # type: ignore[arg-type]
+        return int(response.version)
+
+    def changes(self, workspace: str, since: int) -> ChangeSet:
+        response = _retrying(lambda: self.client.changes(workspace, since), "changes")
+        return ChangeSet(since, int(response.version), tuple(self.client.changed_paths(response)),
+                         bool(response.truncated))
+
+    def versions(self, workspace: str) -> list[int]:
+        return [int(v.version) for v in _retrying(lambda: self.client.versions(workspace), "versions")]
+
+    def labels(self, workspace: str) -> dict[str, int]:
+        found = _retrying(lambda: self.client.labels(workspace), "labels")
+        return {label.label: int(label.version) for label in found}
+
+    def watch(self, known: Mapping[str, int]) -> Iterator[tuple[str, int]]:
+        stream = self.client.watch(dict(known))
+        self._stream = stream
+        try:
+            for event in stream:
+                if not event.heartbeat:
+                    yield event.workspace, int(event.version)
+        except grpc.RpcError as exc:
+            raise error_from_rpc(exc) from None
+
+    def close(self) -> None:
+        stream = getattr(self, "_stream", None)
+        if stream is not None:
+            stream.cancel()
+        self.client.close()

@@ -1,0 +1,401 @@
+"""A typed Python client of the citc.v1 API.
+
+`Client` wraps the generated stub: it turns citcfs values (`Entry`, paths as `str`)
+into messages and back through `citcfs.wire`, attaches the bearer token, verifies
+every object it reads against its id, and raises the citcfs error the server raised
+(rebuilt from the ``citc-error`` trailer, or from the status code when a server or
+proxy sent none). Workspace-level results are returned as their protobuf messages,
+which are typed (see ``citcfs/protos/citc_pb2.pyi``).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any, TypeVar
+
+import grpc
+
+from citcfs import errors, objects, paths, wire
+from citcfs.entries import Entry
+from citcfs.objects import ObjectId, ObjectKind
+from citcfs.protos import citc_pb2 as pb
+from citcfs.protos import citc_pb2_grpc as pb_grpc
+
+T = TypeVar("T")
+
+ERROR_KEY = "citc-error"
+CONFLICT_PATH_KEY = "citc-conflict-path-bin"
+MAX_MESSAGE_BYTES = 64 << 20
+PUT_BATCH_BYTES = 2 << 20
+
+_ERROR_BY_STATUS: dict[grpc.StatusCode, type[errors.CitcError]] = {
+    grpc.StatusCode.INVALID_ARGUMENT: errors.InvalidArgument,
+    grpc.StatusCode.NOT_FOUND: errors.NotFound,
+    grpc.StatusCode.ALREADY_EXISTS: errors.AlreadyExists,
+    grpc.StatusCode.FAILED_PRECONDITION: errors.FailedPrecondition,
+    grpc.StatusCode.DATA_LOSS: errors.CorruptData,
+    grpc.StatusCode.RESOURCE_EXHAUSTED: errors.ResourceExhausted,
+    grpc.StatusCode.PERMISSION_DENIED: errors.PermissionDenied,
+    grpc.StatusCode.UNAUTHENTICATED: errors.Unauthenticated,
+    grpc.StatusCode.UNAVAILABLE: errors.Unavailable,
+    grpc.StatusCode.DEADLINE_EXCEEDED: errors.Unavailable,
+}
+
+
+class RpcFailed(errors.CitcError):
+    """The server answered with a status citcfs has no error type for."""
+
+    def __init__(self, message: str, code: grpc.StatusCode) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def error_from_rpc(exc: grpc.RpcError) -> errors.CitcError:
+    """The citcfs error a failed call stands for."""
+    code = exc.code() if hasattr(exc, "code") else grpc.StatusCode.UNKNOWN
+    details = (exc.details() if hasattr(exc, "details") else None) or str(code)
+    trailers = (exc.trailing_metadata() if hasattr(exc, "trailing_metadata") else None) or ()
+    name = next((str(v) for k, v in trailers if k == ERROR_KEY), "")
+    error_type = getattr(errors, name, None)
+    if not (isinstance(error_type, type) and issubclass(error_type, errors.CitcError)):
+        error_type = _ERROR_BY_STATUS.get(code)
+    if error_type is None:
+        return RpcFailed(f"{code.name}: {details}", code)
+    if issubclass(error_type, errors.Conflict):
+        conflicts = tuple(paths.from_bytes(v) for k, v in trailers if k == CONFLICT_PATH_KEY)
+        return errors.Conflict(details, paths=conflicts)
+    return error_type(details)
+
+
+def _translate(method: Callable[..., T]) -> Callable[..., T]:
+    @functools.wraps(method)
+    def wrapper(*args: Any, **kwargs: Any) -> T:
+        try:
+            return method(*args, **kwargs)
+        except grpc.RpcError as exc:
+            raise error_from_rpc(exc) from None
+    return wrapper
+
+
+def _translate_stream(method: Callable[..., Iterator[T]]) -> Callable[..., Iterator[T]]:
+    @functools.wraps(method)
+    def wrapper(*args: Any, **kwargs: Any) -> Iterator[T]:
+        try:
+            yield from method(*args, **kwargs)
+        except grpc.RpcError as exc:
+            raise error_from_rpc(exc) from None
+    return wrapper
+
+
+def _at(msg: Any, version: int | None, label: str | None) -> Any:
+    if version is not None:
+        msg.version = version
+    if label:
+        msg.label = label
+    return msg
+
+
+def channel_for(address: str, *, tls_ca: bytes | None = None, server_name: str | None = None,
+                options: Sequence[tuple[str, Any]] = ()) -> grpc.Channel:
+    """A channel to `address` (``unix:/path`` or ``host:port``), TLS when `tls_ca` given."""
+    opts: list[tuple[str, Any]] = [
+        ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+        ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+        ("grpc.keepalive_time_ms", 30_000),
+        ("grpc.keepalive_timeout_ms", 10_000),
+    ]
+    if server_name:
+        opts.append(("grpc.ssl_target_name_override", server_name))
+    opts.extend(options)
+    if tls_ca is not None:
+        return grpc.secure_channel(address, grpc.ssl_channel_credentials(tls_ca), options=opts)
+    return grpc.insecure_channel(address, options=opts)
+
+
+class Client:
+    """One connection to a citcfs server."""
+
+    def __init__(self, channel: grpc.Channel, token: str | None = None) -> None:
+        self.channel = channel
+        self.stub = pb_grpc.CitcStub(channel)
+        self._metadata: tuple[tuple[str, str], ...] = (
+            (("authorization", f"Bearer {token}"),) if token else ())
+
+    @classmethod
+    def connect(cls, address: str, *, token: str | None = None, tls_ca: bytes | None = None,
+                server_name: str | None = None) -> "Client":
+        return cls(channel_for(address, tls_ca=tls_ca, server_name=server_name), token)
+
+    def close(self) -> None:
+        self.channel.close()
+
+    def __enter__(self) -> "Client":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _kw(self, timeout: float | None) -> dict[str, Any]:
+        return {"metadata": self._metadata, "timeout": timeout}
+
+    # --- server and bases ------------------------------------------------------------
+
+    @_translate
+    def server_info(self, timeout: float | None = 30) -> pb.ServerInfoResponse:
+        return self.stub.ServerInfo(pb.ServerInfoRequest(), **self._kw(timeout))
+
+    @_translate
+    def import_base(self, base: str, *, entries: Iterable[tuple[str, Entry]] = (),
+                    objects_: Iterable[tuple[ObjectKind, bytes]] = (), root: ObjectId | None = None,
+                    message: str = "", timeout: float | None = None) -> pb.ImportBaseResponse:
+        """Stream an import: objects, then entries (server builds trees) or a root."""
+        def requests() -> Iterator[pb.ImportBaseRequest]:
+            yield pb.ImportBaseRequest(header=pb.ImportBaseHeader(base=base, message=message))
+            for kind, data in objects_:
+                yield pb.ImportBaseRequest(object=pb.Object(
+                    id=objects.object_id(kind, data), kind=int(kind), data=data))
+            for path, entry in entries:
+                request = pb.ImportBaseRequest()
+                request.entry.path = wire.path_to_wire(path)
+                wire.entry_to_wire(entry, request.entry.entry)
+                yield request
+            if root is not None:
+                yield pb.ImportBaseRequest(root=root)
+        return self.stub.ImportBase(requests(), **self._kw(timeout))
+
+    @_translate
+    def list_bases(self, timeout: float | None = 30) -> list[pb.Base]:
+        return list(self.stub.ListBases(pb.ListBasesRequest(), **self._kw(timeout)).bases)
+
+    @_translate
+    def base_history(self, base: str, timeout: float | None = 30) -> list[pb.BaseRevision]:
+        return list(self.stub.BaseHistory(pb.BaseHistoryRequest(base=base),
+                                          **self._kw(timeout)).revisions)
+
+    # --- workspaces ------------------------------------------------------------------
+
+    @_translate
+    def create_workspace(self, name: str, base: str, base_rev: int | None = None,
+                         timeout: float | None = 30) -> pb.Workspace:
+        request = pb.CreateWorkspaceRequest(name=name, base=base)
+        if base_rev is not None:
+            request.base_rev = base_rev
+        return self.stub.CreateWorkspace(request, **self._kw(timeout))
+
+    @_translate
+    def fork_workspace(self, source: str, name: str, version: int | None = None,
+                       label: str | None = None, timeout: float | None = 60) -> pb.Workspace:
+        request = _at(pb.ForkWorkspaceRequest(source=source, name=name), version, label)
+        return self.stub.ForkWorkspace(request, **self._kw(timeout))
+
+    @_translate
+    def list_workspaces(self, timeout: float | None = 30) -> list[pb.Workspace]:
+        return list(self.stub.ListWorkspaces(pb.ListWorkspacesRequest(),
+                                             **self._kw(timeout)).workspaces)
+
+    @_translate
+    def describe_workspace(self, name: str, timeout: float | None = 30) -> pb.Workspace:
+        return self.stub.DescribeWorkspace(pb.DescribeWorkspaceRequest(name=name),
+                                           **self._kw(timeout))
+
+    @_translate
+    def delete_workspace(self, name: str, timeout: float | None = 30) -> None:
+        self.stub.DeleteWorkspace(pb.DeleteWorkspaceRequest(name=name), **self._kw(timeout))
+
+    @_translate
+    def grant(self, workspace: str, user: str, access: int,
+              timeout: float | None = 30) -> None:
+        """Grant `access` (pb.ACCESS_READ, pb.ACCESS_WRITE, pb.ACCESS_NONE to revoke)."""
+        self.stub.Grant(pb.GrantRequest(workspace=workspace, user=user, access=access),
+                        **self._kw(timeout))
+
+    # --- reads -----------------------------------------------------------------------
+
+    @_translate
+    def lookup(self, workspace: str, path: str, version: int | None = None,
+               label: str | None = None, timeout: float | None = 30) -> Entry:
+        request = _at(pb.LookupRequest(workspace=workspace, path=wire.path_to_wire(path)),
+                      version, label)
+        return wire.entry_from_wire(self.stub.Lookup(request, **self._kw(timeout)).entry)
+
+    @_translate
+    def listdir(self, workspace: str, path: str = "", version: int | None = None,
+                label: str | None = None, timeout: float | None = 60) -> list[tuple[str, Entry]]:
+        request = _at(pb.ListDirRequest(workspace=workspace, path=wire.path_to_wire(path)),
+                      version, label)
+        found: list[tuple[str, Entry]] = []
+        for response in self.stub.ListDir(request, **self._kw(timeout)):
+            found.extend(wire.dir_entries_from_wire(response.entries))
+        return found
+
+    @_translate_stream
+    def read_objects(self, ids: Sequence[ObjectId],
+                     timeout: float | None = 300) -> Iterator[tuple[ObjectId, ObjectKind, bytes]]:
+        """(id, kind, content) of each object in order, each verified against its id."""
+        responses = self.stub.ReadObjects(pb.ReadObjectsRequest(ids=list(ids)),
+                                          **self._kw(timeout))
+        for oid, response in zip(ids, responses):
+            obj = response.object
+            if obj.id != oid:
+                raise errors.CorruptObject(f"asked for {oid.hex()}, got {obj.id.hex()}")
+            kind = wire.kind_from_wire(obj.kind)
+            objects.verify(kind, oid, obj.data)
+            yield oid, kind, obj.data
+
+    def read_file(self, entry: Entry) -> bytes:
+        """The whole content of a file entry."""
+        if entry.inline is not None:
+            return entry.inline
+        return b"".join(data for _, _, data in self.read_objects(list(entry.chunks)))
+
+    # --- writes ----------------------------------------------------------------------
+
+    @_translate
+    def has_objects(self, ids: Sequence[ObjectId], timeout: float | None = 60) -> list[ObjectId]:
+        """The ids the server does not hold."""
+        response = self.stub.HasObjects(pb.HasObjectsRequest(ids=list(ids)), **self._kw(timeout))
+        return [ObjectId(oid) for oid in response.missing]
+
+    @_translate
+    def put_objects(self, items: Iterable[tuple[ObjectKind, bytes]],
+                    timeout: float | None = 600) -> pb.PutObjectsResponse:
+        """Upload objects, several per message up to a couple of MiB."""
+        def requests() -> Iterator[pb.PutObjectsRequest]:
+            batch = pb.PutObjectsRequest()
+            size = 0
+            for kind, data in items:
+                if batch.objects and size + len(data) > PUT_BATCH_BYTES:
+                    yield batch
+                    batch, size = pb.PutObjectsRequest(), 0
+                batch.objects.add(id=objects.object_id(kind, data), kind=int(kind), data=data)
+                size += len(data)
+            if batch.objects:
+                yield batch
+        return self.stub.PutObjects(requests(), **self._kw(timeout))
+
+    def upload_file(self, data: bytes, **attrs: Any) -> Entry:
+        """A file entry for `data`: inline when small, else chunks uploaded as needed."""
+        if len(data) <= objects.INLINE_MAX:
+            return Entry.file(data, **attrs)
+        chunks = objects.split_chunks(data)
+        ids = [objects.object_id(ObjectKind.CHUNK, chunk) for chunk in chunks]
+        missing = set(self.has_objects(ids))
+        self.put_objects((ObjectKind.CHUNK, chunk) for oid, chunk in zip(ids, chunks)
+                         if oid in missing)
+        return Entry.file(chunks=tuple(ids), size=len(data), **attrs)
+
+    @_translate
+    def commit(self, workspace: str, ops: Sequence[pb.Op], expected_version: int | None = None,
+               timeout: float | None = 60) -> pb.CommitResponse:
+        """Commit `ops` (built with citcfs.wire's *_op functions) as the next version."""
+        request = pb.CommitRequest(workspace=workspace, ops=list(ops))
+        if expected_version is not None:
+            request.expected_version = expected_version
+        return self.stub.Commit(request, **self._kw(timeout))
+
+    # --- history and invalidation ----------------------------------------------------
+
+    @_translate
+    def versions(self, workspace: str, start: int = 0,
+                 timeout: float | None = 30) -> list[pb.VersionInfo]:
+        return list(self.stub.Versions(pb.VersionsRequest(workspace=workspace, start=start),
+                                       **self._kw(timeout)).versions)
+
+    @_translate
+    def changes(self, workspace: str, since: int,
+                timeout: float | None = 30) -> pb.ChangesResponse:
+        """Changed paths after `since`; check `.truncated` before trusting `.paths`."""
+        return self.stub.Changes(pb.ChangesRequest(workspace=workspace, since=since),
+                                 **self._kw(timeout))
+
+    def changed_paths(self, response: pb.ChangesResponse) -> list[str]:
+        return [paths.from_bytes(p) for p in response.paths]
+
+    def watch(self, targets: dict[str, int], timeout: float | None = None) -> Any:
+        """The raw Watch call (an iterator of pb.WatchEvent with .cancel()).
+
+        Errors surface as grpc.RpcError from iteration; `error_from_rpc` converts one.
+        """
+        request = pb.WatchRequest(targets=[pb.WatchTarget(workspace=ws, known_version=v)
+                                           for ws, v in targets.items()])
+        return self.stub.Watch(request, **self._kw(timeout))
+
+    # --- snapshots and versions ------------------------------------------------------
+
+    @_translate
+    def label(self, workspace: str, label: str, version: int | None = None,
+              replace: bool = False, timeout: float | None = 30) -> pb.LabelInfo:
+        request = pb.LabelRequest(workspace=workspace, label=label, replace=replace)
+        if version is not None:
+            request.version = version
+        return self.stub.Label(request, **self._kw(timeout))
+
+    @_translate
+    def unlabel(self, workspace: str, label: str, timeout: float | None = 30) -> None:
+        self.stub.Unlabel(pb.UnlabelRequest(workspace=workspace, label=label), **self._kw(timeout))
+
+    @_translate
+    def labels(self, workspace: str, timeout: float | None = 30) -> list[pb.LabelInfo]:
+        return list(self.stub.ListLabels(pb.ListLabelsRequest(workspace=workspace),
+                                         **self._kw(timeout)).labels)
+
+    @_translate
+    def freeze(self, workspace: str, version: int | None = None, label: str | None = None,
+               timeout: float | None = 120) -> ObjectId:
+        request = _at(pb.FreezeRequest(workspace=workspace), version, label)
+        return ObjectId(self.stub.Freeze(request, **self._kw(timeout)).tree)
+
+    @_translate_stream
+    def diff(self, a: pb.Ref, b: pb.Ref, timeout: float | None = 600) -> Iterator[pb.DiffEntry]:
+        for response in self.stub.Diff(pb.DiffRequest(a=a, b=b), **self._kw(timeout)):
+            yield from response.entries
+
+    @staticmethod
+    def workspace_ref(workspace: str, version: int | None = None,
+                      label: str | None = None) -> pb.Ref:
+        return pb.Ref(workspace=_at(pb.WorkspaceRef(workspace=workspace), version, label))
+
+    @staticmethod
+    def base_ref(base: str, rev: int | None = None) -> pb.Ref:
+        ref = pb.Ref(base=pb.BaseRef(base=base))
+        if rev is not None:
+            ref.base.rev = rev
+        return ref
+
+    @_translate
+    def sync(self, workspace: str, to_rev: int | None = None, refuse_conflicts: bool = False,
+             timeout: float | None = 120) -> pb.SyncResponse:
+        request = pb.SyncRequest(workspace=workspace, refuse_conflicts=refuse_conflicts)
+        if to_rev is not None:
+            request.to_rev = to_rev
+        return self.stub.Sync(request, **self._kw(timeout))
+
+    @_translate
+    def submit(self, workspace: str, message: str = "",
+               timeout: float | None = 120) -> pb.SubmitResponse:
+        return self.stub.Submit(pb.SubmitRequest(workspace=workspace, message=message),
+                                **self._kw(timeout))
+
+    @_translate
+    def restore(self, workspace: str, version: int | None = None, label: str | None = None,
+                timeout: float | None = 120) -> pb.CommitResponse:
+        return self.stub.Restore(_at(pb.RestoreRequest(workspace=workspace), version, label),
+                                 **self._kw(timeout))
+
+    @_translate
+    def revert(self, workspace: str, targets: Sequence[str], version: int | None = None,
+               label: str | None = None, timeout: float | None = 120) -> pb.CommitResponse:
+        request = _at(pb.RevertRequest(workspace=workspace,
+                                       paths=[wire.path_to_wire(p) for p in targets]),
+                      version, label)
+        return self.stub.Revert(request, **self._kw(timeout))
+
+    @_translate
+    def set_retention(self, workspace: str, keep: int, timeout: float | None = 30) -> None:
+        self.stub.SetRetention(pb.SetRetentionRequest(workspace=workspace, keep=keep),
+                               **self._kw(timeout))
+
+    @_translate
+    def gc(self, dry_run: bool = False, timeout: float | None = 3600) -> pb.GCResponse:
+        return self.stub.GC(pb.GCRequest(dry_run=dry_run), **self._kw(timeout))
