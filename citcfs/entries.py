@@ -24,12 +24,14 @@ from __future__ import annotations
 import bisect
 import dataclasses
 import enum
+import functools
 import stat
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from . import paths
-from .codec import Reader, Writer
+from .codec import (Reader, Writer, encode_sint, encode_uint, read_blob, read_raw,
+                    read_sint, read_uint)
 from .errors import CorruptData, InvalidArgument
 from .objects import ID_SIZE, INLINE_MAX, ObjectId, ObjectKind, object_id
 
@@ -165,6 +167,9 @@ class Entry:
     # --- encoding -----------------------------------------------------------------
 
     def encode(self) -> bytes:
+        return _encode_cached(self)
+
+    def _encode(self) -> bytes:
         flags = 0
         if self.chunks:
             flags |= _HAS_CHUNKS
@@ -176,51 +181,116 @@ class Entry:
             flags |= _OPAQUE
         if self.origin is not None:
             flags |= _HAS_ORIGIN
-        w = Writer()
-        w.uint(ENCODING_VERSION).uint(self.kind).uint(flags).uint(self.mode)
-        w.uint(self.uid).uint(self.gid).uint(self.size).sint(self.mtime_ns)
+        u = encode_uint
+        parts = [_VERSION_BYTE, u(self.kind), u(flags), u(self.mode), u(self.uid), u(self.gid),
+                 u(self.size), encode_sint(self.mtime_ns)]
         if self.chunks:
-            w.uint(len(self.chunks)).raw(b"".join(self.chunks))
+            parts.append(u(len(self.chunks)))
+            parts.append(b"".join(self.chunks))
         if self.inline is not None:
-            w.blob(self.inline)
+            parts.append(u(len(self.inline)))
+            parts.append(self.inline)
         if self.kind == EntryKind.SYMLINK:
-            w.text(self.target)
+            raw = self.target.encode("utf-8", "surrogateescape")
+            parts.append(u(len(raw)))
+            parts.append(raw)
         if self.tree is not None:
-            w.raw(self.tree)
+            parts.append(self.tree)
         if self.origin is not None:
-            w.text(self.origin)
-        return w.getvalue()
+            raw = self.origin.encode("utf-8", "surrogateescape")
+            parts.append(u(len(raw)))
+            parts.append(raw)
+        return b"".join(parts)
 
     @classmethod
     def decode(cls, data: bytes | memoryview) -> "Entry":
-        r = Reader(data)
-        entry = cls._read(r)
-        r.finish()
-        return entry
+        if type(data) is not bytes:
+            data = bytes(data)
+        if cls is Entry and len(data) <= _DECODE_CACHE_MAX_BYTES:
+            return _decode_cached(data)
+        return _decode_bytes(cls, data)
 
     @classmethod
     def _read(cls, r: Reader) -> "Entry":
-        if r.uint() != ENCODING_VERSION:
-            raise CorruptData("unknown entry encoding version")
-        try:
-            kind = EntryKind(r.uint())
-        except ValueError as exc:
-            raise CorruptData(f"unknown entry kind: {exc}") from None
-        flags = r.uint()
-        if flags & ~(_HAS_CHUNKS | _HAS_INLINE | _HAS_TREE | _OPAQUE | _HAS_ORIGIN):
-            raise CorruptData("unknown entry flags")
-        mode, uid, gid, size, mtime_ns = r.uint(), r.uint(), r.uint(), r.uint(), r.sint()
-        chunks: tuple[ObjectId, ...] = ()
-        if flags & _HAS_CHUNKS:
-            count = r.uint()
-            raw = r.raw(count * ID_SIZE)
-            chunks = tuple(ObjectId(raw[i:i + ID_SIZE]) for i in range(0, len(raw), ID_SIZE))
-        inline = r.blob() if flags & _HAS_INLINE else None
-        target = r.text() if kind == EntryKind.SYMLINK else ""
-        tree = ObjectId(r.raw(ID_SIZE)) if flags & _HAS_TREE else None
-        origin = r.text() if flags & _HAS_ORIGIN else None
-        return cls(kind, mode, uid, gid, size, mtime_ns, chunks, inline, target, tree,
-                   bool(flags & _OPAQUE), origin)
+        entry, r._pos = _read_entry(cls, r._data, r._pos)
+        return entry
+
+
+def _decode_bytes(cls: type[Entry], data: bytes) -> Entry:
+    entry, pos = _read_entry(cls, data, 0)
+    if pos != len(data):
+        raise CorruptData(f"{len(data) - pos} trailing bytes")
+    return entry
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _encode_cached(entry: Entry) -> bytes:
+    """Encodings by entry: entries are immutable, and freezing a directory re-encodes
+    every unchanged entry of it, so most encodings are asked for again and again."""
+    return entry._encode()
+
+
+_DECODE_CACHE_SIZE = 1 << 16
+_DECODE_CACHE_MAX_BYTES = 512
+
+
+@functools.lru_cache(maxsize=_DECODE_CACHE_SIZE)
+def _decode_cached(data: bytes) -> Entry:
+    """Decoded entries by their encoding: entries are immutable, so equal bytes can
+    share one decoded value. Listing a hot directory or resolving the directories
+    along a path then costs a dict probe per entry instead of a decode. Only small
+    encodings are kept (at most 512 bytes each, 64k of them); errors are not cached."""
+    return _decode_bytes(Entry, data)
+
+
+_VERSION_BYTE = encode_uint(ENCODING_VERSION)
+_KINDS = {int(kind): kind for kind in EntryKind}
+_ALL_FLAGS = _HAS_CHUNKS | _HAS_INLINE | _HAS_TREE | _OPAQUE | _HAS_ORIGIN
+
+
+def _read_entry(cls: type[Entry], data: bytes, pos: int) -> tuple[Entry, int]:
+    """Decode the entry at `pos` of `data`: (entry, position after it).
+
+    The same format and checks as `Entry.encode` describes, written out flat because
+    every lookup and listing decodes entries.
+    """
+    ru = read_uint
+    version, pos = ru(data, pos)
+    if version != ENCODING_VERSION:
+        raise CorruptData("unknown entry encoding version")
+    raw_kind, pos = ru(data, pos)
+    kind = _KINDS.get(raw_kind)
+    if kind is None:
+        raise CorruptData(f"unknown entry kind: {raw_kind!r} is not a valid EntryKind")
+    flags, pos = ru(data, pos)
+    if flags & ~_ALL_FLAGS:
+        raise CorruptData("unknown entry flags")
+    mode, pos = ru(data, pos)
+    uid, pos = ru(data, pos)
+    gid, pos = ru(data, pos)
+    size, pos = ru(data, pos)
+    mtime_ns, pos = read_sint(data, pos)
+    chunks: tuple[ObjectId, ...] = ()
+    if flags & _HAS_CHUNKS:
+        count, pos = ru(data, pos)
+        raw, pos = read_raw(data, pos, count * ID_SIZE)
+        chunks = tuple(ObjectId(raw[i:i + ID_SIZE]) for i in range(0, len(raw), ID_SIZE))
+    inline = None
+    if flags & _HAS_INLINE:
+        inline, pos = read_blob(data, pos)
+    target = ""
+    if kind == EntryKind.SYMLINK:
+        raw, pos = read_blob(data, pos)
+        target = raw.decode("utf-8", "surrogateescape")
+    tree = None
+    if flags & _HAS_TREE:
+        tree, pos = read_raw(data, pos, ID_SIZE)
+    origin = None
+    if flags & _HAS_ORIGIN:
+        raw, pos = read_blob(data, pos)
+        origin = raw.decode("utf-8", "surrogateescape")
+    return cls(kind, mode, uid, gid, size, mtime_ns, chunks, inline, target, tree,
+               bool(flags & _OPAQUE), origin), pos
 
 
 def _sort_key(name: str) -> bytes:
@@ -280,27 +350,41 @@ class Tree:
                 raise InvalidArgument("tree entries carry no origin or opaque flag")
 
     def encode(self) -> bytes:
-        w = Writer()
-        w.uint(ENCODING_VERSION).uint(len(self.entries))
-        for name, entry in self.entries:
-            w.text(name).blob(entry.encode())
-        return w.getvalue()
+        u = encode_uint
+        parts = [_VERSION_BYTE, u(len(self.entries))]
+        for raw_name, (_, entry) in zip(self._names, self.entries):
+            data = _encode_cached(entry)
+            parts += (u(len(raw_name)), raw_name, u(len(data)), data)
+        return b"".join(parts)
 
     @classmethod
     def decode(cls, data: bytes | memoryview) -> "Tree":
-        r = Reader(data)
-        if r.uint() != ENCODING_VERSION:
+        if type(data) is not bytes:
+            data = bytes(data)
+        version, pos = read_uint(data, 0)
+        if version != ENCODING_VERSION:
             raise CorruptData("unknown tree encoding version")
-        count = r.uint()
+        count, pos = read_uint(data, pos)
         items = []
         previous = b""
         for i in range(count):
-            raw_name = r.blob()
+            raw_name, pos = read_blob(data, pos)
             if i and raw_name <= previous:
                 raise CorruptData("tree entries are not sorted")
             previous = raw_name
-            items.append((paths.from_bytes(raw_name), Entry.decode(r.blob())))
-        r.finish()
+            length, pos = read_uint(data, pos)
+            end = pos + length
+            if end > len(data):
+                raise CorruptData("truncated field")
+            # Decode in place: the entry must fill its blob exactly, as Entry.decode checks
+            # (reading past the blob's end shows up as after != end).
+            entry, after = _read_entry(Entry, data, pos)
+            if after != end:
+                raise CorruptData(f"{end - after} trailing bytes")
+            items.append((raw_name.decode("utf-8", "surrogateescape"), entry))
+            pos = end
+        if pos != len(data):
+            raise CorruptData(f"{len(data) - pos} trailing bytes")
         return cls(tuple(items))
 
     @property

@@ -25,7 +25,7 @@ from citcfs.entries import Entry, Tree
 from citcfs.errors import (AlreadyExists, BaseNotFound, Conflict, CorruptLog, FailedPrecondition,
                            HistoryTruncated, InvalidArgument, ObjectMissing, SnapshotNotFound,
                            StaleVersion, WorkspaceNotFound)
-from citcfs.objects import ObjectId, ObjectKind
+from citcfs.objects import ObjectId, ObjectKind, object_id
 
 from . import history, keys, overlay
 from .backend import KVStore, KVTxn, ObjectStore
@@ -543,11 +543,21 @@ class Database:
 
     def freeze(self, name: str, ref: int | str | None = None) -> ObjectId:
         """The root tree id of a workspace version: equal content, equal id."""
+        batch: list[tuple[ObjectKind, bytes, ObjectId | None]] = []
+
+        def store(tree: Tree) -> ObjectId:
+            data = tree.encode()
+            oid = object_id(ObjectKind.TREE, data)
+            batch.append((ObjectKind.TREE, data, oid))
+            return oid
+
         with self.kv.read() as txn:
             state = self._workspace(txn, name)
             root, view = self._at(txn, name, self._ref_version(txn, state, ref))
             node = overlay.resolve(view, self.load_tree, root, paths.ROOT)
-            return overlay.freeze(view, self.load_tree, self.store_tree, node)
+            frozen = overlay.freeze(view, self.load_tree, store, node)
+        self.objects.put_many(batch)  # children come before parents: one transaction
+        return frozen
 
     def fork(self, source: str, name: str, ref: int | str | None = None,
              owner: str = "") -> WorkspaceState:

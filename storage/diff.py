@@ -131,7 +131,10 @@ def _same_attrs(a: Entry, b: Entry) -> bool:
 
 
 def _same_content(a: Entry, b: Entry) -> bool:
-    return a.replace(origin=None, tree=None, opaque=False) == b.replace(origin=None, tree=None, opaque=False)
+    if a is b or a == b:
+        return True
+    return (a.kind, a.mode, a.uid, a.gid, a.size, a.mtime_ns, a.chunks, a.inline, a.target) == \
+        (b.kind, b.mode, b.uid, b.gid, b.size, b.mtime_ns, b.chunks, b.inline, b.target)
 
 
 class _Walker:
@@ -143,6 +146,8 @@ class _Walker:
         # side does not: new path -> old path.
         self.renames: dict[str, str] = {}
         for dst, src in new.origins.items():
+            if old.origins.get(dst) == src:
+                continue  # renamed before the old side: a stale origin, not a change here
             if old.resolve(load, src) is not None and new.resolve(load, src) is None:
                 self.renames[dst] = src
         self.rename_sources = set(self.renames.values())
@@ -194,6 +199,8 @@ class _Walker:
                     yield from self.walk_all(self.old, old_child, before[1], Change.DELETED)
                 continue
             old_entry, new_entry = before[0], after[0]
+            if old_entry is new_entry and not old_entry.is_dir:
+                continue  # the same entry of the same tree
             if old_entry.kind != new_entry.kind:
                 yield DiffEntry(new_child, Change.TYPE_CHANGED, old_entry.replace(origin=None),
                                 new_entry.replace(origin=None), moved_from)

@@ -23,24 +23,35 @@ BatchListener = Callable[[list[Any]], None]
 
 
 class _Request(Generic[T]):
-    __slots__ = ("job", "result", "error", "done")
+    __slots__ = ("job", "result", "error", "done", "wake")
 
     def __init__(self, job: Callable[[KVTxn], T]) -> None:
         self.job = job
         self.result: T | None = None
         self.error: BaseException | None = None
         self.done = False
+        self.wake = threading.Event()
+
+    def outcome(self) -> T:
+        if self.error is not None:
+            raise self.error
+        return self.result  # type: ignore[return-value]
 
 
 class GroupCommitter:
-    """Serializes write jobs on a KVStore, batching those that arrive together."""
+    """Serializes write jobs on a KVStore, batching those that arrive together.
+
+    Each waiting caller sleeps on an event of its own: the leader wakes exactly the
+    callers of the batch it finished, and hands leadership to the oldest queued one,
+    so a commit storm does not wake every thread after every batch.
+    """
 
     def __init__(self, store: KVStore, *, max_batch: int = 512,
                  on_durable: BatchListener | None = None) -> None:
         self._store = store
         self._max_batch = max_batch
         self._on_durable = on_durable
-        self._cond = threading.Condition()
+        self._lock = threading.Lock()
         self._queue: list[_Request[Any]] = []
         self._leader_active = False
         self.batches = 0
@@ -49,28 +60,34 @@ class GroupCommitter:
     def submit(self, job: Callable[[KVTxn], T]) -> T:
         """Run `job` inside a durable write transaction and return its result."""
         request: _Request[T] = _Request(job)
-        with self._cond:
+        with self._lock:
             self._queue.append(request)
-        while True:
-            with self._cond:
-                while self._leader_active and not request.done:
-                    self._cond.wait()
-                if request.done:
-                    break
-                self._leader_active = True
-                batch = self._queue[:self._max_batch]
-                del self._queue[:self._max_batch]
-            try:
-                self._run(batch)
-            finally:
-                with self._cond:
+            leading = not self._leader_active
+            self._leader_active = True
+        if not leading:
+            request.wake.wait()
+            if request.done:
+                return request.outcome()
+            # Otherwise the previous leader handed leadership to this caller.
+        try:
+            while not request.done:
+                with self._lock:
+                    batch = self._queue[:self._max_batch]
+                    del self._queue[:self._max_batch]
+                try:
+                    self._run(batch)
+                finally:
                     for item in batch:
                         item.done = True
+                        if item is not request:
+                            item.wake.set()
+        finally:
+            with self._lock:
+                if self._queue:
+                    self._queue[0].wake.set()
+                else:
                     self._leader_active = False
-                    self._cond.notify_all()
-        if request.error is not None:
-            raise request.error
-        return request.result  # type: ignore[return-value]
+        return request.outcome()
 
     def _run(self, batch: list[_Request[Any]]) -> None:
         succeeded: list[Any] = []

@@ -137,9 +137,10 @@ class IndexOverlay:
         self._version = version
 
     def entry(self, parent: str, name: str) -> Entry | None:
+        prefix = keys.overlay_name_prefix(self._ws, parent, name)
         item = self._txn.first_at_or_after(
-            keys.OVERLAY, keys.overlay_key(self._ws, parent, name, self._version))
-        if item is None or not item[0].startswith(keys.overlay_name_prefix(self._ws, parent, name)):
+            keys.OVERLAY, prefix + keys.inverted_version(self._version))
+        if item is None or not item[0].startswith(prefix):
             return None
         return Entry.decode(item[1]) if item[1] else None
 
@@ -156,9 +157,17 @@ class IndexOverlay:
 
     def children(self, parent: str) -> Iterator[tuple[str, Entry]]:
         prefix = keys.overlay_dir_prefix(self._ws, parent)
-        for _, name, entry in self._newest(prefix, prefix[:-1] + b"\1"):
-            if parent != paths.ROOT or name != ROOT_ENTRY_NAME:
-                yield name, entry
+        start = len(prefix)
+        last = b""
+        version_cut = keys.inverted_version(self._version)
+        for key, value in self._txn.range(keys.OVERLAY, prefix, prefix[:-1] + b"\1"):
+            # key = prefix + name + NUL + ~version: the parent is known, take the name.
+            raw_name = key[start:-9]
+            if raw_name == last or key[-8:] < version_cut:
+                continue  # an older version of a name already answered, or a newer one
+            last = raw_name
+            if value and (raw_name or parent != paths.ROOT):
+                yield paths.from_bytes(raw_name), Entry.decode(value)
 
     def subtree(self, path: str) -> Iterator[tuple[str, Entry]]:
         for start, end in keys.overlay_subtree_ranges(self._ws, path):

@@ -111,11 +111,17 @@ def overlay_dir_prefix(ws_id: int, parent: str) -> bytes:
 
 def overlay_name_prefix(ws_id: int, parent: str, name: str) -> bytes:
     """Prefix of every overlay key of one path (all its versions)."""
-    return overlay_dir_prefix(ws_id, parent) + paths.to_bytes(name) + b"\0"
+    return b"".join((_U64.pack(ws_id), parent.encode("utf-8", "surrogateescape"), b"\0",
+                     name.encode("utf-8", "surrogateescape"), b"\0"))
 
 
 def overlay_key(ws_id: int, parent: str, name: str, version: int) -> bytes:
     return overlay_name_prefix(ws_id, parent, name) + _U64.pack(_MAX64 - version)
+
+
+def inverted_version(version: int) -> bytes:
+    """The ~version suffix of an overlay key: overlay_key == name prefix + this."""
+    return _U64.pack(_MAX64 - version)
 
 
 def split_overlay_key(key: bytes) -> tuple[str, str, int]:

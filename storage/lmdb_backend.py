@@ -118,6 +118,27 @@ class LmdbTxn:
             child.commit()
 
 
+class _ReadTxn:
+    """The context manager `LmdbKVStore.read` returns: a class rather than a
+    generator-based contextmanager, since every lookup and listing opens one."""
+
+    __slots__ = ("_env", "_dbs", "_txn")
+
+    def __init__(self, env: lmdb.Environment, dbs: dict[str, Any]) -> None:
+        self._env = env
+        self._dbs = dbs
+        self._txn: lmdb.Transaction | None = None
+
+    def __enter__(self) -> LmdbTxn:
+        self._txn = self._env.begin(write=False, buffers=False)
+        return LmdbTxn(self._env, self._txn, self._dbs)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._txn is not None:
+            self._txn.abort()
+            self._txn = None
+
+
 class LmdbKVStore:
     """The log and index tables in one LMDB environment."""
 
@@ -128,13 +149,9 @@ class LmdbKVStore:
         self._env = _open_env(path, max_dbs=len(tables) + 2, sync=sync, map_size=map_size)
         self._dbs = {name: self._env.open_db(name.encode()) for name in tables}
 
-    @contextmanager
-    def read(self) -> Iterator[LmdbTxn]:
-        txn = self._env.begin(write=False, buffers=False)
-        try:
-            yield LmdbTxn(self._env, txn, self._dbs)
-        finally:
-            txn.abort()
+    def read(self) -> "_ReadTxn":
+        """A read-only snapshot: `with store.read() as txn: ...` (aborted on exit)."""
+        return _ReadTxn(self._env, self._dbs)
 
     @contextmanager
     def write(self) -> Iterator[LmdbTxn]:

@@ -15,6 +15,7 @@ Rules of the merge, for a path p at some version:
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Protocol
@@ -79,6 +80,7 @@ def _beneath(overlay: Entry | None, underlying: Entry | None) -> ObjectId | None
     return underlying.tree if underlying is not None and underlying.is_dir else None
 
 
+@functools.lru_cache(maxsize=1024)
 def root_entry(root: ObjectId) -> Entry:
     """The root directory as the base shows it (a tree carries no entry for itself)."""
     return Entry.directory(mode=0o755, tree=root)
@@ -88,7 +90,7 @@ def resolve(view: OverlayView, load: TreeLoader, root: ObjectId, path: str) -> N
     """Resolve a normalized path; PathNotFound or NotADirectory if it cannot be."""
     underlying: Entry | None = root_entry(root)
     overlay = view.entry(paths.ROOT, ROOT_ENTRY_NAME)
-    node = Node(paths.ROOT, overlay or root_entry(root), overlay, underlying,
+    node = Node(paths.ROOT, overlay or underlying, overlay, underlying,  # type: ignore[arg-type]
                 _beneath(overlay, underlying))
     parent = paths.ROOT
     for name in paths.components(path):

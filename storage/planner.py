@@ -35,12 +35,21 @@ class PendingView:
         self._committed = committed
         self._by_parent: dict[str, dict[str, Entry | None]] = {}
         self.writes: dict[str, Entry | None] = {}
+        # Directories with a pending write somewhere below them: lets `subtree` skip the
+        # scan of pending writes for most paths, so a commit is linear in its size.
+        self._above_pending: set[str] = set()
 
     def set(self, path: str, entry: Entry | None) -> None:
         parent, name = (paths.ROOT, overlay.ROOT_ENTRY_NAME) if path == paths.ROOT else paths.split(path)
         self._by_parent.setdefault(parent, {})[name] = entry
         self.writes.pop(path, None)
         self.writes[path] = entry
+        ancestor = path
+        while ancestor:
+            ancestor = paths.split(ancestor)[0]
+            if ancestor in self._above_pending:
+                break
+            self._above_pending.add(ancestor)
 
     def entry(self, parent: str, name: str) -> Entry | None:
         pending = self._by_parent.get(parent)
@@ -61,7 +70,9 @@ class PendingView:
         for child_path, entry in self._committed.subtree(path):
             if child_path not in self.writes:
                 yield child_path, entry
-        for child_path, maybe in self.writes.items():
+        if path not in self._above_pending:
+            return
+        for child_path, maybe in list(self.writes.items()):
             if maybe is not None and child_path != path and paths.is_within(child_path, path):
                 yield child_path, maybe
 

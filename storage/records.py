@@ -11,6 +11,7 @@ where the payload is ``record type | fields`` in the `citcfs.codec` encoding.
 from __future__ import annotations
 
 import enum
+import functools
 import struct
 from dataclasses import dataclass
 from typing import ClassVar, Union
@@ -295,11 +296,21 @@ class WorkspaceState:
 
     @classmethod
     def decode(cls, data: bytes) -> "WorkspaceState":
+        """Decoded states are shared by their bytes: every read of a workspace starts here."""
+        return _decode_workspace_state(bytes(data))
+
+    @classmethod
+    def _decode(cls, data: bytes) -> "WorkspaceState":
         r = Reader(data)
         value = cls(r.uint(), r.text(), r.text(), r.text(), r.uint(), ObjectId(r.raw(ID_SIZE)),
                     r.uint(), r.sint(), r.sint())
         r.finish()
         return value
+
+
+@functools.lru_cache(maxsize=4096)
+def _decode_workspace_state(data: bytes) -> WorkspaceState:
+    return WorkspaceState._decode(data)
 
 
 @dataclass(frozen=True, slots=True)
