@@ -1,0 +1,255 @@
+"""The server suite: citc.v1 over a Unix socket, against a real `citc server` process.
+
+The server runs as its own process (as in production: its threads do not share a GIL
+with the clients) with its data directory on /dev/shm, durable settings unchanged
+(fsync on /dev/shm is cheap, so this measures the server, not a disk). Clients that
+must run in parallel are separate processes (multiprocessing, spawn).
+
+    commit     one client, one small inline file per commit       -> commit_rpc_p50/p99_ms
+    commit16   16 client processes, each its own workspace          -> commits_per_s_16_clients
+    read       ReadObjects streaming 1 MiB chunks (verified by the
+               client against their ids)                          -> read_mb_per_s
+    watch      100 Watch streams in 4 processes; one commit at a
+               time; time from sending the commit to each stream's
+               event (one monotonic clock)                         -> watch_latency_p50/p99_ms
+
+Watch streams pace themselves (`Limits.watch_min_interval_s`, 25 ms) so that bursts
+coalesce; the watch step spaces its commits 40 ms apart so that it measures the
+latency of a notification, not the pacing of a burst.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import time
+from typing import Any
+
+from common import log, median_of, result, scratch_dir
+
+from citcfs import wire
+from citcfs.client.rpc import Client
+from citcfs.entries import Entry
+from citcfs.objects import CHUNK_SIZE, ObjectKind, object_id
+
+SIZES = {  # name -> (full, quick, smoke)
+    "commits": (3000, 1000, 50),
+    "commit16_seconds": (5.0, 3.0, 0.5),
+    "read_chunks": (256, 128, 4),
+    "watchers": (100, 100, 8),
+    "watch_rounds": (200, 100, 5),
+}
+
+
+def _size(name: str, quick: bool, smoke: bool) -> Any:
+    full, fast, tiny = SIZES[name]
+    return tiny if smoke else fast if quick else full
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+class ServerProcess:
+    """`citc server` on a Unix socket under `scratch`; stopped by pid."""
+
+    def __init__(self, scratch: str) -> None:
+        self.socket = os.path.join(scratch, "s.sock")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "citcfs.cmd.server_cmd", "--data", os.path.join(scratch, "data"),
+             "--listen", f"unix:{self.socket}", "--log-level", "warning"],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline().decode()
+        if "listening on" not in line:
+            self.stop()
+            raise RuntimeError(f"server did not start: {line!r}")
+        self.address = f"unix:{self.socket}"
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                os.kill(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+
+
+# --- steps -----------------------------------------------------------------------------
+
+
+def bench_commit_latency(address: str, commits: int) -> dict[str, dict[str, Any]]:
+    with Client.connect(address) as client:
+        client.create_workspace("latency", "main")
+        for n in range(50):  # warm up the channel and the server's threads
+            client.commit("latency", [wire.write_file_op(f"warm{n}", Entry.file(b"w"))])
+        samples = []
+        for n in range(commits):
+            op = wire.write_file_op(f"f{n % 500}", Entry.file(b"x%d" % n))
+            start = time.perf_counter()
+            client.commit("latency", [op])
+            samples.append((time.perf_counter() - start) * 1000)
+    return {
+        "commit_rpc_p50_ms": result(statistics.median(samples), "ms", target=1.5, better="lower",
+                                    samples=len(samples)),
+        "commit_rpc_p99_ms": result(_percentile(samples, 0.99), "ms", better="lower",
+                                    samples=len(samples)),
+    }
+
+
+def _committer(address: str, workspace: str, seconds: float, ready: Any, go: Any,
+               out: "multiprocessing.Queue[int]") -> None:
+    with Client.connect(address) as client:
+        client.commit(workspace, [wire.write_file_op("warm", Entry.file(b"w"))])
+        ready.release()
+        go.wait(120)
+        count = 0
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            client.commit(workspace, [wire.write_file_op(f"f{count % 500}", Entry.file(b"%d" % count))])
+            count += 1
+    out.put(count)
+
+
+def bench_commit16(address: str, seconds: float, run: int) -> float:
+    """Commits per second of 16 client processes started together."""
+    ctx = multiprocessing.get_context("spawn")
+    with Client.connect(address) as client:
+        for i in range(16):
+            client.create_workspace(f"c16-{run}-{i}", "main")
+    queue: multiprocessing.Queue[int] = ctx.Queue()
+    ready = ctx.Semaphore(0)
+    go = ctx.Event()
+    procs = [ctx.Process(target=_committer,
+                         args=(address, f"c16-{run}-{i}", seconds, ready, go, queue))
+             for i in range(16)]
+    for proc in procs:
+        proc.start()
+    try:
+        for _ in procs:  # every client connected and warmed up
+            if not ready.acquire(timeout=120):
+                raise RuntimeError("a committer process did not start")
+        go.set()
+        total = sum(queue.get(timeout=120) for _ in procs)
+    finally:
+        for proc in procs:
+            proc.join(30)
+            if proc.is_alive():
+                proc.kill()
+    return total / seconds
+
+
+def bench_read(address: str, chunks: int) -> float:
+    with Client.connect(address) as client:
+        data = [os.urandom(CHUNK_SIZE) for _ in range(min(chunks, 32))]
+        client.put_objects((ObjectKind.CHUNK, c) for c in data)
+        ids = [object_id(ObjectKind.CHUNK, c) for c in data]
+        wanted = [ids[i % len(ids)] for i in range(chunks)]
+        list(client.read_objects(wanted[:4]))  # warm up
+        start = time.perf_counter()
+        got = sum(len(content) for _, _, content in client.read_objects(wanted))
+        elapsed = time.perf_counter() - start
+    assert got == chunks * CHUNK_SIZE
+    return got / elapsed / 1e6
+
+
+def _watchers(address: str, count: int, expected: int, ready: Any,
+              out: "multiprocessing.Queue[list[tuple[int, float]]]") -> None:
+    import threading
+    client = Client.connect(address)
+    received: list[tuple[int, float]] = []
+    lock = threading.Lock()
+
+    def consume(stream: Any) -> None:
+        try:
+            for event in stream:
+                if event.heartbeat:
+                    continue
+                now = time.perf_counter()
+                with lock:
+                    received.append((event.version, now))
+                if event.version >= expected:
+                    return
+        except Exception:  # noqa: BLE001 - cancelled at the end
+            return
+
+    streams = [client.watch({"watched": 0}) for _ in range(count)]
+    threads = [threading.Thread(target=consume, args=(s,), daemon=True) for s in streams]
+    for thread in threads:
+        thread.start()
+    ready.set()
+    for thread in threads:
+        thread.join(300)
+    out.put(received)
+    client.close()
+
+
+def bench_watch(address: str, watchers: int, rounds: int) -> dict[str, dict[str, Any]]:
+    ctx = multiprocessing.get_context("spawn")
+    procs_n = 4 if watchers >= 4 else 1
+    with Client.connect(address) as client:
+        client.create_workspace("watched", "main")
+        queue: multiprocessing.Queue[list[tuple[int, float]]] = ctx.Queue()
+        readies = [ctx.Event() for _ in range(procs_n)]
+        procs = [ctx.Process(target=_watchers, args=(address, watchers // procs_n, rounds,
+                                                     readies[i], queue))
+                 for i in range(procs_n)]
+        for proc in procs:
+            proc.start()
+        try:
+            for ready in readies:
+                ready.wait(60)
+            time.sleep(1.0)  # let every stream register
+            sent: dict[int, float] = {}
+            for n in range(rounds):
+                start = time.perf_counter()
+                version = client.commit("watched", [wire.write_file_op("f", Entry.file(b"%d" % n))]).version
+                sent[version] = start
+                time.sleep(0.04)
+            received = [item for _ in procs for item in queue.get(timeout=120)]
+        finally:
+            for proc in procs:
+                proc.join(30)
+                if proc.is_alive():
+                    proc.kill()
+    latencies = [(at - sent[version]) * 1000 for version, at in received if version in sent]
+    return {
+        "watch_latency_p50_ms": result(statistics.median(latencies), "ms", better="lower",
+                                       samples=len(latencies), watchers=watchers),
+        "watch_latency_p99_ms": result(_percentile(latencies, 0.99), "ms", target=50,
+                                       better="lower", samples=len(latencies), watchers=watchers),
+    }
+
+
+def run(quick: bool, runs: int = 3, smoke: bool = False) -> dict[str, dict[str, Any]]:
+    log(f"server suite: {'smoke' if smoke else 'quick' if quick else 'full'} sizes")
+    results: dict[str, dict[str, Any]] = {}
+    with scratch_dir("citcfs-bench-server-") as scratch:
+        server = ServerProcess(scratch)
+        try:
+            with Client.connect(server.address) as client:
+                client.import_base("main", entries=[("README", Entry.file(b"hello"))])
+            results.update(bench_commit_latency(server.address, _size("commits", quick, smoke)))
+            log(f"commit: {results['commit_rpc_p50_ms']['value']} ms p50")
+            seconds = _size("commit16_seconds", quick, smoke)
+            rate, values = median_of(runs, lambda i: bench_commit16(server.address, seconds, i))
+            results["commits_per_s_16_clients"] = result(rate, "commits/s", target=3000,
+                                                         runs=[round(v) for v in values])
+            log(f"commit16: {rate:.0f} commits/s")
+            chunks = _size("read_chunks", quick, smoke)
+            mbps, values = median_of(runs, lambda i: bench_read(server.address, chunks))
+            results["read_mb_per_s"] = result(mbps, "MB/s", target=300,
+                                              runs=[round(v) for v in values], chunk_bytes=CHUNK_SIZE)
+            log(f"read: {mbps:.0f} MB/s")
+            results.update(bench_watch(server.address, _size("watchers", quick, smoke),
+                                       _size("watch_rounds", quick, smoke)))
+            log(f"watch: {results['watch_latency_p99_ms']['value']} ms p99")
+        finally:
+            server.stop()
+    return results

@@ -1,0 +1,294 @@
+"""Assembling and running a citcfs server: listener, security, services, shutdown.
+
+Threads, not asyncio: grpcio's synchronous server runs each call on a pool thread,
+which suits `Database` (blocking LMDB calls and a group committer that parks callers
+until their batch is durable) with no executor hop per call. Its cost is that every
+open Watch stream occupies a thread for as long as it lasts, so the pool is sized as
+`Limits.rpc_workers + Limits.max_watch_streams` (288 by default) and the invalidation
+hub refuses Watch streams beyond `max_watch_streams` with RESOURCE_EXHAUSTED: watchers
+can never starve ordinary calls. An idle Python thread costs little memory, and a
+parked watcher wakes only when a workspace it watches changes.
+
+Security (see `server.auth`): a Unix socket is created with mode 0600; a TCP listener
+on a non-loopback address requires TLS and a tokens file.
+
+Shutdown (SIGTERM, SIGINT or `CitcServer.stop`): health turns NOT_SERVING, Watch
+streams end, new calls are refused, calls in flight get `grace` seconds, and the
+handler threads are joined before the database closes, so a commit that started is
+either finished and acknowledged or never acknowledged. Nothing acknowledged is lost:
+acknowledgement follows the durable LMDB commit.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import os
+import signal
+import socket
+import stat
+import threading
+from collections.abc import Callable
+from concurrent import futures
+from dataclasses import dataclass, field
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from citcfs.errors import AlreadyExists, InvalidArgument
+from citcfs.protos import citc_pb2 as pb
+from citcfs.protos import citc_pb2_grpc as pb_grpc
+from citcfs.storage import Database
+
+from .auth import Authenticator, TokenTable
+from .grants import GrantStore
+from .hub import InvalidationHub
+from .limits import Limits
+from .servicer import CitcServicer
+
+log = logging.getLogger("citcfs.server")
+
+SERVICE_NAME = pb.DESCRIPTOR.services_by_name["Citc"].full_name
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    """Everything `citc server` can be told."""
+
+    data_dir: str
+    listen: str
+    """``unix:/path/to/socket`` or ``host:port`` (port 0 picks a free port)."""
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    tokens_file: str | None = None
+    limits: Limits = field(default_factory=Limits)
+    keepalive_time_s: float = 20.0
+    """The server pings an idle connection this often ..."""
+    keepalive_timeout_s: float = 10.0
+    """... and drops it (ending its streams) if no answer comes within this."""
+    grace_s: float = 30.0
+    """How long calls in flight may take to finish at shutdown."""
+    sync: bool = True
+    """fsync every commit (False only for throwaway benchmarks)."""
+    local_user: str | None = None
+    """Who Unix-socket callers are; the server's OS user by default."""
+
+
+def is_unix(address: str) -> bool:
+    return address.startswith("unix:")
+
+
+def unix_path(address: str) -> str:
+    path = address[len("unix:"):]
+    if path.startswith("//"):
+        path = path[2:]
+    if not path:
+        raise InvalidArgument(f"listen address {address!r} names no socket path")
+    return path
+
+
+def split_host_port(address: str) -> tuple[str, int]:
+    host, sep, port = address.rpartition(":")
+    if not sep or not port.isdigit():
+        raise InvalidArgument(f"listen address {address!r} is not unix:PATH or HOST:PORT")
+    return host.strip("[]"), int(port)
+
+
+def is_loopback(host: str) -> bool:
+    if host in ("localhost", "ip6-localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _remove_stale_socket(path: str) -> None:
+    """Remove a socket file left by a dead server; refuse if a server answers on it."""
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return
+    if not stat.S_ISSOCK(mode):
+        raise AlreadyExists(f"{path} exists and is not a socket")
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        probe.connect(path)
+    except (ConnectionRefusedError, FileNotFoundError):
+        os.unlink(path)
+        return
+    finally:
+        probe.close()
+    raise AlreadyExists(f"a server is already listening on {path}")
+
+
+class CitcServer:
+    """A running server; make one with `CitcServer.start(config)`."""
+
+    def __init__(self, config: ServerConfig, db: Database, server: grpc.Server,
+                 executor: futures.ThreadPoolExecutor, servicer: CitcServicer,
+                 health_servicer: health.HealthServicer, address: str) -> None:
+        self.config = config
+        self.db = db
+        self.servicer = servicer
+        self.address = address
+        self._server = server
+        self._executor = executor
+        self._health = health_servicer
+        self._stopped = threading.Event()
+        self._stop_lock = threading.Lock()
+
+    @property
+    def hub(self) -> InvalidationHub:
+        return self.servicer.hub
+
+    @classmethod
+    def start(cls, config: ServerConfig) -> "CitcServer":
+        """Open the data directory, bind the listener and start serving."""
+        limits = config.limits
+        tokens = TokenTable.load(config.tokens_file) if config.tokens_file else None
+        credentials = cls._credentials(config, tokens)
+        db = Database.open(config.data_dir, sync=config.sync)
+        try:
+            hub = InvalidationHub(limits.max_watch_streams)
+            servicer = CitcServicer(db, Authenticator(tokens, config.local_user),
+                                    GrantStore(config.data_dir), hub, limits)
+            db.add_listener(hub.published)
+            executor = futures.ThreadPoolExecutor(max_workers=limits.thread_pool_size,
+                                                  thread_name_prefix="citc-rpc")
+            server = grpc.server(executor, options=cls._options(config))
+            pb_grpc.add_CitcServicer_to_server(servicer, server)
+            health_servicer = health.HealthServicer()
+            health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+            reflection.enable_server_reflection(
+                (SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
+            address = cls._bind(server, config, credentials)
+            server.start()
+        except BaseException:
+            db.close()
+            raise
+        for service in ("", SERVICE_NAME):
+            health_servicer.set(service, health_pb2.HealthCheckResponse.SERVING)
+        log.info("serving %s on %s (data %s, %d threads, %s)", SERVICE_NAME, address,
+                 config.data_dir, limits.thread_pool_size,
+                 "TLS" if credentials else "no TLS")
+        return cls(config, db, server, executor, servicer, health_servicer, address)
+
+    @staticmethod
+    def _options(config: ServerConfig) -> list[tuple[str, int]]:
+        limits = config.limits
+        return [
+            ("grpc.max_receive_message_length", limits.max_message_bytes),
+            ("grpc.max_send_message_length", limits.max_message_bytes),
+            ("grpc.keepalive_time_ms", int(config.keepalive_time_s * 1000)),
+            ("grpc.keepalive_timeout_ms", int(config.keepalive_timeout_s * 1000)),
+            ("grpc.keepalive_permit_without_calls", 1),
+            ("grpc.http2.max_pings_without_data", 0),
+            ("grpc.http2.min_recv_ping_interval_without_data_ms", 5000),
+            ("grpc.so_reuseport", 0),  # a second server on the same port must fail
+        ]
+
+    @staticmethod
+    def _credentials(config: ServerConfig, tokens: TokenTable | None) -> grpc.ServerCredentials | None:
+        """TLS credentials if configured; refuse insecure non-loopback listeners."""
+        if bool(config.tls_cert) != bool(config.tls_key):
+            raise InvalidArgument("--tls-cert and --tls-key go together")
+        if not is_unix(config.listen):
+            host, _ = split_host_port(config.listen)
+            if not is_loopback(host) and (not config.tls_cert or tokens is None):
+                raise InvalidArgument(
+                    f"listening on {host or 'every address'} needs --tls-cert, --tls-key "
+                    "and --tokens: a remote server requires TLS and bearer tokens")
+            if tokens is None:
+                log.warning("listening on loopback TCP without --tokens: every local "
+                            "caller is trusted as the server's user")
+        if not config.tls_cert:
+            return None
+        assert config.tls_key is not None
+        with open(config.tls_key, "rb") as f:
+            key = f.read()
+        with open(config.tls_cert, "rb") as f:
+            cert = f.read()
+        return grpc.ssl_server_credentials([(key, cert)])
+
+    @staticmethod
+    def _bind(server: grpc.Server, config: ServerConfig,
+              credentials: grpc.ServerCredentials | None) -> str:
+        """Bind the listener; return the address clients use."""
+        if is_unix(config.listen):
+            if credentials is not None:
+                raise InvalidArgument("TLS is for TCP listeners; a Unix socket is private")
+            path = os.path.abspath(unix_path(config.listen))
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            _remove_stale_socket(path)
+            # The socket is created owner-only from the start (no window where others
+            # could connect), then chmod makes sure of it.
+            old_umask = os.umask(0o177)
+            try:
+                server.add_insecure_port(f"unix:{path}")
+            finally:
+                os.umask(old_umask)
+            os.chmod(path, 0o600)
+            return f"unix:{path}"
+        host, port = split_host_port(config.listen)
+        if credentials is None:
+            bound = server.add_insecure_port(config.listen)
+        else:
+            bound = server.add_secure_port(config.listen, credentials)
+        if bound == 0:
+            raise AlreadyExists(f"cannot listen on {config.listen} (in use?)")
+        shown = f"[{host}]" if ":" in host else host
+        return f"{shown}:{bound}"
+
+    def stop(self, grace: float | None = None) -> None:
+        """Stop gracefully (idempotent): finish calls in flight, then close the data."""
+        with self._stop_lock:
+            if self._stopped.is_set():
+                return
+            grace = self.config.grace_s if grace is None else grace
+            log.info("shutting down (grace %.0f s)", grace)
+            self._health.enter_graceful_shutdown()
+            self.hub.shutdown()
+            self._server.stop(grace).wait()
+            self._executor.shutdown(wait=True)  # handler threads still committing
+            self.db.remove_listener(self.hub.published)
+            self.db.close()
+            if is_unix(self.address):
+                try:
+                    os.unlink(unix_path(self.address))
+                except FileNotFoundError:
+                    pass
+            self._stopped.set()
+            log.info("stopped")
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until the server has stopped; False on timeout."""
+        return self._stopped.wait(timeout)
+
+    def __enter__(self) -> "CitcServer":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop(grace=5)
+
+
+def serve(config: ServerConfig, on_ready: Callable[[CitcServer], None] | None = None) -> None:
+    """Run a server until SIGTERM or SIGINT (main thread only), then stop gracefully."""
+    server = CitcServer.start(config)
+    stop_requested = threading.Event()
+
+    def request_stop(signum: int, frame: object) -> None:
+        log.info("received %s", signal.Signals(signum).name)
+        stop_requested.set()
+
+    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        if on_ready is not None:
+            on_ready(server)
+        while not stop_requested.wait(1.0):
+            pass
+    finally:
+        server.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

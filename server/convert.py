@@ -1,0 +1,104 @@
+"""Server-side conversions: commit operations in, storage results out.
+
+Entries, paths and ids are converted by `citcfs.wire`, which clients share. What is
+here needs `citcfs.storage` types (ops, workspace states, results), which clients
+never import, so it lives with the server.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from citcfs import paths, wire
+from citcfs.errors import InvalidArgument
+from citcfs.protos import citc_pb2 as pb
+from citcfs.storage import CommitResult, MakeDir, Op, Remove, Rename, SetAttr, Symlink, WriteFile
+
+from .grants import Access
+
+ACCESS_TO_WIRE = {Access.NONE: pb.ACCESS_NONE, Access.READ: pb.ACCESS_READ,
+                  Access.WRITE: pb.ACCESS_WRITE, Access.OWNER: pb.ACCESS_OWNER}
+ACCESS_FROM_WIRE = {wire_value: access for access, wire_value in ACCESS_TO_WIRE.items()}
+
+
+def _opt(msg: Any, field: str) -> Any:
+    return getattr(msg, field) if msg.HasField(field) else None
+
+
+def op_from_wire(msg: pb.Op) -> Op:
+    """One commit operation, validated (InvalidArgument/InvalidPath if malformed)."""
+    which = msg.WhichOneof("op")
+    if which == "write_file":
+        m = msg.write_file
+        return WriteFile(wire.path_from_wire(m.path), wire.entry_from_wire(m.entry))
+    if which == "make_dir":
+        m = msg.make_dir
+        return MakeDir(wire.path_from_wire(m.path), m.mode or 0o755, m.uid, m.gid,
+                       _opt(m, "mtime_ns"))
+    if which == "symlink":
+        m = msg.symlink
+        return Symlink(wire.path_from_wire(m.path), paths.from_bytes(m.target), m.uid, m.gid,
+                       _opt(m, "mtime_ns"))
+    if which == "remove":
+        m = msg.remove
+        return Remove(wire.path_from_wire(m.path), m.recursive, _opt(m, "must_be_dir"))
+    if which == "rename":
+        m = msg.rename
+        return Rename(wire.path_from_wire(m.src), wire.path_from_wire(m.dst), m.no_replace)
+    if which == "set_attr":
+        m = msg.set_attr
+        return SetAttr(wire.path_from_wire(m.path), _opt(m, "mode"), _opt(m, "uid"),
+                       _opt(m, "gid"), _opt(m, "mtime_ns"))
+    raise InvalidArgument("an operation names none of write_file, make_dir, symlink, "
+                          "remove, rename, set_attr")
+
+
+def workspace_to_wire(state: Any, access: Access | None = None,
+                      grants: dict[str, Access] | None = None) -> pb.Workspace:
+    msg = pb.Workspace(id=state.id, name=state.name, owner=state.owner, base=state.base,
+                       base_rev=state.base_rev, root=state.root, version=state.version,
+                       created_ns=state.created_ns, updated_ns=state.updated_ns)
+    if access is not None:
+        msg.access = ACCESS_TO_WIRE[access]
+    for user, level in sorted((grants or {}).items()):
+        msg.grants.add(user=user, access=ACCESS_TO_WIRE[level])
+    return msg
+
+
+def revision_to_wire(revision: Any, out: pb.BaseRevision | None = None) -> pb.BaseRevision:
+    msg = pb.BaseRevision() if out is None else out
+    msg.base = revision.base
+    msg.rev = revision.rev
+    msg.root = revision.root
+    msg.time_ns = revision.time_ns
+    msg.message = revision.message
+    return msg
+
+
+def commit_to_wire(result: CommitResult) -> pb.CommitResponse:
+    return pb.CommitResponse(workspace=result.workspace, version=result.version,
+                             lsn=result.lsn, time_ns=result.time_ns,
+                             paths=[wire.path_to_wire(p) for p in result.paths])
+
+
+def label_to_wire(label: Any) -> pb.LabelInfo:
+    return pb.LabelInfo(label=label.label, version=label.version, time_ns=label.time_ns)
+
+
+_CHANGE_TO_WIRE = {"added": pb.CHANGE_ADDED, "modified": pb.CHANGE_MODIFIED,
+                   "deleted": pb.CHANGE_DELETED, "type_changed": pb.CHANGE_TYPE_CHANGED,
+                   "renamed": pb.CHANGE_RENAMED}
+
+
+def diff_entry_to_wire(entry: Any, out: pb.DiffEntry) -> pb.DiffEntry:
+    """A storage DiffEntry (path, change, old, new, old_path) as a message."""
+    out.path = wire.path_to_wire(entry.path)
+    change = getattr(entry.change, "value", entry.change)
+    out.change = _CHANGE_TO_WIRE.get(str(change).lower(), pb.CHANGE_UNSPECIFIED)
+    if entry.old is not None:
+        wire.entry_to_wire(entry.old, out.old)
+    if entry.new is not None:
+        wire.entry_to_wire(entry.new, out.new)
+    if entry.old_path is not None:
+        out.old_path = wire.path_to_wire(entry.old_path)
+    return out

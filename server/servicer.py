@@ -1,0 +1,659 @@
+"""The citc.v1 servicer: each RPC authenticates, checks access, calls `Database`.
+
+Every method is wrapped by `unary` or `streaming`, which authenticate the caller and
+turn any exception into a gRPC status through the one table in `server.errors`, so the
+methods themselves raise citcfs errors and never touch status codes.
+
+Concurrency: grpcio runs each call on a pool thread. Reads take a short LMDB read
+transaction inside `Database` and run in parallel; commits go through
+`Database.commit`, whose group committer batches concurrent callers into one durable
+transaction and answers each with its own result. Streams never hold a read
+transaction: ListDir and Diff read first (or iterate storage that reads in short
+transactions), then send; Watch holds only a `Watcher`.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import time
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, TypeVar
+
+import grpc
+
+from citcfs import __version__ as citcfs_version
+from citcfs import paths, wire
+from citcfs.entries import Entry, EntryKind, Tree
+from citcfs.errors import (CorruptObject, HistoryTruncated, InvalidArgument, NotFound,
+                           PermissionDenied)
+from citcfs.objects import CHUNK_SIZE, ObjectId, ObjectKind
+from citcfs.protos import citc_pb2 as pb
+from citcfs.protos import citc_pb2_grpc as pb_grpc
+from citcfs.storage import Database
+from citcfs.storage.database import BaseRef, WorkspaceRef
+
+from . import convert
+from .auth import Authenticator, Identity, access_of, require
+from .errors import details_for, status_for, trailers_for
+from .grants import Access, GrantStore
+from .hub import InvalidationHub
+from .limits import Limits
+
+log = logging.getLogger("citcfs.server")
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+#: RPC name -> the Database methods it needs; missing ones answer UNIMPLEMENTED.
+STORAGE_FEATURES: dict[str, tuple[str, ...]] = {
+    "ForkWorkspace": ("fork",),
+    "Label": ("label",),
+    "Unlabel": ("unlabel",),
+    "ListLabels": ("labels",),
+    "Freeze": ("freeze",),
+    "Diff": ("diff",),
+    "Sync": ("sync",),
+    "Submit": ("submit",),
+    "Restore": ("restore",),
+    "Revert": ("revert",),
+    "SetRetention": ("set_retention",),
+    "GC": ("gc",),
+}
+
+_IMPORT_OBJECT_BATCH = 256
+
+
+def _fail(context: grpc.ServicerContext, method: str, exc: BaseException) -> None:
+    """Abort the call with the status `exc` maps to (this raises)."""
+    code = status_for(exc)
+    if code is None:
+        log.error("%s failed unexpectedly", method, exc_info=exc)
+        context.abort(grpc.StatusCode.INTERNAL, f"internal error in {method}: "
+                      f"{type(exc).__name__}; see the server log")
+    log.info("%s -> %s: %s", method, code.name, details_for(exc))  # type: ignore[union-attr]
+    context.set_trailing_metadata(trailers_for(exc))
+    context.abort(code, details_for(exc))  # type: ignore[arg-type]
+
+
+def unary(method: F) -> F:
+    """Wrap an RPC returning one message: authenticate, map errors to a status."""
+    @functools.wraps(method)
+    def wrapper(self: "CitcServicer", request: Any, context: grpc.ServicerContext) -> Any:
+        try:
+            identity = self.auth.authenticate(context)
+            return method(self, request, context, identity)
+        except Exception as exc:  # noqa: BLE001 - every error becomes a status
+            if context.code() is not None:
+                raise  # already aborted
+            _fail(context, method.__name__, exc)
+    return wrapper  # type: ignore[return-value]
+
+
+def streaming(method: F) -> F:
+    """Wrap an RPC that yields messages: authenticate, map errors to a status."""
+    @functools.wraps(method)
+    def wrapper(self: "CitcServicer", request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
+        try:
+            identity = self.auth.authenticate(context)
+            yield from method(self, request, context, identity)
+        except Exception as exc:  # noqa: BLE001
+            if context.code() is not None:
+                raise
+            _fail(context, method.__name__, exc)
+    return wrapper  # type: ignore[return-value]
+
+
+def _version_fields(msg: Any) -> tuple[int | None, str]:
+    version = msg.version if msg.HasField("version") else None
+    if version is not None and msg.label:
+        raise InvalidArgument("give a version or a label, not both")
+    return version, msg.label
+
+
+def _batches(messages: Iterable[Any], max_count: int, max_bytes: int) -> Iterator[list[Any]]:
+    """Group messages so that no batch exceeds `max_count` items or ~`max_bytes`."""
+    batch: list[Any] = []
+    size = 0
+    for message in messages:
+        item_size = message.ByteSize() + 8
+        if batch and (len(batch) >= max_count or size + item_size > max_bytes):
+            yield batch
+            batch, size = [], 0
+        batch.append(message)
+        size += item_size
+    if batch:
+        yield batch
+
+
+class CitcServicer(pb_grpc.CitcServicer):
+    """Serves one `Database` to authenticated callers."""
+
+    def __init__(self, db: Database, auth: Authenticator, grants: GrantStore,
+                 hub: InvalidationHub, limits: Limits) -> None:
+        self.db = db
+        self.auth = auth
+        self.grants = grants
+        self.hub = hub
+        self.limits = limits
+        self._batch_bytes = max(64 << 10, limits.max_message_bytes // 4)
+
+    # --- helpers -------------------------------------------------------------------
+
+    def _storage(self, rpc: str) -> Callable[..., Any]:
+        """The Database method behind `rpc`, or NotImplementedError (UNIMPLEMENTED)."""
+        name = STORAGE_FEATURES[rpc][0]
+        found = getattr(self.db, name, None)
+        if found is None:
+            raise NotImplementedError(f"{rpc} is not available yet: this server's storage "
+                                      f"engine has no {name}()")
+        return found  # type: ignore[no-any-return]
+
+    def unimplemented(self) -> list[str]:
+        return sorted(rpc for rpc, needed in STORAGE_FEATURES.items()
+                      if not all(hasattr(self.db, name) for name in needed))
+
+    def _workspace(self, identity: Identity, name: str, needed: Access) -> tuple[Any, Access]:
+        """The workspace's state and the caller's access, checked against `needed`."""
+        if not name:
+            raise InvalidArgument("which workspace? the name is empty")
+        state = self.db.workspace(name)
+        access = require(identity, name, state.id, state.owner, self.grants, needed)
+        return state, access
+
+    def _resolve_version(self, state: Any, version: int | None, label: str) -> int:
+        """The version a request names by number or label (the head by default)."""
+        if label:
+            version_of = getattr(self.db, "version_of", None)
+            if version_of is None:
+                raise NotImplementedError("reading a snapshot label is not available yet")
+            return int(version_of(state.name, label))
+        if version is None:
+            return int(state.version)
+        if not 0 <= version <= state.version:
+            raise InvalidArgument(f"workspace {state.name!r} has versions 0 to "
+                                  f"{state.version}, not {version}")
+        return version
+
+    def _ref(self, identity: Identity, msg: pb.Ref) -> Any:
+        """A storage ref for Diff, after checking read access to a workspace ref."""
+        which = msg.WhichOneof("ref")
+        if which == "workspace":
+            ref = msg.workspace
+            state, _ = self._workspace(identity, ref.workspace, Access.READ)
+            version, label = _version_fields(ref)
+            return WorkspaceRef(state.name, version, label or None)
+        if which == "base":
+            if not msg.base.base:
+                raise InvalidArgument("which base? the ref's base name is empty")
+            return BaseRef(msg.base.base, msg.base.rev if msg.base.HasField("rev") else None)
+        raise InvalidArgument("a ref names a workspace or a base")
+
+    # --- server ----------------------------------------------------------------------
+
+    @unary
+    def ServerInfo(self, request: pb.ServerInfoRequest, context: grpc.ServicerContext,
+                   identity: Identity) -> pb.ServerInfoResponse:
+        limits = self.limits
+        return pb.ServerInfoResponse(
+            server_version=citcfs_version, api_version="citc.v1", user=identity.user,
+            unimplemented=self.unimplemented(),
+            limits=pb.Limits(max_message_bytes=limits.max_message_bytes,
+                             max_ops_per_commit=limits.max_ops_per_commit,
+                             max_ids_per_request=limits.max_ids_per_request,
+                             chunk_size=limits.chunk_size, inline_max=limits.inline_max,
+                             max_watch_streams=limits.max_watch_streams,
+                             name_max=limits.name_max, path_max=limits.path_max))
+
+    # --- bases -----------------------------------------------------------------------
+
+    @unary
+    def ImportBase(self, request_iterator: Iterator[pb.ImportBaseRequest],
+                   context: grpc.ServicerContext, identity: Identity) -> pb.ImportBaseResponse:
+        first = next(request_iterator, None)
+        if first is None or first.WhichOneof("item") != "header":
+            raise InvalidArgument("an ImportBase stream starts with its header")
+        base = paths.check_label(first.header.base, "base name")
+        pending: list[tuple[ObjectKind, bytes, ObjectId | None]] = []
+        entries: dict[str, Entry] = {}
+        objects = 0
+        root: ObjectId | None = None
+        for request in request_iterator:
+            which = request.WhichOneof("item")
+            if root is not None:
+                raise InvalidArgument("nothing may follow the root in an ImportBase stream")
+            if which == "object":
+                pending.append(self._object_from_wire(request.object))
+                objects += 1
+                if len(pending) >= _IMPORT_OBJECT_BATCH:
+                    self.db.objects.put_many(pending)
+                    pending.clear()
+            elif which == "entry":
+                path = wire.path_from_wire(request.entry.path)
+                if path == paths.ROOT:
+                    raise InvalidArgument("an imported entry needs a path below the root")
+                if path in entries:
+                    raise InvalidArgument(f"path {path!r} is imported twice")
+                entries[path] = wire.entry_from_wire(request.entry.entry)
+            elif which == "root":
+                root = wire.id_from_wire(request.root)
+            else:
+                raise InvalidArgument("an ImportBase message after the first holds an "
+                                      "object, an entry or the root")
+        self.db.objects.put_many(pending)
+        if root is not None and entries:
+            raise InvalidArgument("an import gives either entries or a root, not both")
+        if root is None:
+            root = self._build_trees(entries)
+        self._check_reachable(root)
+        revision = self.db.add_base_revision(base, root, first.header.message)
+        log.info("imported base %s revision %d (%d objects, %d entries) for %s", base,
+                 revision.rev, objects, len(entries), identity.user)
+        response = pb.ImportBaseResponse(objects=objects, entries=len(entries))
+        convert.revision_to_wire(revision, response.revision)
+        return response
+
+    def _build_trees(self, entries: dict[str, Entry]) -> ObjectId:
+        """Store the trees of an imported set of (path -> entry); return the root id.
+
+        Directories are implied by the paths beneath them; a directory entry gives
+        their attributes, or (with no paths beneath) makes an empty directory, or
+        (with `tree` set) reuses an uploaded tree.
+        """
+        children: dict[str, set[str]] = {paths.ROOT: set()}
+        for path, entry in entries.items():
+            if entry.kind == EntryKind.WHITEOUT:
+                raise InvalidArgument(f"an import has no whiteouts ({path!r})")
+            if entry.is_dir and entry.tree is None:
+                children.setdefault(path, set())
+            child = path
+            while child != paths.ROOT:
+                parent, name = paths.split(child)
+                siblings = children.setdefault(parent, set())
+                if name in siblings:
+                    break  # its ancestors are registered already
+                siblings.add(name)
+                child = parent
+        tree_ids: dict[str, ObjectId] = {}
+        for directory in sorted(children, key=lambda p: -len(paths.components(p))):
+            items = []
+            for name in children[directory]:
+                path = paths.join(directory, name)
+                entry = entries.get(path)
+                if path in children:
+                    if entry is not None and (not entry.is_dir or entry.tree is not None):
+                        raise InvalidArgument(f"{path!r} is imported as a "
+                                              f"{entry.kind.name.lower()} and has paths beneath it")
+                    entry = (entry or Entry.directory()).replace(tree=tree_ids[path])
+                assert entry is not None
+                items.append((name, entry.replace(opaque=False, origin=None)))
+            tree = Tree.build(items)
+            tree.check()
+            tree_ids[directory] = self.db.store_tree(tree)
+        return tree_ids[paths.ROOT]
+
+    def _check_reachable(self, root: ObjectId) -> None:
+        """Every tree under `root` is present and well formed, every chunk present."""
+        seen: set[ObjectId] = set()
+        stack = [root]
+        chunks: list[ObjectId] = []
+        while stack:
+            tree_id = stack.pop()
+            if tree_id in seen:
+                continue
+            seen.add(tree_id)
+            try:
+                tree = self.db.load_tree(tree_id)
+            except NotFound:
+                raise NotFound(f"tree {bytes(tree_id).hex()} is not uploaded") from None
+            tree.check()
+            for _, entry in tree:
+                if entry.is_dir and entry.tree is not None:
+                    stack.append(entry.tree)
+                elif entry.is_file:
+                    chunks.extend(entry.chunks)
+            if len(chunks) >= 4096 or not stack:
+                present = self.db.objects.has(chunks)
+                missing = [oid for oid, ok in zip(chunks, present) if not ok]
+                if missing:
+                    raise NotFound(f"{len(missing)} chunk(s) are not uploaded, first "
+                                   f"{bytes(missing[0]).hex()}")
+                chunks.clear()
+
+    @unary
+    def ListBases(self, request: pb.ListBasesRequest, context: grpc.ServicerContext,
+                  identity: Identity) -> pb.ListBasesResponse:
+        response = pb.ListBasesResponse()
+        for info in self.db.list_bases():
+            convert.revision_to_wire(info.latest, response.bases.add(name=info.name).latest)
+        return response
+
+    @unary
+    def BaseHistory(self, request: pb.BaseHistoryRequest, context: grpc.ServicerContext,
+                    identity: Identity) -> pb.BaseHistoryResponse:
+        response = pb.BaseHistoryResponse()
+        for revision in self.db.base_history(request.base):
+            convert.revision_to_wire(revision, response.revisions.add())
+        return response
+
+    # --- workspaces ------------------------------------------------------------------
+
+    @unary
+    def CreateWorkspace(self, request: pb.CreateWorkspaceRequest, context: grpc.ServicerContext,
+                        identity: Identity) -> pb.Workspace:
+        rev = request.base_rev if request.HasField("base_rev") else None
+        state = self.db.create_workspace(request.name, request.base, rev, owner=identity.user)
+        log.info("workspace %s created over %s@%d by %s", state.name, state.base,
+                 state.base_rev, identity.user)
+        return convert.workspace_to_wire(state, Access.OWNER)
+
+    @unary
+    def ForkWorkspace(self, request: pb.ForkWorkspaceRequest, context: grpc.ServicerContext,
+                      identity: Identity) -> pb.Workspace:
+        fork = self._storage("ForkWorkspace")
+        source, _ = self._workspace(identity, request.source, Access.READ)
+        version, label = _version_fields(request)
+        state = fork(source.name, request.name, label or version, owner=identity.user)
+        log.info("workspace %s forked from %s by %s", state.name, source.name, identity.user)
+        return convert.workspace_to_wire(state, Access.OWNER)
+
+    @unary
+    def ListWorkspaces(self, request: pb.ListWorkspacesRequest, context: grpc.ServicerContext,
+                       identity: Identity) -> pb.ListWorkspacesResponse:
+        response = pb.ListWorkspacesResponse()
+        for state in sorted(self.db.list_workspaces(), key=lambda s: s.name):
+            access = access_of(identity, state.id, state.owner, self.grants)
+            if access >= Access.READ:
+                response.workspaces.append(convert.workspace_to_wire(state, access))
+        return response
+
+    @unary
+    def DescribeWorkspace(self, request: pb.DescribeWorkspaceRequest,
+                          context: grpc.ServicerContext, identity: Identity) -> pb.Workspace:
+        state, access = self._workspace(identity, request.name, Access.READ)
+        return convert.workspace_to_wire(state, access, self.grants.grantees(state.id))
+
+    @unary
+    def DeleteWorkspace(self, request: pb.DeleteWorkspaceRequest, context: grpc.ServicerContext,
+                        identity: Identity) -> pb.DeleteWorkspaceResponse:
+        state, _ = self._workspace(identity, request.name, Access.OWNER)
+        self.db.delete_workspace(state.name)
+        self.grants.drop(state.id)
+        self.hub.deleted(state.name)
+        log.info("workspace %s deleted by %s", state.name, identity.user)
+        return pb.DeleteWorkspaceResponse()
+
+    @unary
+    def Grant(self, request: pb.GrantRequest, context: grpc.ServicerContext,
+              identity: Identity) -> pb.GrantResponse:
+        state, _ = self._workspace(identity, request.workspace, Access.OWNER)
+        access = convert.ACCESS_FROM_WIRE.get(request.access)
+        if access is None or access == Access.OWNER:
+            raise InvalidArgument("grant ACCESS_READ or ACCESS_WRITE, or ACCESS_NONE to revoke")
+        if request.user == state.owner:
+            raise InvalidArgument(f"{request.user!r} owns workspace {state.name!r}")
+        self.grants.grant(state.id, request.user, access)
+        log.info("workspace %s: %s granted %s by %s", state.name, request.user,
+                 access.name.lower(), identity.user)
+        return pb.GrantResponse()
+
+    # --- reads -----------------------------------------------------------------------
+
+    @unary
+    def Lookup(self, request: pb.LookupRequest, context: grpc.ServicerContext,
+               identity: Identity) -> pb.LookupResponse:
+        path = wire.path_from_wire(request.path)
+        state, _ = self._workspace(identity, request.workspace, Access.READ)
+        version = self._resolve_version(state, *_version_fields(request))
+        entry = self.db.lookup(state.name, path, version)
+        response = pb.LookupResponse(version=version)
+        wire.entry_to_wire(entry, response.entry)
+        return response
+
+    @streaming
+    def ListDir(self, request: pb.ListDirRequest, context: grpc.ServicerContext,
+                identity: Identity) -> Iterator[pb.ListDirResponse]:
+        path = wire.path_from_wire(request.path)
+        state, _ = self._workspace(identity, request.workspace, Access.READ)
+        version = self._resolve_version(state, *_version_fields(request))
+        listing = self.db.listdir(state.name, path, version)  # the read txn ends here
+        sent = False
+        for batch in _batches(wire.dir_entries_to_wire(listing), self.limits.listdir_batch,
+                              self._batch_bytes):
+            yield pb.ListDirResponse(entries=batch, version=version)
+            sent = True
+        if not sent:
+            yield pb.ListDirResponse(version=version)
+
+    @streaming
+    def ReadObjects(self, request: pb.ReadObjectsRequest, context: grpc.ServicerContext,
+                    identity: Identity) -> Iterator[pb.ReadObjectsResponse]:
+        self.limits.check_count("ids", len(request.ids), self.limits.max_ids_per_request)
+        oids = wire.ids_from_wire(request.ids)
+        for oid in oids:
+            kind, data = self._read_object(oid)
+            yield pb.ReadObjectsResponse(object=pb.Object(id=oid, kind=int(kind), data=data))
+
+    def _read_object(self, oid: ObjectId) -> tuple[ObjectKind, bytes]:
+        """An object's kind and verified content (the store checks kind, then hash)."""
+        try:
+            return ObjectKind.CHUNK, self.db.objects.get(oid, ObjectKind.CHUNK)
+        except CorruptObject as chunk_error:
+            try:
+                return ObjectKind.TREE, self.db.objects.get(oid, ObjectKind.TREE)
+            except CorruptObject:
+                raise chunk_error from None
+
+    # --- writes ----------------------------------------------------------------------
+
+    @unary
+    def HasObjects(self, request: pb.HasObjectsRequest, context: grpc.ServicerContext,
+                   identity: Identity) -> pb.HasObjectsResponse:
+        self.limits.check_count("ids", len(request.ids), self.limits.max_ids_per_request)
+        oids = wire.ids_from_wire(request.ids)
+        present = self.db.objects.has(oids)
+        return pb.HasObjectsResponse(missing=[oid for oid, ok in zip(oids, present) if not ok])
+
+    def _object_from_wire(self, msg: pb.Object) -> tuple[ObjectKind, bytes, ObjectId]:
+        """An uploaded object, checked: known kind, size, well-formed tree, id given."""
+        kind = wire.kind_from_wire(msg.kind)
+        oid = wire.id_from_wire(msg.id)
+        data = bytes(msg.data)
+        if kind == ObjectKind.CHUNK and len(data) > CHUNK_SIZE:
+            raise InvalidArgument(f"a chunk holds at most {CHUNK_SIZE} bytes, not {len(data)}")
+        if kind == ObjectKind.TREE:
+            Tree.decode(data).check()
+        return kind, data, oid
+
+    @unary
+    def PutObjects(self, request_iterator: Iterator[pb.PutObjectsRequest],
+                   context: grpc.ServicerContext, identity: Identity) -> pb.PutObjectsResponse:
+        count = size = 0
+        for request in request_iterator:
+            # A whole message is checked before any of it is stored.
+            batch = [self._object_from_wire(obj) for obj in request.objects]
+            self.db.objects.put_many(batch)
+            count += len(batch)
+            size += sum(len(data) for _, data, _ in batch)
+        return pb.PutObjectsResponse(objects=count, bytes=size)
+
+    @unary
+    def Commit(self, request: pb.CommitRequest, context: grpc.ServicerContext,
+               identity: Identity) -> pb.CommitResponse:
+        self.limits.check_count("operations", len(request.ops), self.limits.max_ops_per_commit)
+        ops = [convert.op_from_wire(op) for op in request.ops]
+        state, _ = self._workspace(identity, request.workspace, Access.WRITE)
+        expected = request.expected_version if request.HasField("expected_version") else None
+        result = self.db.commit(state.name, ops, expected)
+        log.debug("commit %s@%d (%d paths) by %s", result.workspace, result.version,
+                  len(result.paths), identity.user)
+        return convert.commit_to_wire(result)
+
+    # --- history and invalidation ----------------------------------------------------
+
+    @unary
+    def Versions(self, request: pb.VersionsRequest, context: grpc.ServicerContext,
+                 identity: Identity) -> pb.VersionsResponse:
+        state, _ = self._workspace(identity, request.workspace, Access.READ)
+        response = pb.VersionsResponse()
+        for info in self.db.versions(state.name, request.start):
+            response.versions.add(version=info.version, lsn=info.lsn, time_ns=info.time_ns,
+                                  path_count=info.path_count)
+        return response
+
+    @unary
+    def Changes(self, request: pb.ChangesRequest, context: grpc.ServicerContext,
+                identity: Identity) -> pb.ChangesResponse:
+        state, _ = self._workspace(identity, request.workspace, Access.READ)
+        try:
+            changes = self.db.changes(state.name, request.since)
+        except HistoryTruncated:
+            head = self.db.workspace(state.name)
+            return pb.ChangesResponse(workspace=state.name, since=request.since,
+                                      version=head.version, truncated=True)
+        return pb.ChangesResponse(workspace=changes.workspace, since=changes.since,
+                                  version=changes.version,
+                                  paths=[wire.path_to_wire(p) for p in changes.paths])
+
+    @streaming
+    def Watch(self, request: pb.WatchRequest, context: grpc.ServicerContext,
+              identity: Identity) -> Iterator[pb.WatchEvent]:
+        known: dict[str, int] = {}
+        for target in request.targets:
+            self._workspace(identity, target.workspace, Access.READ)
+            known[target.workspace] = max(known.get(target.workspace, 0), target.known_version)
+        if not known:
+            raise InvalidArgument("watch which workspaces? the request names none")
+        watcher = self.hub.open(known)
+        try:
+            # Registered first, read second: no commit can fall between the two.
+            if not context.add_callback(lambda: self.hub.close(watcher)):
+                return
+            for name in known:
+                watcher.offer(name, self.db.workspace(name).version)
+            while True:
+                events = watcher.wait(self.limits.watch_heartbeat_s)
+                if events is None:
+                    return
+                if not events:
+                    yield pb.WatchEvent(heartbeat=True)
+                for event in events:
+                    yield pb.WatchEvent(workspace=event.workspace, version=event.version,
+                                        deleted=event.deleted)
+                if events:
+                    time.sleep(self.limits.watch_min_interval_s)  # let a burst coalesce
+        finally:
+            self.hub.close(watcher)
+
+    # --- snapshots and versions ------------------------------------------------------
+
+    @unary
+    def Label(self, request: pb.LabelRequest, context: grpc.ServicerContext,
+              identity: Identity) -> pb.LabelInfo:
+        label = self._storage("Label")
+        state, _ = self._workspace(identity, request.workspace, Access.WRITE)
+        version = request.version if request.HasField("version") else None
+        return convert.label_to_wire(label(state.name, request.label, version,
+                                           replace=request.replace))
+
+    @unary
+    def Unlabel(self, request: pb.UnlabelRequest, context: grpc.ServicerContext,
+                identity: Identity) -> pb.UnlabelResponse:
+        unlabel = self._storage("Unlabel")
+        state, _ = self._workspace(identity, request.workspace, Access.WRITE)
+        unlabel(state.name, request.label)
+        return pb.UnlabelResponse()
+
+    @unary
+    def ListLabels(self, request: pb.ListLabelsRequest, context: grpc.ServicerContext,
+                   identity: Identity) -> pb.ListLabelsResponse:
+        labels = self._storage("ListLabels")
+        state, _ = self._workspace(identity, request.workspace, Access.READ)
+        return pb.ListLabelsResponse(labels=[convert.label_to_wire(label)
+                                             for label in labels(state.name)])
+
+    @unary
+    def Freeze(self, request: pb.FreezeRequest, context: grpc.ServicerContext,
+               identity: Identity) -> pb.FreezeResponse:
+        freeze = self._storage("Freeze")
+        state, _ = self._workspace(identity, request.workspace, Access.READ)
+        version = self._resolve_version(state, *_version_fields(request))
+        return pb.FreezeResponse(tree=freeze(state.name, version))
+
+    @streaming
+    def Diff(self, request: pb.DiffRequest, context: grpc.ServicerContext,
+             identity: Identity) -> Iterator[pb.DiffResponse]:
+        diff = self._storage("Diff")
+        a = self._ref(identity, request.a)
+        b = self._ref(identity, request.b)
+        entries = (convert.diff_entry_to_wire(entry, pb.DiffEntry()) for entry in diff(a, b))
+        for batch in _batches(entries, self.limits.diff_batch, self._batch_bytes):
+            yield pb.DiffResponse(entries=batch)
+
+    @unary
+    def Sync(self, request: pb.SyncRequest, context: grpc.ServicerContext,
+             identity: Identity) -> pb.SyncResponse:
+        sync = self._storage("Sync")
+        state, _ = self._workspace(identity, request.workspace, Access.WRITE)
+        to_rev = request.to_rev if request.HasField("to_rev") else None
+        result = sync(state.name, to_rev=to_rev, refuse_conflicts=request.refuse_conflicts)
+        log.info("workspace %s synced to %s@%d by %s", state.name, state.base,
+                 result.base_rev, identity.user)
+        return pb.SyncResponse(version=result.version, base_rev=result.base_rev,
+                               conflicts=[wire.path_to_wire(p) for p in result.conflicts])
+
+    @unary
+    def Submit(self, request: pb.SubmitRequest, context: grpc.ServicerContext,
+               identity: Identity) -> pb.SubmitResponse:
+        submit = self._storage("Submit")
+        state, _ = self._workspace(identity, request.workspace, Access.WRITE)
+        result = submit(state.name, message=request.message)
+        response = pb.SubmitResponse(version=result.version)
+        convert.revision_to_wire(result.revision, response.revision)
+        log.info("workspace %s submitted by %s", state.name, identity.user)
+        return response
+
+    @unary
+    def Restore(self, request: pb.RestoreRequest, context: grpc.ServicerContext,
+                identity: Identity) -> pb.CommitResponse:
+        restore = self._storage("Restore")
+        state, _ = self._workspace(identity, request.workspace, Access.WRITE)
+        version, label = _version_fields(request)
+        if version is None and not label:
+            raise InvalidArgument("restore which version? give a version or a label")
+        return convert.commit_to_wire(restore(state.name, label or version))
+
+    @unary
+    def Revert(self, request: pb.RevertRequest, context: grpc.ServicerContext,
+               identity: Identity) -> pb.CommitResponse:
+        revert = self._storage("Revert")
+        targets = [wire.path_from_wire(p) for p in request.paths]
+        if not targets:
+            raise InvalidArgument("revert which paths? the request names none")
+        state, _ = self._workspace(identity, request.workspace, Access.WRITE)
+        version, label = _version_fields(request)
+        if version is None and not label:
+            raise InvalidArgument("revert to which version? give a version or a label")
+        return convert.commit_to_wire(revert(state.name, targets, label or version))
+
+    @unary
+    def GC(self, request: pb.GCRequest, context: grpc.ServicerContext,
+           identity: Identity) -> pb.GCResponse:
+        gc = self._storage("GC")
+        if not identity.admin:
+            raise PermissionDenied(f"user {identity.user!r} is not an administrator")
+        report = gc(dry_run=request.dry_run)
+        log.info("gc by %s: %s", identity.user, report)
+        return pb.GCResponse(dry_run=report.dry_run, versions_pruned=report.versions_pruned,
+                             objects_freed=report.objects_freed, bytes_freed=report.bytes_freed,
+                             objects_live=report.objects_live)
+
+    @unary
+    def SetRetention(self, request: pb.SetRetentionRequest, context: grpc.ServicerContext,
+                     identity: Identity) -> pb.SetRetentionResponse:
+        set_retention = self._storage("SetRetention")
+        state, _ = self._workspace(identity, request.workspace, Access.OWNER)
+        set_retention(state.name, request.keep)
+        log.info("workspace %s keeps %d unlabelled versions (set by %s)", state.name,
+                 request.keep, identity.user)
+        return pb.SetRetentionResponse()
+

@@ -1,0 +1,256 @@
+"""Every RPC of citc.v1 against a real in-process server on a Unix socket."""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+
+import grpc
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+from server_support import BASE_FILES, import_small_base, running_server
+
+from citcfs import errors, wire
+from citcfs.client.rpc import Client
+from citcfs.entries import Entry, EntryKind, Tree
+from citcfs.objects import CHUNK_SIZE, ObjectKind, object_id
+from citcfs.protos import citc_pb2 as pb
+from citcfs.server.app import CitcServer
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[CitcServer]:
+    with running_server(tmp_path / "data", sync=False) as running:
+        yield running
+
+
+@pytest.fixture
+def client(server: CitcServer) -> Iterator[Client]:
+    with Client.connect(server.address) as connected:
+        import_small_base(connected)
+        yield connected
+
+
+def test_socket_is_owner_only(server: CitcServer) -> None:
+    path = server.address[len("unix:"):]
+    assert stat.S_ISSOCK(os.stat(path).st_mode)
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+
+
+def test_server_info_advertises_limits(client: Client, server: CitcServer) -> None:
+    info = client.server_info()
+    assert info.api_version == "citc.v1"
+    assert info.limits.max_message_bytes == server.config.limits.max_message_bytes
+    assert info.limits.chunk_size == CHUNK_SIZE
+    assert info.limits.max_ops_per_commit > 0 and info.limits.max_watch_streams >= 100
+    assert info.user == server.servicer.auth.local.user
+    assert list(info.unimplemented) == server.servicer.unimplemented()
+
+
+def test_health_and_reflection(client: Client) -> None:
+    health = health_pb2_grpc.HealthStub(client.channel)
+    for service in ("", "citc.v1.Citc"):
+        answer = health.Check(health_pb2.HealthCheckRequest(service=service), timeout=10)
+        assert answer.status == health_pb2.HealthCheckResponse.SERVING
+    reflect = reflection_pb2_grpc.ServerReflectionStub(client.channel)
+    responses = reflect.ServerReflectionInfo(
+        iter([reflection_pb2.ServerReflectionRequest(list_services="")]), timeout=10)
+    names = {s.name for r in responses for s in r.list_services_response.service}
+    assert {"citc.v1.Citc", "grpc.health.v1.Health"} <= names
+
+
+def test_bases_import_list_history(client: Client) -> None:
+    bases = client.list_bases()
+    assert [b.name for b in bases] == ["main"] and bases[0].latest.rev == 1
+    # Second revision: objects uploaded first, the client builds the trees, root last.
+    blob = os.urandom(CHUNK_SIZE + 10)
+    chunks = [blob[:CHUNK_SIZE], blob[CHUNK_SIZE:]]
+    ids = [object_id(ObjectKind.CHUNK, c) for c in chunks]
+    assert client.has_objects(ids) == ids
+    client.put_objects((ObjectKind.CHUNK, c) for c in chunks)
+    assert client.has_objects(ids) == []
+    sub = Tree.build([("big.bin", Entry.file(chunks=tuple(ids), size=len(blob)))])
+    top = Tree.build([("data", Entry.directory(tree=sub.id)), ("x", Entry.file(b"x"))])
+    answer = client.import_base("main", objects_=[(ObjectKind.TREE, sub.encode()),
+                                                  (ObjectKind.TREE, top.encode())],
+                                root=top.id, message="second")
+    assert answer.revision.rev == 2 and answer.revision.root == top.id and answer.objects == 2
+    history = client.base_history("main")
+    assert [(r.rev, r.message) for r in history] == [(1, "first import"), (2, "second")]
+    ws = client.create_workspace("reader", "main")
+    assert ws.base_rev == 2
+    assert client.read_file(client.lookup("reader", "data/big.bin")) == blob
+
+
+def test_import_refuses_missing_objects_and_changes_nothing(client: Client) -> None:
+    ghost = object_id(ObjectKind.CHUNK, b"never uploaded" * 1000)
+    top = Tree.build([("f", Entry.file(chunks=(ghost,), size=14000))])
+    with pytest.raises(errors.NotFound):
+        client.import_base("main", objects_=[(ObjectKind.TREE, top.encode())], root=top.id)
+    with pytest.raises(errors.NotFound):
+        client.import_base("other", root=object_id(ObjectKind.TREE, b"nope"))
+    assert [r.rev for r in client.base_history("main")] == [1]
+    assert [b.name for b in client.list_bases()] == ["main"]
+
+
+def test_workspaces_create_list_describe_delete(client: Client, server: CitcServer) -> None:
+    created = client.create_workspace("alice-fix", "main")
+    assert created.owner == server.servicer.auth.local.user and created.version == 0
+    assert created.access == pb.ACCESS_OWNER
+    with pytest.raises(errors.AlreadyExists):
+        client.create_workspace("alice-fix", "main")
+    with pytest.raises(errors.NotFound):
+        client.create_workspace("other", "no-such-base")
+    with pytest.raises(errors.InvalidArgument):
+        client.create_workspace("bad/name", "main")
+    assert [w.name for w in client.list_workspaces()] == ["alice-fix"]
+    client.grant("alice-fix", "bob", pb.ACCESS_READ)
+    described = client.describe_workspace("alice-fix")
+    assert [(g.user, g.access) for g in described.grants] == [("bob", pb.ACCESS_READ)]
+    client.grant("alice-fix", "bob", pb.ACCESS_NONE)
+    assert list(client.describe_workspace("alice-fix").grants) == []
+    client.delete_workspace("alice-fix")
+    assert client.list_workspaces() == []
+    with pytest.raises(errors.WorkspaceNotFound):
+        client.describe_workspace("alice-fix")
+
+
+def test_reads_lookup_listdir_read_objects(client: Client) -> None:
+    client.create_workspace("w", "main")
+    names = [name for name, _ in client.listdir("w", "")]
+    assert names == ["README", "docs", "src"]
+    assert client.read_file(client.lookup("w", "src/lib/util.c")) == BASE_FILES["src/lib/util.c"]
+    assert client.lookup("w", "src").kind == EntryKind.DIR
+    with pytest.raises(errors.PathNotFound):
+        client.lookup("w", "nope")
+    tree_id = client.lookup("w", "src").tree
+    assert tree_id is not None
+    [(oid, kind, data)] = list(client.read_objects([tree_id]))
+    assert kind == ObjectKind.TREE and Tree.decode(data).get("main.c") is not None
+
+
+def test_listdir_streams_large_directories(client: Client) -> None:
+    client.create_workspace("wide", "main")
+    ops = [wire.make_dir_op("big")] + [wire.write_file_op(f"big/f{i:05d}", Entry.file(b"%d" % i))
+                                       for i in range(2500)]
+    client.commit("wide", ops)
+    listing = client.listdir("wide", "big")
+    assert [n for n, _ in listing] == [f"f{i:05d}" for i in range(2500)]
+    request = pb.ListDirRequest(workspace="wide", path=b"big")
+    messages = list(client.stub.ListDir(request, timeout=30))
+    assert len(messages) >= 3  # 1,000 entries per message
+
+
+def test_commit_every_op_and_read_any_version(client: Client) -> None:
+    client.create_workspace("w", "main")
+    content = os.urandom(2 * CHUNK_SIZE + 5)
+    entry = client.upload_file(content, mode=0o755)
+    first = client.commit("w", [wire.make_dir_op("bin"), wire.write_file_op("bin/tool", entry),
+                                wire.make_dir_op("newdir", mode=0o700),
+                                wire.symlink_op("link", "bin/tool")])
+    assert first.version == 1 and set(wire.path_from_wire(p) for p in first.paths) >= {"bin/tool", "newdir", "link"}
+    second = client.commit("w", [wire.rename_op("README", "README.md"),
+                                 wire.set_attr_op("bin/tool", mode=0o700),
+                                 wire.remove_op("docs", recursive=True)], expected_version=1)
+    assert second.version == 2
+    assert client.read_file(client.lookup("w", "bin/tool")) == content
+    assert client.lookup("w", "bin/tool").mode == 0o700
+    assert client.lookup("w", "link").target == "bin/tool"
+    assert {n for n, _ in client.listdir("w", "")} == {"README.md", "bin", "link", "newdir", "src"}
+    assert {n for n, _ in client.listdir("w", "", version=0)} == {"README", "docs", "src"}
+    assert client.lookup("w", "bin/tool", version=1).mode == 0o755
+    with pytest.raises(errors.StaleVersion):
+        client.commit("w", [wire.make_dir_op("late")], expected_version=1)
+    versions = client.versions("w")
+    assert [v.version for v in versions][-2:] == [1, 2]
+    changes = client.changes("w", 1)
+    assert not changes.truncated and changes.version == 2
+    assert set(client.changed_paths(changes)) >= {"README", "README.md", "bin/tool", "docs"}
+
+
+def test_put_objects_verifies_ids(client: Client) -> None:
+    good = b"content"
+    request = pb.PutObjectsRequest(objects=[pb.Object(id=object_id(ObjectKind.CHUNK, b"other"),
+                                                      kind=pb.OBJECT_KIND_CHUNK, data=good)])
+    with pytest.raises(grpc.RpcError) as failure:
+        client.stub.PutObjects(iter([request]), timeout=10)
+    assert failure.value.code() == grpc.StatusCode.DATA_LOSS
+    assert client.has_objects([object_id(ObjectKind.CHUNK, good)]) != []
+    stored = client.put_objects([(ObjectKind.CHUNK, good)])
+    assert stored.objects == 1 and client.has_objects([object_id(ObjectKind.CHUNK, good)]) == []
+
+
+def test_snapshots_freeze_fork_diff_restore_revert(client: Client) -> None:
+    client.create_workspace("w", "main")
+    client.commit("w", [wire.write_file_op("a.txt", Entry.file(b"one"))])
+    label = client.label("w", "first")
+    assert (label.label, label.version) == ("first", 1)
+    client.commit("w", [wire.write_file_op("a.txt", Entry.file(b"two")),
+                        wire.remove_op("README")])
+    assert [(l.label, l.version) for l in client.labels("w")] == [("first", 1)]
+    assert client.read_file(client.lookup("w", "a.txt", label="first")) == b"one"
+    frozen = client.freeze("w", label="first")
+    assert frozen == client.freeze("w", version=1)
+    assert frozen != client.freeze("w")
+    forked = client.fork_workspace("w", "w-fork", label="first")
+    assert forked.name == "w-fork"
+    assert client.read_file(client.lookup("w-fork", "a.txt")) == b"one"
+    changes = {wire.path_from_wire(d.path): d.change
+               for d in client.diff(client.workspace_ref("w", label="first"),
+                                    client.workspace_ref("w"))}
+    assert changes == {"a.txt": pb.CHANGE_MODIFIED, "README": pb.CHANGE_DELETED}
+    base_diff = list(client.diff(client.base_ref("main"), client.workspace_ref("w", version=1)))
+    assert [wire.path_from_wire(d.path) for d in base_diff] == ["a.txt"]
+    restored = client.restore("w", label="first")
+    assert restored.version == 3
+    assert client.read_file(client.lookup("w", "README")) == BASE_FILES["README"]
+    client.commit("w", [wire.write_file_op("a.txt", Entry.file(b"three"))])
+    reverted = client.revert("w", ["a.txt"], version=1)
+    assert reverted.version == 5
+    assert client.read_file(client.lookup("w", "a.txt")) == b"one"
+    client.unlabel("w", "first")
+    assert client.labels("w") == []
+    with pytest.raises(errors.SnapshotNotFound):
+        client.lookup("w", "a.txt", label="first")
+
+
+def test_sync_submit_and_gc(client: Client) -> None:
+    client.create_workspace("w", "main")
+    client.commit("w", [wire.write_file_op("new.txt", Entry.file(b"new"))])
+    submitted = client.submit("w", message="add new.txt")
+    assert submitted.revision.rev == 2 and submitted.revision.message == "add new.txt"
+    assert client.describe_workspace("w").base_rev == 2
+    client.create_workspace("late", "main", base_rev=1)
+    client.commit("late", [wire.write_file_op("other.txt", Entry.file(b"o"))])
+    synced = client.sync("late")
+    assert synced.base_rev == 2 and list(synced.conflicts) == []
+    assert client.read_file(client.lookup("late", "new.txt")) == b"new"
+    # Conflicting sync refused when asked.
+    client.create_workspace("c", "main", base_rev=1)
+    client.commit("c", [wire.write_file_op("new.txt", Entry.file(b"mine"))])
+    with pytest.raises(errors.Conflict) as conflict:
+        client.sync("c", refuse_conflicts=True)
+    assert "new.txt" in conflict.value.paths
+    client.set_retention("w", 1)
+    dry = client.gc(dry_run=True)
+    assert dry.dry_run and dry.objects_live > 0
+    done = client.gc()
+    assert not done.dry_run
+    assert client.read_file(client.lookup("late", "new.txt")) == b"new"
+
+
+def test_watch_and_changes(client: Client) -> None:
+    client.create_workspace("w", "main")
+    stream = client.watch({"w": 0})
+    try:
+        client.commit("w", [wire.write_file_op("f", Entry.file(b"1"))])
+        event = next(stream)
+        assert (event.workspace, event.version) == ("w", 1)
+        client.delete_workspace("w")
+        event = next(stream)
+        assert event.workspace == "w" and event.deleted
+    finally:
+        stream.cancel()

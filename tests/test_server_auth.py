@@ -1,0 +1,164 @@
+"""TLS with a certificate made here, bearer tokens, and per-workspace access."""
+
+from __future__ import annotations
+
+import datetime
+import ipaddress
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+from server_support import import_small_base
+
+from citcfs import errors, wire
+from citcfs.client.rpc import Client
+from citcfs.entries import Entry
+from citcfs.protos import citc_pb2 as pb
+from citcfs.server.app import CitcServer, ServerConfig
+
+TOKENS = {"alice": "tok-alice-0123456789", "bob": "tok-bob-0123456789",
+          "root": "tok-admin-0123456789"}
+
+
+def make_certificate(directory: Path) -> tuple[Path, Path]:
+    """A self-signed certificate for localhost / 127.0.0.1, and its key."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([
+                x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                           serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return cert_path, key_path
+
+
+@pytest.fixture
+def tls_config(tmp_path: Path) -> ServerConfig:
+    cert, key = make_certificate(tmp_path)
+    tokens = tmp_path / "tokens"
+    tokens.write_text("# token user [admin]\n"
+                      f"{TOKENS['alice']} alice\n{TOKENS['bob']} bob\n{TOKENS['root']} root admin\n")
+    # A non-loopback listener: allowed only because TLS and tokens are configured.
+    return ServerConfig(data_dir=str(tmp_path / "data"), listen="0.0.0.0:0", tls_cert=str(cert),
+                        tls_key=str(key), tokens_file=str(tokens), sync=False)
+
+
+@pytest.fixture
+def server(tls_config: ServerConfig) -> Iterator[CitcServer]:
+    running = CitcServer.start(tls_config)
+    try:
+        yield running
+    finally:
+        running.stop(grace=5)
+
+
+def connect(server: CitcServer, token: str | None) -> Client:
+    port = server.address.rsplit(":", 1)[1]
+    ca = Path(server.config.tls_cert or "").read_bytes()
+    return Client.connect(f"127.0.0.1:{port}", token=token, tls_ca=ca)
+
+
+def test_insecure_remote_listener_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(errors.InvalidArgument, match="--tls-cert"):
+        CitcServer.start(ServerConfig(data_dir=str(tmp_path / "d"), listen="0.0.0.0:0"))
+    cert, key = make_certificate(tmp_path)
+    with pytest.raises(errors.InvalidArgument, match="--tokens"):
+        CitcServer.start(ServerConfig(data_dir=str(tmp_path / "d"), listen="0.0.0.0:0",
+                                      tls_cert=str(cert), tls_key=str(key)))
+
+
+def test_tokens_are_required(server: CitcServer) -> None:
+    with connect(server, None) as anonymous:
+        with pytest.raises(errors.Unauthenticated):
+            anonymous.server_info()
+        with pytest.raises(errors.Unauthenticated):
+            anonymous.create_workspace("x", "main")
+    with connect(server, "not-a-token") as stranger:
+        with pytest.raises(errors.Unauthenticated):
+            stranger.list_workspaces()
+    with connect(server, TOKENS["alice"]) as alice:
+        assert alice.server_info().user == "alice"
+    port = server.address.rsplit(":", 1)[1]
+    with Client.connect(f"127.0.0.1:{port}", token=TOKENS["alice"]) as plaintext:
+        with pytest.raises(errors.Unavailable):
+            plaintext.server_info(timeout=5)
+
+
+def test_workspace_access_owner_grants_and_refusals(server: CitcServer,
+                                                     tls_config: ServerConfig) -> None:
+    with connect(server, TOKENS["alice"]) as alice, connect(server, TOKENS["bob"]) as bob:
+        import_small_base(alice)
+        created = alice.create_workspace("alice-ws", "main")
+        assert created.owner == "alice"
+        alice.commit("alice-ws", [wire.write_file_op("secret", Entry.file(b"s"))])
+
+        def unchanged() -> None:
+            ws = alice.describe_workspace("alice-ws")
+            assert ws.version == 1
+            assert {n for n, _ in alice.listdir("alice-ws", "")} == {"README", "docs", "src", "secret"}
+
+        assert [w.name for w in bob.list_workspaces()] == []
+        for refused in (lambda: bob.lookup("alice-ws", "secret"),
+                        lambda: bob.listdir("alice-ws", ""),
+                        lambda: bob.describe_workspace("alice-ws"),
+                        lambda: bob.changes("alice-ws", 0),
+                        lambda: next(iter(bob.diff(bob.workspace_ref("alice-ws", version=0),
+                                                   bob.workspace_ref("alice-ws")))),
+                        lambda: bob.commit("alice-ws", [wire.make_dir_op("bobs")]),
+                        lambda: bob.label("alice-ws", "mine"),
+                        lambda: bob.fork_workspace("alice-ws", "bob-copy"),
+                        lambda: bob.delete_workspace("alice-ws"),
+                        lambda: bob.grant("alice-ws", "bob", pb.ACCESS_WRITE),
+                        lambda: bob.gc(dry_run=True)):
+            with pytest.raises(errors.PermissionDenied):
+                refused()
+        stream = bob.watch({"alice-ws": 0})
+        with pytest.raises(Exception) as watch_failure:
+            next(stream)
+        assert "PERMISSION_DENIED" in str(watch_failure.value)
+        unchanged()
+        assert [w.name for w in alice.list_workspaces()] == ["alice-ws"]
+
+        alice.grant("alice-ws", "bob", pb.ACCESS_READ)
+        assert bob.lookup("alice-ws", "secret").inline == b"s"
+        assert [w.name for w in bob.list_workspaces()] == ["alice-ws"]
+        assert bob.fork_workspace("alice-ws", "bob-copy").owner == "bob"
+        with pytest.raises(errors.PermissionDenied):
+            bob.commit("alice-ws", [wire.make_dir_op("bobs")])
+        unchanged()
+
+        alice.grant("alice-ws", "bob", pb.ACCESS_WRITE)
+        assert bob.commit("alice-ws", [wire.make_dir_op("bobs")]).version == 2
+        with pytest.raises(errors.PermissionDenied):
+            bob.delete_workspace("alice-ws")
+        alice.grant("alice-ws", "bob", pb.ACCESS_NONE)
+        with pytest.raises(errors.PermissionDenied):
+            bob.lookup("alice-ws", "secret")
+        alice.grant("alice-ws", "bob", pb.ACCESS_READ)
+
+    with connect(server, TOKENS["root"]) as admin:
+        assert admin.gc(dry_run=True).dry_run
+        assert {w.name for w in admin.list_workspaces()} == {"alice-ws", "bob-copy"}
+
+    # Grants survive a restart.
+    server.stop(grace=5)
+    again = CitcServer.start(ServerConfig(**{**tls_config.__dict__, "listen": "0.0.0.0:0"}))
+    try:
+        with connect(again, TOKENS["bob"]) as bob:
+            assert bob.lookup("alice-ws", "secret").inline == b"s"
+    finally:
+        again.stop(grace=5)
