@@ -199,7 +199,9 @@ class Database:
         if not listeners:
             return
         for result in results:
-            if isinstance(result, CommitResult):
+            # Every result that moved a workspace to a new version says so: commits,
+            # restores and reverts (CommitResult), syncs and submits.
+            if isinstance(result, (CommitResult, SyncResult, SubmitResult)):
                 for listener in listeners:
                     listener(result.workspace, result.version)
 
@@ -313,6 +315,8 @@ class Database:
         with self.kv.read() as txn:
             if rev is None:
                 found = self._latest_revision(txn, base)
+            elif not isinstance(rev, int) or not 1 <= rev < 1 << 64:
+                found = None  # no key can name it; struct would raise on packing
             else:
                 raw = txn.get(keys.BASES, keys.base_key(base, rev))
                 found = None if raw is None else BaseRevision.decode(raw)
@@ -445,6 +449,8 @@ class Database:
 
     def versions(self, name: str, start: int = 0) -> list[VersionInfo]:
         """The workspace's versions from `start` on, oldest first."""
+        if not isinstance(start, int) or not 0 <= start < 1 << 64:
+            raise InvalidArgument(f"a version is a number from 0, not {start!r}")
         with self.kv.read() as txn:
             state = self._workspace(txn, name)
             return [VersionInfo.decode(raw) for _, raw in txn.range(

@@ -154,16 +154,27 @@ class _Walker:
 
     def walk_all(self, side: Side, path: str, beneath: ObjectId | None, change: Change,
                  old_prefix: tuple[str, str] | None = None) -> Iterator[DiffEntry]:
-        """Every path below a directory, reported as added or deleted."""
+        """Every path below a directory, reported as added or deleted.
+
+        With `old_prefix` = (old, new), the directory is read at `old` on `side` and
+        reported below `new`: a deletion inside a renamed directory.
+        """
         for name, (entry, child_beneath) in sorted(side.children(self.load, path, beneath).items(),
                                                    key=lambda item: paths.to_bytes(item[0])):
             child = paths.join(path, name)
+            if change == Change.ADDED and side is self.new and child in self.renames:
+                # moved into an added directory: a rename, so the source's removal shows
+                yield from self._renamed(child, (entry, child_beneath), None)
+                continue
+            shown, moved_from = child, None
+            if old_prefix is not None:
+                shown, moved_from = old_prefix[1] + child[len(old_prefix[0]):], child
             if change == Change.ADDED:
-                yield DiffEntry(child, change, None, entry.replace(origin=None))
+                yield DiffEntry(shown, change, None, entry.replace(origin=None))
             else:
-                yield DiffEntry(child, change, entry.replace(origin=None), None)
+                yield DiffEntry(shown, change, entry.replace(origin=None), None, moved_from)
             if entry.is_dir:
-                yield from self.walk_all(side, child, child_beneath, change)
+                yield from self.walk_all(side, child, child_beneath, change, old_prefix)
 
     def walk(self, old_path: str, new_path: str, old_beneath: ObjectId | None,
              new_beneath: ObjectId | None) -> Iterator[DiffEntry]:
@@ -196,7 +207,8 @@ class _Walker:
                 yield DiffEntry(new_child, Change.DELETED, before[0].replace(origin=None), None,
                                 moved_from)
                 if before[0].is_dir:
-                    yield from self.walk_all(self.old, old_child, before[1], Change.DELETED)
+                    yield from self.walk_all(self.old, old_child, before[1], Change.DELETED,
+                                             (old_child, new_child) if renamed_here else None)
                 continue
             old_entry, new_entry = before[0], after[0]
             if old_entry is new_entry and not old_entry.is_dir:
@@ -205,7 +217,8 @@ class _Walker:
                 yield DiffEntry(new_child, Change.TYPE_CHANGED, old_entry.replace(origin=None),
                                 new_entry.replace(origin=None), moved_from)
                 if old_entry.is_dir:
-                    yield from self.walk_all(self.old, old_child, before[1], Change.DELETED)
+                    yield from self.walk_all(self.old, old_child, before[1], Change.DELETED,
+                                             (old_child, new_child) if renamed_here else None)
                 if new_entry.is_dir:
                     yield from self.walk_all(self.new, new_child, after[1], Change.ADDED)
                 continue

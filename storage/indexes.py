@@ -85,7 +85,7 @@ def _apply_commit(txn: KVTxn, lsn: int, record: Committed) -> None:
             parent, name = paths.ROOT, ROOT_ENTRY_NAME
         else:
             parent, name = paths.split(write.path)
-        value = b"" if write.entry is None else write.entry.encode()
+        value = keys.overlay_value(parent, b"" if write.entry is None else write.entry.encode())
         txn.put(keys.OVERLAY, keys.overlay_key(record.ws_id, parent, name, record.version), value)
     base_rev, root = state.base_rev, state.root
     if record.root is not None and record.base_rev is not None:
@@ -115,11 +115,12 @@ def _apply_prune(txn: KVTxn, record: VersionsPruned) -> None:
                          keys.version_key(record.ws_id, end))
     kept = kept_versions(txn, record.ws_id)
     doomed: list[bytes] = []
-    newer: tuple[str, str, int] | None = None
+    newer: tuple[bytes, int] | None = None
     for key, _ in txn.range(keys.OVERLAY, keys.ws_prefix(record.ws_id), keys.ws_prefix(record.ws_id + 1)):
-        parent, name, version = keys.split_overlay_key(key)
-        superseded_at = newer[2] if newer is not None and newer[:2] == (parent, name) else None
-        newer = (parent, name, version)
+        # Keys of one path share everything but the ~version suffix, newest first.
+        path_key, version = key[:-8], keys.MAX64 - keys.read_u64(key, len(key) - 8)
+        superseded_at = newer[1] if newer is not None and newer[0] == path_key else None
+        newer = (path_key, version)
         i = bisect.bisect_left(kept, version)
         visible = i < len(kept) and (superseded_at is None or kept[i] < superseded_at)
         if not visible:
@@ -142,18 +143,8 @@ class IndexOverlay:
             keys.OVERLAY, prefix + keys.inverted_version(self._version))
         if item is None or not item[0].startswith(prefix):
             return None
-        return Entry.decode(item[1]) if item[1] else None
-
-    def _newest(self, start: bytes, end: bytes) -> Iterator[tuple[str, str, Entry]]:
-        """(parent, name, entry) of each path in [start, end), newest at the version."""
-        last: tuple[str, str] | None = None
-        for key, value in self._txn.range(keys.OVERLAY, start, end):
-            parent, name, version = keys.split_overlay_key(key)
-            if version > self._version or (parent, name) == last:
-                continue
-            last = (parent, name)
-            if value:
-                yield parent, name, Entry.decode(value)
+        value = keys.overlay_entry_bytes(parent, item[1])
+        return Entry.decode(value) if value else None
 
     def children(self, parent: str) -> Iterator[tuple[str, Entry]]:
         prefix = keys.overlay_dir_prefix(self._ws, parent)
@@ -166,12 +157,22 @@ class IndexOverlay:
             if raw_name == last or key[-8:] < version_cut:
                 continue  # an older version of a name already answered, or a newer one
             last = raw_name
+            value = keys.overlay_entry_bytes(parent, value)
             if value and (raw_name or parent != paths.ROOT):
                 yield paths.from_bytes(raw_name), Entry.decode(value)
 
     def subtree(self, path: str) -> Iterator[tuple[str, Entry]]:
+        """Every overlay entry strictly below `path`, newest at the version."""
         for start, end in keys.overlay_subtree_ranges(self._ws, path):
-            for parent, name, entry in self._newest(start, end):
-                if name == ROOT_ENTRY_NAME and parent == paths.ROOT:
+            last = b""
+            version_cut = keys.inverted_version(self._version)
+            for key, value in self._txn.range(keys.OVERLAY, start, end):
+                if key[:-8] == last or key[-8:] < version_cut:
                     continue
-                yield paths.join(parent, name), entry
+                last = key[:-8]
+                parent, name, _, entry = keys.split_overlay_item(key, value)
+                if not entry or (name == ROOT_ENTRY_NAME and parent == paths.ROOT):
+                    continue
+                child = paths.join(parent, name)
+                if paths.is_within(child, path) and child != path:
+                    yield child, Entry.decode(entry)

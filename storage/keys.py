@@ -23,6 +23,8 @@ Tables (named LMDB databases in the embedded backend):
 ``overlay``
     ws id (u64) + parent path + NUL + name + NUL + ~version (u64) -> entry bytes, or
     b"" for "no overlay entry from this version on" (the path shows its base again).
+    A parent longer than PARENT_KEY_MAX bytes is cut and hashed in the key, and its
+    full path leads the value (see `parent_key`).
     For any version v, the first key at or after (ws, parent, name, ~v) is the
     path's newest overlay state at or before v: a lookup is one seek, and a
     directory's overlay children at v are one range scan of (ws, parent). The
@@ -41,6 +43,8 @@ Tables (named LMDB databases in the embedded backend):
 from __future__ import annotations
 
 import struct
+
+import blake3
 
 from citcfs import paths
 
@@ -63,7 +67,7 @@ META_FORMAT = b"format"
 META_LOG_START = b"log_start"
 
 _U64 = struct.Struct(">Q")
-_MAX64 = (1 << 64) - 1
+_MAX64 = MAX64 = (1 << 64) - 1
 
 
 def u64(value: int) -> bytes:
@@ -104,14 +108,34 @@ def ws_prefix(ws_id: int) -> bytes:
     return _U64.pack(ws_id)
 
 
+PARENT_KEY_MAX = 200
+"""Longest parent path kept whole in an overlay key (LMDB keys hold 511 bytes)."""
+_LONG_PARENT_KEY = PARENT_KEY_MAX + 2 + 32
+
+
+def parent_key(parent: str) -> bytes:
+    """The parent part of an overlay key.
+
+    A parent of up to PARENT_KEY_MAX bytes is kept as it is. A longer one is cut to
+    that length and followed by 0xFF 0xFF and 32 hex digits of its BLAKE3 hash, which
+    keeps keys within LMDB's limit for paths of any valid length while keys of one
+    parent stay together and paths sharing a short prefix still sort together. The
+    full parent of such a key is stored at the front of its value.
+    """
+    raw = parent.encode("utf-8", "surrogateescape")
+    if len(raw) <= PARENT_KEY_MAX:
+        return raw
+    return raw[:PARENT_KEY_MAX] + b"\xff\xff" + blake3.blake3(raw).hexdigest()[:32].encode()
+
+
 def overlay_dir_prefix(ws_id: int, parent: str) -> bytes:
     """Prefix of every overlay key of the direct children of `parent`."""
-    return _U64.pack(ws_id) + paths.to_bytes(parent) + b"\0"
+    return _U64.pack(ws_id) + parent_key(parent) + b"\0"
 
 
 def overlay_name_prefix(ws_id: int, parent: str, name: str) -> bytes:
     """Prefix of every overlay key of one path (all its versions)."""
-    return b"".join((_U64.pack(ws_id), parent.encode("utf-8", "surrogateescape"), b"\0",
+    return b"".join((_U64.pack(ws_id), parent_key(parent), b"\0",
                      name.encode("utf-8", "surrogateescape"), b"\0"))
 
 
@@ -119,29 +143,57 @@ def overlay_key(ws_id: int, parent: str, name: str, version: int) -> bytes:
     return overlay_name_prefix(ws_id, parent, name) + _U64.pack(_MAX64 - version)
 
 
+def overlay_value(parent: str, entry: bytes) -> bytes:
+    """The value of an overlay key: the entry (b"" for none), after the full parent
+    path and a NUL when the key holds only a cut and hashed parent."""
+    raw = parent.encode("utf-8", "surrogateescape")
+    return entry if len(raw) <= PARENT_KEY_MAX else raw + b"\0" + entry
+
+
+def overlay_entry_bytes(parent: str, value: bytes) -> bytes:
+    """The entry bytes of an overlay value whose parent is known."""
+    if len(parent.encode("utf-8", "surrogateescape")) <= PARENT_KEY_MAX:
+        return value
+    return value[value.index(b"\0") + 1:]
+
+
 def inverted_version(version: int) -> bytes:
     """The ~version suffix of an overlay key: overlay_key == name prefix + this."""
     return _U64.pack(_MAX64 - version)
 
 
-def split_overlay_key(key: bytes) -> tuple[str, str, int]:
-    """(parent, name, version) of an overlay key."""
+def split_overlay_item(key: bytes, value: bytes) -> tuple[str, str, int, bytes]:
+    """(parent, name, version, entry bytes) of an overlay key and its value."""
     body = key[8:-8]
-    parent, _, rest = body.partition(b"\0")
-    name = rest[:-1]
-    return paths.from_bytes(parent), paths.from_bytes(name), _MAX64 - read_u64(key, len(key) - 8)
+    raw_parent, _, rest = body.partition(b"\0")
+    if len(raw_parent) == _LONG_PARENT_KEY and raw_parent[PARENT_KEY_MAX:PARENT_KEY_MAX + 2] == b"\xff\xff":
+        raw_parent, _, value = value.partition(b"\0")
+    return (paths.from_bytes(raw_parent), paths.from_bytes(rest[:-1]),
+            _MAX64 - read_u64(key, len(key) - 8), value)
 
 
 def overlay_subtree_ranges(ws_id: int, path: str) -> list[tuple[bytes, bytes]]:
     """Key ranges [start, end) holding every overlay key strictly below `path`.
 
     Children of `path` have parent == path; deeper descendants have parents that
-    start with path + "/". The two sets are contiguous ranges of their own.
+    start with path + "/". While path + "/" fits in PARENT_KEY_MAX bytes, the two sets
+    are exact contiguous ranges. Beyond that the one range returned also holds other
+    paths sharing the cut prefix: callers filter by the full path.
     """
     if path == paths.ROOT:
         return [(_U64.pack(ws_id), _U64.pack(ws_id + 1))]
-    raw = _U64.pack(ws_id) + paths.to_bytes(path)
-    return [(raw + b"\0", raw + b"\1"), (raw + b"/", raw + b"0")]
+    raw = path.encode("utf-8", "surrogateescape")
+    if len(raw) + 1 <= PARENT_KEY_MAX:
+        prefix = _U64.pack(ws_id) + raw
+        return [(prefix + b"\0", prefix + b"\1"), (prefix + b"/", prefix + b"0")]
+    prefix = _U64.pack(ws_id) + raw[:PARENT_KEY_MAX]
+    return [(prefix, _successor(prefix))]
+
+
+def _successor(prefix: bytes) -> bytes:
+    """The smallest key greater than every key starting with `prefix`."""
+    trimmed = prefix.rstrip(b"\xff")
+    return trimmed[:-1] + bytes((trimmed[-1] + 1,))
 
 
 def version_key(ws_id: int, version: int) -> bytes:

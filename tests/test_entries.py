@@ -1,0 +1,193 @@
+"""citcfs.entries and citcfs.objects: canonical encodings, ids and check()."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, strategies as st
+
+from citcfs.entries import EMPTY_TREE_ID, Entry, EntryKind, Tree
+from citcfs.errors import CorruptData, CorruptObject, InvalidArgument
+from citcfs.objects import (CHUNK_SIZE, INLINE_MAX, ObjectId, ObjectKind, check_id, object_id,
+                            split_chunks, verify)
+
+OID = ObjectId(b"\x01" * 32)
+OID2 = ObjectId(b"\x02" * 32)
+
+SAMPLES = [
+    Entry.file(b""),
+    Entry.file(b"hello", mode=0o755, uid=1000, gid=100, mtime_ns=1_700_000_000_123_456_789),
+    Entry.file(chunks=(OID, OID2), size=CHUNK_SIZE + 1),
+    Entry.directory(),
+    Entry.directory(tree=OID, mode=0o700),
+    Entry.directory(opaque=True),
+    Entry.symlink("../target", mtime_ns=-5),
+    Entry.whiteout(),
+    Entry.file(b"x").replace(origin="old/place"),
+]
+
+
+@pytest.mark.parametrize("entry", SAMPLES)
+def test_entry_round_trip(entry: Entry) -> None:
+    data = entry.encode()
+    assert Entry.decode(data) == entry
+    assert Entry.decode(data).encode() == data
+
+
+@pytest.mark.parametrize("entry", SAMPLES)
+def test_entry_decode_rejects_trailing_and_truncated(entry: Entry) -> None:
+    data = entry.encode()
+    with pytest.raises(CorruptData):
+        Entry.decode(data + b"\x00")
+    for cut in range(len(data)):
+        with pytest.raises(CorruptData):
+            Entry.decode(data[:cut])
+
+
+def test_entry_decode_rejects_unknown_version_kind_flags() -> None:
+    good = bytearray(Entry.file(b"a").encode())
+    for index, value in ((0, 2), (1, 9), (2, 0x40)):
+        bad = bytearray(good)
+        bad[index] = value
+        with pytest.raises(CorruptData):
+            Entry.decode(bytes(bad))
+
+
+_entries = st.one_of(
+    st.builds(lambda data, mode, mtime: Entry.file(data, mode=mode, mtime_ns=mtime),
+              st.binary(max_size=64), st.integers(0, 0o7777), st.integers(-2**62, 2**62)),
+    st.builds(lambda mode, opaque: Entry.directory(mode=mode, opaque=opaque),
+              st.integers(0, 0o7777), st.booleans()),
+    st.builds(lambda target: Entry.symlink(target), st.text(min_size=1, max_size=30)),
+)
+
+
+@given(_entries)
+def test_entry_round_trip_property(entry: Entry) -> None:
+    assert Entry.decode(entry.encode()) == entry
+
+
+def test_equal_entries_have_equal_bytes_and_unequal_differ() -> None:
+    a = Entry.file(b"same", mode=0o644, mtime_ns=7)
+    b = Entry.file(b"same", mode=0o644, mtime_ns=7)
+    assert a.encode() == b.encode()
+    assert a.encode() != a.replace(mode=0o755).encode()
+    assert a.encode() != a.replace(mtime_ns=8).encode()
+
+
+def test_tree_build_sorts_by_bytes_and_ids_are_canonical() -> None:
+    items = [("b", Entry.file(b"2")), ("a", Entry.file(b"1")), ("B", Entry.file(b"3")),
+             ("\udce9", Entry.file(b"4")), ("é", Entry.file(b"5"))]
+    t1 = Tree.build(items)
+    t2 = Tree.build(reversed(items))
+    assert [n for n, _ in t1] == ["B", "a", "b", "é", "\udce9"]  # c3 a9 < e9
+    assert t1 == t2
+    assert t1.encode() == t2.encode()
+    assert t1.id == t2.id
+    assert Tree.decode(t1.encode()) == t1
+    assert Tree.build(items[:-1]).id != t1.id
+    assert t1.get("a") == Entry.file(b"1")
+    assert t1.get("zz") is None
+    assert len(t1) == 5
+
+
+def test_tree_build_drops_origins() -> None:
+    moved = Tree.build([("a", Entry.file(b"1").replace(origin="x"))])
+    assert moved == Tree.build([("a", Entry.file(b"1"))])
+
+
+def test_tree_id_depends_on_kind_tag() -> None:
+    data = Tree().encode()
+    assert EMPTY_TREE_ID == object_id(ObjectKind.TREE, data)
+    assert object_id(ObjectKind.CHUNK, data) != EMPTY_TREE_ID
+
+
+def test_tree_decode_rejects_unsorted_duplicate_and_trailing() -> None:
+    from citcfs.codec import Writer
+    e = Entry.file(b"x").encode()
+    unsorted = Writer().uint(1).uint(2).text("b").blob(e).text("a").blob(e).getvalue()
+    dup = Writer().uint(1).uint(2).text("a").blob(e).text("a").blob(e).getvalue()
+    for bad in (unsorted, dup, Tree.build([("a", Entry.file(b"x"))]).encode() + b"\0",
+                Writer().uint(2).uint(0).getvalue(), Writer().uint(1).uint(1).getvalue()):
+        with pytest.raises(CorruptData):
+            Tree.decode(bad)
+
+
+@pytest.mark.parametrize("entry", [
+    Entry(EntryKind.FILE, mode=0o10000),
+    Entry(EntryKind.FILE, uid=-1, inline=b""),
+    Entry(EntryKind.FILE, size=3, inline=b"ab"),
+    Entry(EntryKind.FILE, size=1, inline=b"a", chunks=(OID,)),
+    Entry(EntryKind.FILE, size=CHUNK_SIZE + 1, chunks=(OID,)),
+    Entry(EntryKind.FILE, size=0, inline=b"", tree=OID),
+    Entry(EntryKind.FILE, size=1, chunks=(ObjectId(b"short"),)),
+    Entry(EntryKind.FILE, size=INLINE_MAX + 1, inline=b"x" * (INLINE_MAX + 1)),
+    Entry(EntryKind.DIR, size=1),
+    Entry(EntryKind.DIR, inline=b""),
+    Entry(EntryKind.DIR, tree=ObjectId(b"short")),
+    Entry(EntryKind.SYMLINK, target=""),
+    Entry(EntryKind.SYMLINK, target="a\0b"),
+    Entry(EntryKind.SYMLINK, target="x" * 4097),
+    Entry(EntryKind.SYMLINK, target="t", chunks=(OID,)),
+])
+def test_entry_check_rejects(entry: Entry) -> None:
+    with pytest.raises(InvalidArgument):
+        entry.check()
+
+
+@pytest.mark.parametrize("entry", SAMPLES)
+def test_entry_check_accepts_samples(entry: Entry) -> None:
+    entry.check()
+
+
+def test_file_constructor_limits_inline() -> None:
+    Entry.file(b"x" * INLINE_MAX).check()
+    with pytest.raises(InvalidArgument):
+        Entry.file(b"x" * (INLINE_MAX + 1))
+
+
+@pytest.mark.parametrize("items", [
+    [("a", Entry.whiteout())],
+    [("a", Entry.directory())],  # a directory in a tree must name its subtree
+    [("a", Entry.directory(tree=OID, opaque=True))],
+    [("a", Entry(EntryKind.FILE, inline=b"", origin="x"))],
+    [("a/b", Entry.file(b""))],
+    [("..", Entry.file(b""))],
+])
+def test_tree_check_rejects(items: list[tuple[str, Entry]]) -> None:
+    with pytest.raises(InvalidArgument):
+        Tree(tuple(items)).check()
+
+
+def test_tree_check_rejects_unsorted() -> None:
+    with pytest.raises(InvalidArgument):
+        Tree((("b", Entry.file(b"")), ("a", Entry.file(b"")))).check()
+    Tree.build([("b", Entry.file(b"")), ("a", Entry.directory(tree=OID))]).check()
+
+
+def test_st_mode() -> None:
+    import stat
+    assert Entry.file(b"", mode=0o755).st_mode == stat.S_IFREG | 0o755
+    assert Entry.directory().st_mode == stat.S_IFDIR | 0o755
+    assert Entry.symlink("x").st_mode == stat.S_IFLNK | 0o777
+
+
+def test_object_ids_and_verify() -> None:
+    oid = object_id(ObjectKind.CHUNK, b"data")
+    assert len(oid) == 32
+    verify(ObjectKind.CHUNK, oid, b"data")
+    with pytest.raises(CorruptObject):
+        verify(ObjectKind.CHUNK, oid, b"date")
+    with pytest.raises(CorruptObject):
+        verify(ObjectKind.TREE, oid, b"data")
+    assert check_id(oid) == oid
+    for bad in (b"x" * 31, "x" * 32, None):
+        with pytest.raises(InvalidArgument):
+            check_id(bad)  # type: ignore[arg-type]
+
+
+def test_split_chunks() -> None:
+    assert split_chunks(b"") == []
+    data = bytes(range(256)) * (CHUNK_SIZE // 256) + b"tail"
+    pieces = split_chunks(data)
+    assert [len(p) for p in pieces] == [CHUNK_SIZE, 4]
+    assert b"".join(pieces) == data
