@@ -44,7 +44,8 @@ from typing import Any
 
 from citcfs import paths, wire
 from citcfs.entries import Entry, EntryKind
-from citcfs.errors import CitcError, NotADirectory, PathNotFound, ReadOnly
+from citcfs.errors import (CitcError, HistoryTruncated, InvalidArgument, NotADirectory,
+                           PathNotFound, ReadOnly)
 from citcfs.objects import CHUNK_SIZE, INLINE_MAX, ObjectId, ObjectKind, object_id
 
 from .cache import ObjectCache
@@ -301,6 +302,12 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
             with self._lock:
                 self._history[key] = None
             raise _fail(errno.ENOENT) from None
+        except (HistoryTruncated, InvalidArgument) as exc:
+            # No such version (not yet, or no longer): .citc/versions/<N> does not
+            # exist. Not cached, since a version past the head may exist later.
+            if type(exc) in (HistoryTruncated, InvalidArgument):
+                raise _fail(errno.ENOENT) from None
+            raise _fail(to_errno(exc)) from None
         except CitcError as exc:
             raise _fail(to_errno(exc)) from None
         with self._lock:
