@@ -121,6 +121,8 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         self._generation = 0
         self._entries: dict[str, Entry | None] = {}
         self._listings: dict[str, dict[str, Entry]] = {}
+        # Built readdir answers by directory; dropped whenever its listing changes.
+        self._readdir_cache: dict[str, list[tuple[str, dict[str, int], int]]] = {}
         self._history: dict[tuple[int, str], Entry | None] = {}
         self._history_listings: dict[tuple[int, str], dict[str, Entry]] = {}
         self._labels: dict[str, int] = {}
@@ -361,8 +363,10 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         """Record our own change of `path` in the metadata caches."""
         with self._lock:
             self._entries[path] = entry
+            self._readdir_cache.pop(path, None)
             if path:
                 parent, name = paths.split(path)
+                self._readdir_cache.pop(parent, None)
                 listing = self._listings.get(parent)
                 if listing is not None:
                     if entry is None:
@@ -375,12 +379,14 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         with self._lock:
             self._generation += 1
             prefix = path + "/"
-            for table in (self._entries, self._listings):
+            for table in (self._entries, self._listings, self._readdir_cache):
                 for key in [k for k in table if k == path or k.startswith(prefix) or not path]:
-                    del table[key]
+                    del table[key]  # type: ignore[attr-defined]
             if path:
-                self._listings.pop(paths.split(path)[0], None)
-                self._entries.pop(paths.split(path)[0], None)
+                parent = paths.split(path)[0]
+                self._listings.pop(parent, None)
+                self._entries.pop(parent, None)
+                self._readdir_cache.pop(parent, None)
 
     # --- invalidation -----------------------------------------------------------------
 
@@ -457,14 +463,23 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         self.getattr(path)
         return 0
 
-    def opendir(self, path: str) -> int:
-        return 0
-
-    def releasedir(self, path: str | None, fh: int) -> int:
-        return 0
-
     def readdir(self, path: str, fh: int) -> list[tuple[str, dict[str, int], int]]:
         view = self._view(path)
+        if view.version is None:
+            with self._lock:
+                cached = self._readdir_cache.get(view.path)
+            if cached is not None:
+                return cached
+            generation = self._generation
+        result = self._readdir(view)
+        if view.version is None and view.path != HISTORY_DIR:
+            with self._lock:
+                if generation == self._generation:
+                    self._readdir_cache[view.path] = result
+        return result
+
+    def _readdir(self, view: View) -> list[tuple[str, dict[str, int], int]]:
+        """The kernel's listing of a directory: names, types and inode numbers."""
         if view.version is None and view.path != HISTORY_DIR:
             entry = self._head_entry(view.path) if view.path else None
             if entry is not None and not entry.is_dir:
@@ -674,6 +689,8 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
                 uid, gid = self._context()
                 open_file = OpenFile(path, entry, mode=mode, uid=uid, gid=gid)
                 self._open[path] = open_file
+                if path:
+                    self._readdir_cache.pop(paths.split(path)[0], None)
             return open_file
 
     def create(self, path: str, mode: int, flags: int = 0) -> int:
@@ -930,6 +947,8 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
                 return
             if self._open.get(open_file.path) is open_file:
                 del self._open[open_file.path]
+                if open_file.path:
+                    self._readdir_cache.pop(paths.split(open_file.path)[0], None)
         if open_file.scratch is not None:
             open_file.scratch.close()
             open_file.scratch = None
