@@ -52,6 +52,7 @@ from .cache import ObjectCache
 from .errno_map import to_errno
 from .fuse_lib import FuseOSError, Operations, current_fuse, fuse_get_context
 from .remote import Remote
+from .scratch import Scratch
 
 log = logging.getLogger("citcfs.client")
 
@@ -134,6 +135,12 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         self._chunks: OrderedDict[bytes, bytes] = OrderedDict()
         self._chunks_lock = threading.Lock()
         self._own_versions: set[int] = set()
+        # Commits of this mount still waiting for their answer. The server may announce
+        # a version before its committer hears back; the watcher waits for commits in
+        # flight so that it does not mistake this mount's own versions for others'.
+        self._in_flight: set[int] = set()
+        self._next_ticket = 0
+        self._commit_done = threading.Condition(self._lock)
         self._fuse_ptr = 0
         self._stop = threading.Event()
         self._watcher: threading.Thread | None = None
@@ -230,10 +237,19 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
             raise _fail(code) from None
 
     def _commit(self, ops: Sequence[object]) -> int:
-        version = int(self._call(self.remote.commit, self.workspace, ops))
         with self._lock:
-            self._own_versions.add(version)
-        return version
+            ticket = self._next_ticket
+            self._next_ticket += 1
+            self._in_flight.add(ticket)
+        try:
+            version = int(self._call(self.remote.commit, self.workspace, ops))
+            with self._lock:
+                self._own_versions.add(version)
+            return version
+        finally:
+            with self._lock:
+                self._in_flight.discard(ticket)
+                self._commit_done.notify_all()
 
     # --- metadata ---------------------------------------------------------------------
 
@@ -412,6 +428,8 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         """Bring the caches from `known_version` to `version`."""
         since = self.known_version
         with self._lock:
+            waiting_for = set(self._in_flight)
+            self._commit_done.wait_for(lambda: not (waiting_for & self._in_flight), timeout=5.0)
             own = all(v in self._own_versions for v in range(since + 1, version + 1))
         if own:
             self.known_version = max(self.known_version, version)
@@ -621,11 +639,9 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
                     setattr(open_file, key, value)
                 if open_file.dirty:
                     return self._flush_file(open_file)
+        current = self._lookup(View(None, target))
         self._commit([wire.set_attr_op(target, **changes)])
-        with self._lock:
-            self._entries.pop(target, None)
-            if target:
-                self._listings.pop(paths.split(target)[0], None)
+        self._remember(target, current.replace(**changes))
 
     def chmod(self, path: str | None, mode: int) -> int:
         self._set_attr(path, mode=mode & 0o7777)
@@ -730,21 +746,21 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
     def _scratch(self, open_file: OpenFile) -> Any:
         """The file's scratch copy, filled with its committed content on first need."""
         if open_file.scratch is None:
-            scratch = tempfile.TemporaryFile(dir=self._scratch_dir)
+            scratch = Scratch(self._scratch_dir)
             entry = open_file.entry
             if entry is not None and entry.size:
                 if entry.inline is not None:
-                    scratch.write(entry.inline)
+                    scratch.pwrite(entry.inline, 0)
                 else:
                     for index in range(len(entry.chunks)):
-                        scratch.write(self._chunk(entry, index))
+                        scratch.pwrite(self._chunk(entry, index), index * CHUNK_SIZE)
             scratch.truncate(open_file.size)
             open_file.scratch = scratch
         return open_file.scratch
 
     def _truncate_scratch(self, open_file: OpenFile, length: int) -> None:
         if length == 0 and open_file.scratch is None:
-            open_file.scratch = tempfile.TemporaryFile(dir=self._scratch_dir)
+            open_file.scratch = Scratch(self._scratch_dir)
             open_file.dirty_chunks.clear()
         else:
             scratch = self._scratch(open_file)
@@ -763,8 +779,7 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         if open_file is not None:
             with open_file.lock:
                 if open_file.scratch is not None or open_file.dirty:
-                    scratch = self._scratch(open_file)
-                    return os.pread(scratch.fileno(), size, offset)
+                    return self._scratch(open_file).pread(size, offset)
                 entry = open_file.entry or handle.entry
         else:
             entry = handle.entry
@@ -825,8 +840,7 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
             raise _fail(errno.EBADF)
         open_file = handle.file
         with open_file.lock:
-            scratch = self._scratch(open_file)
-            written = os.pwrite(scratch.fileno(), data, offset)
+            written = self._scratch(open_file).pwrite(data, offset)
             end = offset + written
             first, last = offset // CHUNK_SIZE, max(offset, end - 1) // CHUNK_SIZE
             open_file.dirty_chunks.update(range(first, last + 1))
@@ -869,7 +883,7 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         if size <= INLINE_MAX:
             data = b""
             if size:
-                data = os.pread(self._scratch(open_file).fileno(), size, 0)
+                data = self._scratch(open_file).pread(size, 0)
             return Entry.file(data, **common), []  # type: ignore[arg-type]
         old = open_file.entry
         old_chunks = old.chunks if old is not None and old.inline is None else ()
@@ -877,7 +891,6 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         chunks: list[ObjectId] = []
         new_objects: list[tuple[ObjectKind, bytes]] = []
         count = -(-size // CHUNK_SIZE)
-        fd = self._scratch(open_file).fileno() if open_file.scratch is not None or open_file.dirty_chunks else -1
         for index in range(count):
             length = min(CHUNK_SIZE, size - index * CHUNK_SIZE)
             old_length = min(CHUNK_SIZE, old_size - index * CHUNK_SIZE)
@@ -885,9 +898,7 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
                     and length == old_length):
                 chunks.append(old_chunks[index])
                 continue
-            if fd < 0:
-                fd = self._scratch(open_file).fileno()
-            data = os.pread(fd, length, index * CHUNK_SIZE)
+            data = self._scratch(open_file).pread(length, index * CHUNK_SIZE)
             oid = object_id(ObjectKind.CHUNK, data)
             chunks.append(oid)
             new_objects.append((ObjectKind.CHUNK, data))

@@ -1,0 +1,265 @@
+"""What every `citc` command shares: the server connection, the current workspace,
+and how references like ``3``, ``v1``, ``base`` or ``base@2`` are read.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+import click
+
+from citcfs.client.rpc import Client
+from citcfs.protos import citc_pb2 as pb
+
+from . import local_server
+
+
+last_address: str | None = None
+"""The server the last connection went to, for error messages."""
+
+
+@dataclass
+class Context:
+    """The `obj` of the click context: options of the `citc` group, the lazy client."""
+
+    server: str | None = None
+    debug: bool = False
+    _client: Client | None = field(default=None, repr=False)
+    _address: str | None = field(default=None, repr=False)
+
+    @property
+    def is_local(self) -> bool:
+        return not self.server
+
+    def address(self) -> str:
+        """The server in use: --server/CITC_SERVER; else, inside a mount citc made, the
+        server that mount reads from; else the local server, started if need be."""
+        global last_address
+        if self._address is not None:
+            return self._address
+        explicit = self.server or mount_server(current_mount())
+        if explicit:
+            address = explicit
+        else:
+            paths = local_server.local_paths()
+            last_address = paths.address  # named in the error if it cannot start
+            address = local_server.ensure_running(paths)
+        self._address = last_address = address
+        return address
+
+    def client(self) -> Client:
+        if self._client is None:
+            tls_ca = None
+            if os.environ.get("CITC_TLS_CA"):
+                with open(os.environ["CITC_TLS_CA"], "rb") as f:
+                    tls_ca = f.read()
+            self._client = Client.connect(self.address(), token=os.environ.get("CITC_TOKEN"),
+                                          tls_ca=tls_ca)
+        return self._client
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+
+def get() -> Context:
+    return click.get_current_context().find_object(Context) or Context()
+
+
+def client() -> Client:
+    return get().client()
+
+
+# --- the current workspace: which citcfs mount the working directory is in -------------
+
+FSNAME_PREFIX = "citcfs:"
+
+
+@dataclass(frozen=True, slots=True)
+class Mount:
+    mountpoint: str
+    workspace: str
+
+
+def _unescape(field_: str) -> str:
+    """Undo mountinfo's octal escapes (\\040 for a space and so on)."""
+    out, i = [], 0
+    while i < len(field_):
+        if field_[i] == "\\" and field_[i + 1:i + 4].isdigit():
+            out.append(chr(int(field_[i + 1:i + 4], 8)))
+            i += 4
+        else:
+            out.append(field_[i])
+            i += 1
+    return "".join(out)
+
+
+def citc_mounts(mountinfo: str = "/proc/self/mountinfo") -> list[Mount]:
+    """Every citcfs mount on this machine: the fsname is ``citcfs:<workspace>``."""
+    found = []
+    try:
+        with open(mountinfo) as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return []
+    for line in lines:
+        head, sep, tail = line.partition(" - ")
+        fields, rest = head.split(), tail.split()
+        if not sep or len(fields) < 5 or len(rest) < 2:
+            continue
+        source = _unescape(rest[1])
+        if rest[0].startswith("fuse") and source.startswith(FSNAME_PREFIX):
+            found.append(Mount(_unescape(fields[4]), source[len(FSNAME_PREFIX):]))
+    return found
+
+
+def mount_of(path: str) -> Mount | None:
+    """The innermost citcfs mount containing `path`."""
+    path = os.path.abspath(path)
+    best: Mount | None = None
+    for mount in citc_mounts():
+        inside = path == mount.mountpoint or path.startswith(mount.mountpoint.rstrip("/") + "/")
+        if inside and (best is None or len(mount.mountpoint) > len(best.mountpoint)):
+            best = mount
+    return best
+
+
+def current_mount() -> Mount | None:
+    try:
+        return mount_of(os.getcwd())
+    except OSError:  # the working directory is gone (a mount went away under it)
+        return None
+
+
+# A small record of the mounts citc made, so that a command run inside a mount talks
+# to the server that mount reads from: {mountpoint: {"workspace": ..., "server": ...}}.
+# Only entries whose mount is live (in mountinfo, same workspace) are believed.
+
+
+def _mounts_file() -> str:
+    return os.path.join(local_server.data_dir(), "mounts.json")
+
+
+def _read_mounts() -> dict[str, dict[str, str]]:
+    try:
+        with open(_mounts_file()) as f:
+            records = json.load(f)
+        return records if isinstance(records, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def _write_mounts(records: dict[str, dict[str, str]]) -> None:
+    os.makedirs(os.path.dirname(_mounts_file()), mode=0o700, exist_ok=True)
+    tmp = f"{_mounts_file()}.{os.getpid()}.tmp"
+    with open(tmp, "w") as f:
+        json.dump(records, f, indent=1, sort_keys=True)
+    os.replace(tmp, _mounts_file())
+
+
+def record_mount(mountpoint: str, workspace: str, server: str) -> None:
+    live = {m.mountpoint for m in citc_mounts()}
+    records = {k: v for k, v in _read_mounts().items() if k in live}
+    records[mountpoint] = {"workspace": workspace, "server": server}
+    _write_mounts(records)
+
+
+def forget_mount(mountpoint: str) -> None:
+    records = _read_mounts()
+    if records.pop(mountpoint, None) is not None:
+        _write_mounts(records)
+
+
+def mount_server(mount: Mount | None) -> str | None:
+    """The server a live citc mount reads from, if citc recorded it."""
+    if mount is None:
+        return None
+    record = _read_mounts().get(mount.mountpoint)
+    if record and record.get("workspace") == mount.workspace:
+        return record.get("server") or None
+    return None
+
+
+def workspace_or_current(ws: str | None) -> str:
+    """`ws`, or the workspace of the mount the working directory is in."""
+    if ws:
+        return ws
+    mount = current_mount()
+    if mount is None:
+        raise click.UsageError("name a workspace (the current directory is not in a "
+                               "citcfs mount)")
+    return mount.workspace
+
+
+# --- references ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class WsAt:
+    """A workspace state: the head, a version, or a label."""
+
+    workspace: str
+    version: int | None = None
+    label: str | None = None
+
+    def kwargs(self) -> dict[str, Any]:
+        return {"version": self.version, "label": self.label}
+
+    def __str__(self) -> str:
+        if self.version is not None:
+            return f"{self.workspace}@{self.version}"
+        return f"{self.workspace}@{self.label}" if self.label else self.workspace
+
+
+def parse_state(ref: str | None) -> tuple[int | None, str | None]:
+    """'3' -> version 3; 'v1' -> label v1; None/'head' -> the head."""
+    if ref is None or ref in ("", "head", "HEAD"):
+        return None, None
+    if ref.isdigit():
+        return int(ref), None
+    return None, ref
+
+
+def split_ws_ref(text: str) -> WsAt:
+    """'WS', 'WS@3' or 'WS@label'."""
+    name, _, ref = text.partition("@")
+    if not name:
+        raise click.BadParameter(f"{text!r} names no workspace")
+    version, label = parse_state(ref or None)
+    return WsAt(name, version, label)
+
+
+def split_base_ref(text: str) -> tuple[str, int | None]:
+    """'BASE' or 'BASE@REV'."""
+    name, _, rev = text.partition("@")
+    if rev and not rev.isdigit():
+        raise click.BadParameter(f"{text!r}: a base revision is a number")
+    return name, int(rev) if rev else None
+
+
+def ref_for(workspace: str, text: str | None, client_: Client) -> tuple[pb.Ref, str]:
+    """A diff side of `workspace` named by `text`, and how to print it.
+
+    ``None``/``head``: the head; a number: that version; ``base``: the base revision
+    the workspace sits on; ``base@REV``: another revision of its base; ``OTHER@REF``:
+    another workspace's state; anything else: a label.
+    """
+    if text in (None, "", "head", "HEAD"):
+        return Client.workspace_ref(workspace), f"{workspace}@head"
+    assert text is not None
+    name, at, rest = text.partition("@")
+    if name == "base":
+        ws = client_.describe_workspace(workspace)
+        if at and not rest.isdigit():
+            raise click.BadParameter(f"{text!r}: base@REV takes a revision number")
+        rev = int(rest) if at else ws.base_rev
+        return Client.base_ref(ws.base, rev), f"{ws.base}@{rev}"
+    if at and name:
+        other = split_ws_ref(text)
+        return Client.workspace_ref(other.workspace, **other.kwargs()), str(other)
+    version, label = parse_state(text)
+    return Client.workspace_ref(workspace, version, label), str(WsAt(workspace, version, label))

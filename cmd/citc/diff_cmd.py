@@ -1,0 +1,172 @@
+"""`citc status` and `citc diff`: what changed, between any two states."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+import click
+
+from citcfs import wire
+from citcfs.client.rpc import Client
+from citcfs.entries import Entry, EntryKind
+from citcfs.protos import citc_pb2 as pb
+
+from . import context, output, trees
+from .patch import Change, file_diffs, name_status, stat_lines
+
+CHANGE_NAMES = {pb.CHANGE_ADDED: "added", pb.CHANGE_MODIFIED: "modified",
+                pb.CHANGE_DELETED: "deleted", pb.CHANGE_TYPE_CHANGED: "type_changed",
+                pb.CHANGE_RENAMED: "renamed"}
+KIND_NAMES = {EntryKind.FILE: "file", EntryKind.DIR: "dir", EntryKind.SYMLINK: "symlink"}
+
+
+def _side(msg: pb.DiffEntry, field: str) -> Entry | None:
+    if not msg.HasField(field):
+        return None
+    entry = wire.entry_from_wire(getattr(msg, field))
+    return None if entry.kind == EntryKind.WHITEOUT else entry
+
+
+def changes(client: Client, a: pb.Ref, b: pb.Ref) -> Iterator[Change]:
+    """The server's diff from `a` to `b` as Changes, the root's own entry left out."""
+    for msg in client.diff(a, b):
+        path = output.wire_path(msg.path)
+        if not path:
+            continue
+        yield Change(path, CHANGE_NAMES.get(msg.change, "modified"), _side(msg, "old"),
+                     _side(msg, "new"),
+                     output.wire_path(msg.old_path) if msg.HasField("old_path") else None)
+
+
+def change_json(change: Change) -> dict[str, Any]:
+    entry = change.new or change.old
+    return {"path": change.path, "change": change.change, "old_path": change.old_path,
+            "kind": KIND_NAMES.get(entry.kind, "other") if entry else None,
+            "old_size": change.old.size if change.old else None,
+            "new_size": change.new.size if change.new else None,
+            "old_mode": change.old.mode if change.old else None,
+            "new_mode": change.new.mode if change.new else None}
+
+
+PROGRESS_MIN_CHANGES = 100
+COLOURS = {"A": "green", "M": "yellow", "D": "red", "T": "magenta", "R": "cyan"}
+
+
+def _coloured(line: str) -> str:
+    return output.style(line[0], fg=COLOURS.get(line[0])) + line[1:]
+
+
+@click.command()
+@click.argument("workspace", metavar="[WS]", required=False)
+@output.json_option
+def status(workspace: str | None, as_json: bool) -> None:
+    """The paths WS changed relative to its base (like git status --short).
+
+    One line per path: A added, M modified, D deleted, T type changed, R renamed
+    (directories end in "/").
+
+    \b
+    Example:
+      cd ~/demo && citc status
+      citc status demo --json
+    """
+    name = context.workspace_or_current(workspace)
+    client = context.client()
+    ws = client.describe_workspace(name)
+    found = list(changes(client, Client.base_ref(ws.base, ws.base_rev),
+                         Client.workspace_ref(name, ws.version)))
+    if as_json:
+        output.emit_json({"workspace": name, "base": ws.base, "base_rev": ws.base_rev,
+                          "version": ws.version, "changes": [change_json(c) for c in found]})
+        return
+    click.echo(output.style(f"workspace {name} at version {ws.version}, over "
+                            f"{ws.base}@{ws.base_rev}", dim=True), err=True)
+    if not found:
+        click.echo("nothing changed", err=True)
+    for change in found:
+        line = name_status(change).replace("\t", " ", 1)
+        click.echo(_coloured(line.replace("\t", " -> ")))
+
+
+def _write_patch_text(text: str, colour: bool) -> None:
+    if not colour:
+        sys.stdout.buffer.write(text.encode("utf-8", "surrogateescape"))
+        return
+    for line in text.splitlines():
+        shown = line.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+        if line.startswith(("diff --git", "---", "+++", "new file", "deleted file", "old mode",
+                            "new mode", "rename ", "similarity")):
+            shown = output.style(shown, bold=True)
+        elif line.startswith("@@"):
+            shown = output.style(shown, fg="cyan")
+        elif line.startswith("+"):
+            shown = output.style(shown, fg="green")
+        elif line.startswith("-"):
+            shown = output.style(shown, fg="red")
+        click.echo(shown)
+
+
+@click.command()
+@click.argument("workspace", metavar="[WS]", required=False)
+@click.option("--from", "from_", metavar="X", default=None,
+              help="The old side: a version number, a label, 'base' (default), 'base@REV', "
+                   "'head', or OTHER-WS@REF.")
+@click.option("--to", metavar="Y", default=None,
+              help="The new side, named like --from (default: the head).")
+@click.option("--name-status", "mode", flag_value="name-status",
+              help="One line per changed path with A/M/D/T/R.")
+@click.option("--stat", "mode", flag_value="stat", help="Lines added and removed per file.")
+@click.option("--patch", "-p", "mode", flag_value="patch", default=True,
+              help="A unified diff (the default) that applies with 'patch -p1'.")
+@output.json_option
+def diff(workspace: str | None, from_: str | None, to: str | None, mode: str,
+         as_json: bool) -> None:
+    """Differences between two states of WS (default: its base and its head).
+
+    X and Y are a version number (0 is the workspace as created), a snapshot label,
+    'base' (the base revision WS sits on), 'base@REV', 'head', or OTHER-WS@REF.
+
+    \b
+    Examples:
+      citc diff                                  # your changes, as a patch
+      citc diff demo --from 3 --to v2 --stat
+      citc diff demo --name-status --from base@1
+      citc diff demo > fix.patch && (cd ../plain-copy && patch -p1 < ../fix.patch)
+    """
+    name = context.workspace_or_current(workspace)
+    client = context.client()
+    a, a_name = context.ref_for(name, from_ or "base", client)
+    b, b_name = context.ref_for(name, to, client)
+    found = list(changes(client, a, b))
+    if as_json:
+        output.emit_json({"from": a_name, "to": b_name,
+                          "changes": [change_json(c) for c in found]})
+        return
+    if mode == "name-status":
+        for change in found:
+            click.echo(_coloured(name_status(change)))
+        return
+    # A bar on stderr for long diffs, unless it would mix with the diff on the terminal.
+    show_bar = not sys.stdout.isatty() and len(found) >= PROGRESS_MIN_CHANGES
+    total = sum(e.size for c in found for e in (c.old, c.new)
+                if e is not None and e.is_file) if show_bar else 0
+    with output.progress_bar("diffing", total if show_bar else -1) as bar:
+        def read(entry: Entry) -> bytes:
+            data = client.read_file(entry)
+            bar.advance(len(data))
+            return data
+
+        diffs = file_diffs(found, read, lambda entry: trees.files_below(client, entry))
+        if mode == "stat":
+            lines = stat_lines(list(diffs))
+        else:
+            colour = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+            for file_diff in diffs:
+                _write_patch_text(file_diff.text, colour)
+            sys.stdout.flush()
+            return
+    for line in lines:
+        click.echo(line)

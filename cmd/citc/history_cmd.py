@@ -1,0 +1,241 @@
+"""History: snapshots, the version log, restore and revert, sync and submit."""
+
+from __future__ import annotations
+
+import os
+
+import click
+
+from citcfs import errors
+
+from . import context, output
+
+
+def _ws_and(args: tuple[str, ...], what: str) -> tuple[str, str]:
+    """[WS] X: one argument is X in the current mount's workspace; two are WS and X."""
+    if len(args) == 1:
+        return context.workspace_or_current(None), args[0]
+    if len(args) == 2:
+        return args[0], args[1]
+    raise click.UsageError(f"expected [WS] {what}")
+
+
+@click.command()
+@click.argument("args", nargs=-1, metavar="[WS] LABEL")
+@click.option("--version", "-v", "version", type=int, help="Label this version (default: head).")
+@click.option("--replace", is_flag=True, help="Move LABEL if it is already set.")
+@output.json_option
+def snapshot(args: tuple[str, ...], version: int | None, replace: bool, as_json: bool) -> None:
+    """Name a version of WS (the head by default) LABEL.
+
+    Every version is kept anyway; a label makes one easy to name (in diff, cat,
+    restore, fork) and keeps it through garbage collection.
+
+    \b
+    Example:
+      citc snapshot before-refactor
+      citc snapshot demo v1 --version 3
+    """
+    workspace, label = _ws_and(args, "LABEL")
+    info = context.client().label(workspace, label, version, replace)
+    if as_json:
+        output.emit_json({"workspace": workspace, **output.label_json(info)})
+    else:
+        click.echo(f"snapshot {output.style(info.label, bold=True)} = {workspace} "
+                   f"version {info.version}")
+
+
+@click.command()
+@click.argument("workspace", metavar="[WS]", required=False)
+@output.json_option
+def snapshots(workspace: str | None, as_json: bool) -> None:
+    """The snapshot labels of WS.
+
+    \b
+    Example:
+      citc snapshots demo
+    """
+    name = context.workspace_or_current(workspace)
+    labels = sorted(context.client().labels(name), key=lambda x: (x.version, x.label))
+    if as_json:
+        output.emit_json([output.label_json(x) for x in labels])
+        return
+    output.table(["label", "version", "time"],
+                 [(x.label, x.version, output.when(x.time_ns)) for x in labels],
+                 empty=f"no snapshots of {name} (citc snapshot LABEL)")
+
+
+@click.command()
+@click.argument("workspace", metavar="[WS]", required=False)
+@click.option("--limit", "-n", type=click.IntRange(min=1), help="Show only the newest N.")
+@output.json_option
+def log(workspace: str | None, limit: int | None, as_json: bool) -> None:
+    """The versions of WS, newest first: time, paths changed, labels.
+
+    \b
+    Example:
+      citc log -n 10
+      citc log demo --json
+    """
+    name = context.workspace_or_current(workspace)
+    client = context.client()
+    versions = list(reversed(client.versions(name)))
+    if limit:
+        versions = versions[:limit]
+    labels: dict[int, list[str]] = {}
+    for info in client.labels(name):
+        labels.setdefault(info.version, []).append(info.label)
+    if as_json:
+        output.emit_json([{"version": v.version, "lsn": v.lsn, "time": output.iso(v.time_ns),
+                           "time_ns": v.time_ns, "paths_changed": v.path_count,
+                           "labels": sorted(labels.get(v.version, []))} for v in versions])
+        return
+    output.table(["version", "time", "paths", "labels"],
+                 [(v.version, output.when(v.time_ns), v.path_count,
+                   output.style(", ".join(sorted(labels.get(v.version, []))), fg="yellow"))
+                  for v in versions])
+
+
+@click.command()
+@click.argument("workspace", metavar="[WS]", required=False)
+@click.option("--to", "to", metavar="REF", required=True,
+              help="A version number or a snapshot label.")
+def restore(workspace: str | None, to: str) -> None:
+    """Make WS's head equal to an earlier version, as a new version.
+
+    Nothing is lost: the versions in between stay in the log.
+
+    \b
+    Example:
+      citc restore --to before-refactor
+      citc restore demo --to 3
+    """
+    name = context.workspace_or_current(workspace)
+    version, label = context.parse_state(to)
+    result = context.client().restore(name, version, label)
+    click.echo(f"restored {name} to {to} as version {result.version}")
+
+
+def _workspace_paths(args: tuple[str, ...], explicit: str | None) -> tuple[str, list[str]]:
+    """Split `citc revert [WS] PATH...` into a workspace and workspace paths.
+
+    In a mount, PATHs are local paths (relative to the working directory) unless the
+    first argument names a workspace and is no path here; elsewhere the first
+    argument is the workspace and the rest are paths within it.
+    """
+    mount = context.current_mount()
+    rest = list(args)
+    if explicit:
+        name = explicit
+    elif mount is None or (len(rest) >= 2 and not os.path.lexists(rest[0])
+                           and rest[0] in {w.name for w in context.client().list_workspaces()}):
+        if len(rest) < 2 and mount is None:
+            raise click.UsageError("expected WS PATH... (the current directory is not in a "
+                                   "citcfs mount)")
+        name = rest.pop(0)
+    else:
+        name = mount.workspace
+    targets = []
+    for path in rest:
+        if mount is not None and name == mount.workspace:
+            full = os.path.abspath(path)
+            rel = os.path.relpath(full, mount.mountpoint)
+            if rel == "." or rel.startswith(".."):
+                raise click.BadParameter(f"{path!r} is not inside the mount {mount.mountpoint}")
+            targets.append(rel)
+        else:
+            targets.append(path.strip("/"))
+    return name, targets
+
+
+@click.command()
+@click.argument("args", nargs=-1, required=True, metavar="[WS] PATH...")
+@click.option("--to", "to", metavar="REF", default=None,
+              help="A version number or a snapshot label (default: 0, the workspace as "
+                   "created).")
+@click.option("--workspace", "-w", metavar="WS", help="The workspace, when it is ambiguous.")
+def revert(args: tuple[str, ...], to: str | None, workspace: str | None) -> None:
+    """Make PATHs of WS as they were at an earlier version, as a new version.
+
+    \b
+    Example:
+      cd ~/demo && citc revert src/main.c          # undo my changes to one file
+      citc revert demo src docs/guide.txt --to v1
+    """
+    name, targets = _workspace_paths(args, workspace)
+    version, label = context.parse_state(to) if to else (0, None)
+    result = context.client().revert(name, targets, version, label)
+    click.echo(f"reverted {len(targets)} path{'s' if len(targets) != 1 else ''} of {name} to "
+               f"{to or 'version 0'} as version {result.version}")
+
+
+@click.command()
+@click.argument("workspace", metavar="[WS]", required=False)
+@click.option("--to", "to_rev", type=int, metavar="REV",
+              help="The base revision to move to (default: the newest).")
+@click.option("--refuse-conflicts", is_flag=True,
+              help="Change nothing and exit 4 if any path conflicts.")
+@output.json_option
+def sync(workspace: str | None, to_rev: int | None, refuse_conflicts: bool,
+         as_json: bool) -> None:
+    """Move WS onto a newer revision of its base; list the conflicts.
+
+    A conflict is a path both WS and the base changed; WS's version is kept. With
+    --refuse-conflicts a conflicting sync changes nothing and exits 4.
+
+    \b
+    Example:
+      citc sync
+      citc sync demo --to 7 --refuse-conflicts
+    """
+    name = context.workspace_or_current(workspace)
+    try:
+        result = context.client().sync(name, to_rev, refuse_conflicts)
+    except errors.Conflict as exc:
+        _print_conflicts(exc.paths, as_json, name)
+        raise
+    conflicts = [output.wire_path(p) for p in result.conflicts]
+    if as_json:
+        output.emit_json({"workspace": name, "version": result.version,
+                          "base_rev": result.base_rev, "conflicts": conflicts})
+        return
+    click.echo(f"{name} is at version {result.version} over base revision {result.base_rev}")
+    for path in conflicts:
+        click.echo(f"{output.style('conflict', fg='red')}: {path} (your version kept)")
+
+
+def _print_conflicts(paths: tuple[str, ...], as_json: bool, name: str) -> None:
+    if as_json:
+        output.emit_json({"workspace": name, "conflicts": list(paths)})
+    else:
+        for path in paths:
+            click.echo(f"{output.style('conflict', fg='red')}: {path}")
+
+
+@click.command()
+@click.argument("workspace", metavar="[WS]", required=False)
+@click.option("--message", "-m", default="", help="Recorded with the new base revision.")
+@output.json_option
+def submit(workspace: str | None, message: str, as_json: bool) -> None:
+    """Make WS the next revision of its base.
+
+    Refused, listing the paths and exiting 4, when the base changed under paths WS
+    changed: run citc sync, resolve, and submit again.
+
+    \b
+    Example:
+      citc submit -m "fix the frobnicator"
+    """
+    name = context.workspace_or_current(workspace)
+    try:
+        result = context.client().submit(name, message)
+    except errors.Conflict as exc:
+        _print_conflicts(exc.paths, as_json, name)
+        raise errors.Conflict(f"{exc.message} (run 'citc sync {name}', check the conflicts, "
+                              f"then submit again)", exc.paths) from None
+    rev = result.revision
+    if as_json:
+        output.emit_json({"workspace": name, "version": result.version,
+                          "revision": output.base_revision_json(rev)})
+        return
+    click.echo(f"submitted {name} as {output.style(f'{rev.base}@{rev.rev}', bold=True)}")

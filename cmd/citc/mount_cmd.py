@@ -1,0 +1,118 @@
+"""`citc mount` and `citc unmount`: workspaces as directories.
+
+`citc mount demo ~/demo --base ./tree` is the newcomer's one command: it imports the
+tree as a base when no base of that name exists yet, creates the workspace when it
+is missing, and mounts it.
+"""
+
+from __future__ import annotations
+
+import os
+
+import click
+
+from citcfs import errors
+from citcfs.client.cache import DEFAULT_CACHE_BYTES
+from citcfs.client.mount import MountOptions, mount_background, mount_foreground
+from citcfs.client.mount import unmount as unmount_path
+
+from . import context, local_server, output
+from .base_cmd import import_tree
+
+
+def _ensure_workspace(name: str, tree: str | None, base_name: str | None) -> None:
+    client = context.client()
+    try:
+        client.describe_workspace(name)
+        return
+    except errors.NotFound:
+        pass
+    if tree is None and base_name is None:
+        raise errors.WorkspaceNotFound(f"no workspace {name!r}; give --base DIR (a tree to "
+                                       f"import) or --base-name BASE to create it")
+    base_name = base_name or name
+    known = {b.name for b in client.list_bases()}
+    if base_name not in known:
+        if tree is None:
+            raise errors.BaseNotFound(f"no base {base_name!r}; give --base DIR to import one")
+        import_tree(base_name, tree, f"imported by citc mount from {os.path.abspath(tree)}")
+    elif tree is not None:
+        click.echo(f"base {base_name!r} exists; using it as it is (citc base import "
+                   f"{tree} --name {base_name} adds a revision)", err=True)
+    workspace = client.create_workspace(name, base_name)
+    click.echo(f"created workspace {workspace.name} over {workspace.base}@{workspace.base_rev}")
+
+
+@click.command()
+@click.argument("workspace", metavar="WS")
+@click.argument("directory", metavar="DIR", type=click.Path(file_okay=False))
+@click.option("--base", "tree", type=click.Path(exists=True, file_okay=False), metavar="TREE",
+              help="Create WS if missing, over a base imported from this directory (if the "
+                   "base does not exist yet).")
+@click.option("--base-name", metavar="BASE",
+              help="The base to create WS over (default: named like WS).")
+@click.option("--server", metavar="ADDR", help="The server (as citc --server; overrides it).")
+@click.option("--foreground", "-f", is_flag=True, help="Serve in this process until unmounted.")
+@click.option("--cache-size", "cache_bytes", default=str(DEFAULT_CACHE_BYTES), metavar="SIZE",
+              callback=lambda _ctx, _param, value: output.parse_size(value),
+              help=f"Local object cache size, e.g. 512M or 4G "
+                   f"(default {output.human_bytes(DEFAULT_CACHE_BYTES)}).")
+@click.option("--attr-timeout", type=float, default=1.0, show_default=True, metavar="S",
+              help="Seconds the kernel may cache names and attributes.")
+def mount(workspace: str, directory: str, tree: str | None, base_name: str | None,
+          server: str | None, foreground: bool, cache_bytes: int, attr_timeout: float) -> None:
+    """Mount workspace WS on DIR (made if missing).
+
+    With --base TREE, a newcomer's one command: TREE is imported as a base (named
+    like WS, or --base-name) unless that base exists, and WS is created over it
+    unless it exists.
+
+    \b
+    Example:
+      citc mount demo ~/demo --base ./some/tree
+      citc mount fix-1234 /src/fix --cache-size 8G
+    """
+    ctx = context.get()
+    if server:
+        ctx.server = server
+    _ensure_workspace(workspace, tree, base_name)
+    mountpoint = os.path.abspath(os.path.expanduser(directory))
+    os.makedirs(mountpoint, exist_ok=True)
+    options = MountOptions(server=ctx.address(), workspace=workspace, mountpoint=mountpoint,
+                           cache_bytes=cache_bytes,
+                           attr_timeout=attr_timeout, token=os.environ.get("CITC_TOKEN"),
+                           tls_ca=os.environ.get("CITC_TLS_CA"), debug=ctx.debug)
+    if foreground:
+        click.echo(f"serving {workspace} on {mountpoint} (Ctrl-C or citc unmount to stop)",
+                   err=True)
+        context.record_mount(mountpoint, workspace, options.server)
+        try:
+            mount_foreground(options)
+        finally:
+            context.forget_mount(mountpoint)
+        return
+    log_dir = local_server.data_dir()
+    os.makedirs(log_dir, mode=0o700, exist_ok=True)
+    log_file = os.path.join(log_dir, f"mount-{workspace}.log")
+    pid = mount_background(options, log_file)
+    context.record_mount(mountpoint, workspace, options.server)
+    click.echo(f"mounted {output.style(workspace, bold=True)} on {mountpoint} (pid {pid}, "
+               f"log {log_file})")
+
+
+@click.command()
+@click.argument("directory", metavar="DIR", type=click.Path())
+def unmount(directory: str) -> None:
+    """Unmount the citcfs mount at DIR. Everything written is already on the server.
+
+    \b
+    Example:
+      citc unmount ~/demo
+    """
+    path = os.path.abspath(os.path.expanduser(directory))
+    mount = next((m for m in context.citc_mounts() if m.mountpoint == path), None)
+    if mount is None and os.path.ismount(path):
+        raise errors.InvalidArgument(f"{directory!r} is not a citcfs mount")
+    unmount_path(path)
+    context.forget_mount(path)
+    click.echo(f"unmounted {mount.workspace + ' from ' if mount else ''}{path}")

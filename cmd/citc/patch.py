@@ -1,0 +1,198 @@
+"""Rendering diffs for people and for `patch -p1`: pure functions over changes.
+
+A `Change` is one path's difference (from the server's Diff stream). `unified`
+turns the changes into a git-style unified diff with ``a/`` and ``b/`` prefixes:
+``new file mode``, ``deleted file mode``, ``old mode``/``new mode``, and
+``rename from``/``rename to`` headers, so that GNU patch (2.7+) and ``git apply``
+reproduce additions, deletions, mode changes and renames. Directories have no lines
+of their own (patch makes parents as needed); a renamed directory becomes one pure
+rename per file below it. Binary files (a NUL in the first 8000 bytes, as git
+decides) say ``Binary files a/X and b/X differ``.
+
+File content comes through a `read(entry) -> bytes` callable, and the files under a
+renamed directory through `files_below(entry) -> [(relative path, entry)]`, so these
+functions never touch the network themselves.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+
+from citcfs.entries import Entry, EntryKind
+
+Reader = Callable[[Entry], bytes]
+FilesBelow = Callable[[Entry], list[tuple[str, Entry]]]
+
+LETTERS = {"added": "A", "modified": "M", "deleted": "D", "type_changed": "T",
+           "renamed": "R"}
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    path: str
+    change: str  # added, modified, deleted, type_changed, renamed
+    old: Entry | None
+    new: Entry | None
+    old_path: str | None = None
+
+    @property
+    def source(self) -> str:
+        """Where the old side lives (differs from `path` for renames)."""
+        return self.old_path or self.path
+
+    def is_dir(self) -> bool:
+        entry = self.new or self.old
+        return entry is not None and entry.kind == EntryKind.DIR
+
+
+def _git_mode(entry: Entry) -> str:
+    if entry.kind == EntryKind.SYMLINK:
+        return "120000"
+    return "100755" if entry.mode & 0o111 else "100644"
+
+
+def _content(entry: Entry | None, read: Reader) -> bytes:
+    if entry is None:
+        return b""
+    if entry.kind == EntryKind.SYMLINK:
+        return entry.target.encode("utf-8", "surrogateescape")
+    return read(entry)
+
+
+def is_binary(data: bytes) -> bool:
+    return b"\0" in data[:8000]
+
+
+def _hunks(a_name: str, b_name: str, old: bytes, new: bytes) -> Iterator[str]:
+    a_lines = old.decode("utf-8", "surrogateescape").splitlines(keepends=True)
+    b_lines = new.decode("utf-8", "surrogateescape").splitlines(keepends=True)
+    for line in difflib.unified_diff(a_lines, b_lines, a_name, b_name, n=3):
+        if line.endswith("\n"):
+            yield line
+        else:
+            yield line + "\n\\ No newline at end of file\n"
+
+
+@dataclass
+class FileDiff:
+    """One file's patch text and its line counts (for --stat)."""
+
+    a_path: str
+    b_path: str
+    text: str
+    added: int = 0
+    removed: int = 0
+    binary: bool = False
+
+
+def file_diff(a_path: str | None, b_path: str | None, old: Entry | None, new: Entry | None,
+              read: Reader) -> FileDiff:
+    """The git-style patch turning file/symlink `old` at a_path into `new` at b_path."""
+    shown_a = a_path or b_path or ""
+    shown_b = b_path or a_path or ""
+    head = [f"diff --git a/{shown_a} b/{shown_b}\n"]
+    if old is None and new is not None:
+        head.append(f"new file mode {_git_mode(new)}\n")
+    elif new is None and old is not None:
+        head.append(f"deleted file mode {_git_mode(old)}\n")
+    elif old is not None and new is not None:
+        if _git_mode(old) != _git_mode(new):
+            head.append(f"old mode {_git_mode(old)}\nnew mode {_git_mode(new)}\n")
+        if shown_a != shown_b:
+            head.append(f"rename from {shown_a}\nrename to {shown_b}\n")
+    old_data, new_data = _content(old, read), _content(new, read)
+    result = FileDiff(shown_a, shown_b, "")
+    a_name = f"a/{shown_a}" if old is not None else "/dev/null"
+    b_name = f"b/{shown_b}" if new is not None else "/dev/null"
+    if old_data == new_data:
+        if len(head) == 1:
+            return result  # only times or owners changed: nothing a patch can say
+        if shown_a != shown_b and len(head) == 2:
+            head.insert(1, "similarity index 100%\n")
+        result.text = "".join(head)
+        return result
+    if is_binary(old_data) or is_binary(new_data):
+        result.binary = True
+        result.text = "".join(head) + f"Binary files {a_name} and {b_name} differ\n"
+        return result
+    body = list(_hunks(a_name, b_name, old_data, new_data))
+    for line in body[2:]:
+        if line.startswith("+"):
+            result.added += 1
+        elif line.startswith("-"):
+            result.removed += 1
+    result.text = "".join(head) + "".join(body)
+    return result
+
+
+def _content_side(entry: Entry | None) -> Entry | None:
+    """The entry if it has lines of its own (a file or symlink), else None."""
+    return entry if entry is not None and entry.kind in (EntryKind.FILE,
+                                                         EntryKind.SYMLINK) else None
+
+
+def file_diffs(changes: Iterable[Change], read: Reader,
+               files_below: FilesBelow) -> Iterator[FileDiff]:
+    """Every file's patch for `changes` (which are in path order, parents first)."""
+    return (d for d in _file_diffs(list(changes), read, files_below) if d.text)
+
+
+def _file_diffs(changes: list[Change], read: Reader,
+                files_below: FilesBelow) -> Iterator[FileDiff]:
+    reported = {c.path for c in changes}
+    for change in changes:
+        if change.path == "":
+            continue
+        old, new = _content_side(change.old), _content_side(change.new)
+        if change.change == "renamed" and change.is_dir() and change.new is not None:
+            for rel, entry in files_below(change.new):
+                if f"{change.path}/{rel}" not in reported:
+                    yield file_diff(f"{change.source}/{rel}", f"{change.path}/{rel}",
+                                    entry, entry, read)
+            continue
+        if old is None and new is None:
+            continue
+        if (old is not None and new is not None
+                and old.kind != new.kind):  # file <-> symlink: a delete and an add
+            yield file_diff(change.source, None, old, None, read)
+            yield file_diff(None, change.path, None, new, read)
+            continue
+        yield file_diff(change.source if old is not None else None,
+                        change.path if new is not None else None, old, new, read)
+
+
+def name_status(change: Change) -> str:
+    suffix = "/" if change.is_dir() else ""
+    letter = LETTERS.get(change.change, "?")
+    if change.change == "renamed":
+        return f"{letter}\t{change.source}{suffix}\t{change.path}{suffix}"
+    return f"{letter}\t{change.path}{suffix}"
+
+
+def stat_lines(diffs: list[FileDiff], width: int = 60) -> list[str]:
+    """git's --stat: one line per file and a summary."""
+    if not diffs:
+        return []
+    names = [d.b_path if d.a_path == d.b_path else f"{d.a_path} => {d.b_path}" for d in diffs]
+    name_width = max(len(n) for n in names)
+    most = max((d.added + d.removed for d in diffs), default=0)
+    count_width = len(str(most))
+    scale = min(1.0, (width - name_width) / most) if most and width > name_width else 1.0
+    lines = []
+    for name, d in zip(names, diffs):
+        if d.binary:
+            lines.append(f" {name.ljust(name_width)} | Bin")
+            continue
+        plus = "+" * max(int(d.added * scale), 1 if d.added else 0)
+        minus = "-" * max(int(d.removed * scale), 1 if d.removed else 0)
+        lines.append(f" {name.ljust(name_width)} | {str(d.added + d.removed).rjust(count_width)}"
+                     f" {plus}{minus}".rstrip())
+    added = sum(d.added for d in diffs)
+    removed = sum(d.removed for d in diffs)
+    files = len(diffs)
+    lines.append(f" {files} file{'s' if files != 1 else ''} changed, "
+                 f"{added} insertion{'s' if added != 1 else ''}(+), "
+                 f"{removed} deletion{'s' if removed != 1 else ''}(-)")
+    return lines

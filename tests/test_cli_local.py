@@ -1,0 +1,165 @@
+"""`citc` with no server configured: the local server it starts, reuses, restarts
+after a crash and stops; and a newcomer's first run from an empty HOME, through a
+real FUSE mount, ending with a `citc diff` that `patch -p1` applies to an export of
+the base to reproduce the workspace.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import stat
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from cli_support import (Citc, citc_mountpoints, cleanup_mounts, private_env,
+                         snapshot_tree, stop_local_server, write_tree)
+from server_support import socket_dir
+
+
+@pytest.fixture
+def local(tmp_path: Path) -> Iterator[tuple[Citc, Path]]:
+    """citc with an empty HOME and a short runtime dir; the server it starts is
+    killed by its pid file at the end, whatever happened."""
+    home = tmp_path / "home"
+    home.mkdir()
+    with socket_dir() as runtime:
+        citc = Citc(private_env(home, Path(runtime)), tmp_path)
+        try:
+            yield citc, home
+        finally:
+            stop_local_server(home / ".local" / "share")
+
+
+def _pid(home: Path) -> int:
+    return int((home / ".local/share/citcfs/server.pid").read_text())
+
+
+def _servers_of(db_dir: Path) -> list[int]:
+    """Pids of server processes serving `db_dir`."""
+    found = []
+    for entry in os.listdir("/proc"):
+        try:
+            argv = Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")
+        except (OSError, ValueError):
+            continue
+        if b"server" in argv and str(db_dir).encode() in argv:
+            found.append(int(entry))
+    return found
+
+
+def test_zero_config_starts_reuses_restarts_and_stops(local: tuple[Citc, Path]) -> None:
+    citc, home = local
+    # Two commands at once from an empty HOME start one server between them.
+    assert citc.many(("base", "list", "--json"), ("ws", "list", "--json")) == ["[]\n"] * 2
+    data = home / ".local" / "share" / "citcfs"
+    assert len(_servers_of(data / "db")) == 1
+    assert (data / "server.log").exists() and (data / "db").is_dir()
+    first = _pid(home)
+    status = citc.json("server", "status")
+    assert status["running"] is True and status["local"] is True and status["pid"] == first
+    assert status["data_dir"] == str(data)
+    socket_path = status["address"][len("unix:"):]
+    assert stat.S_ISSOCK(os.stat(socket_path).st_mode)
+    assert socket_path.startswith(citc.env["XDG_RUNTIME_DIR"] + "/citcfs/")
+    assert citc.json("ws", "list") == [] and _pid(home) == first  # reused
+
+    # A crashed server leaves its socket and pid file behind; citc starts a new one.
+    os.kill(first, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while Path(f"/proc/{first}").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert os.path.exists(socket_path)
+    assert citc.json("base", "list") == []
+    second = _pid(home)
+    assert second != first
+
+    assert f"pid {second}" in citc.ok("server", "stop")
+    assert not Path(f"/proc/{second}").exists() or \
+        open(f"/proc/{second}/stat").read().split(") ")[1][0] == "Z"
+    assert "no local server" in citc.ok("server", "stop")
+    down = citc("server", "status", "--json")
+    assert down.returncode == 3 and json.loads(down.stdout)["running"] is False
+
+
+BASE_TREE: dict[str, bytes | tuple[str, str]] = {
+    "README": b"A demo tree.\n",
+    "src/main.c": b"#include <stdio.h>\n\nint main(void) {\n    puts(\"hi\");\n    return 0;\n}\n",
+    "src/old_name.c": b"int helper(void) { return 1; }\n",
+    "src/remove_me.c": b"gone soon\n",
+    "scripts/build.sh": b"#!/bin/sh\nmake\n",
+    "docs/link": ("symlink", "../README"),
+    "lib/a.txt": b"alpha\n",
+    "lib/b.txt": b"beta\n",
+    "lib/deep/c.txt": b"gamma\n",
+}
+
+
+def test_newcomer_mounts_edits_diffs_snapshots_and_the_patch_applies(
+        local: tuple[Citc, Path], tmp_path: Path) -> None:
+    citc, home = local
+    tree = write_tree(tmp_path / "some" / "tree", BASE_TREE)
+    mnt = tmp_path / "demo"  # does not exist yet: citc mount makes it
+    with cleanup_mounts(mnt):
+        out = citc.ok("mount", "demo", str(mnt), "--base", str(tree))
+        assert "created workspace demo over demo@1" in out and "mounted" in out
+        assert str(mnt) in citc_mountpoints()
+        assert (mnt / "src/main.c").read_bytes() == BASE_TREE["src/main.c"]
+
+        # Edit the mount as any program would.
+        with open(mnt / "src/main.c", "a") as f:
+            f.write("/* edited */\n")
+        (mnt / "src/new").mkdir()
+        (mnt / "src/new/added.txt").write_text("brand new\n")
+        os.rename(mnt / "src/old_name.c", mnt / "src/new_name.c")
+        os.unlink(mnt / "src/remove_me.c")
+        os.chmod(mnt / "README", 0o755)
+        os.symlink("main.c", mnt / "src/main-link")
+        os.rename(mnt / "lib", mnt / "library")
+        (mnt / "library/a.txt").write_text("alpha, changed after the move\n")
+
+        status = citc.ok("status", cwd=mnt).splitlines()
+        assert {"M src/main.c", "A src/new/", "A src/new/added.txt", "D src/remove_me.c",
+                "R src/old_name.c -> src/new_name.c", "M README", "A src/main-link",
+                "R lib/ -> library/"} <= set(status)
+        patch = citc.ok("diff", cwd=mnt / "src")  # WS from the mount, any depth
+        assert "+/* edited */\n" in patch and "rename to src/new_name.c" in patch
+        assert "first" in citc.ok("snapshot", "first", cwd=mnt)
+        log = citc.ok("log", cwd=mnt).splitlines()
+        assert log[0].split()[:1] == ["VERSION"] and "first" in log[1]
+        assert citc.json("log", cwd=mnt)[0]["labels"] == ["first"]
+
+        # The patch turns an export of the base into the workspace.
+        base_copy, head_copy = tmp_path / "base-copy", tmp_path / "head-copy"
+        citc.ok("export", "demo@base", str(base_copy))
+        citc.ok("export", "demo@first", str(head_copy))
+        applied = subprocess.run(["patch", "-p1", "--batch"], input=patch.encode(),
+                                 cwd=base_copy, capture_output=True, text=False)
+        assert applied.returncode == 0, applied.stdout + applied.stderr
+        patched, wanted = snapshot_tree(base_copy), snapshot_tree(head_copy)
+        assert patched == wanted
+        assert snapshot_tree(mnt) == wanted
+        assert wanted["src/main-link"] == ("link", "main.c", 0)
+        assert wanted["README"][2] == 0o755
+
+        # revert takes paths relative to the working directory in a mount.
+        assert "reverted 1 path of demo" in citc.ok("revert", "main.c", cwd=mnt / "src")
+        assert citc.ok("cat", "demo", "src/main.c") == BASE_TREE["src/main.c"].decode()
+
+        out = citc.ok("unmount", str(mnt))
+        assert "unmounted demo" in out
+        assert str(mnt) not in citc_mountpoints()
+
+    # Mounting again reuses the base and the workspace; the edits are still there.
+    with cleanup_mounts(mnt):
+        out = citc.ok("mount", "demo", str(mnt), "--base", str(tree))
+        assert "created" not in out
+        assert (mnt / "src/new/added.txt").read_text() == "brand new\n"
+        assert citc.fails(1, "mount", "demo", str(mnt))  # already mounted there
+        citc.ok("unmount", str(mnt))
+    assert "is not mounted" in citc.fails(1, "unmount", str(mnt))
+    assert "--base" in citc.fails(1, "mount", "nosuch", str(tmp_path / "x"))
