@@ -399,3 +399,10 @@ class Client:
     @_translate
     def gc(self, dry_run: bool = False, timeout: float | None = 3600) -> pb.GCResponse:
         return self.stub.GC(pb.GCRequest(dry_run=dry_run), **self._kw(timeout))
+
+    @_translate
+    def verify(self, rebuild: bool = False, skip_objects: bool = False,
+               timeout: float | None = 3600) -> pb.VerifyResponse:
+        """Check the server's log and objects (and rebuild its indexes if asked)."""
+        return self.stub.Verify(pb.VerifyRequest(rebuild=rebuild, skip_objects=skip_objects),
+                                **self._kw(timeout))

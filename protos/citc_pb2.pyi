@@ -773,6 +773,32 @@ class GCRequest(_message.Message):
     dry_run: bool
     def __init__(self, dry_run: _Optional[bool] = ...) -> None: ...
 
+class VerifyRequest(_message.Message):
+    __slots__ = ("rebuild", "skip_objects")
+    REBUILD_FIELD_NUMBER: _ClassVar[int]
+    SKIP_OBJECTS_FIELD_NUMBER: _ClassVar[int]
+    rebuild: bool
+    skip_objects: bool
+    def __init__(self, rebuild: _Optional[bool] = ..., skip_objects: _Optional[bool] = ...) -> None: ...
+
+class VerifyResponse(_message.Message):
+    __slots__ = ("records", "first_lsn", "last_lsn", "objects", "corrupt", "missing", "rebuilt")
+    RECORDS_FIELD_NUMBER: _ClassVar[int]
+    FIRST_LSN_FIELD_NUMBER: _ClassVar[int]
+    LAST_LSN_FIELD_NUMBER: _ClassVar[int]
+    OBJECTS_FIELD_NUMBER: _ClassVar[int]
+    CORRUPT_FIELD_NUMBER: _ClassVar[int]
+    MISSING_FIELD_NUMBER: _ClassVar[int]
+    REBUILT_FIELD_NUMBER: _ClassVar[int]
+    records: int
+    first_lsn: int
+    last_lsn: int
+    objects: int
+    corrupt: _containers.RepeatedScalarFieldContainer[bytes]
+    missing: _containers.RepeatedScalarFieldContainer[bytes]
+    rebuilt: bool
+    def __init__(self, records: _Optional[int] = ..., first_lsn: _Optional[int] = ..., last_lsn: _Optional[int] = ..., objects: _Optional[int] = ..., corrupt: _Optional[_Iterable[bytes]] = ..., missing: _Optional[_Iterable[bytes]] = ..., rebuilt: _Optional[bool] = ...) -> None: ...
+
 class GCResponse(_message.Message):
     __slots__ = ("dry_run", "versions_pruned", "objects_freed", "bytes_freed", "objects_live")
     DRY_RUN_FIELD_NUMBER: _ClassVar[int]

@@ -185,6 +185,11 @@ class CitcStub:
                 request_serializer=citc_dot_v1_dot_citc__pb2.GCRequest.SerializeToString,
                 response_deserializer=citc_dot_v1_dot_citc__pb2.GCResponse.FromString,
                 _registered_method=True)
+        self.Verify = channel.unary_unary(
+                '/citc.v1.Citc/Verify',
+                request_serializer=citc_dot_v1_dot_citc__pb2.VerifyRequest.SerializeToString,
+                response_deserializer=citc_dot_v1_dot_citc__pb2.VerifyResponse.FromString,
+                _registered_method=True)
 
 
 class CitcServicer:
@@ -439,6 +444,16 @@ class CitcServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Verify(self, request, context):
+        """Check the server's data: every log record's checksum and the LSN sequence, every
+        stored object against its id, and that every object a base revision or kept
+        workspace version reaches is present; optionally rebuild every index from the
+        log (administrators only). A damaged log answers DATA_LOSS and rebuilds nothing.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_CitcServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -591,6 +606,11 @@ def add_CitcServicer_to_server(servicer, server):
                     servicer.GC,
                     request_deserializer=citc_dot_v1_dot_citc__pb2.GCRequest.FromString,
                     response_serializer=citc_dot_v1_dot_citc__pb2.GCResponse.SerializeToString,
+            ),
+            'Verify': grpc.unary_unary_rpc_method_handler(
+                    servicer.Verify,
+                    request_deserializer=citc_dot_v1_dot_citc__pb2.VerifyRequest.FromString,
+                    response_serializer=citc_dot_v1_dot_citc__pb2.VerifyResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1404,6 +1424,33 @@ class Citc:
             '/citc.v1.Citc/GC',
             citc_dot_v1_dot_citc__pb2.GCRequest.SerializeToString,
             citc_dot_v1_dot_citc__pb2.GCResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Verify(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/citc.v1.Citc/Verify',
+            citc_dot_v1_dot_citc__pb2.VerifyRequest.SerializeToString,
+            citc_dot_v1_dot_citc__pb2.VerifyResponse.FromString,
             options,
             channel_credentials,
             insecure,

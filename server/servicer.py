@@ -648,6 +648,20 @@ class CitcServicer(pb_grpc.CitcServicer):
                              objects_live=report.objects_live)
 
     @unary
+    def Verify(self, request: pb.VerifyRequest, context: grpc.ServicerContext,
+               identity: Identity) -> pb.VerifyResponse:
+        if not identity.admin:
+            raise PermissionDenied(f"user {identity.user!r} is not an administrator")
+        report = self.db.fsck(rebuild=request.rebuild, objects=not request.skip_objects)
+        log.info("verify by %s: %d records, %d objects, %d corrupt, %d missing%s",
+                 identity.user, report.records, report.objects, len(report.corrupt),
+                 len(report.missing), ", indexes rebuilt" if report.rebuilt else "")
+        return pb.VerifyResponse(records=report.records, first_lsn=report.first_lsn,
+                                 last_lsn=report.last_lsn, objects=report.objects,
+                                 corrupt=list(report.corrupt), missing=list(report.missing),
+                                 rebuilt=report.rebuilt)
+
+    @unary
     def SetRetention(self, request: pb.SetRetentionRequest, context: grpc.ServicerContext,
                      identity: Identity) -> pb.SetRetentionResponse:
         set_retention = self._storage("SetRetention")

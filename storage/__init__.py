@@ -1,11 +1,12 @@
 """The log database: an append-only log of workspace changes, indexes derived from it,
 and a content-addressed object store. `Database` is the entry point."""
 
-from .database import (BaseInfo, BaseRef, Changes, CommitResult, Database, GcReport, SubmitResult,
+from .database import (BaseInfo, BaseRef, Changes, CommitResult, Database, FsckReport, GcReport,
+                       SubmitResult,
                        SyncResult, VerifyReport, WorkspaceRef)
 from .diff import Change, DiffEntry
 from .ops import MakeDir, Op, Remove, Rename, SetAttr, Symlink, WriteFile
 
-__all__ = ["BaseInfo", "BaseRef", "Change", "Changes", "CommitResult", "Database", "DiffEntry",
+__all__ = ["BaseInfo", "BaseRef", "Change", "Changes", "CommitResult", "Database", "DiffEntry", "FsckReport",
            "GcReport", "SubmitResult", "SyncResult", "VerifyReport", "WorkspaceRef",
            "MakeDir", "Op", "Remove", "Rename", "SetAttr", "Symlink", "WriteFile"]

@@ -22,7 +22,8 @@ from typing import TypeVar
 
 from citcfs import paths
 from citcfs.entries import Entry, Tree
-from citcfs.errors import (AlreadyExists, BaseNotFound, Conflict, CorruptLog, FailedPrecondition,
+from citcfs.errors import (AlreadyExists, BaseNotFound, Conflict, CorruptData, CorruptLog,
+                           FailedPrecondition,
                            HistoryTruncated, InvalidArgument, ObjectMissing, SnapshotNotFound,
                            StaleVersion, WorkspaceNotFound)
 from citcfs.objects import ObjectId, ObjectKind, object_id
@@ -126,6 +127,23 @@ class _DryRun(Exception):
     def __init__(self, result: object) -> None:
         super().__init__("dry run")
         self.result = result
+
+
+@dataclass(frozen=True, slots=True)
+class FsckReport:
+    """What `fsck` found: the log, the objects, and whether the indexes were rebuilt."""
+
+    records: int
+    first_lsn: int
+    last_lsn: int
+    objects: int
+    corrupt: tuple[ObjectId, ...]
+    missing: tuple[ObjectId, ...]
+    rebuilt: bool
+
+    @property
+    def ok(self) -> bool:
+        return not self.corrupt and not self.missing
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,6 +264,35 @@ class Database:
                 expected += 1
                 count += 1
         return VerifyReport(count, first, last)
+
+    def fsck(self, rebuild: bool = False, objects: bool = True) -> FsckReport:
+        """Verify the log's checksums and sequence, then (with `objects`) every stored
+        object against its id and that every object a live state reaches is present.
+        With `rebuild`, the indexes are then dropped and replayed from the log.
+
+        CorruptLog is raised, and nothing is rebuilt, if the log itself is damaged:
+        a rebuild from a damaged log would lose what the damaged records said.
+        """
+        log_report = self.verify_log()
+        corrupt: list[ObjectId] = []
+        missing: list[ObjectId] = []
+        count = 0
+        if objects:
+            for oid in self.objects.ids():
+                count += 1
+                try:
+                    self.objects.get(oid)
+                except CorruptData:
+                    corrupt.append(oid)
+            bad = set(corrupt)
+            with self.kv.read() as txn:
+                reachable = self._mark(txn, tolerate_missing=True)
+            present = self.objects.has(list(reachable))
+            missing = [oid for oid, here in zip(reachable, present) if not here and oid not in bad]
+        if rebuild:
+            self.rebuild()
+        return FsckReport(log_report.records, log_report.first_lsn, log_report.last_lsn, count,
+                          tuple(corrupt), tuple(sorted(missing)), rebuild)
 
     def rebuild(self) -> int:
         """Drop every index and replay the whole log; return the records replayed."""
@@ -743,8 +790,12 @@ class Database:
             raise CorruptLog(f"index names unknown workspace {ws_id}")
         return WorkspaceState.decode(raw)
 
-    def _mark(self, txn: KVTxn) -> set[ObjectId]:
-        """Every object reachable from a base revision or a kept workspace version."""
+    def _mark(self, txn: KVTxn, tolerate_missing: bool = False) -> set[ObjectId]:
+        """Every object reachable from a base revision or a kept workspace version.
+
+        With `tolerate_missing`, a tree that cannot be read is counted as reachable
+        and not descended into (fsck reports it), instead of raising.
+        """
         reachable: set[ObjectId] = set()
 
         def visit_entry(entry: Entry) -> None:
@@ -756,7 +807,13 @@ class Database:
             if oid in reachable:
                 return
             reachable.add(oid)
-            for _, entry in self.load_tree(oid):
+            try:
+                tree = self.load_tree(oid)
+            except (ObjectMissing, CorruptData):
+                if not tolerate_missing:
+                    raise
+                return
+            for _, entry in tree:
                 visit_entry(entry)
 
         for _, raw in txn.range(keys.BASES, b""):

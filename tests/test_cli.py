@@ -369,9 +369,13 @@ def test_gc_and_fsck(citc: Citc, client: Client, base: str) -> None:
 
     report = citc.json("fsck")
     assert report["ok"] is True and report["problems"] == []
-    assert report["counts"]["bases"] >= 1 and report["counts"]["trees"] >= 1
-    assert report["counts"]["chunks"] >= 1 and report["objects_verified"] is True
+    assert report["log"]["records"] >= 1 and report["log"]["first_lsn"] == 1
+    assert report["objects"] >= 1 and report["objects_verified"] is True
+    assert report["corrupt"] == [] and report["missing"] == [] and report["rebuilt"] is False
     assert "ok" in citc.ok("fsck", "--quick").splitlines()[-1]
+    rebuilt = citc.json("fsck", "--rebuild")
+    assert rebuilt["ok"] is True and rebuilt["rebuilt"] is True
+    assert "garbage" in citc.ok("ws", "show", "garbage")  # the rebuilt indexes answer
 
 
 # --- errors -----------------------------------------------------------------------------

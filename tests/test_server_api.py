@@ -254,3 +254,17 @@ def test_watch_and_changes(client: Client) -> None:
         assert event.workspace == "w" and event.deleted
     finally:
         stream.cancel()
+
+
+def test_verify_reports_corrupt_objects_and_rebuilds(client: Client, server: CitcServer) -> None:
+    client.create_workspace("v", "main")
+    entry = client.upload_file(os.urandom(2 * CHUNK_SIZE))  # two chunks
+    client.commit("v", [wire.write_file_op("big.bin", entry)])
+    clean = client.verify()
+    assert clean.records >= 3 and clean.first_lsn == 1 and clean.objects >= 2
+    assert list(clean.corrupt) == [] and list(clean.missing) == [] and not clean.rebuilt
+    assert client.verify(skip_objects=True).objects == 0
+    server.db.objects.corrupt_for_test(entry.chunks[0], b"not the chunk")
+    damaged = client.verify(rebuild=True)
+    assert list(damaged.corrupt) == [entry.chunks[0]] and damaged.rebuilt
+    assert client.lookup("v", "big.bin") == entry

@@ -15,7 +15,7 @@ from citcfs import paths
 from citcfs.entries import Entry, EntryKind, Tree
 from citcfs.errors import (AlreadyExists, BaseNotFound, Conflict, FailedPrecondition,
                            HistoryTruncated, InvalidArgument, ObjectMissing, SnapshotNotFound)
-from citcfs.objects import CHUNK_SIZE, ObjectKind
+from citcfs.objects import CHUNK_SIZE, ObjectKind, split_chunks
 from citcfs.storage import (BaseRef, Change, Database, MakeDir, Remove, Rename, SetAttr, Symlink,
                             WorkspaceRef, WriteFile)
 
@@ -1058,3 +1058,18 @@ def test_rebuild_after_gc_gives_identical_answers(ws_db: Database, tmp_path: Pat
     with Database.open(str(tmp_path / "db"), sync=False) as reopened:
         db = reopened
         assert answers() == before
+
+
+def test_fsck_finds_corrupt_and_missing_objects_and_rebuilds(ws_db: Database) -> None:
+    big = os.urandom(2 * CHUNK_SIZE)
+    chunks = split_chunks(big)
+    ids = ws_db.objects.put_many([(ObjectKind.CHUNK, c, None) for c in chunks])
+    ws_db.commit("ws", [WriteFile("big", Entry.file(chunks=tuple(ids), size=len(big)))])
+    report = ws_db.fsck()
+    assert report.ok and report.objects >= 2 and report.records >= 3 and not report.rebuilt
+    ws_db.objects.corrupt_for_test(ids[0], b"bad")
+    ws_db.objects.delete([ids[1]])
+    found = ws_db.fsck(rebuild=True)
+    assert found.corrupt == (ids[0],) and found.missing == (ids[1],) and found.rebuilt
+    assert not found.ok
+    assert ws_db.lookup("ws", "big").chunks == tuple(ids)

@@ -7,12 +7,7 @@ from typing import Any
 
 import click
 
-from citcfs import errors
-from citcfs.client.rpc import Client
-from citcfs.entries import EntryKind
-from citcfs.objects import ObjectId
-
-from . import context, output, trees
+from . import context, output
 
 
 @click.command()
@@ -59,132 +54,46 @@ def gc(dry_run: bool, keep: int | None, workspaces: tuple[str, ...], as_json: bo
                f"versions; {result.objects_live} objects live")
 
 
-class _Checker:
-    """Client-side verification through the public API (no Verify RPC exists yet)."""
-
-    def __init__(self, client: Client, read_objects: bool) -> None:
-        self.client = client
-        self.read_objects = read_objects
-        self.problems: list[str] = []
-        self.trees_seen: set[ObjectId] = set()
-        self.chunks: set[ObjectId] = set()
-        self.counts = {"bases": 0, "base_revisions": 0, "workspaces": 0, "versions": 0,
-                       "labels": 0, "trees": 0, "chunks": 0}
-
-    def problem(self, text: str) -> None:
-        self.problems.append(text)
-        click.echo(f"{output.style('problem', fg='red')}: {text}", err=True)
-
-    def walk(self, root: ObjectId, what: str) -> None:
-        if root in self.trees_seen or not self.read_objects:
-            return
-        self.trees_seen.add(root)
-        try:
-            for _, entry in trees.walk(self.client, root):
-                if entry.is_dir and entry.tree is not None:
-                    self.trees_seen.add(entry.tree)
-                elif entry.kind == EntryKind.FILE:
-                    self.chunks.update(entry.chunks)
-        except errors.CitcError as exc:
-            self.problem(f"{what}: {exc.message}")
-
-    def bases(self) -> None:
-        for base in self.client.list_bases():
-            self.counts["bases"] += 1
-            history = self.client.base_history(base.name)
-            revs = [r.rev for r in history]
-            if revs != list(range(1, len(revs) + 1)):
-                self.problem(f"base {base.name}: revisions are {revs}, not 1..{len(revs)}")
-            if history and history[-1].rev != base.latest.rev:
-                self.problem(f"base {base.name}: newest revision {history[-1].rev} but the "
-                             f"list says {base.latest.rev}")
-            for revision in history:
-                self.counts["base_revisions"] += 1
-                self.walk(ObjectId(revision.root), f"base {base.name}@{revision.rev}")
-
-    def workspaces(self) -> None:
-        for ws in self.client.list_workspaces():
-            self.counts["workspaces"] += 1
-            try:
-                versions = self.client.versions(ws.name)
-                labels = self.client.labels(ws.name)
-            except errors.CitcError as exc:
-                self.problem(f"workspace {ws.name}: {exc.message}")
-                continue
-            numbers = [v.version for v in versions]
-            self.counts["versions"] += len(numbers)
-            if numbers and numbers[-1] != ws.version:
-                self.problem(f"workspace {ws.name}: head is {ws.version} but the log ends "
-                             f"at {numbers[-1]}")
-            if numbers != sorted(set(numbers)):
-                self.problem(f"workspace {ws.name}: versions out of order")
-            lsns = [v.lsn for v in versions]
-            if lsns != sorted(lsns):
-                self.problem(f"workspace {ws.name}: log positions out of order")
-            for label in labels:
-                self.counts["labels"] += 1
-                if label.version > ws.version:
-                    self.problem(f"workspace {ws.name}: label {label.label} names version "
-                                 f"{label.version}, past the head")
-            try:
-                self.walk(self.client.freeze(ws.name), f"workspace {ws.name}")
-            except errors.CitcError as exc:
-                self.problem(f"workspace {ws.name}: cannot freeze the head: {exc.message}")
-
-    def chunks_readable(self) -> None:
-        ids = sorted(self.chunks)
-        for start in range(0, len(ids), 256):
-            batch = ids[start:start + 256]
-            try:
-                for _ in self.client.read_objects(batch):
-                    pass
-            except errors.CitcError as exc:
-                self.problem(f"chunks: {exc.message}")
-
-    def summary(self) -> dict[str, Any]:
-        self.counts["trees"] = len(self.trees_seen)
-        self.counts["chunks"] = len(self.chunks)
-        return {"ok": not self.problems, "problems": self.problems, "counts": self.counts,
-                "objects_verified": self.read_objects,
-                "scope": "client-side: bases, versions, labels and every object reachable "
-                         "from base revisions and workspace heads (the server's log "
-                         "checksums and indexes need a Verify RPC)"}
-
-
 @click.command()
-@click.option("--quick", is_flag=True,
-              help="Check bases, versions and labels only; read no objects.")
+@click.option("--quick", is_flag=True, help="Check the log only; read no objects.")
+@click.option("--rebuild", is_flag=True,
+              help="After the checks, drop every index and replay the log.")
 @output.json_option
-def fsck(quick: bool, as_json: bool) -> None:
-    """Verify what the server holds, through the API.
+def fsck(quick: bool, rebuild: bool, as_json: bool) -> None:
+    """Verify the server's log and objects, and rebuild its indexes if asked.
 
-    Checks that base revisions and workspace versions are contiguous and in log
-    order, that labels name existing versions, and reads every tree and chunk
-    reachable from each base revision and workspace head, verifying each object
-    against its id. Exits 1 if anything is wrong.
+    Checks every log record's checksum and that the log has no gaps, every stored
+    object against its id, and that every object a base revision or kept workspace
+    version reaches is present. Exits 1 if anything is wrong.
 
     \b
     Example:
       citc fsck
       citc fsck --quick --json
+      citc fsck --rebuild
     """
     client = context.client()
-    info = client.server_info()
-    checker = _Checker(client, read_objects=not quick)
-    checker.bases()
-    checker.workspaces()
-    if not quick:
-        checker.chunks_readable()
-    result = checker.summary()
-    result["server_version"] = info.server_version
+    report = client.verify(rebuild=rebuild, skip_objects=quick)
+    corrupt = [bytes(oid).hex() for oid in report.corrupt]
+    missing = [bytes(oid).hex() for oid in report.missing]
+    problems = [f"object {oid} does not match its content" for oid in corrupt]
+    problems += [f"object {oid} is reachable but missing" for oid in missing]
+    result: dict[str, Any] = {
+        "ok": not problems, "problems": problems,
+        "log": {"records": report.records, "first_lsn": report.first_lsn,
+                "last_lsn": report.last_lsn},
+        "objects_verified": not quick, "objects": report.objects,
+        "corrupt": corrupt, "missing": missing, "rebuilt": report.rebuilt,
+    }
     if as_json:
         output.emit_json(result)
     else:
-        c = result["counts"]
-        click.echo(f"checked {c['bases']} bases ({c['base_revisions']} revisions), "
-                   f"{c['workspaces']} workspaces ({c['versions']} versions, {c['labels']} "
-                   f"labels)" + ("" if quick else f", {c['trees']} trees, {c['chunks']} chunks"))
-        click.echo(output.style("ok", fg="green") if result["ok"]
-                   else output.style(f"{len(checker.problems)} problems", fg="red"))
-    if checker.problems:
+        for problem in problems:
+            click.echo(f"{output.style('problem', fg='red')}: {problem}", err=True)
+        click.echo(f"checked {report.records} log records (LSN {report.first_lsn}-"
+                   f"{report.last_lsn})" + ("" if quick else f", {report.objects} objects")
+                   + ("; indexes rebuilt" if report.rebuilt else ""))
+        click.echo(output.style("ok", fg="green") if not problems
+                   else output.style(f"{len(problems)} problems", fg="red"))
+    if problems:
         sys.exit(1)
