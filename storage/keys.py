@@ -42,6 +42,7 @@ Tables (named LMDB databases in the embedded backend):
 
 from __future__ import annotations
 
+import functools
 import struct
 
 import blake3
@@ -113,6 +114,7 @@ PARENT_KEY_MAX = 200
 _LONG_PARENT_KEY = PARENT_KEY_MAX + 2 + 32
 
 
+@functools.lru_cache(maxsize=65536)
 def parent_key(parent: str) -> bytes:
     """The parent part of an overlay key.
 

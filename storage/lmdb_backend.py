@@ -33,12 +33,21 @@ def _open_env(path: str, *, max_dbs: int, sync: bool, map_size: int) -> lmdb.Env
 class LmdbTxn:
     """A KVTxn over an LMDB transaction."""
 
-    __slots__ = ("_txn", "_dbs", "_env")
+    __slots__ = ("_txn", "_dbs", "_env", "_seekers")
 
     def __init__(self, env: lmdb.Environment, txn: lmdb.Transaction, dbs: dict[str, Any]) -> None:
         self._env = env
         self._txn = txn
         self._dbs = dbs
+        # One cursor per table for single seeks (lookups seek once per path component);
+        # range scans get cursors of their own, since they may interleave.
+        self._seekers: dict[str, lmdb.Cursor] = {}
+
+    def _seeker(self, table: str) -> lmdb.Cursor:
+        cursor = self._seekers.get(table)
+        if cursor is None:
+            cursor = self._seekers[table] = self._txn.cursor(self._dbs[table])
+        return cursor
 
     def get(self, table: str, key: bytes) -> bytes | None:
         value = self._txn.get(key, db=self._dbs[table])
@@ -81,7 +90,7 @@ class LmdbTxn:
             yield key, value
 
     def first_at_or_after(self, table: str, key: bytes) -> tuple[bytes, bytes] | None:
-        cursor = self._txn.cursor(self._dbs[table])
+        cursor = self._seeker(table)
         if cursor.set_range(key):
             return cursor.item()
         return None

@@ -88,25 +88,33 @@ def root_entry(root: ObjectId) -> Entry:
 
 def resolve(view: OverlayView, load: TreeLoader, root: ObjectId, path: str) -> Node:
     """Resolve a normalized path; PathNotFound or NotADirectory if it cannot be."""
-    underlying: Entry | None = root_entry(root)
-    overlay = view.entry(paths.ROOT, ROOT_ENTRY_NAME)
-    node = Node(paths.ROOT, overlay or underlying, overlay, underlying,  # type: ignore[arg-type]
-                _beneath(overlay, underlying))
-    parent = paths.ROOT
+    underlying = root_entry(root)
+    if path == paths.ROOT:
+        overlay = view.entry(paths.ROOT, ROOT_ENTRY_NAME)
+        return Node(paths.ROOT, overlay or underlying, overlay, underlying,
+                    _beneath(overlay, underlying))
+    # The root's own overlay entry only ever changes its attributes (the root cannot
+    # be removed, renamed or replaced), so the tree beneath it is always `root` and
+    # resolving a path below it need not read that entry.
+    node = Node(paths.ROOT, underlying, None, underlying, root)
     for name in paths.components(path):
-        if not node.is_dir:
-            raise NotADirectory(f"{parent!r} is not a directory")
-        underlying = load(node.beneath).get(name) if node.beneath is not None else None
-        overlay = view.entry(parent, name)
-        current = paths.join(parent, name)
-        if overlay is not None and overlay.kind == EntryKind.WHITEOUT:
-            raise PathNotFound(f"{current!r} does not exist")
-        entry = overlay or underlying
-        if entry is None:
-            raise PathNotFound(f"{current!r} does not exist")
-        node = Node(current, entry, overlay, underlying, _beneath(overlay, underlying))
-        parent = current
+        node = child(view, load, node, name)
     return node
+
+
+def child(view: OverlayView, load: TreeLoader, parent: Node, name: str) -> Node:
+    """The node of `name` inside the resolved directory `parent`: one step of resolve."""
+    if not parent.is_dir:
+        raise NotADirectory(f"{parent.path!r} is not a directory")
+    underlying = load(parent.beneath).get(name) if parent.beneath is not None else None
+    overlay = view.entry(parent.path, name)
+    current = paths.join(parent.path, name)
+    if overlay is not None and overlay.kind == EntryKind.WHITEOUT:
+        raise PathNotFound(f"{current!r} does not exist")
+    entry = overlay or underlying
+    if entry is None:
+        raise PathNotFound(f"{current!r} does not exist")
+    return Node(current, entry, overlay, underlying, _beneath(overlay, underlying))
 
 
 def list_dir(view: OverlayView, load: TreeLoader, node: Node) -> list[tuple[str, Entry]]:

@@ -93,9 +93,13 @@ class Planner:
     def _resolve(self, path: str) -> Node:
         return overlay.resolve(self.view, self._load, self._root, path)
 
-    def _try_resolve(self, path: str) -> Node | None:
+    def _child(self, parent: Node, path: str) -> Node:
+        """The node at `path`, whose parent directory `parent` is already resolved."""
+        return overlay.child(self.view, self._load, parent, paths.split(path)[1])
+
+    def _try_child(self, parent: Node, path: str) -> Node | None:
         try:
-            return self._resolve(path)
+            return self._child(parent, path)
         except PathNotFound:
             return None
 
@@ -155,15 +159,13 @@ class Planner:
         if op.entry.kind != EntryKind.FILE:
             raise InvalidArgument("a written entry must be a file")
         op.entry.check()
-        self._parent_dir(path)
-        existing = self._try_resolve(path)
+        existing = self._try_child(self._parent_dir(path), path)
         if existing is not None and existing.is_dir:
             raise IsADirectory(f"{path!r} is a directory")
         self.place(path, op.entry.replace(origin=None))
 
     def _create_check(self, path: str) -> None:
-        self._parent_dir(path)
-        if self._try_resolve(path) is not None:
+        if self._try_child(self._parent_dir(path), path) is not None:
             raise AlreadyExists(f"{path!r} already exists")
 
     def _make_dir(self, op: MakeDir) -> None:
@@ -186,7 +188,7 @@ class Planner:
     def _remove(self, op: Remove) -> None:
         path = paths.normalize(op.path)
         parent = self._parent_dir(path)
-        node = self._resolve(path)
+        node = self._child(parent, path)
         if op.must_be_dir is True and not node.is_dir:
             raise NotADirectory(f"{path!r} is not a directory")
         if op.must_be_dir is False and node.is_dir:
@@ -199,13 +201,13 @@ class Planner:
         src = paths.normalize(op.src)
         dst = paths.normalize(op.dst)
         src_parent = self._parent_dir(src)
-        node = self._resolve(src)
-        self._parent_dir(dst)
+        node = self._child(src_parent, src)
+        dst_parent = self._parent_dir(dst)
         if src == dst:
             return
         if node.is_dir and paths.is_within(dst, src):
             raise InvalidArgument(f"cannot move {src!r} inside itself")
-        target = self._try_resolve(dst)
+        target = self._try_child(dst_parent, dst)
         if target is not None:
             if op.no_replace:
                 raise AlreadyExists(f"{dst!r} already exists")

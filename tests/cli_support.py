@@ -165,17 +165,6 @@ def stop_local_server(data_home: Path) -> None:
         kill_pid(int(pid_file.read_text().split()[0]))
 
 
-def write_tree(root: Path, files: dict[str, bytes | tuple[str, str]]) -> Path:
-    for rel, content in files.items():
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if isinstance(content, tuple):
-            os.symlink(content[1], path)
-        else:
-            path.write_bytes(content)
-    return root
-
-
 def snapshot_tree(root: Path) -> dict[str, tuple[str, object, int]]:
     """Everything comparable about a tree: kind, content or target, permission bits."""
     found: dict[str, tuple[str, object, int]] = {}

@@ -2,42 +2,16 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from tree_support import TreeSpec, write_tree
+
 from citcfs.storage import Database
 
 # --- storage (citcfs.storage): databases in tmp_path and small directory trees ---------
-
-TreeSpec = dict[str, object]
-"""relative path -> bytes (a file), None (a directory) or ("symlink", target)."""
-
-
-def write_tree(root: Path, spec: TreeSpec, mtime_ns: int | None = None) -> Path:
-    """Create the files, directories and symlinks of `spec` under `root`.
-
-    With `mtime_ns`, every created path gets that mtime (deepest first, so that
-    creating a child does not move its parent's mtime afterwards).
-    """
-    root.mkdir(parents=True, exist_ok=True)
-    for rel, what in sorted(spec.items()):
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if what is None:
-            path.mkdir(exist_ok=True)
-        elif isinstance(what, tuple):
-            os.symlink(what[1], path)
-        else:
-            path.write_bytes(what)  # type: ignore[arg-type]
-    if mtime_ns is not None:
-        everything = sorted(root.rglob("*"), key=lambda p: -len(p.parts))
-        for path in everything:
-            os.utime(path, ns=(mtime_ns, mtime_ns), follow_symlinks=False)
-    return root
-
 
 @pytest.fixture
 def db_dir(tmp_path: Path) -> Path:

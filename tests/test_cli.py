@@ -17,8 +17,9 @@ from pathlib import Path
 import click
 import pytest
 from cli_support import (Citc, citc_mountpoints, cleanup_mounts, error_line, private_env,
-                         run_on_terminal, write_tree)
+                         run_on_terminal)
 from server_support import ServerProcess, server_process, socket_dir
+from tree_support import write_tree
 
 from citcfs import wire
 from citcfs.client.importer import import_directory

@@ -17,8 +17,9 @@ from pathlib import Path
 
 import pytest
 from cli_support import (Citc, citc_mountpoints, cleanup_mounts, private_env,
-                         snapshot_tree, stop_local_server, write_tree)
+                         snapshot_tree, stop_local_server)
 from server_support import socket_dir
+from tree_support import write_tree
 
 
 @pytest.fixture

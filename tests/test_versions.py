@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from tree_support import spec_model, write_tree
 
 from citcfs import paths
 from citcfs.entries import Entry, EntryKind, Tree
@@ -34,26 +35,6 @@ BASE = {
 }
 
 
-def write_tree(root: Path, spec: dict[str, object]) -> Path:
-    """Files (bytes), directories (None) and symlinks (("symlink", target)) under root,
-    with fixed modes and mtimes so that equal specs give equal trees."""
-    root.mkdir(parents=True, exist_ok=True)
-    for rel, what in sorted(spec.items()):
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if what is None:
-            path.mkdir(exist_ok=True)
-        elif isinstance(what, tuple):
-            os.symlink(what[1], path)
-        else:
-            path.write_bytes(what)  # type: ignore[arg-type]
-    for path in sorted(root.rglob("*"), key=lambda p: -len(p.parts)):
-        if not path.is_symlink():
-            os.chmod(path, 0o755 if path.is_dir() else 0o644)
-        os.utime(path, ns=(0, 0), follow_symlinks=False)
-    return root
-
-
 @pytest.fixture
 def db(tmp_path: Path) -> Iterator[Database]:
     database = Database.open(str(tmp_path / "db"), sync=False)
@@ -66,7 +47,8 @@ def db(tmp_path: Path) -> Iterator[Database]:
 def import_spec(db: Database, tmp_path: Path, spec: dict[str, object], base: str = "main") -> int:
     """Import `spec` as the next revision of `base`; return the revision number."""
     existing = len(list(tmp_path.glob("import-*")))
-    rev, _ = db.import_directory(base, str(write_tree(tmp_path / f"import-{existing}", spec)))
+    tree = write_tree(tmp_path / f"import-{existing}", spec, mtime_ns=0, fixed_modes=True)
+    rev, _ = db.import_directory(base, str(tree))
     return rev.rev
 
 
@@ -129,21 +111,6 @@ def walk_tree(db: Database, root) -> dict[str, tuple]:
                 visit(child, entry.tree)
     visit(paths.ROOT, root)
     return found
-
-
-def spec_model(spec: dict[str, object]) -> dict[str, tuple]:
-    model: dict[str, tuple] = {}
-    for rel, what in spec.items():
-        parts = rel.split("/")
-        for i in range(1, len(parts)):
-            model["/".join(parts[:i])] = ("dir", None, 0o755)
-        if what is None:
-            model[rel] = ("dir", None, 0o755)
-        elif isinstance(what, tuple):
-            model[rel] = ("symlink", what[1], 0o777)
-        else:
-            model[rel] = ("file", what, 0o644)
-    return model
 
 
 def apply_diff(db: Database, model: dict[str, tuple], entries) -> dict[str, tuple]:

@@ -24,6 +24,7 @@ import tempfile
 from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+from tree_support import Model, spec_model
 
 from citcfs import paths
 from citcfs.entries import Entry, EntryKind
@@ -34,7 +35,6 @@ from citcfs.storage import (BaseRef, Change, Database, MakeDir, Remove, Rename, 
 
 UID, GID = os.getuid(), os.getgid()
 
-Model = dict[str, tuple]
 
 BASE_SPEC: dict[str, object] = {
     "a/b/c/f1": b"one",
@@ -53,21 +53,6 @@ MODES = st.sampled_from([0o644, 0o755, 0o600])
 
 
 # --- models -------------------------------------------------------------------------
-
-def spec_model(spec: dict[str, object]) -> Model:
-    model: Model = {}
-    for rel, what in spec.items():
-        parts = rel.split("/")
-        for i in range(1, len(parts)):
-            model["/".join(parts[:i])] = ("dir", None, 0o755)
-        if what is None:
-            model[rel] = ("dir", None, 0o755)
-        elif isinstance(what, tuple):
-            model[rel] = ("symlink", what[1], 0o777)
-        else:
-            model[rel] = ("file", what, 0o644)
-    return model
-
 
 def write_model(root: str, model: Model) -> None:
     """Materialize a model as a local directory (to import it as a base revision)."""
