@@ -1,6 +1,11 @@
 """The client suite: the same workloads on a citcfs mount, the native filesystem and a
 minimal passthrough FUSE filesystem, in one run.
 
+Reads: `seq_read_cold` reads a file once through a mount with an empty local cache
+(from the server); `seq_read_warm` reads it again in the same mount, with the kernel
+page cache and the local object cache both warm; `seq_read_local_cache` reads it in
+a new mount (empty page cache) from the local object cache alone.
+
 Each figure NAME comes with NAME_vs_floor and NAME_vs_native: ours over theirs for
 rates, theirs over ours for times, so higher is better for every ratio. Native and
 passthrough data, the server's data and the local object cache all live on
@@ -278,35 +283,42 @@ def run(quick: bool, runs: int = 3, smoke: bool = False) -> dict[str, dict[str, 
             cold_cache = os.path.join(work, "cache-cold")
             mnt = os.path.join(work, "mnt")
 
-            # Small-file reads and the cold sequential read: an empty local cache.
+            # Small-file reads and the cold sequential read: an empty local cache. The
+            # warm read follows in the same mount: kernel page cache and local cache
+            # both hold the file, as they do for a developer re-reading a file.
             with citc_mount(address, "bench", mnt, cold_cache):
                 base_files = [p for p in all_files(mnt) if not p.endswith("big.bin")]
                 ours_small = read_files(base_files)
                 ours_cold = seq_read(os.path.join(mnt, "big.bin"))
-            # The warm read: a new mount (empty page cache) over the filled local cache.
+                ours_warm = median_of(runs, lambda _: seq_read(os.path.join(mnt, "big.bin")))[0]
+            # A new mount (empty page cache) over the filled local object cache.
             with citc_mount(address, "bench", mnt, cold_cache):
-                ours_warm = seq_read(os.path.join(mnt, "big.bin"))
+                ours_local = seq_read(os.path.join(mnt, "big.bin"))
                 measured["citcfs"] = _measure_place("citcfs", mnt, sizes, runs, tarball, "big.bin")
             measured["citcfs"].update(read_small_files_per_s=ours_small,
                                       seq_read_cold_mb_per_s=ours_cold,
-                                      seq_read_warm_mb_per_s=ours_warm)
+                                      seq_read_warm_mb_per_s=ours_warm,
+                                      seq_read_local_cache_mb_per_s=ours_local)
 
             mount_ms = _mount_first_stat(client, address, work, sizes["base_files"])
             client.close()
 
         native_files = [p for p in all_files(native) if not p.endswith("big.bin")]
+        native_big = os.path.join(native, "big.bin")
         measured["native"] = {"read_small_files_per_s": read_files(native_files),
-                              "seq_read_cold_mb_per_s": seq_read(os.path.join(native, "big.bin")),
-                              "seq_read_warm_mb_per_s": seq_read(os.path.join(native, "big.bin"))}
+                              "seq_read_cold_mb_per_s": seq_read(native_big),
+                              "seq_read_warm_mb_per_s": median_of(runs, lambda _: seq_read(native_big))[0]}
         measured["native"].update(_measure_place("native", native, sizes, runs, tarball, "big.bin"))
 
         pt = os.path.join(work, "pt-mnt")
         with passthrough_mount(backing, pt):
             floor_files = [p for p in all_files(pt) if not p.endswith("big.bin")]
+            floor_big = os.path.join(pt, "big.bin")
             measured["floor"] = {"read_small_files_per_s": read_files(floor_files),
-                                 "seq_read_cold_mb_per_s": seq_read(os.path.join(pt, "big.bin"))}
+                                 "seq_read_cold_mb_per_s": seq_read(floor_big),
+                                 "seq_read_warm_mb_per_s": median_of(runs, lambda _: seq_read(floor_big))[0]}
         with passthrough_mount(backing, pt):
-            measured["floor"]["seq_read_warm_mb_per_s"] = seq_read(os.path.join(pt, "big.bin"))
+            measured["floor"]["seq_read_local_cache_mb_per_s"] = seq_read(os.path.join(pt, "big.bin"))
             measured["floor"].update(_measure_place("floor", pt, sizes, runs, tarball, "big.bin"))
 
     return _report(measured, mount_ms, sizes)
@@ -337,6 +349,7 @@ TARGETS: dict[str, tuple[str, float]] = {
 UNITS = {"create_files_per_s": "files/s", "stat_warm_per_s": "stats/s", "readdir_per_s": "listings/s",
          "read_small_files_per_s": "files/s", "seq_write_mb_per_s": "MB/s",
          "seq_read_cold_mb_per_s": "MB/s", "seq_read_warm_mb_per_s": "MB/s",
+         "seq_read_local_cache_mb_per_s": "MB/s",
          "tar_extract_s": "s", "git_status_s": "s"}
 
 

@@ -38,6 +38,7 @@ import tempfile
 import threading
 import time
 from collections import OrderedDict
+from concurrent.futures import Future, ThreadPoolExecutor
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -57,7 +58,8 @@ from .scratch import Scratch
 log = logging.getLogger("citcfs.client")
 
 HISTORY_DIR = ".citc"
-READ_AHEAD_CHUNKS = 4
+READ_AHEAD_CHUNKS = 8
+PREFETCH_THREADS = 2
 MEMORY_CHUNKS = 32
 UTIME_NOW = (1 << 30) - 1
 UTIME_OMIT = (1 << 30) - 2
@@ -134,6 +136,9 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         self._next_handle = 1
         self._chunks: OrderedDict[bytes, bytes] = OrderedDict()
         self._chunks_lock = threading.Lock()
+        self._fetching: dict[bytes, Future[None]] = {}
+        self._prefetcher = ThreadPoolExecutor(max_workers=PREFETCH_THREADS,
+                                              thread_name_prefix="citcfs-prefetch")
         self._own_versions: set[int] = set()
         # Commits of this mount still waiting for their answer. The server may announce
         # a version before its committer hears back; the watcher waits for commits in
@@ -160,6 +165,7 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
 
     def destroy(self, path: str) -> None:
         self._stop.set()
+        self._prefetcher.shutdown(wait=False, cancel_futures=True)
         for handle in list(self._handles.values()):
             if handle.file is not None and handle.file.dirty:
                 try:
@@ -808,31 +814,76 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         return b"".join(parts)
 
     def _chunk(self, entry: Entry, index: int, ahead: int = 1) -> bytes:
-        """Chunk `index` of a file: from memory, the local cache, or the server."""
+        """Chunk `index` of a file: from memory, the local cache, or the server.
+
+        With `ahead` > 1 (a sequential reader), the next chunks are fetched in the
+        background meanwhile, so the server's latency overlaps the reader's work.
+        """
         oid = entry.chunks[index]
         with self._chunks_lock:
             data = self._chunks.get(oid)
+            pending = self._fetching.get(oid) if data is None else None
             if data is not None:
                 self._chunks.move_to_end(oid)
-                return data
-        data = self.cache.get(oid)
-        if data is None:
-            wanted = [oid] + [c for c in entry.chunks[index + 1:index + ahead]
-                              if c not in self._chunks and c not in self.cache]
-            fetched = list(self._call(self.remote.read_objects, wanted))
-            self.cache.put_many([(ObjectKind.CHUNK, fid, content) for fid, content in fetched])
-            found = {fid: content for fid, content in fetched}
-            if oid not in found:
-                raise _fail(errno.EIO)
-            data = found[oid]
+        if pending is not None:
+            try:
+                pending.result(timeout=120)
+            except Exception:  # the fetch below tries again and reports its own error
+                pass
             with self._chunks_lock:
-                for fid, content in fetched[1:]:
-                    self._chunks[fid] = content
+                data = self._chunks.get(oid)
+        if data is None:
+            data = self.cache.get(oid)
+        if data is None:
+            fetched = dict(self._call(self.remote.read_objects, [oid]))
+            if oid not in fetched:
+                raise _fail(errno.EIO)
+            data = fetched[oid]
+            self.cache.put_many([(ObjectKind.CHUNK, oid, data)], verified=True)
+        self._keep_in_memory([(oid, data)])
+        if ahead > 1:
+            self._prefetch(entry.chunks[index + 1:index + ahead])
+        return data
+
+    def _keep_in_memory(self, items: Iterable[tuple[bytes, bytes]]) -> None:
         with self._chunks_lock:
-            self._chunks[oid] = data
+            for oid, data in items:
+                self._chunks[oid] = data
+                self._chunks.move_to_end(oid)
             while len(self._chunks) > MEMORY_CHUNKS:
                 self._chunks.popitem(last=False)
-        return data
+
+    def _prefetch(self, ids: Sequence[ObjectId]) -> None:
+        """Start fetching the chunks of `ids` that are nowhere local yet."""
+        with self._chunks_lock:
+            candidates = [oid for oid in ids if oid not in self._chunks and oid not in self._fetching]
+        wanted = [oid for oid in candidates if oid not in self.cache]
+        # Fetch in batches (one request for several chunks), unless the very next
+        # chunk is missing: then it is needed now.
+        if not wanted or (len(wanted) < len(ids) // 2 and wanted[0] != ids[0]):
+            return
+        future: Future[None] = Future()
+        with self._chunks_lock:
+            wanted = [oid for oid in wanted if oid not in self._fetching]
+            for oid in wanted:
+                self._fetching[oid] = future
+        if wanted:
+            self._prefetcher.submit(self._fetch_ahead, wanted, future)
+
+    def _fetch_ahead(self, ids: list[ObjectId], future: "Future[None]") -> None:
+        try:
+            fetched = list(self.remote.read_objects(ids))
+            self.cache.put_many([(ObjectKind.CHUNK, oid, data) for oid, data in fetched],
+                                verified=True)
+            self._keep_in_memory(fetched)
+            future.set_result(None)
+        except BaseException as exc:  # a reader waiting on it fetches again itself
+            future.set_exception(exc)
+        finally:
+            with self._chunks_lock:
+                for oid in ids:
+                    if self._fetching.get(oid) is future:
+                        del self._fetching[oid]
 
     def write(self, path: str | None, data: bytes, offset: int, fh: int) -> int:
         handle = self._handles.get(fh)
