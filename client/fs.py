@@ -104,7 +104,7 @@ class Handle:
     view: View
     entry: Entry
     file: OpenFile | None
-    last_chunk: int = -1
+    last_end: int = -1  # where the previous read ended: a read starting there is sequential
 
 
 class WorkspaceFS(Operations):  # type: ignore[misc]
@@ -800,11 +800,11 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         parts = []
         position = offset
         end = offset + size
+        ahead = READ_AHEAD_CHUNKS if offset == handle.last_end else 1
+        handle.last_end = end
         while position < end:
             index = position // CHUNK_SIZE
-            sequential = index in (handle.last_chunk, handle.last_chunk + 1)
-            handle.last_chunk = index
-            data = self._chunk(entry, index, READ_AHEAD_CHUNKS if sequential else 1)
+            data = self._chunk(entry, index, ahead)
             start = position - index * CHUNK_SIZE
             piece = data[start:start + (end - position)]
             if not piece:
