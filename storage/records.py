@@ -11,7 +11,6 @@ where the payload is ``record type | fields`` in the `citcfs.codec` encoding.
 from __future__ import annotations
 
 import enum
-import functools
 import struct
 from dataclasses import dataclass
 from typing import ClassVar, Union
@@ -292,12 +291,20 @@ class WorkspaceState:
         w = Writer().uint(self.id).text(self.name).text(self.owner).text(self.base)
         w.uint(self.base_rev).raw(self.root).uint(self.version)
         w.sint(self.created_ns).sint(self.updated_ns)
-        return w.getvalue()
+        data = w.getvalue()
+        _remember_state(data, self)
+        return data
 
     @classmethod
     def decode(cls, data: bytes) -> "WorkspaceState":
-        """Decoded states are shared by their bytes: every read of a workspace starts here."""
-        return _decode_workspace_state(bytes(data))
+        """Decoded states are shared by their bytes: every read of a workspace starts here,
+        and a commit's next reader finds the state it just wrote already decoded."""
+        data = bytes(data)
+        found = _STATES.get(data)
+        if found is None:
+            found = cls._decode(data)
+            _remember_state(data, found)
+        return found
 
     @classmethod
     def _decode(cls, data: bytes) -> "WorkspaceState":
@@ -308,9 +315,15 @@ class WorkspaceState:
         return value
 
 
-@functools.lru_cache(maxsize=4096)
-def _decode_workspace_state(data: bytes) -> WorkspaceState:
-    return WorkspaceState._decode(data)
+_STATES: dict[bytes, WorkspaceState] = {}
+_STATES_MAX = 4096
+
+
+def _remember_state(data: bytes, state: WorkspaceState) -> None:
+    """Keep a state by its encoding (values are immutable, so sharing is safe)."""
+    if len(_STATES) >= _STATES_MAX:
+        _STATES.clear()
+    _STATES[data] = state
 
 
 @dataclass(frozen=True, slots=True)
