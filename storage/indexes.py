@@ -151,13 +151,15 @@ class IndexOverlay:
         start = len(prefix)
         last = b""
         version_cut = keys.inverted_version(self._version)
+        long_parent = keys.is_long_parent(parent)
         for key, value in self._txn.range(keys.OVERLAY, prefix, prefix[:-1] + b"\1"):
             # key = prefix + name + NUL + ~version: the parent is known, take the name.
             raw_name = key[start:-9]
             if raw_name == last or key[-8:] < version_cut:
                 continue  # an older version of a name already answered, or a newer one
             last = raw_name
-            value = keys.overlay_entry_bytes(parent, value)
+            if long_parent:
+                value = keys.overlay_entry_bytes(parent, value)
             if value and (raw_name or parent != paths.ROOT):
                 yield paths.from_bytes(raw_name), Entry.decode(value)
 

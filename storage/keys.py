@@ -152,9 +152,14 @@ def overlay_value(parent: str, entry: bytes) -> bytes:
     return entry if len(raw) <= PARENT_KEY_MAX else raw + b"\0" + entry
 
 
+def is_long_parent(parent: str) -> bool:
+    """Whether keys of `parent`'s children hold a cut and hashed parent."""
+    return len(parent_key(parent)) > PARENT_KEY_MAX
+
+
 def overlay_entry_bytes(parent: str, value: bytes) -> bytes:
     """The entry bytes of an overlay value whose parent is known."""
-    if len(parent.encode("utf-8", "surrogateescape")) <= PARENT_KEY_MAX:
+    if not is_long_parent(parent):
         return value
     return value[value.index(b"\0") + 1:]
 

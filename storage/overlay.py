@@ -40,7 +40,8 @@ class OverlayView(Protocol):
         ...
 
     def children(self, parent: str) -> Iterable[tuple[str, Entry]]:
-        """Overlay entries (whiteouts included) of the direct children of `parent`."""
+        """Overlay entries (whiteouts included) of the direct children of `parent`,
+        in name-byte order (the order of the index's keys)."""
         ...
 
     def subtree(self, path: str) -> Iterable[tuple[str, Entry]]:
@@ -121,10 +122,14 @@ def list_dir(view: OverlayView, load: TreeLoader, node: Node) -> list[tuple[str,
     """The merged listing of a resolved directory, sorted by name bytes."""
     if not node.is_dir:
         raise NotADirectory(f"{node.path!r} is not a directory")
-    items: dict[str, Entry] = {}
-    if node.beneath is not None:
-        items.update(load(node.beneath).entries)
-    for name, entry in view.children(node.path):
+    changed = list(view.children(node.path))
+    if node.beneath is None:  # a directory made in the overlay: nothing to merge
+        return [(name, entry) for name, entry in changed if entry.kind != EntryKind.WHITEOUT]
+    tree = load(node.beneath)
+    if not changed:  # an untouched base directory: the tree is the listing
+        return list(tree.entries)
+    items = dict(tree.entries)
+    for name, entry in changed:
         if entry.kind == EntryKind.WHITEOUT:
             items.pop(name, None)
         else:
@@ -204,8 +209,9 @@ class MemoryOverlay:
         return self._by_parent.get(parent, {}).get(name)
 
     def children(self, parent: str) -> Iterable[tuple[str, Entry]]:
-        return [(name, entry) for name, entry in self._by_parent.get(parent, {}).items()
-                if parent != paths.ROOT or name != ROOT_ENTRY_NAME]
+        return sorted(((name, entry) for name, entry in self._by_parent.get(parent, {}).items()
+                       if parent != paths.ROOT or name != ROOT_ENTRY_NAME),
+                      key=lambda item: paths.to_bytes(item[0]))
 
     def subtree(self, path: str) -> Iterable[tuple[str, Entry]]:
         return [(p, e) for p, e in self._entries.items()

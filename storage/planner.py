@@ -58,13 +58,15 @@ class PendingView:
         return self._committed.entry(parent, name)
 
     def children(self, parent: str) -> Iterator[tuple[str, Entry]]:
-        pending = self._by_parent.get(parent, {})
-        for name, entry in self._committed.children(parent):
-            if name not in pending:
-                yield name, entry
-        for name, maybe in pending.items():
-            if maybe is not None and name != overlay.ROOT_ENTRY_NAME:
-                yield name, maybe
+        pending = self._by_parent.get(parent)
+        if not pending:
+            yield from self._committed.children(parent)
+            return
+        merged = {name: entry for name, entry in self._committed.children(parent)
+                  if name not in pending}
+        merged.update((name, maybe) for name, maybe in pending.items()
+                      if maybe is not None and name != overlay.ROOT_ENTRY_NAME)
+        yield from sorted(merged.items(), key=lambda item: paths.to_bytes(item[0]))
 
     def subtree(self, path: str) -> Iterator[tuple[str, Entry]]:
         for child_path, entry in self._committed.subtree(path):

@@ -25,9 +25,9 @@ class DictOverlay:
         return self.entries.get(paths.join(parent, name))
 
     def children(self, parent: str) -> Iterator[tuple[str, Entry]]:
-        for path, entry in self.entries.items():
-            if path and paths.split(path)[0] == parent:
-                yield paths.split(path)[1], entry
+        found = [(paths.split(path)[1], entry) for path, entry in self.entries.items()
+                 if path and paths.split(path)[0] == parent]
+        yield from sorted(found, key=lambda item: paths.to_bytes(item[0]))  # as the protocol says
 
     def subtree(self, path: str) -> Iterator[tuple[str, Entry]]:
         for child, entry in self.entries.items():
