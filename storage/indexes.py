@@ -136,14 +136,16 @@ class IndexOverlay:
         self._txn = txn
         self._ws = ws_id
         self._version = version
+        self._cut = keys.inverted_version(version)
 
     def entry(self, parent: str, name: str) -> Entry | None:
         prefix = keys.overlay_name_prefix(self._ws, parent, name)
-        item = self._txn.first_at_or_after(
-            keys.OVERLAY, prefix + keys.inverted_version(self._version))
+        item = self._txn.first_at_or_after(keys.OVERLAY, prefix + self._cut)
         if item is None or not item[0].startswith(prefix):
             return None
-        value = keys.overlay_entry_bytes(parent, item[1])
+        value = item[1]
+        if value and keys.is_long_parent(parent):
+            value = keys.overlay_entry_bytes(parent, value)
         return Entry.decode(value) if value else None
 
     def children(self, parent: str) -> Iterator[tuple[str, Entry]]:

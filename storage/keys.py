@@ -130,6 +130,7 @@ def parent_key(parent: str) -> bytes:
     return raw[:PARENT_KEY_MAX] + b"\xff\xff" + blake3.blake3(raw).hexdigest()[:32].encode()
 
 
+@functools.lru_cache(maxsize=65536)
 def overlay_dir_prefix(ws_id: int, parent: str) -> bytes:
     """Prefix of every overlay key of the direct children of `parent`."""
     return _U64.pack(ws_id) + parent_key(parent) + b"\0"
@@ -137,8 +138,7 @@ def overlay_dir_prefix(ws_id: int, parent: str) -> bytes:
 
 def overlay_name_prefix(ws_id: int, parent: str, name: str) -> bytes:
     """Prefix of every overlay key of one path (all its versions)."""
-    return b"".join((_U64.pack(ws_id), parent_key(parent), b"\0",
-                     name.encode("utf-8", "surrogateescape"), b"\0"))
+    return overlay_dir_prefix(ws_id, parent) + name.encode("utf-8", "surrogateescape") + b"\0"
 
 
 def overlay_key(ws_id: int, parent: str, name: str, version: int) -> bytes:
