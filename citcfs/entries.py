@@ -30,7 +30,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from . import paths
-from .codec import (Reader, Writer, encode_sint, encode_uint, read_blob, read_raw,
+from .codec import (Reader, encode_sint, encode_uint, read_blob, read_raw,
                     read_sint, read_uint)
 from .errors import CorruptData, InvalidArgument
 from .objects import ID_SIZE, INLINE_MAX, ObjectId, ObjectKind, object_id

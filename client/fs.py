@@ -46,7 +46,7 @@ from typing import Any
 from citcfs import paths, wire
 from citcfs.entries import Entry, EntryKind
 from citcfs.errors import (CitcError, HistoryTruncated, InvalidArgument, NotADirectory,
-                           PathNotFound, ReadOnly)
+                           ObjectMissing, PathNotFound)
 from citcfs.objects import CHUNK_SIZE, INLINE_MAX, ObjectId, ObjectKind, object_id
 
 from .cache import ObjectCache
@@ -242,13 +242,14 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
                 log.error("%s failed: %s", getattr(fn, "__name__", "call"), exc)
             raise _fail(code) from None
 
-    def _commit(self, ops: Sequence[object]) -> int:
+    def _commit(self, ops: Sequence[object],
+                reupload: Sequence[tuple[ObjectKind, bytes]] = ()) -> int:
         with self._lock:
             ticket = self._next_ticket
             self._next_ticket += 1
             self._in_flight.add(ticket)
         try:
-            version = int(self._call(self.remote.commit, self.workspace, ops))
+            version = int(self._call(self._commit_once, ops, reupload))
             with self._lock:
                 self._own_versions.add(version)
             return version
@@ -256,6 +257,19 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
             with self._lock:
                 self._in_flight.discard(ticket)
                 self._commit_done.notify_all()
+
+    def _commit_once(self, ops: Sequence[object],
+                     reupload: Sequence[tuple[ObjectKind, bytes]]) -> int:
+        """Commit; if garbage collection reclaimed objects uploaded for this commit
+        before it arrived, upload them again and commit once more."""
+        try:
+            return self.remote.commit(self.workspace, ops)
+        except ObjectMissing:
+            if not reupload:
+                raise
+            log.warning("the server lost objects uploaded for a commit; uploading again")
+            self.remote.put_objects(list(reupload))
+            return self.remote.commit(self.workspace, ops)
 
     # --- metadata ---------------------------------------------------------------------
 
@@ -971,7 +985,7 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
                 if upload:
                     self._call(self.remote.put_objects, upload)
                 self.cache.put_many([(kind, oid, data) for oid, (kind, data) in zip(ids, new_objects)])
-            self._commit([wire.write_file_op(open_file.path, entry)])
+            self._commit([wire.write_file_op(open_file.path, entry)], reupload=new_objects)
             open_file.entry = entry
             open_file.dirty = False
             open_file.dirty_chunks.clear()
