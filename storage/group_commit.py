@@ -93,14 +93,21 @@ class GroupCommitter:
         succeeded: list[Any] = []
         try:
             with self._store.write() as txn:
-                for request in batch:
-                    try:
-                        with txn.nested() as child:
-                            request.result = request.job(child)
-                    except Exception as exc:  # the caller gets it; the batch goes on
-                        request.error = exc
-                    else:
-                        succeeded.append(request.result)
+                if len(batch) == 1:
+                    # Alone in its batch, a job needs no nested transaction: if it
+                    # fails, aborting the whole (otherwise empty) transaction is the
+                    # same, and its caller gets the error below.
+                    batch[0].result = batch[0].job(txn)
+                    succeeded.append(batch[0].result)
+                else:
+                    for request in batch:
+                        try:
+                            with txn.nested() as child:
+                                request.result = request.job(child)
+                        except Exception as exc:  # the caller gets it; the batch goes on
+                            request.error = exc
+                        else:
+                            succeeded.append(request.result)
         except BaseException as exc:
             for request in batch:
                 if request.error is None:
