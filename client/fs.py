@@ -17,10 +17,13 @@ that returned means the data is on the server. A file created, written and close
 one commit. Metadata operations (mkdir, unlink, rename, chmod, ...) commit at once.
 
 `.citc/versions/<N>/` and `.citc/snapshots/<label>/` in the root show the workspace
-as it was (`.citc` is reachable by name but not listed, like ZFS's hidden `.zfs`); they never change, so they are cached without bound, and writes there
-fail with EROFS. Hard links, device nodes and extended attributes are not part of the
-data model: link and mknod fail with EPERM, setxattr with ENOTSUP, getxattr with
-ENODATA, as filesystems without those features answer.
+as it was (`.citc` is reachable by name but not listed, like ZFS's hidden `.zfs`);
+they never change, so they are cached without bound, and writes there fail with
+EROFS. Hard links, device nodes and extended attributes are not part of the data
+model: link and mknod fail with EPERM, as filesystems without them answer. The xattr
+calls are left unimplemented on purpose: libfuse answers ENOSYS, the kernel then
+remembers that this filesystem has no xattrs and answers every later call with
+ENOTSUP itself, which also spares every write its security.capability lookup.
 
 Locking: `_lock` guards the metadata dictionaries and is never held across a call to
 the server; each open file has a lock of its own for its scratch copy. A cache fill
@@ -694,18 +697,6 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
 
     def mknod(self, path: str, mode: int, dev: int) -> int:
         raise _fail(errno.EPERM)
-
-    def setxattr(self, path: str, name: str, value: bytes, options: int, position: int = 0) -> int:
-        raise _fail(errno.ENOTSUP)
-
-    def getxattr(self, path: str, name: str, position: int = 0) -> bytes:
-        raise _fail(errno.ENODATA)
-
-    def listxattr(self, path: str) -> list[str]:
-        return []
-
-    def removexattr(self, path: str, name: str) -> int:
-        raise _fail(errno.ENOTSUP)
 
     # --- FUSE: files ------------------------------------------------------------------
 
