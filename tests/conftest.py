@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tree_support import TreeSpec, write_tree
+from tree_support import SMALL_BASE, TreeSpec, write_tree
 
 from citcfs.storage import Database
 
@@ -28,15 +28,6 @@ def db(db_dir: Path) -> Iterator[Database]:
         database.close()
 
 
-SMALL_BASE: TreeSpec = {
-    "README": b"hello\n",
-    "src/main.py": b"print('hi')\n",
-    "src/lib/util.py": b"x = 1\n",
-    "src/lib/deep/leaf.txt": b"leaf\n",
-    "docs/guide.md": b"# guide\n",
-    "empty": None,
-    "link": ("symlink", "README"),
-}
 
 
 @pytest.fixture

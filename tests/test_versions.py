@@ -10,9 +10,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tree_support import spec_model, write_tree
+from tree_support import SMALL_BASE, spec_model, write_tree
+from versions_support import apply_diff, walk, walk_tree
 
-from citcfs import paths
 from citcfs.entries import Entry, EntryKind, Tree
 from citcfs.errors import (AlreadyExists, BaseNotFound, Conflict, FailedPrecondition,
                            HistoryTruncated, InvalidArgument, ObjectMissing, SnapshotNotFound)
@@ -24,15 +24,7 @@ UID, GID = os.getuid(), os.getgid()
 
 # --- helpers ------------------------------------------------------------------------
 
-BASE = {
-    "README": b"hello\n",
-    "src/main.py": b"print('hi')\n",
-    "src/lib/util.py": b"x = 1\n",
-    "src/lib/deep/leaf.txt": b"leaf\n",
-    "docs/guide.md": b"# guide\n",
-    "empty": None,
-    "link": ("symlink", "README"),
-}
+BASE = SMALL_BASE
 
 
 @pytest.fixture
@@ -73,81 +65,6 @@ def big_file(db: Database, data: bytes) -> Entry:
     chunks = [data[i:i + CHUNK_SIZE] for i in range(0, len(data), CHUNK_SIZE)]
     oids = tuple(db.objects.put(ObjectKind.CHUNK, chunk) for chunk in chunks)
     return Entry.file(chunks=oids, size=len(data), uid=UID, gid=GID)
-
-
-def describe(db: Database, entry: Entry) -> tuple:
-    if entry.kind == EntryKind.FILE:
-        return ("file", db.read_file(entry), entry.mode)
-    if entry.kind == EntryKind.SYMLINK:
-        return ("symlink", entry.target, entry.mode)
-    assert entry.kind == EntryKind.DIR, entry
-    return ("dir", None, entry.mode)
-
-
-def walk(db: Database, ws: str, version: int | None = None) -> dict[str, tuple]:
-    """Every path of a workspace version, read through listdir and checked by lookup."""
-    found: dict[str, tuple] = {}
-
-    def visit(path: str) -> None:
-        for name, entry in db.listdir(ws, path, version):
-            child = paths.join(path, name)
-            found[child] = describe(db, entry)
-            assert describe(db, db.lookup(ws, child, version)) == found[child]
-            if entry.is_dir:
-                visit(child)
-    visit(paths.ROOT)
-    return found
-
-
-def walk_tree(db: Database, root) -> dict[str, tuple]:
-    """Every path of a frozen tree, read from the object store."""
-    found: dict[str, tuple] = {}
-
-    def visit(path: str, oid) -> None:
-        for name, entry in db.load_tree(oid):
-            child = paths.join(path, name)
-            found[child] = describe(db, entry)
-            if entry.is_dir:
-                visit(child, entry.tree)
-    visit(paths.ROOT, root)
-    return found
-
-
-def apply_diff(db: Database, model: dict[str, tuple], entries) -> dict[str, tuple]:
-    """The model of the old side with a diff applied: should be the new side's."""
-    result = dict(model)
-
-    def drop(path: str) -> None:
-        for p in [p for p in result if paths.is_within(p, path)]:
-            del result[p]
-
-    removed: list[str] = []  # directories dropped with everything below them
-
-    for d in entries:
-        if d.change == Change.DELETED:
-            assert d.path in result or any(paths.is_within(d.path, r) for r in removed), d
-            drop(d.path)
-            removed.append(d.path)
-        elif d.change == Change.RENAMED:
-            # the source is read from the old side: the stream may have reported its
-            # parent deleted already (every path below a deleted directory follows it)
-            moved = {p: v for p, v in model.items() if paths.is_within(p, d.old_path)}
-            assert moved, d
-            drop(d.old_path)
-            drop(d.path)
-            for p, v in moved.items():
-                result[d.path + p[len(d.old_path):]] = v
-            result[d.path] = describe(db, d.new)
-        else:
-            if d.change == Change.ADDED:
-                assert d.path not in result, d
-            else:
-                assert d.path in result, d
-            if d.change == Change.TYPE_CHANGED:
-                drop(d.path)
-                removed.append(d.path)
-            result[d.path] = describe(db, d.new)
-    return result
 
 
 def summary(entries) -> list[tuple]:

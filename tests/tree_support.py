@@ -13,6 +13,17 @@ TreeSpec = dict[str, object]
 Model = dict[str, tuple]
 """path -> ("file", bytes, mode) | ("dir", None, mode) | ("symlink", target, 0o777)."""
 
+SMALL_BASE: TreeSpec = {
+    "README": b"hello\n",
+    "src/main.py": b"print('hi')\n",
+    "src/lib/util.py": b"x = 1\n",
+    "src/lib/deep/leaf.txt": b"leaf\n",
+    "docs/guide.md": b"# guide\n",
+    "empty": None,
+    "link": ("symlink", "README"),
+}
+"""A small base: nested directories, an empty directory and a symlink."""
+
 
 def write_tree(root: Path, spec: TreeSpec, mtime_ns: int | None = None,
                fixed_modes: bool = False) -> Path:
