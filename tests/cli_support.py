@@ -165,23 +165,6 @@ def stop_local_server(data_home: Path) -> None:
         kill_pid(int(pid_file.read_text().split()[0]))
 
 
-def snapshot_tree(root: Path) -> dict[str, tuple[str, object, int]]:
-    """Everything comparable about a tree: kind, content or target, permission bits."""
-    found: dict[str, tuple[str, object, int]] = {}
-    for dirpath, dirnames, filenames in os.walk(root):
-        for name in dirnames + filenames:
-            path = Path(dirpath) / name
-            rel = str(path.relative_to(root))
-            st = path.lstat()
-            if path.is_symlink():
-                found[rel] = ("link", os.readlink(path), 0)
-            elif path.is_dir():
-                found[rel] = ("dir", None, st.st_mode & 0o7777)
-            else:
-                found[rel] = ("file", path.read_bytes(), st.st_mode & 0o7777)
-    return found
-
-
 def run_on_terminal(citc: Citc, *args: str, timeout: float = 60) -> tuple[int, str]:
     """Run citc with stdout and stderr on a pseudo-terminal; (exit code, output)."""
     import pty

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 from cli_support import (Citc, citc_mountpoints, cleanup_mounts, private_env,
-                         snapshot_tree, stop_local_server)
+                         stop_local_server)
 from server_support import socket_dir
-from tree_support import write_tree
+from tree_support import snapshot_tree, write_tree
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import subprocess
 import sys
@@ -12,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from fuse_support import Mounted, mounted, shared_env, shared_server  # noqa: F401
+from tree_support import snapshot_tree
 
 GIT_ENV = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com",
            "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com",
@@ -40,24 +40,6 @@ def make_source_tree(root: Path, packages: int = 12) -> Path:
     return tree
 
 
-def tree_digest(root: Path) -> dict[str, tuple[str, int, str]]:
-    """path -> (kind, mode, content hash or link target) for everything under `root`."""
-    found: dict[str, tuple[str, int, str]] = {}
-    for dirpath, dirnames, filenames in os.walk(root):
-        for name in dirnames + filenames:
-            path = Path(dirpath) / name
-            rel = str(path.relative_to(root))
-            st = path.lstat()
-            if path.is_symlink():
-                found[rel] = ("link", 0, os.readlink(path))
-            elif path.is_dir():
-                found[rel] = ("dir", st.st_mode & 0o777, "")
-            else:
-                found[rel] = ("file", st.st_mode & 0o777,
-                              hashlib.sha256(path.read_bytes()).hexdigest())
-    return found
-
-
 @pytest.fixture(params=[12])
 def tarball(tmp_path: Path, request: pytest.FixtureRequest) -> tuple[Path, Path]:
     """(a .tar.gz of a generated source tree, that tree extracted natively)."""
@@ -81,9 +63,9 @@ def test_tar_extract_grep_and_compileall(mounted: Mounted, tarball: tuple[Path, 
     archive, native = tarball
     run("tar", "xzf", str(archive), cwd=mounted.root)
     extracted = mounted.root / "project"
-    expected = tree_digest(native)
+    expected = snapshot_tree(native)
     assert len(expected) > 300
-    assert tree_digest(extracted) == expected
+    assert snapshot_tree(extracted) == expected
     # what tar wrote and closed is on the server
     assert mounted.server_file("project/pkg3/sub/mod7.py") == (native / "pkg3/sub/mod7.py").read_bytes()
     assert mounted.server_file("project/data.bin") == (native / "data.bin").read_bytes()
@@ -114,7 +96,7 @@ def test_git_workflow(mounted: Mounted, tarball: tuple[Path, Path]) -> None:
     run("git", "commit", "-q", "-m", "initial", cwd=repo)
     assert run("git", "status", "--porcelain", cwd=repo) == ""
     assert len(run("git", "ls-files", cwd=repo).split()) == len(
-        [p for p, (kind, _, _) in tree_digest(native).items() if kind != "dir"])
+        [p for p, (kind, _, _) in snapshot_tree(native).items() if kind != "dir"])
 
     run("git", "checkout", "-q", "-b", "feature", cwd=repo)
     (repo / "pkg0/sub/mod0.py").write_text("changed = True\n")
@@ -132,9 +114,9 @@ def test_git_workflow(mounted: Mounted, tarball: tuple[Path, Path]) -> None:
     assert (repo / "pkg1/native.c").exists()
     assert not (repo / "feature.txt").exists()
     assert run("git", "status", "--porcelain", cwd=repo) == ""
-    digest = tree_digest(repo)
+    digest = snapshot_tree(repo)
     digest = {p: v for p, v in digest.items() if not p.startswith(".git")}
-    assert digest == tree_digest(native)
+    assert digest == snapshot_tree(native)
     # the branch switch went through to the server
     assert mounted.server_file("project/pkg0/sub/mod0.py") == (native / "pkg0/sub/mod0.py").read_bytes()
 

@@ -8,10 +8,11 @@ import stat
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
-from server_support import (ROOT, SERVER_COMMAND, import_small_base, server_process,
-                            socket_dir)
+from server_support import (ROOT, SERVER_COMMAND, ServerProcess, import_small_base,
+                            server_process, socket_dir)
 
 from citcfs import errors, wire
 from citcfs.client.rpc import Client
@@ -78,9 +79,13 @@ def test_cli_serves_on_owner_only_socket_and_stops_on_sigterm(tmp_path: Path) ->
         assert all(line.split(" ", 2)[1][0].isdigit() for line in log.splitlines()[:3])
 
 
-def test_sigterm_during_commits_loses_nothing_acknowledged(tmp_path: Path) -> None:
+def _storm_interrupted(tmp_path: Path, writers: int, seconds: float,
+                       interrupt: Callable[[ServerProcess], None]) -> int:
+    """Commit from `writers` threads, interrupt the server mid-storm, restart it on
+    the same data, and return how many acknowledged commits it still has (all of
+    them, or `check_acknowledged` fails)."""
     data = tmp_path / "data"
-    workspaces = [f"ws{i}" for i in range(6)]
+    workspaces = [f"ws{i}" for i in range(writers)]
     acknowledged: dict[str, list[tuple[int, str]]] = {ws: [] for ws in workspaces}
     lock = threading.Lock()
     stop = threading.Event()
@@ -92,39 +97,28 @@ def test_sigterm_during_commits_loses_nothing_acknowledged(tmp_path: Path) -> No
                 for ws in workspaces:
                     client.create_workspace(ws, "main")
             threads = storm(server.address, workspaces, stop, acknowledged, lock)
-            time.sleep(1.0)
-            assert server.stop() == 0
+            time.sleep(seconds)
+            interrupt(server)
             stop.set()
             for thread in threads:
                 thread.join(30)
         with server_process(data, listen) as server:
-            assert check_acknowledged(server.address, acknowledged) > 0
+            found = check_acknowledged(server.address, acknowledged)
             server.stop()
+    return found
+
+
+def test_sigterm_during_commits_loses_nothing_acknowledged(tmp_path: Path) -> None:
+    def terminate(server: ServerProcess) -> None:
+        assert server.stop() == 0  # SIGTERM: in-flight commits finish, then a clean exit
+    assert _storm_interrupted(tmp_path, 6, 1.0, terminate) > 0
 
 
 def test_kill_9_during_commit_storm_loses_nothing_acknowledged(tmp_path: Path) -> None:
-    data = tmp_path / "data"
-    workspaces = [f"ws{i}" for i in range(8)]
-    acknowledged: dict[str, list[tuple[int, str]]] = {ws: [] for ws in workspaces}
-    lock = threading.Lock()
-    stop = threading.Event()
-    with socket_dir() as sockets:
-        listen = f"unix:{sockets}/s.sock"
-        with server_process(data, listen) as server:
-            with Client.connect(server.address) as client:
-                import_small_base(client)
-                for ws in workspaces:
-                    client.create_workspace(ws, "main")
-            threads = storm(server.address, workspaces, stop, acknowledged, lock)
-            time.sleep(1.5)
-            os.kill(server.pid, signal.SIGKILL)  # mid-storm: commits are in flight
-            server.proc.wait(10)
-            stop.set()
-            for thread in threads:
-                thread.join(30)
-        with server_process(data, listen) as server:
-            assert check_acknowledged(server.address, acknowledged) > 50
-            server.stop()
+    def kill_9(server: ServerProcess) -> None:
+        os.kill(server.pid, signal.SIGKILL)  # mid-storm: commits are in flight
+        server.proc.wait(10)
+    assert _storm_interrupted(tmp_path, 8, 1.5, kill_9) > 50
 
 
 def test_refuses_insecure_remote_listener(tmp_path: Path) -> None:

@@ -67,3 +67,20 @@ def spec_model(spec: TreeSpec) -> Model:
         else:
             model[rel] = ("file", what, 0o644)
     return model
+
+
+def snapshot_tree(root: Path) -> dict[str, tuple[str, object, int]]:
+    """Everything comparable about a tree: kind, content or target, permission bits."""
+    found: dict[str, tuple[str, object, int]] = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in dirnames + filenames:
+            path = Path(dirpath) / name
+            rel = str(path.relative_to(root))
+            st = path.lstat()
+            if path.is_symlink():
+                found[rel] = ("link", os.readlink(path), 0)
+            elif path.is_dir():
+                found[rel] = ("dir", None, st.st_mode & 0o7777)
+            else:
+                found[rel] = ("file", path.read_bytes(), st.st_mode & 0o7777)
+    return found
