@@ -1,6 +1,8 @@
 """The benchmark runner works end to end and prints the promised JSON shape.
 
-Runs `bench/run.py storage --quick --smoke` (tiny sizes) in a subprocess.
+Runs every suite of `bench/run.py` with `--smoke` (tiny sizes) in a subprocess: the
+storage engine in process, a real server, and real mounts (citcfs and the
+passthrough floor).
 """
 
 from __future__ import annotations
@@ -12,35 +14,56 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
-REQUIRED = ("import_files_per_s", "commit_per_s", "lookup_us", "listdir_us", "rebuild_s")
-TARGETED = ("import_files_per_s", "commit_per_s", "lookup_us", "listdir_us")
+SUITES = {
+    "storage": (("import_files_per_s", "commit_per_s", "lookup_us", "listdir_us", "rebuild_s",
+                 "diff_ms_10_changes_100k_tree", "freeze_ms_10_changes_100k_tree", "fork_ms",
+                 "gc_s"),
+                ("import_files_per_s", "commit_per_s", "lookup_us", "listdir_us",
+                 "diff_ms_10_changes_100k_tree", "freeze_ms_10_changes_100k_tree")),
+    "server": (("commit_rpc_p50_ms", "commit_rpc_p99_ms", "commits_per_s_16_clients",
+                "read_mb_per_s", "watch_latency_p50_ms", "watch_latency_p99_ms"),
+               ("commit_rpc_p50_ms", "commits_per_s_16_clients", "read_mb_per_s",
+                "watch_latency_p99_ms")),
+    "client": (("create_files_per_s", "stat_warm_per_s", "readdir_per_s",
+                "read_small_files_per_s", "seq_write_mb_per_s", "seq_read_cold_mb_per_s",
+                "seq_read_warm_mb_per_s", "tar_extract_s", "git_status_s",
+                "mount_first_stat_ms_1m_base", "create_files_per_s_vs_floor",
+                "stat_warm_per_s_vs_native", "git_status_s_vs_native"),
+               ("stat_warm_per_s_vs_floor", "create_files_per_s_vs_floor",
+                "seq_read_warm_mb_per_s_vs_native", "seq_read_cold_mb_per_s",
+                "mount_first_stat_ms_1m_base", "git_status_s_vs_native")),
+}
 
 
-def test_storage_bench_smoke(tmp_path: Path) -> None:
-    out = tmp_path / "storage.json"
+@pytest.mark.parametrize("suite", sorted(SUITES))
+def test_bench_smoke(tmp_path: Path, suite: str) -> None:
+    required, targeted = SUITES[suite]
+    out = tmp_path / f"{suite}.json"
     env = dict(os.environ, CITCFS_BENCH_SMOKE="1")
     proc = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "run.py"), "storage", "--quick", "--smoke",
+        [sys.executable, str(ROOT / "bench" / "run.py"), suite, "--quick", "--smoke",
          "--runs", "1", "--json", str(out)],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
 
     written = json.loads(out.read_text())
     printed = json.loads(proc.stdout)
     assert printed == written
-    assert written["suite"] == "storage"
+    assert written["suite"] == suite
     assert written["machine"]["cpu_count"] >= 1
     assert written["machine"]["python"]
     results = written["results"]
-    for name in REQUIRED:
+    for name in required:
         assert name in results, name
     for name, item in results.items():
         assert isinstance(item["value"], (int, float)) and not isinstance(item["value"], bool), name
         assert math.isfinite(item["value"]) and item["value"] >= 0, (name, item)
         assert isinstance(item["unit"], str) and item["unit"], name
-    for name in TARGETED:
+    for name in targeted:
         assert isinstance(results[name]["target"], (int, float)), name
         assert isinstance(results[name]["met"], bool), name
 
