@@ -36,6 +36,7 @@ from __future__ import annotations
 import errno
 import logging
 import os
+import shutil
 import stat
 import tempfile
 import threading
@@ -110,6 +111,21 @@ class Handle:
     last_end: int = -1  # where the previous read ended: a read starting there is sequential
 
 
+def _scratch_dir(cache_dir: str) -> str:
+    """A scratch directory of this process inside the cache directory.
+
+    Scratch files spill there when large. A mount killed with SIGKILL cannot remove
+    its directory, so directories named for processes that no longer run are
+    removed here first.
+    """
+    for name in os.listdir(cache_dir):
+        if name.startswith("scratch-"):
+            pid = name.split("-")[1]
+            if pid.isdigit() and not os.path.exists(f"/proc/{pid}"):
+                shutil.rmtree(os.path.join(cache_dir, name), ignore_errors=True)
+    return tempfile.mkdtemp(prefix=f"scratch-{os.getpid()}-", dir=cache_dir)
+
+
 class WorkspaceFS(Operations):  # type: ignore[misc]
     """The operations of one mounted workspace."""
 
@@ -153,7 +169,7 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         self._stop = threading.Event()
         self._watcher: threading.Thread | None = None
         self.rpc_count = 0
-        self._scratch_dir = tempfile.mkdtemp(prefix="citcfs-scratch-")
+        self._scratch_dir = _scratch_dir(cache.directory)
 
     # --- life cycle -------------------------------------------------------------------
 
@@ -176,10 +192,7 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
                 except CitcError as exc:
                     log.error("could not save %s at unmount: %s", handle.file.path, exc)
         self.cache.close()
-        try:
-            os.rmdir(self._scratch_dir)
-        except OSError:
-            pass
+        shutil.rmtree(self._scratch_dir, ignore_errors=True)
 
     # --- path handling ----------------------------------------------------------------
 
