@@ -310,26 +310,25 @@ def bench_commit(ctx: Context) -> dict[str, dict[str, Any]]:
 
     batch_sizes: dict[str, list[float]] = {"many": [], "one": []}
 
+    def batched(kind: str, workspaces: list[str]) -> float:
+        """Commits per second into `workspaces` (one thread each), noting batch sizes."""
+        b0, j0 = batches()
+        elapsed, total = _commit_run(db, workspaces, directory, kind, per_thread)
+        b1, j1 = batches()
+        if b1 > b0:
+            batch_sizes[kind].append((j1 - j0) / (b1 - b0))
+        return total / elapsed
+
     def many(run: int) -> float:
         names = [f"commit{run}_{t}" for t in range(threads)]
         for name in names:
             db.create_workspace(name, ctx.base)
-        b0, j0 = batches()
-        elapsed, total = _commit_run(db, names, directory, "many", per_thread)
-        b1, j1 = batches()
-        if b1 > b0:
-            batch_sizes["many"].append((j1 - j0) / (b1 - b0))
-        return total / elapsed
+        return batched("many", names)
 
     def one(run: int) -> float:
         name = f"commit_one{run}"
         db.create_workspace(name, ctx.base)
-        b0, j0 = batches()
-        elapsed, total = _commit_run(db, [name] * threads, directory, "one", per_thread)
-        b1, j1 = batches()
-        if b1 > b0:
-            batch_sizes["one"].append((j1 - j0) / (b1 - b0))
-        return total / elapsed
+        return batched("one", [name] * threads)
 
     def single(run: int) -> float:
         name = f"commit_single{run}"

@@ -311,20 +311,27 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
                         raise _fail(errno.ENOENT)
                     return entry
             generation = self._generation
-        try:
-            entry = self.remote.lookup(self.workspace, path)
-            self.rpc_count += 1
-        except (PathNotFound, NotADirectory):
-            with self._lock:
-                if generation == self._generation:
-                    self._entries[path] = None
-            raise _fail(errno.ENOENT) from None
-        except CitcError as exc:
-            raise _fail(to_errno(exc)) from None
+        entry = self._fetch_entry(path, None)
         with self._lock:
             if generation == self._generation:
                 self._entries[path] = entry
+        if entry is None:
+            raise _fail(errno.ENOENT)
         return entry
+
+    def _fetch_entry(self, path: str, version: int | None) -> Entry | None:
+        """One Lookup: the entry, None where the path does not exist, else the errno."""
+        self.rpc_count += 1
+        try:
+            return self.remote.lookup(self.workspace, path, version)
+        except (PathNotFound, NotADirectory):
+            return None
+        except CitcError as exc:
+            if version is not None and type(exc) in (HistoryTruncated, InvalidArgument):
+                # No such version (not yet, or no longer): .citc/versions/<N> does not
+                # exist. Not cached, since a version past the head may exist later.
+                raise _fail(errno.ENOENT) from None
+            raise _fail(to_errno(exc)) from None
 
     def _head_listing(self, path: str) -> dict[str, Entry]:
         with self._lock:
@@ -349,23 +356,11 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
                 if found is None:
                     raise _fail(errno.ENOENT)
                 return found
-        try:
-            entry = self.remote.lookup(self.workspace, path, version)
-            self.rpc_count += 1
-        except (PathNotFound, NotADirectory):
-            with self._lock:
-                self._history[key] = None
-            raise _fail(errno.ENOENT) from None
-        except (HistoryTruncated, InvalidArgument) as exc:
-            # No such version (not yet, or no longer): .citc/versions/<N> does not
-            # exist. Not cached, since a version past the head may exist later.
-            if type(exc) in (HistoryTruncated, InvalidArgument):
-                raise _fail(errno.ENOENT) from None
-            raise _fail(to_errno(exc)) from None
-        except CitcError as exc:
-            raise _fail(to_errno(exc)) from None
+        entry = self._fetch_entry(path, version)
         with self._lock:
             self._history[key] = entry
+        if entry is None:
+            raise _fail(errno.ENOENT)
         return entry
 
     def _history_listing(self, view: View) -> dict[str, Entry]:

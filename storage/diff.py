@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 
 from citcfs import paths
 from citcfs.entries import Entry, EntryKind
-from citcfs.errors import NotADirectory, PathNotFound
 from citcfs.objects import ObjectId
 
 from . import overlay
@@ -120,10 +119,7 @@ class Side:
         return result
 
     def resolve(self, load: TreeLoader, path: str) -> overlay.Node | None:
-        try:
-            return overlay.resolve(self.view, load, self.root, path)
-        except (PathNotFound, NotADirectory):
-            return None
+        return overlay.try_resolve(self.view, load, self.root, path)
 
 
 def _same_attrs(a: Entry, b: Entry) -> bool:

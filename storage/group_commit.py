@@ -18,7 +18,6 @@ from .backend import KVStore, KVTxn
 
 T = TypeVar("T")
 
-Job = Callable[[KVTxn], Any]
 BatchListener = Callable[[list[Any]], None]
 
 

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 
 from citcfs import paths
 from citcfs.entries import Entry, EntryKind
-from citcfs.errors import NotADirectory, PathNotFound
+from citcfs.errors import NotADirectory
 from citcfs.objects import ObjectId
 
 from . import overlay
@@ -41,13 +41,6 @@ def restore_writes(head: OverlayView, target: OverlayView) -> tuple[OverlayWrite
     return tuple(writes)
 
 
-def _resolve(view: OverlayView, load: TreeLoader, root: ObjectId, path: str) -> overlay.Node | None:
-    try:
-        return overlay.resolve(view, load, root, path)
-    except (PathNotFound, NotADirectory):
-        return None
-
-
 def revert_writes(head: OverlayView, head_root: ObjectId, target: OverlayView,
                   target_root: ObjectId, load: TreeLoader, store: TreeStorer,
                   targets: Iterable[str], time_ns: int) -> tuple[OverlayWrite, ...]:
@@ -62,8 +55,8 @@ def revert_writes(head: OverlayView, head_root: ObjectId, target: OverlayView,
         path = paths.normalize(raw)
         if path == paths.ROOT:
             raise NotADirectory("revert the whole workspace with restore")
-        wanted = _resolve(target, load, target_root, path)
-        current = _resolve(planner.view, load, head_root, path)
+        wanted = overlay.try_resolve(target, load, target_root, path)
+        current = overlay.try_resolve(planner.view, load, head_root, path)
         if wanted is None:
             if current is not None:
                 parent = overlay.resolve(planner.view, load, head_root, paths.split(path)[0])
@@ -95,13 +88,13 @@ def _ensure_parents(planner: Planner, target: OverlayView, target_root: ObjectId
     current = paths.ROOT
     for name in ancestors:
         current = paths.join(current, name)
-        node = _resolve(planner.view, load, head_root, current)
+        node = overlay.try_resolve(planner.view, load, head_root, current)
         if node is not None and node.is_dir:
             continue
         if node is not None:
             parent = overlay.resolve(planner.view, load, head_root, paths.split(current)[0])
             planner.delete(current, parent)
-        was = _resolve(target, load, target_root, current)
+        was = overlay.try_resolve(target, load, target_root, current)
         attrs = was.entry if was is not None else Entry.directory()
         planner.place(current, Entry.directory(mode=attrs.mode, uid=attrs.uid, gid=attrs.gid,
                                                mtime_ns=attrs.mtime_ns, opaque=True))
@@ -162,10 +155,10 @@ def rebase_writes(head: OverlayView, old_root: ObjectId, new_root: ObjectId,
         current = paths.ROOT
         for name in paths.components(path)[:-1]:
             current = paths.join(current, name)
-            node = _resolve(planner.view, load, new_root, current)
+            node = overlay.try_resolve(planner.view, load, new_root, current)
             if node is not None and node.is_dir:
                 continue
-            was = _resolve(head, load, old_root, current)
+            was = overlay.try_resolve(head, load, old_root, current)
             attrs = was.entry if was is not None else Entry.directory()
             planner.view.set(current, Entry.directory(mode=attrs.mode, uid=attrs.uid,
                                                       gid=attrs.gid, mtime_ns=attrs.mtime_ns))

@@ -103,6 +103,14 @@ def resolve(view: OverlayView, load: TreeLoader, root: ObjectId, path: str) -> N
     return node
 
 
+def try_resolve(view: OverlayView, load: TreeLoader, root: ObjectId, path: str) -> Node | None:
+    """`resolve`, or None where the path does not exist (or crosses a non-directory)."""
+    try:
+        return resolve(view, load, root, path)
+    except (PathNotFound, NotADirectory):
+        return None
+
+
 def child(view: OverlayView, load: TreeLoader, parent: Node, name: str) -> Node:
     """The node of `name` inside the resolved directory `parent`: one step of resolve."""
     if not parent.is_dir:

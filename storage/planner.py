@@ -12,7 +12,7 @@ renamed directory becomes one entry naming a frozen tree, however large it is.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
 from citcfs import paths
 from citcfs.entries import Entry, EntryKind
@@ -260,7 +260,3 @@ def plan_commit(ops: Sequence[Op], committed: OverlayView, load: TreeLoader,
     for op in ops:
         planner.apply(op)
     return tuple(OverlayWrite(path, entry) for path, entry in planner.view.writes.items())
-
-
-def changed_paths(writes: Iterable[OverlayWrite]) -> list[str]:
-    return [write.path for write in writes]
