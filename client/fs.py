@@ -875,28 +875,39 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         # chunk is missing: then it is needed now.
         if not wanted or (len(wanted) < len(ids) // 2 and wanted[0] != ids[0]):
             return
-        future: Future[None] = Future()
+        futures: dict[ObjectId, Future[None]] = {}
         with self._chunks_lock:
             wanted = [oid for oid in wanted if oid not in self._fetching]
             for oid in wanted:
-                self._fetching[oid] = future
+                self._fetching[oid] = futures[oid] = Future()
         if wanted:
-            self._prefetcher.submit(self._fetch_ahead, wanted, future)
+            self._prefetcher.submit(self._fetch_ahead, wanted, futures)
 
-    def _fetch_ahead(self, ids: list[ObjectId], future: "Future[None]") -> None:
+    def _fetch_ahead(self, ids: list[ObjectId], futures: dict[ObjectId, "Future[None]"]) -> None:
+        """Fetch `ids` in one stream; each waiting reader is woken as its chunk arrives."""
+        def arrived(oid: ObjectId, data: bytes) -> None:
+            self._keep_in_memory([(oid, data)])
+            self._fetched(oid, futures[oid], None)
+
         try:
-            fetched = list(self.remote.read_objects(ids))
+            fetched = list(self.remote.read_objects(ids, received=arrived))
             self.cache.put_many([(ObjectKind.CHUNK, oid, data) for oid, data in fetched],
                                 verified=True)
-            self._keep_in_memory(fetched)
-            future.set_result(None)
         except BaseException as exc:  # a reader waiting on it fetches again itself
-            future.set_exception(exc)
-        finally:
-            with self._chunks_lock:
-                for oid in ids:
-                    if self._fetching.get(oid) is future:
-                        del self._fetching[oid]
+            for oid in ids:
+                self._fetched(oid, futures[oid], exc)
+
+    def _fetched(self, oid: ObjectId, future: "Future[None]", error: BaseException | None) -> None:
+        """Settle the fetch of `oid` (once): with its chunk in memory, or with `error`."""
+        with self._chunks_lock:
+            if self._fetching.get(oid) is future:
+                del self._fetching[oid]
+            if future.done():
+                return
+            if error is None:
+                future.set_result(None)
+            else:
+                future.set_exception(error)
 
     def write(self, path: str | None, data: bytes, offset: int, fh: int) -> int:
         handle = self._handles.get(fh)

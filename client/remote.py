@@ -51,8 +51,15 @@ class Remote(Protocol):
     def listdir(self, workspace: str, path: str,
                 version: int | None = None) -> list[tuple[str, Entry]]: ...
 
-    def read_objects(self, ids: Sequence[ObjectId]) -> Iterator[tuple[ObjectId, bytes]]:
-        """The content of each object, verified against its id."""
+    def read_objects(self, ids: Sequence[ObjectId],
+                     received: Callable[[ObjectId, bytes], None] | None = None,
+                     ) -> Iterator[tuple[ObjectId, bytes]]:
+        """The content of each object, verified against its id.
+
+        `received(id, content)` is called as each object arrives, before the rest
+        of the batch, so a reader waiting for the first one need not wait for all
+        (after a retry it may be called again for the same object).
+        """
         ...
 
     def missing_objects(self, ids: Sequence[ObjectId]) -> list[ObjectId]: ...
@@ -113,10 +120,17 @@ class RpcRemote:
                 version: int | None = None) -> list[tuple[str, Entry]]:
         return _retrying(lambda: self.client.listdir(workspace, path, version), "listdir")
 
-    def read_objects(self, ids: Sequence[ObjectId]) -> Iterator[tuple[ObjectId, bytes]]:
-        found = _retrying(lambda: [(oid, data) for oid, _, data in self.client.read_objects(ids)],
-                          "read")
-        return iter(found)
+    def read_objects(self, ids: Sequence[ObjectId],
+                     received: Callable[[ObjectId, bytes], None] | None = None,
+                     ) -> Iterator[tuple[ObjectId, bytes]]:
+        def fetch() -> list[tuple[ObjectId, bytes]]:
+            found = []
+            for oid, _, data in self.client.read_objects(ids):
+                found.append((oid, data))
+                if received is not None:
+                    received(oid, data)
+            return found
+        return iter(_retrying(fetch, "read"))
 
     def missing_objects(self, ids: Sequence[ObjectId]) -> list[ObjectId]:
         return _retrying(lambda: self.client.has_objects(ids), "has-objects")
