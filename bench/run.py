@@ -22,7 +22,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 if HERE not in sys.path:
     sys.path.insert(0, HERE)
 
-from common import machine_info  # noqa: E402
+from common import compile_bytecode, machine_info  # noqa: E402
 
 SUITES = {
     "storage": "storage_bench",
@@ -62,6 +62,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--runs must be at least 1")
 
     suite = load_suite(args.suite)
+    bytecode = compile_bytecode()
     started = time.time()
     load_start = os.getloadavg()
     results = suite.run(args.quick, runs=args.runs, smoke=smoke)
@@ -72,7 +73,8 @@ def main(argv: list[str] | None = None) -> int:
     report = {
         "suite": args.suite,
         "machine": machine,
-        "options": {"quick": args.quick, "smoke": smoke, "runs": args.runs},
+        "options": {"quick": args.quick, "smoke": smoke, "runs": args.runs,
+                    "bytecode_compiled": bytecode},
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started)),
         "elapsed_s": round(time.time() - started, 1),
         "results": results,
