@@ -202,7 +202,7 @@ class ServerInfoRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class Limits(_message.Message):
-    __slots__ = ("max_message_bytes", "max_ops_per_commit", "max_ids_per_request", "chunk_size", "inline_max", "max_watch_streams", "name_max", "path_max")
+    __slots__ = ("max_message_bytes", "max_ops_per_commit", "max_ids_per_request", "chunk_size", "inline_max", "max_watch_streams", "name_max", "path_max", "max_commit_streams")
     MAX_MESSAGE_BYTES_FIELD_NUMBER: _ClassVar[int]
     MAX_OPS_PER_COMMIT_FIELD_NUMBER: _ClassVar[int]
     MAX_IDS_PER_REQUEST_FIELD_NUMBER: _ClassVar[int]
@@ -211,6 +211,7 @@ class Limits(_message.Message):
     MAX_WATCH_STREAMS_FIELD_NUMBER: _ClassVar[int]
     NAME_MAX_FIELD_NUMBER: _ClassVar[int]
     PATH_MAX_FIELD_NUMBER: _ClassVar[int]
+    MAX_COMMIT_STREAMS_FIELD_NUMBER: _ClassVar[int]
     max_message_bytes: int
     max_ops_per_commit: int
     max_ids_per_request: int
@@ -219,7 +220,8 @@ class Limits(_message.Message):
     max_watch_streams: int
     name_max: int
     path_max: int
-    def __init__(self, max_message_bytes: _Optional[int] = ..., max_ops_per_commit: _Optional[int] = ..., max_ids_per_request: _Optional[int] = ..., chunk_size: _Optional[int] = ..., inline_max: _Optional[int] = ..., max_watch_streams: _Optional[int] = ..., name_max: _Optional[int] = ..., path_max: _Optional[int] = ...) -> None: ...
+    max_commit_streams: int
+    def __init__(self, max_message_bytes: _Optional[int] = ..., max_ops_per_commit: _Optional[int] = ..., max_ids_per_request: _Optional[int] = ..., chunk_size: _Optional[int] = ..., inline_max: _Optional[int] = ..., max_watch_streams: _Optional[int] = ..., name_max: _Optional[int] = ..., path_max: _Optional[int] = ..., max_commit_streams: _Optional[int] = ...) -> None: ...
 
 class ServerInfoResponse(_message.Message):
     __slots__ = ("server_version", "api_version", "limits", "user", "unimplemented")
@@ -554,6 +556,26 @@ class CommitResponse(_message.Message):
     time_ns: int
     paths: _containers.RepeatedScalarFieldContainer[bytes]
     def __init__(self, workspace: _Optional[str] = ..., version: _Optional[int] = ..., lsn: _Optional[int] = ..., time_ns: _Optional[int] = ..., paths: _Optional[_Iterable[bytes]] = ...) -> None: ...
+
+class CommitError(_message.Message):
+    __slots__ = ("code", "message", "error", "conflict_paths")
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    CONFLICT_PATHS_FIELD_NUMBER: _ClassVar[int]
+    code: int
+    message: str
+    error: str
+    conflict_paths: _containers.RepeatedScalarFieldContainer[bytes]
+    def __init__(self, code: _Optional[int] = ..., message: _Optional[str] = ..., error: _Optional[str] = ..., conflict_paths: _Optional[_Iterable[bytes]] = ...) -> None: ...
+
+class CommitStreamResponse(_message.Message):
+    __slots__ = ("committed", "error")
+    COMMITTED_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    committed: CommitResponse
+    error: CommitError
+    def __init__(self, committed: _Optional[_Union[CommitResponse, _Mapping]] = ..., error: _Optional[_Union[CommitError, _Mapping]] = ...) -> None: ...
 
 class VersionsRequest(_message.Message):
     __slots__ = ("workspace", "start")

@@ -115,6 +115,11 @@ class CitcStub:
                 request_serializer=citc_dot_v1_dot_citc__pb2.CommitRequest.SerializeToString,
                 response_deserializer=citc_dot_v1_dot_citc__pb2.CommitResponse.FromString,
                 _registered_method=True)
+        self.CommitStream = channel.stream_stream(
+                '/citc.v1.Citc/CommitStream',
+                request_serializer=citc_dot_v1_dot_citc__pb2.CommitRequest.SerializeToString,
+                response_deserializer=citc_dot_v1_dot_citc__pb2.CommitStreamResponse.FromString,
+                _registered_method=True)
         self.Versions = channel.unary_unary(
                 '/citc.v1.Citc/Versions',
                 request_serializer=citc_dot_v1_dot_citc__pb2.VersionsRequest.SerializeToString,
@@ -330,6 +335,20 @@ class CitcServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CommitStream(self, request_iterator, context):
+        """Commit as Commit does, many times over one call: for a client that commits
+        often (a mount commits each file it closes), which then pays for setting up a
+        call once instead of once per commit. Each CommitRequest is answered, in order,
+        by one CommitStreamResponse holding the commit's result or the error Commit
+        would have failed with; a failed commit does not end the stream. A response
+        means the commit is durable. Send the next request after the previous answer
+        (the server applies them one at a time anyway). Each open stream holds a server
+        thread; beyond Limits.max_commit_streams the call fails with RESOURCE_EXHAUSTED.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def Versions(self, request, context):
         """--- history and invalidation ---------------------------------------------------
 
@@ -536,6 +555,11 @@ def add_CitcServicer_to_server(servicer, server):
                     servicer.Commit,
                     request_deserializer=citc_dot_v1_dot_citc__pb2.CommitRequest.FromString,
                     response_serializer=citc_dot_v1_dot_citc__pb2.CommitResponse.SerializeToString,
+            ),
+            'CommitStream': grpc.stream_stream_rpc_method_handler(
+                    servicer.CommitStream,
+                    request_deserializer=citc_dot_v1_dot_citc__pb2.CommitRequest.FromString,
+                    response_serializer=citc_dot_v1_dot_citc__pb2.CommitStreamResponse.SerializeToString,
             ),
             'Versions': grpc.unary_unary_rpc_method_handler(
                     servicer.Versions,
@@ -1046,6 +1070,33 @@ class Citc:
             '/citc.v1.Citc/Commit',
             citc_dot_v1_dot_citc__pb2.CommitRequest.SerializeToString,
             citc_dot_v1_dot_citc__pb2.CommitResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CommitStream(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_stream(
+            request_iterator,
+            target,
+            '/citc.v1.Citc/CommitStream',
+            citc_dot_v1_dot_citc__pb2.CommitRequest.SerializeToString,
+            citc_dot_v1_dot_citc__pb2.CommitStreamResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -3,18 +3,19 @@
 Threads, not asyncio: grpcio's synchronous server runs each call on a pool thread,
 which suits `Database` (blocking LMDB calls and a group committer that parks callers
 until their batch is durable) with no executor hop per call. Its cost is that every
-open Watch stream occupies a thread for as long as it lasts, so the pool is sized as
-`Limits.rpc_workers + Limits.max_watch_streams` (288 by default) and the invalidation
-hub refuses Watch streams beyond `max_watch_streams` with RESOURCE_EXHAUSTED: watchers
-can never starve ordinary calls. An idle Python thread costs little memory, and a
+open Watch or CommitStream stream occupies a thread for as long as it lasts, so the
+pool is sized as `Limits.rpc_workers + Limits.max_watch_streams +
+Limits.max_commit_streams` (352 by default) and streams beyond their limit are
+refused with RESOURCE_EXHAUSTED: streams can never starve ordinary calls. An idle Python thread costs little memory, and a
 parked watcher wakes only when a workspace it watches changes.
 
 Security (see `server.auth`): a Unix socket is created with mode 0600; a TCP listener
 on a non-loopback address requires TLS and a tokens file.
 
 Shutdown (SIGTERM, SIGINT or `CitcServer.stop`): health turns NOT_SERVING, Watch
-streams end, new calls are refused, calls in flight get `grace` seconds, and the
-handler threads are joined before the database closes, so a commit that started is
+streams end, CommitStream calls end (after the commit they are running, if any),
+new calls are refused, calls in flight get `grace` seconds, and the handler threads
+are joined before the database closes, so a commit that started is
 either finished and acknowledged or never acknowledged. Nothing acknowledged is lost:
 acknowledgement follows the durable LMDB commit.
 """
@@ -250,6 +251,7 @@ class CitcServer:
             log.info("shutting down (grace %.0f s)", grace)
             self._health.enter_graceful_shutdown()
             self.hub.shutdown()
+            self.servicer.commit_streams.shutdown()
             self._server.stop(grace).wait()
             self._executor.shutdown(wait=True)  # handler threads still committing
             self.db.remove_listener(self.hub.published)

@@ -51,11 +51,15 @@ def details_for(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
 
+def conflict_paths_for(exc: BaseException) -> list[bytes]:
+    """A conflict's paths as bytes (so non-UTF-8 names survive), at most 100."""
+    if not isinstance(exc, errors.Conflict):
+        return []
+    return [paths.to_bytes(path) for path in exc.paths[:MAX_CONFLICT_PATHS_IN_METADATA]]
+
+
 def trailers_for(exc: BaseException) -> tuple[tuple[str, str | bytes], ...]:
     """Trailing metadata that lets a client rebuild the error type (and conflicts)."""
     found: list[tuple[str, str | bytes]] = [(ERROR_KEY, type(exc).__name__)]
-    if isinstance(exc, errors.Conflict):
-        # A "-bin" key carries raw bytes, so non-UTF-8 names survive.
-        for path in exc.paths[:MAX_CONFLICT_PATHS_IN_METADATA]:
-            found.append((CONFLICT_PATH_KEY, paths.to_bytes(path)))
+    found.extend((CONFLICT_PATH_KEY, raw) for raw in conflict_paths_for(exc))
     return tuple(found)

@@ -22,6 +22,8 @@ class Limits:
     max_ids_per_request: int = 10_000
     max_watch_streams: int = 256
     """Watch streams each hold a server thread (see `server.app`); more are refused."""
+    max_commit_streams: int = 64
+    """CommitStream calls each hold a server thread too; more are refused."""
     rpc_workers: int = 32
     """Threads for every call other than Watch."""
     watch_heartbeat_s: float = 30.0
@@ -55,7 +57,7 @@ class Limits:
 
     @property
     def thread_pool_size(self) -> int:
-        return self.rpc_workers + self.max_watch_streams
+        return self.rpc_workers + self.max_watch_streams + self.max_commit_streams
 
     def check_count(self, what: str, count: int, limit: int) -> None:
         if count > limit:

@@ -35,7 +35,8 @@ from citcfs.storage.database import BaseRef, WorkspaceRef
 
 from . import convert
 from .auth import Authenticator, Identity, access_of, require
-from .errors import details_for, status_for, trailers_for
+from .commit_streams import CommitStreams
+from .errors import conflict_paths_for, details_for, status_for, trailers_for
 from .grants import Access, GrantStore
 from .hub import InvalidationHub
 from .limits import Limits
@@ -135,6 +136,7 @@ class CitcServicer(pb_grpc.CitcServicer):
         self.grants = grants
         self.hub = hub
         self.limits = limits
+        self.commit_streams = CommitStreams(limits.max_commit_streams)
         self._batch_bytes = max(64 << 10, limits.max_message_bytes // 4)
 
     # --- helpers -------------------------------------------------------------------
@@ -202,6 +204,7 @@ class CitcServicer(pb_grpc.CitcServicer):
                              max_ids_per_request=limits.max_ids_per_request,
                              chunk_size=limits.chunk_size, inline_max=limits.inline_max,
                              max_watch_streams=limits.max_watch_streams,
+                             max_commit_streams=limits.max_commit_streams,
                              name_max=limits.name_max, path_max=limits.path_max))
 
     # --- bases -----------------------------------------------------------------------
@@ -479,6 +482,46 @@ class CitcServicer(pb_grpc.CitcServicer):
     @unary
     def Commit(self, request: pb.CommitRequest, context: grpc.ServicerContext,
                identity: Identity) -> pb.CommitResponse:
+        return self._commit(request, identity)
+
+    @streaming
+    def CommitStream(self, request_iterator: Iterator[pb.CommitRequest],
+                     context: grpc.ServicerContext,
+                     identity: Identity) -> Iterator[pb.CommitStreamResponse]:
+        slot = self.commit_streams.open(context)
+        try:
+            for request in request_iterator:
+                if not slot.begin():
+                    return
+                try:
+                    response = self._commit_outcome(request, identity)
+                finally:
+                    slot.end()
+                yield response
+                if slot.closing:
+                    return
+        except grpc.RpcError:
+            if slot.closing or not context.is_active():
+                return  # cancelled: by the client, or by the server's shutdown
+            raise
+        finally:
+            self.commit_streams.release(slot)
+
+    def _commit_outcome(self, request: pb.CommitRequest,
+                        identity: Identity) -> pb.CommitStreamResponse:
+        """One CommitStream answer: the commit, or the error Commit would have ended with."""
+        try:
+            return pb.CommitStreamResponse(committed=self._commit(request, identity))
+        except Exception as exc:  # noqa: BLE001 - expected errors become answers
+            code = status_for(exc)
+            if code is None:
+                raise  # a bug: the stream ends with INTERNAL and a logged traceback
+            log.info("CommitStream -> %s: %s", code.name, details_for(exc))
+            return pb.CommitStreamResponse(error=pb.CommitError(
+                code=code.value[0], message=details_for(exc), error=type(exc).__name__,
+                conflict_paths=conflict_paths_for(exc)))
+
+    def _commit(self, request: pb.CommitRequest, identity: Identity) -> pb.CommitResponse:
         self.limits.check_count("operations", len(request.ops), self.limits.max_ops_per_commit)
         ops = [convert.op_from_wire(op) for op in request.ops]
         state, _ = self._workspace(identity, request.workspace, Access.WRITE)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import stat
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from citcfs.entries import Entry, EntryKind, Tree
 from citcfs.objects import CHUNK_SIZE, ObjectKind, object_id
 from citcfs.protos import citc_pb2 as pb
 from citcfs.server.app import CitcServer
+from citcfs.server.limits import Limits
 
 
 @pytest.fixture
@@ -169,6 +171,54 @@ def test_commit_every_op_and_read_any_version(client: Client) -> None:
     changes = client.changes("w", 1)
     assert not changes.truncated and changes.version == 2
     assert set(client.changed_paths(changes)) >= {"README", "README.md", "bin/tool", "docs"}
+
+
+def test_commit_stream_answers_each_commit_in_order(client: Client) -> None:
+    client.create_workspace("w", "main")
+    stream = client.commit_stream()
+    try:
+        first = stream.commit("w", [wire.write_file_op("a", Entry.file(b"1"))])
+        assert first.version == 1 and [wire.path_from_wire(p) for p in first.paths] == ["a"]
+        # Refused commits are answered with their error and end nothing.
+        with pytest.raises(errors.StaleVersion):
+            stream.commit("w", [wire.write_file_op("a", Entry.file(b"2"))], expected_version=0)
+        with pytest.raises(errors.WorkspaceNotFound):
+            stream.commit("nowhere", [wire.make_dir_op("d")])
+        with pytest.raises(errors.InvalidArgument):
+            stream.commit("w", [wire.make_dir_op("a/../b")])
+        with pytest.raises(errors.PathNotFound):
+            stream.commit("w", [wire.write_file_op("missing/dir/f", Entry.file(b"x"))])
+        assert client.describe_workspace("w").version == 1  # the refused ones changed nothing
+        second = stream.commit("w", [wire.write_file_op("b", Entry.file(b"2"))], expected_version=1)
+        assert second.version == 2
+        assert client.lookup("w", "b").inline == b"2"
+    finally:
+        stream.close()
+    # closed, it opens a new call for the next commit
+    assert stream.commit("w", [wire.make_dir_op("d")]).version == 3
+    stream.close()
+
+
+def test_commit_streams_are_bounded_and_end_at_shutdown(tmp_path: Path) -> None:
+    with running_server(tmp_path / "data", sync=False,
+                        limits=Limits(max_commit_streams=1)) as server, \
+            Client.connect(server.address) as client:
+        import_small_base(client)
+        client.create_workspace("w", "main")
+        assert client.server_info().limits.max_commit_streams == 1
+        held = client.commit_stream()
+        assert held.commit("w", [wire.make_dir_op("d1")]).version == 1
+        refused = client.commit_stream()
+        with pytest.raises(errors.ResourceExhausted):
+            refused.commit("w", [wire.make_dir_op("d2")])
+        assert client.commit("w", [wire.make_dir_op("d3")]).version == 2  # calls still served
+        started = time.monotonic()
+        server.stop(grace=20)
+        # the idle stream was ended at once, not after the grace period
+        assert time.monotonic() - started < 10
+        with pytest.raises(errors.Unavailable):
+            held.commit("w", [wire.make_dir_op("d4")])
+        held.close()
 
 
 def test_put_objects_verifies_ids(client: Client) -> None:

@@ -87,6 +87,8 @@ def test_tokens_are_required(server: CitcServer) -> None:
             anonymous.server_info()
         with pytest.raises(errors.Unauthenticated):
             anonymous.create_workspace("x", "main")
+        with pytest.raises(errors.Unauthenticated):
+            anonymous.commit_stream().commit("x", [wire.make_dir_op("d")])
     with connect(server, "not-a-token") as stranger:
         with pytest.raises(errors.Unauthenticated):
             stranger.list_workspaces()
@@ -119,6 +121,7 @@ def test_workspace_access_owner_grants_and_refusals(server: CitcServer,
                         lambda: next(iter(bob.diff(bob.workspace_ref("alice-ws", version=0),
                                                    bob.workspace_ref("alice-ws")))),
                         lambda: bob.commit("alice-ws", [wire.make_dir_op("bobs")]),
+                        lambda: bob.commit_stream().commit("alice-ws", [wire.make_dir_op("bobs")]),
                         lambda: bob.label("alice-ws", "mine"),
                         lambda: bob.fork_workspace("alice-ws", "bob-copy"),
                         lambda: bob.delete_workspace("alice-ws"),
