@@ -45,7 +45,8 @@ def invalidate_path(fuse_ptr: int, path: bytes) -> int:
 
 
 class CitcFUSE(FUSE):
-    """mfusepy's FUSE, passing rename(2) flags on (mfusepy drops them)."""
+    """mfusepy's FUSE, passing rename(2) flags and ftruncate's handle on (mfusepy drops
+    them), and creating files without inspecting the operation's signature each time."""
 
     def rename_fuse_3(self, old: bytes, new: bytes, flags: int) -> int:
         return int(self.operations.rename(old.decode(self.encoding, self.errors),
@@ -56,3 +57,10 @@ class CitcFUSE(FUSE):
         fh = fip.contents.fh if fip else None  # type: ignore[attr-defined]
         decoded = None if path is None else path.decode(self.encoding, self.errors)
         return int(self.operations.truncate(decoded, length, fh) or 0)
+
+    def create(self, path: bytes, mode: int, fip: object) -> int:
+        # mfusepy calls inspect.signature on every create to choose between two
+        # signatures of `create`; ours takes the flags, always.
+        fi = fip.contents  # type: ignore[attr-defined]
+        fi.fh = self.operations.create(path.decode(self.encoding, self.errors), mode, fi.flags)
+        return 0
