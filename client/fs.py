@@ -199,7 +199,9 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
     def _view(self, fuse_path: str) -> View:
         """Which state and workspace path a kernel path names; ENOENT for bad ones."""
         try:
-            path = paths.normalize(fuse_path)
+            # Kernel paths are absolute: without the "/", a canonical one is answered
+            # by normalize's one-match fast path.
+            path = paths.normalize(fuse_path[1:] if fuse_path[:1] == "/" else fuse_path)
         except CitcError as exc:
             raise _fail(to_errno(exc)) from None
         if path != HISTORY_DIR and not path.startswith(HISTORY_DIR + "/"):
