@@ -6,7 +6,9 @@ with the clients) with its data directory on /dev/shm, durable settings unchange
 must run in parallel are separate processes (multiprocessing, spawn).
 
     commit     one client, one small inline file per commit       -> commit_rpc_p50/p99_ms
+               (the same over one CommitStream                     -> commit_stream_p50/p99_ms)
     commit16   16 client processes, each its own workspace          -> commits_per_s_16_clients
+               (each client over one CommitStream           -> commits_per_s_16_clients_stream)
     read       ReadObjects streaming 1 MiB chunks (verified by the
                client against their ids)                          -> read_mb_per_s
     watch      100 Watch streams in 4 processes; one commit at a
@@ -84,50 +86,68 @@ class ServerProcess:
 # --- steps -----------------------------------------------------------------------------
 
 
+def _commit_samples(commit: Any, commits: int) -> list[float]:
+    """Milliseconds of each of `commits` one-entry commits made with `commit`."""
+    for n in range(50):  # warm up the channel and the server's threads
+        commit("latency", [wire.write_file_op(f"warm{n}", Entry.file(b"w"))])
+    samples = []
+    for n in range(commits):
+        op = wire.write_file_op(f"f{n % 500}", Entry.file(b"x%d" % n))
+        start = time.perf_counter()
+        commit("latency", [op])
+        samples.append((time.perf_counter() - start) * 1000)
+    return samples
+
+
 def bench_commit_latency(address: str, commits: int) -> dict[str, dict[str, Any]]:
     with Client.connect(address) as client:
         client.create_workspace("latency", "main")
-        for n in range(50):  # warm up the channel and the server's threads
-            client.commit("latency", [wire.write_file_op(f"warm{n}", Entry.file(b"w"))])
-        samples = []
-        for n in range(commits):
-            op = wire.write_file_op(f"f{n % 500}", Entry.file(b"x%d" % n))
-            start = time.perf_counter()
-            client.commit("latency", [op])
-            samples.append((time.perf_counter() - start) * 1000)
+        unary = _commit_samples(client.commit, commits)
+        stream = client.commit_stream()
+        try:
+            streamed = _commit_samples(stream.commit, commits)
+        finally:
+            stream.close()
     return {
-        "commit_rpc_p50_ms": result(statistics.median(samples), "ms", target=1.5, better="lower",
-                                    samples=len(samples)),
-        "commit_rpc_p99_ms": result(_percentile(samples, 0.99), "ms", better="lower",
-                                    samples=len(samples)),
+        "commit_rpc_p50_ms": result(statistics.median(unary), "ms", target=1.5, better="lower",
+                                    samples=len(unary)),
+        "commit_rpc_p99_ms": result(_percentile(unary, 0.99), "ms", better="lower",
+                                    samples=len(unary)),
+        "commit_stream_p50_ms": result(statistics.median(streamed), "ms", better="lower",
+                                       samples=len(streamed), note="CommitStream, as mounts commit"),
+        "commit_stream_p99_ms": result(_percentile(streamed, 0.99), "ms", better="lower",
+                                       samples=len(streamed)),
     }
 
 
-def _committer(address: str, workspace: str, seconds: float, ready: Any, go: Any,
+def _committer(address: str, workspace: str, seconds: float, stream: bool, ready: Any, go: Any,
                out: "multiprocessing.Queue[int]") -> None:
     with Client.connect(address) as client:
-        client.commit(workspace, [wire.write_file_op("warm", Entry.file(b"w"))])
+        commit = client.commit_stream().commit if stream else client.commit
+        commit(workspace, [wire.write_file_op("warm", Entry.file(b"w"))])
         ready.release()
         go.wait(120)
         count = 0
         end = time.monotonic() + seconds
         while time.monotonic() < end:
-            client.commit(workspace, [wire.write_file_op(f"f{count % 500}", Entry.file(b"%d" % count))])
+            commit(workspace, [wire.write_file_op(f"f{count % 500}", Entry.file(b"%d" % count))])
             count += 1
     out.put(count)
 
 
-def bench_commit16(address: str, seconds: float, run: int) -> float:
-    """Commits per second of 16 client processes started together."""
+def bench_commit16(address: str, seconds: float, run: int, stream: bool = False) -> float:
+    """Commits per second of 16 client processes started together (each with a
+    CommitStream when `stream`, else with unary Commit calls)."""
     ctx = multiprocessing.get_context("spawn")
     with Client.connect(address) as client:
         for i in range(16):
-            client.create_workspace(f"c16-{run}-{i}", "main")
+            client.create_workspace(f"c16-{stream:d}-{run}-{i}", "main")
     queue: multiprocessing.Queue[int] = ctx.Queue()
     ready = ctx.Semaphore(0)
     go = ctx.Event()
     procs = [ctx.Process(target=_committer,
-                         args=(address, f"c16-{run}-{i}", seconds, ready, go, queue))
+                         args=(address, f"c16-{stream:d}-{run}-{i}", seconds, stream, ready, go,
+                               queue))
              for i in range(16)]
     for proc in procs:
         proc.start()
@@ -242,6 +262,12 @@ def run(quick: bool, runs: int = 3, smoke: bool = False) -> dict[str, dict[str, 
             results["commits_per_s_16_clients"] = result(rate, "commits/s", target=3000,
                                                          runs=[round(v) for v in values])
             log(f"commit16: {rate:.0f} commits/s")
+            rate, values = median_of(runs, lambda i: bench_commit16(server.address, seconds, i,
+                                                                    stream=True))
+            results["commits_per_s_16_clients_stream"] = result(
+                rate, "commits/s", runs=[round(v) for v in values],
+                note="each client commits over one CommitStream")
+            log(f"commit16 over CommitStream: {rate:.0f} commits/s")
             chunks = _size("read_chunks", quick, smoke)
             mbps, values = median_of(runs, lambda i: bench_read(server.address, chunks))
             results["read_mb_per_s"] = result(mbps, "MB/s", target=300,
