@@ -8,10 +8,29 @@ and text carry a varint length prefix.
 
 from __future__ import annotations
 
+import re
+
 from .errors import CorruptData
 
 
 _SMALL = tuple(bytes((i,)) for i in range(0x80))
+
+
+def _lane_masks(width: int, bits: int, lanes: int) -> int:
+    """`lanes` copies of a `bits`-wide mask, one every `width` bits."""
+    return sum(((1 << bits) - 1) << (width * i) for i in range(lanes))
+
+
+# Moving 7-bit groups between a packed integer and one group per byte, in four
+# steps of doubling width instead of a loop per byte (values of up to 112 bits;
+# wider ones take the loop). Each step is (low mask, high mask, shift): the low
+# half of every lane stays, the high half moves by `shift`.
+_SPREAD = tuple((_lane_masks(2 * w, b, 128 // (2 * w)), _lane_masks(2 * w, b, 128 // (2 * w)) << w, w - b)
+                for w, b in ((64, 56), (32, 28), (16, 14), (8, 7)))
+_GATHER = tuple((low, high >> shift, shift) for low, high, shift in reversed(_SPREAD))
+_CONTINUATION = tuple(_lane_masks(8, 8, n - 1) & _lane_masks(8, 8, 16) & int("80" * 16, 16)
+                      for n in range(17))
+_FAST_BITS = 112
 
 
 def encode_uint(value: int) -> bytes:
@@ -20,6 +39,18 @@ def encode_uint(value: int) -> bytes:
         return _SMALL[value]
     if value < 0:
         raise ValueError(f"negative value {value} for an unsigned field")
+    if value < 0x4000:
+        return bytes(((value & 0x7F) | 0x80, value >> 7))
+    bits = value.bit_length()
+    if bits > _FAST_BITS:
+        return _encode_uint_loop(value)
+    for low, high, shift in _SPREAD:
+        value = (value & low) | ((value << shift) & high)
+    length = (bits + 6) // 7
+    return (value | _CONTINUATION[length]).to_bytes(length, "little")
+
+
+def _encode_uint_loop(value: int) -> bytes:
     out = bytearray()
     while True:
         byte = value & 0x7F
@@ -36,12 +67,42 @@ def encode_sint(value: int) -> bytes:
     return encode_uint((value << 1) if value >= 0 else ((-value << 1) - 1))
 
 
+_VARINT = re.compile(rb"[\x80-\xff]{2,10}[\x00-\x7f]")
+"""A varint of three to eleven bytes (the longest `read_uint` accepts)."""
+
+
 def read_uint(data: bytes, pos: int) -> tuple[int, int]:
     """(value, position after it) of the varint at `pos`; CorruptData if malformed."""
     if pos < len(data):
         byte = data[pos]
         if byte < 0x80:
             return byte, pos + 1
+        if pos + 1 < len(data) and data[pos + 1] < 0x80:
+            return (byte & 0x7F) | (data[pos + 1] << 7), pos + 2
+        match = _VARINT.match(data, pos)
+        if match is not None:
+            end = match.end()
+            return varint_value(data[pos:end]), end
+    return _read_uint_loop(data, pos)
+
+
+def varint_value(raw: bytes) -> int:
+    """The value of `raw`, which is exactly one varint of at most 16 bytes."""
+    if len(raw) == 1:
+        return raw[0]
+    value = int.from_bytes(raw, "little")
+    for low, high, shift in _GATHER:
+        value = (value & low) | ((value >> shift) & high)
+    return value
+
+
+def unzigzag(value: int) -> int:
+    """The signed integer whose zig-zag encoding is `value`."""
+    return (value >> 1) if not value & 1 else -((value + 1) >> 1)
+
+
+def _read_uint_loop(data: bytes, pos: int) -> tuple[int, int]:
+    """`read_uint` one byte at a time: the reference, and where errors are found."""
     result = 0
     shift = 0
     while True:
@@ -59,7 +120,7 @@ def read_uint(data: bytes, pos: int) -> tuple[int, int]:
 
 def read_sint(data: bytes, pos: int) -> tuple[int, int]:
     value, pos = read_uint(data, pos)
-    return ((value >> 1) if not value & 1 else -((value + 1) >> 1)), pos
+    return unzigzag(value), pos
 
 
 def read_raw(data: bytes, pos: int, length: int) -> tuple[bytes, int]:

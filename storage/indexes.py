@@ -11,7 +11,7 @@ import bisect
 from collections.abc import Iterator
 
 from citcfs import paths
-from citcfs.entries import Entry
+from citcfs.entries import Entry, decode_entry
 from citcfs.errors import CorruptLog
 
 from . import keys
@@ -141,29 +141,36 @@ class IndexOverlay:
     def entry(self, parent: str, name: str) -> Entry | None:
         prefix = keys.overlay_name_prefix(self._ws, parent, name)
         item = self._txn.first_at_or_after(keys.OVERLAY, prefix + self._cut)
-        if item is None or not item[0].startswith(prefix):
+        if item is None:
             return None
-        value = item[1]
-        if value and keys.is_long_parent(parent):
+        key, value = item
+        if not value or not key.startswith(prefix):
+            return None
+        if keys.is_long_parent(parent):
             value = keys.overlay_entry_bytes(parent, value)
         return Entry.decode(value) if value else None
 
-    def children(self, parent: str) -> Iterator[tuple[str, Entry]]:
+    def children(self, parent: str) -> list[tuple[str, Entry]]:
+        """The overlay entries of `parent`'s children at the version, as a list: a
+        listing reads them all at once, and this loop is most of its cost."""
         prefix = keys.overlay_dir_prefix(self._ws, parent)
         start = len(prefix)
-        last = b""
-        version_cut = keys.inverted_version(self._version)
+        cut = self._cut
         long_parent = keys.is_long_parent(parent)
+        at_root = parent == paths.ROOT
+        found = []
+        last = b""
         for key, value in self._txn.range(keys.OVERLAY, prefix, prefix[:-1] + b"\1"):
             # key = prefix + name + NUL + ~version: the parent is known, take the name.
             raw_name = key[start:-9]
-            if raw_name == last or key[-8:] < version_cut:
+            if raw_name == last or key[-8:] < cut:
                 continue  # an older version of a name already answered, or a newer one
             last = raw_name
             if long_parent:
                 value = keys.overlay_entry_bytes(parent, value)
-            if value and (raw_name or parent != paths.ROOT):
-                yield paths.from_bytes(raw_name), Entry.decode(value)
+            if value and (raw_name or not at_root):
+                found.append((raw_name.decode("utf-8", "surrogateescape"), decode_entry(value)))
+        return found
 
     def subtree(self, path: str) -> Iterator[tuple[str, Entry]]:
         """Every overlay entry strictly below `path`, newest at the version."""

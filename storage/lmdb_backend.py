@@ -90,10 +90,8 @@ class LmdbTxn:
             yield key, value
 
     def first_at_or_after(self, table: str, key: bytes) -> tuple[bytes, bytes] | None:
-        cursor = self._seeker(table)
-        if cursor.set_range(key):
-            return cursor.item()
-        return None
+        cursor = self._seekers.get(table) or self._seeker(table)
+        return cursor.item() if cursor.set_range(key) else None
 
     def last(self, table: str) -> tuple[bytes, bytes] | None:
         cursor = self._txn.cursor(self._dbs[table])

@@ -17,8 +17,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from citcfs import paths
 from citcfs.entries import Entry, EntryKind, Tree
@@ -49,13 +48,15 @@ class OverlayView(Protocol):
         ...
 
 
-@dataclass(frozen=True, slots=True)
-class Node:
+class Node(NamedTuple):
     """A resolved path.
 
     `entry` is what the path is. `overlay` is its overlay entry, if any, and
     `underlying` what the base (the directory beneath its parent) has there.
     For a directory, `beneath` is the tree shown under its overlay children.
+
+    A named tuple rather than a frozen dataclass: resolving a path makes one per
+    component, and a tuple is built several times faster.
     """
 
     path: str
@@ -66,19 +67,28 @@ class Node:
 
     @property
     def is_dir(self) -> bool:
-        return self.entry.kind == EntryKind.DIR
+        return self.entry.kind == _DIR
+
+
+_DIR = EntryKind.DIR
+_WHITEOUT = EntryKind.WHITEOUT
+
+
+def _base_tree(underlying: Entry | None) -> ObjectId | None:
+    """The tree of a base entry, if it is a directory."""
+    return underlying.tree if underlying is not None and underlying.kind == _DIR else None
 
 
 def _beneath(overlay: Entry | None, underlying: Entry | None) -> ObjectId | None:
     if overlay is None:
-        return underlying.tree if underlying is not None and underlying.is_dir else None
-    if not overlay.is_dir:
+        return _base_tree(underlying)
+    if overlay.kind != _DIR:
         return None
     if overlay.tree is not None:
         return overlay.tree
     if overlay.opaque:
         return None
-    return underlying.tree if underlying is not None and underlying.is_dir else None
+    return _base_tree(underlying)
 
 
 @functools.lru_cache(maxsize=1024)
@@ -113,17 +123,19 @@ def try_resolve(view: OverlayView, load: TreeLoader, root: ObjectId, path: str) 
 
 def child(view: OverlayView, load: TreeLoader, parent: Node, name: str) -> Node:
     """The node of `name` inside the resolved directory `parent`: one step of resolve."""
-    if not parent.is_dir:
-        raise NotADirectory(f"{parent.path!r} is not a directory")
-    underlying = load(parent.beneath).get(name) if parent.beneath is not None else None
-    overlay = view.entry(parent.path, name)
-    current = paths.join(parent.path, name)
-    if overlay is not None and overlay.kind == EntryKind.WHITEOUT:
+    parent_path, parent_entry, _, _, beneath = parent
+    if parent_entry.kind != _DIR:
+        raise NotADirectory(f"{parent_path!r} is not a directory")
+    underlying = load(beneath).get(name) if beneath is not None else None
+    overlay = view.entry(parent_path, name)
+    current = f"{parent_path}/{name}" if parent_path else name
+    if overlay is None:
+        if underlying is None:
+            raise PathNotFound(f"{current!r} does not exist")
+        return Node(current, underlying, None, underlying, _base_tree(underlying))
+    if overlay.kind == _WHITEOUT:
         raise PathNotFound(f"{current!r} does not exist")
-    entry = overlay or underlying
-    if entry is None:
-        raise PathNotFound(f"{current!r} does not exist")
-    return Node(current, entry, overlay, underlying, _beneath(overlay, underlying))
+    return Node(current, overlay, overlay, underlying, _beneath(overlay, underlying))
 
 
 def list_dir(view: OverlayView, load: TreeLoader, node: Node) -> list[tuple[str, Entry]]:
@@ -132,13 +144,13 @@ def list_dir(view: OverlayView, load: TreeLoader, node: Node) -> list[tuple[str,
         raise NotADirectory(f"{node.path!r} is not a directory")
     changed = list(view.children(node.path))
     if node.beneath is None:  # a directory made in the overlay: nothing to merge
-        return [(name, entry) for name, entry in changed if entry.kind != EntryKind.WHITEOUT]
+        return [item for item in changed if item[1].kind != _WHITEOUT]
     tree = load(node.beneath)
     if not changed:  # an untouched base directory: the tree is the listing
         return list(tree.entries)
     items = dict(tree.entries)
     for name, entry in changed:
-        if entry.kind == EntryKind.WHITEOUT:
+        if entry.kind == _WHITEOUT:
             items.pop(name, None)
         else:
             items[name] = entry
@@ -178,7 +190,7 @@ def freeze(view: OverlayView, load: TreeLoader, store: TreeStorer, node: Node) -
         handled: set[str] = set()
         for name, overlay in view.children(dir_path):
             handled.add(name)
-            if overlay.kind == EntryKind.WHITEOUT:
+            if overlay.kind == _WHITEOUT:
                 items.pop(name, None)
             elif overlay.is_dir:
                 child_beneath = _beneath(overlay, base_items.get(name))
