@@ -94,10 +94,8 @@ class LmdbTxn:
         return cursor.item() if cursor.set_range(key) else None
 
     def last(self, table: str) -> tuple[bytes, bytes] | None:
-        cursor = self._txn.cursor(self._dbs[table])
-        if cursor.last():
-            return cursor.item()
-        return None
+        cursor = self._seekers.get(table) or self._seeker(table)
+        return cursor.item() if cursor.last() else None
 
     def delete_range(self, table: str, start: bytes, end: bytes) -> int:
         cursor = self._txn.cursor(self._dbs[table])
