@@ -71,6 +71,16 @@ _VARINT = re.compile(rb"[\x80-\xff]{2,10}[\x00-\x7f]")
 """A varint of three to eleven bytes (the longest `read_uint` accepts)."""
 
 
+def encode_blob(data: bytes) -> bytes:
+    """A length-prefixed byte string, as `Writer.blob` writes it."""
+    return encode_uint(len(data)) + data
+
+
+def encode_text(value: str) -> bytes:
+    """A length-prefixed string, as `Writer.text` writes it."""
+    return encode_blob(value.encode("utf-8", "surrogateescape"))
+
+
 def read_uint(data: bytes, pos: int) -> tuple[int, int]:
     """(value, position after it) of the varint at `pos`; CorruptData if malformed."""
     if pos < len(data):

@@ -17,12 +17,14 @@ from typing import ClassVar, Union
 
 import xxhash
 
-from citcfs.codec import Reader, Writer
+from citcfs.codec import Reader, Writer, encode_blob, encode_sint, encode_text, encode_uint
 from citcfs.entries import Entry
 from citcfs.errors import CorruptLog, CorruptData
 from citcfs.objects import ID_SIZE, ObjectId
 
 _FRAME = struct.Struct(">IQ")
+_ABSENT = encode_uint(0)
+_PRESENT = encode_uint(1)
 
 
 class RecordType(enum.IntEnum):
@@ -107,17 +109,20 @@ class Committed:
     root: ObjectId | None = None
 
     def _write(self, w: Writer) -> None:
-        w.uint(self.ws_id).uint(self.version).sint(self.time_ns).uint(len(self.writes))
+        # Built as one list of parts: every commit writes one of these records.
+        parts = [encode_uint(self.ws_id), encode_uint(self.version), encode_sint(self.time_ns),
+                 encode_uint(len(self.writes))]
         for write in self.writes:
-            w.text(write.path)
+            parts.append(encode_text(write.path))
             if write.entry is None:
-                w.uint(0)
+                parts.append(_ABSENT)
             else:
-                w.uint(1).blob(write.entry.encode())
+                parts += (_PRESENT, encode_blob(write.entry.encode()))
         if self.root is None or self.base_rev is None:
-            w.uint(0)
+            parts.append(_ABSENT)
         else:
-            w.uint(1).uint(self.base_rev).raw(self.root)
+            parts += (_PRESENT, encode_uint(self.base_rev), self.root)
+        w.raw(b"".join(parts))
 
     @classmethod
     def _read(cls, r: Reader) -> "Committed":
@@ -288,10 +293,10 @@ class WorkspaceState:
     updated_ns: int
 
     def encode(self) -> bytes:
-        w = Writer().uint(self.id).text(self.name).text(self.owner).text(self.base)
-        w.uint(self.base_rev).raw(self.root).uint(self.version)
-        w.sint(self.created_ns).sint(self.updated_ns)
-        data = w.getvalue()
+        data = b"".join((encode_uint(self.id), encode_text(self.name), encode_text(self.owner),
+                         encode_text(self.base), encode_uint(self.base_rev), self.root,
+                         encode_uint(self.version), encode_sint(self.created_ns),
+                         encode_sint(self.updated_ns)))
         _remember_state(data, self)
         return data
 
@@ -361,8 +366,8 @@ class VersionInfo:
     root: ObjectId = ObjectId(bytes(ID_SIZE))
 
     def encode(self) -> bytes:
-        return Writer().uint(self.version).uint(self.lsn).sint(self.time_ns) \
-            .uint(self.path_count).uint(self.base_rev).raw(self.root).getvalue()
+        return b"".join((encode_uint(self.version), encode_uint(self.lsn), encode_sint(self.time_ns),
+                         encode_uint(self.path_count), encode_uint(self.base_rev), self.root))
 
     @classmethod
     def decode(cls, data: bytes) -> "VersionInfo":
