@@ -28,8 +28,8 @@ def _lane_masks(width: int, bits: int, lanes: int) -> int:
 _SPREAD = tuple((_lane_masks(2 * w, b, 128 // (2 * w)), _lane_masks(2 * w, b, 128 // (2 * w)) << w, w - b)
                 for w, b in ((64, 56), (32, 28), (16, 14), (8, 7)))
 _GATHER = tuple((low, high >> shift, shift) for low, high, shift in reversed(_SPREAD))
-_CONTINUATION = tuple(_lane_masks(8, 8, n - 1) & _lane_masks(8, 8, 16) & int("80" * 16, 16)
-                      for n in range(17))
+_CONTINUATION = tuple(_lane_masks(8, 1, n - 1) << 7 for n in range(17))
+"""The high bit of each of the first n - 1 bytes: the varint of n bytes continues."""
 _FAST_BITS = 112
 
 
@@ -67,10 +67,6 @@ def encode_sint(value: int) -> bytes:
     return encode_uint((value << 1) if value >= 0 else ((-value << 1) - 1))
 
 
-_VARINT = re.compile(rb"[\x80-\xff]{2,10}[\x00-\x7f]")
-"""A varint of three to eleven bytes (the longest `read_uint` accepts)."""
-
-
 def encode_blob(data: bytes) -> bytes:
     """A length-prefixed byte string, as `Writer.blob` writes it."""
     return encode_uint(len(data)) + data
@@ -79,6 +75,10 @@ def encode_blob(data: bytes) -> bytes:
 def encode_text(value: str) -> bytes:
     """A length-prefixed string, as `Writer.text` writes it."""
     return encode_blob(value.encode("utf-8", "surrogateescape"))
+
+
+_VARINT = re.compile(rb"[\x80-\xff]{2,10}[\x00-\x7f]")
+"""A varint of three to eleven bytes (the longest `read_uint` accepts)."""
 
 
 def read_uint(data: bytes, pos: int) -> tuple[int, int]:

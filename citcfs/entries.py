@@ -324,6 +324,7 @@ def _read_entry(cls: type[Entry], data: bytes, pos: int) -> tuple[Entry, int]:
 
 
 def _slot_setters() -> tuple[Callable[[Entry, object], None], ...]:
+    """The `__set__` of each field's slot descriptor, in field order."""
     return tuple(getattr(Entry, f.name).__set__ for f in dataclasses.fields(Entry))
 
 
