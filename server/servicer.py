@@ -526,7 +526,7 @@ class CitcServicer(pb_grpc.CitcServicer):
         ops = [convert.op_from_wire(op) for op in request.ops]
         state, _ = self._workspace(identity, request.workspace, Access.WRITE)
         expected = request.expected_version if request.HasField("expected_version") else None
-        result = self.db.commit(state.name, ops, expected)
+        result = self.db.commit(state.name, ops, expected, workspace_id=state.id)
         log.debug("commit %s@%d (%d paths) by %s", result.workspace, result.version,
                   len(result.paths), identity.user)
         return convert.commit_to_wire(result)

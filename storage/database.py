@@ -433,16 +433,22 @@ class Database:
 
     # --- commits --------------------------------------------------------------------
 
-    def commit(self, name: str, ops: Sequence[Op], expected_version: int | None = None) -> CommitResult:
+    def commit(self, name: str, ops: Sequence[Op], expected_version: int | None = None, *,
+               workspace_id: int | None = None) -> CommitResult:
         """Apply `ops` atomically as the workspace's next version.
 
         With `expected_version`, the commit is refused (StaleVersion) unless the
-        workspace is at exactly that version: a compare-and-set for tools.
+        workspace is at exactly that version: a compare-and-set for tools. With
+        `workspace_id`, it is refused (WorkspaceNotFound) unless `name` still names
+        that workspace: a caller that checked access to a workspace by name commits
+        to the one it checked, not to a namesake created since.
         """
         self._require_objects(oid for op in ops if isinstance(op, WriteFile) for oid in op.entry.chunks)
 
         def job(txn: KVTxn) -> CommitResult:
             state = self._workspace(txn, name)
+            if workspace_id is not None and state.id != workspace_id:
+                raise WorkspaceNotFound(f"workspace {name!r} was deleted (a new one has its name)")
             if expected_version is not None and state.version != expected_version:
                 raise StaleVersion(f"workspace {name!r} is at version {state.version}, "
                                    f"not {expected_version}")

@@ -101,6 +101,7 @@ def test_unknown_workspace(busy_db: Database) -> None:
 
 
 def test_deleted_workspace_is_unknown(busy_db: Database) -> None:
+    checked = busy_db.workspace("ws").id
     busy_db.delete_workspace("ws")
     unchanged(busy_db, lambda: busy_db.lookup("ws", ""), WorkspaceNotFound)
     unchanged(busy_db, lambda: busy_db.commit("ws", [MakeDir("x")]), WorkspaceNotFound)
@@ -109,6 +110,10 @@ def test_deleted_workspace_is_unknown(busy_db: Database) -> None:
     busy_db.create_workspace("ws", "main")
     assert busy_db.workspace("ws").version == 0
     assert [n for n, _ in busy_db.listdir("ws", "")] == [n for n, _ in busy_db.listdir("other", "")]
+    # A commit meant for the deleted workspace does not land in its namesake.
+    unchanged(busy_db, lambda: busy_db.commit("ws", [MakeDir("x")], workspace_id=checked),
+              WorkspaceNotFound)
+    assert busy_db.commit("ws", [MakeDir("x")], workspace_id=busy_db.workspace("ws").id).version == 1
 
 
 def test_unknown_base_and_revision(busy_db: Database) -> None:
