@@ -37,6 +37,11 @@ class KVTxn(Protocol):
         """Items with start <= key < end (end None: to the last key), in key order."""
         ...
 
+    def scan(self, table: str, start: bytes, end: bytes) -> list[tuple[bytes, bytes]]:
+        """`range(table, start, end)` as a list: for callers that want every item
+        (a directory listing), which a backend can then read in one go."""
+        ...
+
     def first_at_or_after(self, table: str, key: bytes) -> tuple[bytes, bytes] | None:
         """The first item whose key is >= `key`: one seek."""
         ...

@@ -11,7 +11,7 @@ import bisect
 from collections.abc import Iterator
 
 from citcfs import paths
-from citcfs.entries import Entry, decode_entry
+from citcfs.entries import Entry, decode_entries
 from citcfs.errors import CorruptLog
 
 from . import keys
@@ -151,17 +151,22 @@ class IndexOverlay:
         return Entry.decode(value) if value else None
 
     def children(self, parent: str) -> list[tuple[str, Entry]]:
-        """The overlay entries of `parent`'s children at the version, as a list: a
-        listing reads them all at once, and this loop is most of its cost."""
+        """The overlay entries of `parent`'s children at the version, as a list.
+
+        A listing reads them all at once and this is most of its cost, so one pass
+        over the scanned keys picks each child's state, and the names and entries
+        are then decoded in bulk (`paths.names_from_bytes`, `decode_entries`).
+        """
         prefix = keys.overlay_dir_prefix(self._ws, parent)
         start = len(prefix)
         cut = self._cut
         long_parent = keys.is_long_parent(parent)
         at_root = parent == paths.ROOT
-        found = []
-        last = b""
-        for key, value in self._txn.range(keys.OVERLAY, prefix, prefix[:-1] + b"\1"):
-            # key = prefix + name + NUL + ~version: the parent is known, take the name.
+        raw_names: list[bytes] = []
+        values: list[bytes] = []
+        last = None
+        for key, value in self._txn.scan(keys.OVERLAY, prefix, prefix[:-1] + b"\1"):
+            # key = prefix + name + NUL + ~version, a name's versions newest first.
             raw_name = key[start:-9]
             if raw_name == last or key[-8:] < cut:
                 continue  # an older version of a name already answered, or a newer one
@@ -169,8 +174,9 @@ class IndexOverlay:
             if long_parent:
                 value = keys.overlay_entry_bytes(parent, value)
             if value and (raw_name or not at_root):
-                found.append((raw_name.decode("utf-8", "surrogateescape"), decode_entry(value)))
-        return found
+                raw_names.append(raw_name)
+                values.append(value)
+        return list(zip(paths.names_from_bytes(raw_names), decode_entries(values)))
 
     def subtree(self, path: str) -> Iterator[tuple[str, Entry]]:
         """Every overlay entry strictly below `path`, newest at the version."""

@@ -8,6 +8,7 @@ writer, exactly as they would be to a remote blob store.
 
 from __future__ import annotations
 
+import itertools
 import os
 import threading
 from collections.abc import Iterable, Iterator
@@ -88,6 +89,13 @@ class LmdbTxn:
             if key < start:
                 return
             yield key, value
+
+    def scan(self, table: str, start: bytes, end: bytes) -> list[tuple[bytes, bytes]]:
+        cursor = self._txn.cursor(self._dbs[table])
+        if not cursor.set_range(start):
+            return []
+        # (key, value) < (end,) exactly when key < end, so the whole loop runs in C.
+        return list(itertools.takewhile((end,).__gt__, cursor))
 
     def first_at_or_after(self, table: str, key: bytes) -> tuple[bytes, bytes] | None:
         cursor = self._seekers.get(table) or self._seeker(table)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, strategies as st
 
-from citcfs.entries import EMPTY_TREE_ID, Entry, EntryKind, Tree
+from citcfs.entries import EMPTY_TREE_ID, Entry, EntryKind, Tree, decode_entries
 from citcfs.errors import CorruptData, CorruptObject, InvalidArgument
 from citcfs.objects import (CHUNK_SIZE, INLINE_MAX, ObjectId, ObjectKind, check_id, object_id,
                             split_chunks, verify)
@@ -191,3 +191,10 @@ def test_split_chunks() -> None:
     pieces = split_chunks(data)
     assert [len(p) for p in pieces] == [CHUNK_SIZE, 4]
     assert b"".join(pieces) == data
+
+
+def test_decode_entries_decodes_small_and_large_entries_alike():
+    small = [Entry.file(b"x" * n, mtime_ns=n) for n in range(3)]
+    large = Entry.file(b"y" * 2000)
+    for entries in (small, small + [large], []):
+        assert decode_entries([entry.encode() for entry in entries]) == entries

@@ -61,6 +61,14 @@ def test_range_forward(kv: LmdbKVStore) -> None:
         assert len(list(txn.range("t", b""))) == 10
 
 
+def test_scan_is_range_as_a_list(kv: LmdbKVStore) -> None:
+    with kv.read() as txn:
+        for start, end in ((b"k3", b"k6"), (b"k35", b"k5"), (b"", b"z"), (b"k5", b"k5"),
+                           (b"z", b"zz"), (b"k9", b"k9\0")):
+            assert txn.scan("t", start, end) == list(txn.range("t", start, end))
+        assert txn.scan("t", b"k3", b"k4") == [(b"k3", b"v3")]
+
+
 def test_range_reverse(kv: LmdbKVStore) -> None:
     with kv.read() as txn:
         assert keys_of(txn.range("t", b"k3", b"k6", reverse=True)) == [b"k5", b"k4", b"k3"]

@@ -103,3 +103,9 @@ def test_normalize_is_idempotent_and_keeps_components(names: list[str]) -> None:
     assert normal == path
     assert paths.normalize(normal) == normal
     assert paths.components(normal) == names
+
+
+def test_names_from_bytes_decodes_each_name_as_from_bytes_would():
+    raw = [b"a", "\u00e9t\u00e9".encode(), b"bad\xe2\x82", b"\xff", b"\x82tail", b"x" * 255]
+    assert paths.names_from_bytes(raw) == [paths.from_bytes(name) for name in raw]
+    assert paths.names_from_bytes([]) == []
