@@ -100,6 +100,8 @@ def varint_value(raw: bytes) -> int:
     """The value of `raw`, which is exactly one varint of at most 16 bytes."""
     if len(raw) == 1:
         return raw[0]
+    if len(raw) == 2:  # modes and most sizes: two plain steps beat the mask steps
+        return (raw[0] & 0x7F) | (raw[1] << 7)
     value = int.from_bytes(raw, "little")
     for low, high, shift in _GATHER:
         value = (value & low) | ((value >> shift) & high)

@@ -377,9 +377,12 @@ class Tree:
 
     entries: tuple[tuple[str, Entry], ...] = ()
     _names: tuple[bytes, ...] = field(init=False, repr=False, compare=False)
+    _by_name: dict[str, Entry] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_names", tuple(_sort_key(n) for n, _ in self.entries))
+        # Reversed, so that of equal names the first wins, as the search of _names finds.
+        object.__setattr__(self, "_by_name", dict(reversed(self.entries)))
 
     @classmethod
     def build(cls, items: Iterable[tuple[str, Entry]]) -> "Tree":
@@ -390,6 +393,12 @@ class Tree:
         return cls(tuple(cleaned))
 
     def get(self, name: str) -> Entry | None:
+        """The entry named `name`: a dict probe (every path component resolved asks
+        one). Names are compared as bytes, and only an ASCII name has no other
+        spelling with the same bytes, so a miss on any other name searches them."""
+        found = self._by_name.get(name)
+        if found is not None or name.isascii():
+            return found
         key = _sort_key(name)
         i = bisect.bisect_left(self._names, key)
         if i < len(self._names) and self._names[i] == key:

@@ -198,3 +198,12 @@ def test_decode_entries_decodes_small_and_large_entries_alike():
     large = Entry.file(b"y" * 2000)
     for entries in (small, small + [large], []):
         assert decode_entries([entry.encode() for entry in entries]) == entries
+
+
+def test_tree_get_matches_names_by_their_bytes():
+    accented = "\u00e9t\u00e9"
+    escaped = accented.encode().decode("ascii", "surrogateescape")  # same bytes, other text
+    tree = Tree.build([(accented, Entry.file(b"1")), ("b", Entry.file(b"2"))])
+    assert tree.get(accented) == tree.get(escaped) == Entry.file(b"1")
+    assert tree.get("b") == Entry.file(b"2")
+    assert tree.get("\u00e9") is None and tree.get("c") is None
