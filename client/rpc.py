@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import queue
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, TypeVar
 
@@ -442,10 +443,15 @@ class CommitStream:
     One commit at a time (callers queue on a lock; `busy` tells whether one is
     running, so a caller with other work may use `Client.commit` meanwhile). The
     stream opens at the first commit; if it breaks (the server restarted or shut
-    down), that commit raises and the next one opens a new stream. A commit waits
-    for its answer without a deadline: the channel's keepalive pings detect a dead
-    server.
+    down), that commit raises and the next one opens a new stream. When the server
+    refuses a stream (it serves as many as it will), commits go by `Commit` calls for
+    a while, then a stream is tried again. A commit on the stream waits for its
+    answer without a deadline: the channel's keepalive pings detect a dead server.
     """
+
+    REFUSED_RETRY_S = 60.0
+    """After a refused stream, how long commits go by `Commit` calls."""
+    CALL_TIMEOUT_S = 60.0
 
     def __init__(self, stub: pb_grpc.CitcStub, metadata: tuple[tuple[str, str], ...]) -> None:
         self._stub = stub
@@ -453,6 +459,7 @@ class CommitStream:
         self._lock = threading.Lock()
         self._requests: queue.SimpleQueue[pb.CommitRequest | None] | None = None
         self._responses: Any = None
+        self._calls_until = 0.0
 
     @property
     def busy(self) -> bool:
@@ -463,6 +470,8 @@ class CommitStream:
         """Commit `ops` as the workspace's next version; the citcfs error if refused."""
         request = _commit_request(workspace, ops, expected_version)
         with self._lock:
+            if time.monotonic() < self._calls_until:
+                return self._call(request)
             if self._requests is None:
                 self._open()
             assert self._requests is not None
@@ -478,6 +487,11 @@ class CommitStream:
                     # Only the server cancels a stream this object still uses: it is
                     # shutting down, and did not take this commit.
                     raise errors.Unavailable("the server closed the commit stream") from None
+                if exc.code() == grpc.StatusCode.RESOURCE_EXHAUSTED:
+                    # A refused stream (or a request over the message limit, which
+                    # the call then reports): the commit was not applied.
+                    self._calls_until = time.monotonic() + self.REFUSED_RETRY_S
+                    return self._call(request)
                 raise error_from_rpc(exc) from None
         if answer.HasField("error"):
             raise error_from_commit_error(answer.error)
@@ -486,6 +500,13 @@ class CommitStream:
     def close(self) -> None:
         with self._lock:
             self._reset()
+
+    def _call(self, request: pb.CommitRequest) -> pb.CommitResponse:
+        try:
+            return self._stub.Commit(request, metadata=self._metadata,  # type: ignore[no-any-return]
+                                     timeout=self.CALL_TIMEOUT_S)
+        except grpc.RpcError as exc:
+            raise error_from_rpc(exc) from None
 
     def _open(self) -> None:
         requests: queue.SimpleQueue[pb.CommitRequest | None] = queue.SimpleQueue()

@@ -208,10 +208,17 @@ def test_commit_streams_are_bounded_and_end_at_shutdown(tmp_path: Path) -> None:
         assert client.server_info().limits.max_commit_streams == 1
         held = client.commit_stream()
         assert held.commit("w", [wire.make_dir_op("d1")]).version == 1
-        refused = client.commit_stream()
-        with pytest.raises(errors.ResourceExhausted):
-            refused.commit("w", [wire.make_dir_op("d2")])
-        assert client.commit("w", [wire.make_dir_op("d3")]).version == 2  # calls still served
+        beyond = client.stub.CommitStream(iter([pb.CommitRequest(workspace="w")]))
+        with pytest.raises(grpc.RpcError) as refused:
+            next(beyond)
+        assert refused.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+        assert server.servicer.commit_streams.count == 1
+        # A CommitStream the server refuses commits by calls instead.
+        second = client.commit_stream()
+        assert second.commit("w", [wire.make_dir_op("d2")]).version == 2
+        with pytest.raises(errors.StaleVersion):
+            second.commit("w", [wire.make_dir_op("late")], expected_version=1)
+        assert client.commit("w", [wire.make_dir_op("d3")]).version == 3
         started = time.monotonic()
         server.stop(grace=20)
         # the idle stream was ended at once, not after the grace period
