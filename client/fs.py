@@ -670,6 +670,11 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
             with open_file.lock:
                 for key, value in changes.items():
                     setattr(open_file, key, value)
+                if open_file.entry is None:
+                    # Created here and not yet on the server: the file appears there
+                    # at its flush, with its data and these attributes together (tar
+                    # sets mtime, owner and mode on the open file before closing it).
+                    return None
                 if open_file.dirty:
                     return self._flush_file(open_file)
         current = self._lookup(View(None, target))

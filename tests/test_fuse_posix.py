@@ -448,6 +448,25 @@ def test_chmod(mounted: Mounted) -> None:
     assert stat.S_IMODE(os.stat(root / "new").st_mode) == 0o751
     entry = mounted.client.lookup(mounted.workspace, "new")
     assert entry.mode == 0o751 and mounted.server_file("new") == b"data"
+    # A file not yet on the server takes its attributes to its first commit: the
+    # fd calls tar makes before closing what it extracted add no commits of their own.
+    before = mounted.client.describe_workspace(mounted.workspace).version
+    with open(root / "extracted", "wb", buffering=0) as f:
+        f.write(b"member")
+        os.utime(f.fileno(), ns=(1_000_000_000, 1_500_000_000_123))
+        os.fchown(f.fileno(), 321, 654)
+        os.fchmod(f.fileno(), 0o640)
+        st = os.fstat(f.fileno())
+        assert (stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid) == (0o640, 321, 654)
+        assert mounted.client.describe_workspace(mounted.workspace).version == before
+    assert mounted.client.describe_workspace(mounted.workspace).version == before + 1
+    entry = mounted.client.lookup(mounted.workspace, "extracted")
+    assert (entry.mode, entry.uid, entry.gid, entry.mtime_ns) == (0o640, 321, 654, 1_500_000_000_123)
+    assert mounted.server_file("extracted") == b"member"
+    # Once on the server, a file's attributes commit at once again, open or not.
+    with open(root / "extracted", "ab") as f:
+        os.fchmod(f.fileno(), 0o600)
+        assert mounted.client.lookup(mounted.workspace, "extracted").mode == 0o600
 
 
 def test_chown_keeps_uid_and_gid(mounted: Mounted) -> None:
