@@ -20,6 +20,7 @@ import time
 from dataclasses import dataclass, field
 
 from citcfs import errors
+from citcfs.memory import keep_large_buffers
 
 from .cache import DEFAULT_CACHE_BYTES, ObjectCache, default_cache_dir
 
@@ -80,6 +81,7 @@ def mount_foreground(opts: MountOptions, report: "Reporter | None" = None) -> No
     from .rpc import Client
 
     _check_mountpoint(opts.mountpoint)
+    keep_large_buffers()
     tls_ca = open(opts.tls_ca, "rb").read() if opts.tls_ca else None
     client = Client.connect(opts.server, token=opts.token, tls_ca=tls_ca)
     remote = RpcRemote(client)

@@ -38,6 +38,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from citcfs.errors import AlreadyExists, InvalidArgument
+from citcfs.memory import keep_large_buffers
 from citcfs.protos import citc_pb2 as pb
 from citcfs.protos import citc_pb2_grpc as pb_grpc
 from citcfs.storage import Database
@@ -277,6 +278,7 @@ class CitcServer:
 
 def serve(config: ServerConfig, on_ready: Callable[[CitcServer], None] | None = None) -> None:
     """Run a server until SIGTERM or SIGINT (main thread only), then stop gracefully."""
+    keep_large_buffers()
     server = CitcServer.start(config)
     stop_requested = threading.Event()
 
