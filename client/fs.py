@@ -108,7 +108,9 @@ class Handle:
     view: View
     entry: Entry
     file: OpenFile | None
-    last_end: int = -1  # where the previous read ended: a read starting there is sequential
+    # Where the previous read ended: a read starting there is sequential (and so is
+    # a first read from the start of the file, as most reads of a file go on).
+    last_end: int = 0
 
 
 def _scratch_dir(cache_dir: str) -> str:
@@ -836,10 +838,13 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
     def _chunk(self, entry: Entry, index: int, ahead: int = 1) -> bytes:
         """Chunk `index` of a file: from memory, the local cache, or the server.
 
-        With `ahead` > 1 (a sequential reader), the next chunks are fetched in the
-        background meanwhile, so the server's latency overlaps the reader's work.
+        With `ahead` > 1 (a sequential reader), this chunk and the next ones are
+        fetched together in the background, and this one is used as soon as it
+        arrives: the server's latency overlaps the reader's work.
         """
         oid = entry.chunks[index]
+        if ahead > 1:
+            self._prefetch(entry.chunks[index:index + ahead])
         with self._chunks_lock:
             data = self._chunks.get(oid)
             pending = self._fetching.get(oid) if data is None else None
@@ -861,8 +866,6 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
             data = fetched[oid]
             self.cache.put_many([(ObjectKind.CHUNK, oid, data)], verified=True)
         self._keep_in_memory([(oid, data)])
-        if ahead > 1:
-            self._prefetch(entry.chunks[index + 1:index + ahead])
         return data
 
     def _keep_in_memory(self, items: Iterable[tuple[bytes, bytes]]) -> None:
