@@ -154,15 +154,26 @@ def all_files(root: str) -> list[str]:
     return sorted(found)
 
 
+MIN_WARM_SECONDS = 0.3
+
+
 def warm_rate(operation: Callable[[str], object], items: list[str], rounds: int) -> float:
-    """Calls per second of `operation` over `items`, after one pass to warm the caches."""
+    """Calls per second of `operation` over `items`, after one pass to warm the caches.
+
+    At least `rounds` passes and MIN_WARM_SECONDS: a kernel-cached stat takes ~3 us,
+    and timed over a few milliseconds one scheduler hiccup decided the figure.
+    """
     for item in items:
         operation(item)
+    done = 0
     start = time.perf_counter()
-    for _ in range(rounds):
+    while True:
         for item in items:
             operation(item)
-    return rounds * len(items) / (time.perf_counter() - start)
+        done += 1
+        elapsed = time.perf_counter() - start
+        if done >= rounds and elapsed >= MIN_WARM_SECONDS:
+            return done * len(items) / elapsed
 
 
 def stat_warm(files: list[str], rounds: int) -> float:
