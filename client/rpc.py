@@ -312,7 +312,7 @@ class Client:
 
     def commit_stream(self) -> "CommitStream":
         """A CommitStream over this connection, for a caller that commits often."""
-        return CommitStream(self.stub, self._metadata)
+        return CommitStream(self)
 
     # --- history and invalidation ----------------------------------------------------
 
@@ -451,11 +451,9 @@ class CommitStream:
 
     REFUSED_RETRY_S = 60.0
     """After a refused stream, how long commits go by `Commit` calls."""
-    CALL_TIMEOUT_S = 60.0
 
-    def __init__(self, stub: pb_grpc.CitcStub, metadata: tuple[tuple[str, str], ...]) -> None:
-        self._stub = stub
-        self._metadata = metadata
+    def __init__(self, client: Client) -> None:
+        self._client = client
         self._lock = threading.Lock()
         self._requests: queue.SimpleQueue[pb.CommitRequest | None] | None = None
         self._responses: Any = None
@@ -468,14 +466,13 @@ class CommitStream:
     def commit(self, workspace: str, ops: Sequence[pb.Op],
                expected_version: int | None = None) -> pb.CommitResponse:
         """Commit `ops` as the workspace's next version; the citcfs error if refused."""
-        request = _commit_request(workspace, ops, expected_version)
         with self._lock:
             if time.monotonic() < self._calls_until:
-                return self._call(request)
+                return self._client.commit(workspace, ops, expected_version)
             if self._requests is None:
                 self._open()
             assert self._requests is not None
-            self._requests.put(request)
+            self._requests.put(_commit_request(workspace, ops, expected_version))
             try:
                 answer = next(self._responses)
             except StopIteration:
@@ -491,7 +488,7 @@ class CommitStream:
                     # A refused stream (or a request over the message limit, which
                     # the call then reports): the commit was not applied.
                     self._calls_until = time.monotonic() + self.REFUSED_RETRY_S
-                    return self._call(request)
+                    return self._client.commit(workspace, ops, expected_version)
                 raise error_from_rpc(exc) from None
         if answer.HasField("error"):
             raise error_from_commit_error(answer.error)
@@ -501,13 +498,6 @@ class CommitStream:
         with self._lock:
             self._reset()
 
-    def _call(self, request: pb.CommitRequest) -> pb.CommitResponse:
-        try:
-            return self._stub.Commit(request, metadata=self._metadata,  # type: ignore[no-any-return]
-                                     timeout=self.CALL_TIMEOUT_S)
-        except grpc.RpcError as exc:
-            raise error_from_rpc(exc) from None
-
     def _open(self) -> None:
         requests: queue.SimpleQueue[pb.CommitRequest | None] = queue.SimpleQueue()
 
@@ -515,7 +505,7 @@ class CommitStream:
             while (request := requests.get()) is not None:
                 yield request
 
-        self._responses = self._stub.CommitStream(send(), metadata=self._metadata)
+        self._responses = self._client.stub.CommitStream(send(), metadata=self._client._metadata)
         self._requests = requests
 
     def _reset(self) -> None:
