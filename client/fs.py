@@ -894,18 +894,24 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
             self._prefetcher.submit(self._fetch_ahead, wanted, futures)
 
     def _fetch_ahead(self, ids: list[ObjectId], futures: dict[ObjectId, "Future[None]"]) -> None:
-        """Fetch `ids` in one stream; each waiting reader is woken as its chunk arrives."""
+        """Fetch `ids` in one stream; each waiting reader is woken as its chunk arrives.
+
+        A chunk is in the local cache before its reader is woken, so whatever a
+        read has returned stays readable without the server.
+        """
         def arrived(oid: ObjectId, data: bytes) -> None:
+            self.cache.put_many([(ObjectKind.CHUNK, oid, data)], verified=True)
             self._keep_in_memory([(oid, data)])
             self._fetched(oid, futures[oid], None)
 
         try:
-            fetched = list(self.remote.read_objects(ids, received=arrived))
-            self.cache.put_many([(ObjectKind.CHUNK, oid, data) for oid, data in fetched],
-                                verified=True)
+            list(self.remote.read_objects(ids, received=arrived))
         except BaseException as exc:  # a reader waiting on it fetches again itself
             for oid in ids:
                 self._fetched(oid, futures[oid], exc)
+        else:
+            for oid in ids:  # not sent: its reader asks for it alone, and reports that
+                self._fetched(oid, futures[oid], FileNotFoundError(bytes(oid).hex()))
 
     def _fetched(self, oid: ObjectId, future: "Future[None]", error: BaseException | None) -> None:
         """Settle the fetch of `oid` (once): with its chunk in memory, or with `error`."""
