@@ -94,6 +94,10 @@ class Conflict(FailedPrecondition):
         self.paths = paths
 
 
+class OutOfSequence(FailedPrecondition):
+    """A writer batch does not follow the last batch applied for its writer."""
+
+
 class HistoryTruncated(FailedPrecondition):
     """The log no longer holds the requested range of versions."""
 

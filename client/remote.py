@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
@@ -22,7 +23,7 @@ from citcfs.objects import ObjectId, ObjectKind
 from .rpc import error_from_rpc
 
 if TYPE_CHECKING:
-    from .rpc import Client
+    from .rpc import BatchResult, Client
 
 log = logging.getLogger("citcfs.client")
 T = TypeVar("T")
@@ -71,6 +72,18 @@ class Remote(Protocol):
         """Apply storage ops (citcfs.storage.ops values) as one version; return it."""
         ...
 
+    def commit_batch(self, workspace: str, ops: Sequence[object], *, writer_id: bytes,
+                     first_seq: int, last_seq: int) -> "Future[BatchResult]":
+        """Send one writer batch (wire ops, citcfs.wire's *_op) pipelined, skipping
+        failing ops; the future gives its BatchResult, or the error (OutOfSequence,
+        or Unavailable when the stream broke: the caller resends, duplicates are
+        recognized). Never retried here."""
+        ...
+
+    def writer_progress(self, workspace: str, writer_id: bytes) -> int:
+        """The last seq the workspace applied for this writer (0 if none)."""
+        ...
+
     def changes(self, workspace: str, since: int) -> ChangeSet: ...
 
     def versions(self, workspace: str) -> list[int]: ...
@@ -110,6 +123,7 @@ class RpcRemote:
     def __init__(self, client: "Client") -> None:
         self.client = client
         self._commits = client.commit_stream()
+        self._batches = client.pipelined_commits()
 
     def workspace_version(self, workspace: str) -> int:
         return int(_retrying(lambda: self.client.describe_workspace(workspace), "describe").version)
@@ -149,6 +163,16 @@ class RpcRemote:
             return self._commits.commit(workspace, ops, expected_version)  # type: ignore[arg-type]
         return int(_retrying(commit, "commit").version)
 
+    def commit_batch(self, workspace: str, ops: Sequence[object], *, writer_id: bytes,
+                     first_seq: int, last_seq: int) -> "Future[BatchResult]":
+        return self._batches.submit(workspace, ops, writer_id=writer_id,  # type: ignore[arg-type]
+                                    first_seq=first_seq, last_seq=last_seq,
+                                    skip_failing_ops=True)
+
+    def writer_progress(self, workspace: str, writer_id: bytes) -> int:
+        return _retrying(lambda: self.client.writer_progress(workspace, writer_id),
+                         "writer progress")[0]
+
     def changes(self, workspace: str, since: int) -> ChangeSet:
         response = _retrying(lambda: self.client.changes(workspace, since), "changes")
         return ChangeSet(since, int(response.version), tuple(self.client.changed_paths(response)),
@@ -176,4 +200,5 @@ class RpcRemote:
         if stream is not None:
             stream.cancel()
         self._commits.close()
+        self._batches.close()
         self.client.close()

@@ -534,28 +534,64 @@ class Op(_message.Message):
     def __init__(self, write_file: _Optional[_Union[WriteFileOp, _Mapping]] = ..., make_dir: _Optional[_Union[MakeDirOp, _Mapping]] = ..., symlink: _Optional[_Union[SymlinkOp, _Mapping]] = ..., remove: _Optional[_Union[RemoveOp, _Mapping]] = ..., rename: _Optional[_Union[RenameOp, _Mapping]] = ..., set_attr: _Optional[_Union[SetAttrOp, _Mapping]] = ...) -> None: ...
 
 class CommitRequest(_message.Message):
-    __slots__ = ("workspace", "ops", "expected_version")
+    __slots__ = ("workspace", "ops", "expected_version", "writer_id", "first_seq", "last_seq", "skip_failing_ops")
     WORKSPACE_FIELD_NUMBER: _ClassVar[int]
     OPS_FIELD_NUMBER: _ClassVar[int]
     EXPECTED_VERSION_FIELD_NUMBER: _ClassVar[int]
+    WRITER_ID_FIELD_NUMBER: _ClassVar[int]
+    FIRST_SEQ_FIELD_NUMBER: _ClassVar[int]
+    LAST_SEQ_FIELD_NUMBER: _ClassVar[int]
+    SKIP_FAILING_OPS_FIELD_NUMBER: _ClassVar[int]
     workspace: str
     ops: _containers.RepeatedCompositeFieldContainer[Op]
     expected_version: int
-    def __init__(self, workspace: _Optional[str] = ..., ops: _Optional[_Iterable[_Union[Op, _Mapping]]] = ..., expected_version: _Optional[int] = ...) -> None: ...
+    writer_id: bytes
+    first_seq: int
+    last_seq: int
+    skip_failing_ops: bool
+    def __init__(self, workspace: _Optional[str] = ..., ops: _Optional[_Iterable[_Union[Op, _Mapping]]] = ..., expected_version: _Optional[int] = ..., writer_id: _Optional[bytes] = ..., first_seq: _Optional[int] = ..., last_seq: _Optional[int] = ..., skip_failing_ops: _Optional[bool] = ...) -> None: ...
 
 class CommitResponse(_message.Message):
-    __slots__ = ("workspace", "version", "lsn", "time_ns", "paths")
+    __slots__ = ("workspace", "version", "lsn", "time_ns", "paths", "duplicate", "skipped")
     WORKSPACE_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     LSN_FIELD_NUMBER: _ClassVar[int]
     TIME_NS_FIELD_NUMBER: _ClassVar[int]
     PATHS_FIELD_NUMBER: _ClassVar[int]
+    DUPLICATE_FIELD_NUMBER: _ClassVar[int]
+    SKIPPED_FIELD_NUMBER: _ClassVar[int]
     workspace: str
     version: int
     lsn: int
     time_ns: int
     paths: _containers.RepeatedScalarFieldContainer[bytes]
-    def __init__(self, workspace: _Optional[str] = ..., version: _Optional[int] = ..., lsn: _Optional[int] = ..., time_ns: _Optional[int] = ..., paths: _Optional[_Iterable[bytes]] = ...) -> None: ...
+    duplicate: bool
+    skipped: _containers.RepeatedCompositeFieldContainer[SkippedOp]
+    def __init__(self, workspace: _Optional[str] = ..., version: _Optional[int] = ..., lsn: _Optional[int] = ..., time_ns: _Optional[int] = ..., paths: _Optional[_Iterable[bytes]] = ..., duplicate: _Optional[bool] = ..., skipped: _Optional[_Iterable[_Union[SkippedOp, _Mapping]]] = ...) -> None: ...
+
+class SkippedOp(_message.Message):
+    __slots__ = ("index", "error")
+    INDEX_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    index: int
+    error: CommitError
+    def __init__(self, index: _Optional[int] = ..., error: _Optional[_Union[CommitError, _Mapping]] = ...) -> None: ...
+
+class WriterProgressRequest(_message.Message):
+    __slots__ = ("workspace", "writer_id")
+    WORKSPACE_FIELD_NUMBER: _ClassVar[int]
+    WRITER_ID_FIELD_NUMBER: _ClassVar[int]
+    workspace: str
+    writer_id: bytes
+    def __init__(self, workspace: _Optional[str] = ..., writer_id: _Optional[bytes] = ...) -> None: ...
+
+class WriterProgressResponse(_message.Message):
+    __slots__ = ("last_seq", "version")
+    LAST_SEQ_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    last_seq: int
+    version: int
+    def __init__(self, last_seq: _Optional[int] = ..., version: _Optional[int] = ...) -> None: ...
 
 class CommitError(_message.Message):
     __slots__ = ("code", "message", "error", "conflict_paths")

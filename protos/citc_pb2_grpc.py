@@ -120,6 +120,11 @@ class CitcStub:
                 request_serializer=citc_dot_v1_dot_citc__pb2.CommitRequest.SerializeToString,
                 response_deserializer=citc_dot_v1_dot_citc__pb2.CommitStreamResponse.FromString,
                 _registered_method=True)
+        self.WriterProgress = channel.unary_unary(
+                '/citc.v1.Citc/WriterProgress',
+                request_serializer=citc_dot_v1_dot_citc__pb2.WriterProgressRequest.SerializeToString,
+                response_deserializer=citc_dot_v1_dot_citc__pb2.WriterProgressResponse.FromString,
+                _registered_method=True)
         self.Versions = channel.unary_unary(
                 '/citc.v1.Citc/Versions',
                 request_serializer=citc_dot_v1_dot_citc__pb2.VersionsRequest.SerializeToString,
@@ -341,9 +346,28 @@ class CitcServicer:
         call once instead of once per commit. Each CommitRequest is answered, in order,
         by one CommitStreamResponse holding the commit's result or the error Commit
         would have failed with; a failed commit does not end the stream. A response
-        means the commit is durable. Send the next request after the previous answer
-        (the server applies them one at a time anyway). Each open stream holds a server
-        thread; beyond Limits.max_commit_streams the call fails with RESOURCE_EXHAUSTED.
+        means the commit is durable. The stream may be pipelined: requests are applied
+        and answered strictly in the order they were sent, so a client may send the next
+        request before the previous answer arrives (a mount's journal flusher keeps
+        several batches in flight). A request that fails is answered with its error and
+        later requests are still applied; a client that needs "all or nothing after a
+        failure" uses writer batches (CommitRequest.writer_id), which the server refuses
+        out of sequence. If the stream breaks, requests without an answer may or may not
+        have been applied: resend writer batches (they are never applied twice) or check
+        with WriterProgress. Each open stream holds a server thread; beyond
+        Limits.max_commit_streams the call fails with RESOURCE_EXHAUSTED before any
+        request is applied.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def WriterProgress(self, request, context):
+        """The last journal sequence number applied for one writer in one workspace (see
+        CommitRequest.writer_id) and the version recorded for it; 0 and 0 when the
+        workspace has never applied a batch of that writer. Needs read access. A writer
+        that lost its answers (after a crash, a restart or a broken stream) asks this
+        to learn where to resume.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -560,6 +584,11 @@ def add_CitcServicer_to_server(servicer, server):
                     servicer.CommitStream,
                     request_deserializer=citc_dot_v1_dot_citc__pb2.CommitRequest.FromString,
                     response_serializer=citc_dot_v1_dot_citc__pb2.CommitStreamResponse.SerializeToString,
+            ),
+            'WriterProgress': grpc.unary_unary_rpc_method_handler(
+                    servicer.WriterProgress,
+                    request_deserializer=citc_dot_v1_dot_citc__pb2.WriterProgressRequest.FromString,
+                    response_serializer=citc_dot_v1_dot_citc__pb2.WriterProgressResponse.SerializeToString,
             ),
             'Versions': grpc.unary_unary_rpc_method_handler(
                     servicer.Versions,
@@ -1097,6 +1126,33 @@ class Citc:
             '/citc.v1.Citc/CommitStream',
             citc_dot_v1_dot_citc__pb2.CommitRequest.SerializeToString,
             citc_dot_v1_dot_citc__pb2.CommitStreamResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WriterProgress(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/citc.v1.Citc/WriterProgress',
+            citc_dot_v1_dot_citc__pb2.WriterProgressRequest.SerializeToString,
+            citc_dot_v1_dot_citc__pb2.WriterProgressResponse.FromString,
             options,
             channel_credentials,
             insecure,

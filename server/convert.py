@@ -7,12 +7,14 @@ never import, so it lives with the server.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from citcfs import paths, wire
-from citcfs.errors import InvalidArgument
+from citcfs.errors import CitcError, InvalidArgument
 from citcfs.protos import citc_pb2 as pb
-from citcfs.storage import CommitResult, MakeDir, Op, Remove, Rename, SetAttr, Symlink, WriteFile
+from citcfs.storage import (CommitResult, MakeDir, Op, Remove, Rename, SetAttr, Symlink,
+                            WriteFile, WriterSeq)
 
 from .grants import Access
 
@@ -53,6 +55,34 @@ def op_from_wire(msg: pb.Op) -> Op:
                           "remove, rename, set_attr")
 
 
+def ops_from_wire_skipping(msgs: Sequence[pb.Op],
+                           ) -> tuple[list[Op], list[int], list[tuple[int, CitcError]]]:
+    """For a commit that skips failing operations: the operations that convert, the
+    index in the request of each, and (index, error) of each malformed one."""
+    ops: list[Op] = []
+    positions: list[int] = []
+    refused: list[tuple[int, CitcError]] = []
+    for index, msg in enumerate(msgs):
+        try:
+            ops.append(op_from_wire(msg))
+        except InvalidArgument as exc:
+            refused.append((index, exc))
+        else:
+            positions.append(index)
+    return ops, positions, refused
+
+
+def writer_from_wire(request: pb.CommitRequest) -> WriterSeq | None:
+    """The writer batch a commit request carries (None without a writer id), checked."""
+    if not request.writer_id:
+        if request.first_seq or request.last_seq:
+            raise InvalidArgument("first_seq and last_seq need a writer_id")
+        return None
+    writer = WriterSeq(bytes(request.writer_id), request.first_seq, request.last_seq)
+    writer.check()
+    return writer
+
+
 def workspace_to_wire(state: Any, access: Access | None = None,
                       grants: dict[str, Access] | None = None) -> pb.Workspace:
     msg = pb.Workspace(id=state.id, name=state.name, owner=state.owner, base=state.base,
@@ -76,9 +106,11 @@ def revision_to_wire(revision: Any, out: pb.BaseRevision | None = None) -> pb.Ba
 
 
 def commit_to_wire(result: CommitResult) -> pb.CommitResponse:
+    """A commit's result, without `skipped` (the servicer maps those to request indexes)."""
     return pb.CommitResponse(workspace=result.workspace, version=result.version,
                              lsn=result.lsn, time_ns=result.time_ns,
-                             paths=[wire.path_to_wire(p) for p in result.paths])
+                             paths=[wire.path_to_wire(p) for p in result.paths],
+                             duplicate=result.duplicate)
 
 
 def label_to_wire(label: Any) -> pb.LabelInfo:

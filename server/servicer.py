@@ -59,6 +59,7 @@ STORAGE_FEATURES: dict[str, tuple[str, ...]] = {
     "Revert": ("revert",),
     "SetRetention": ("set_retention",),
     "GC": ("gc",),
+    "WriterProgress": ("writer_progress",),
 }
 
 _IMPORT_OBJECT_BATCH = 256
@@ -102,6 +103,16 @@ def streaming(method: F) -> F:
                 raise
             _fail(context, method.__name__, exc)
     return wrapper  # type: ignore[return-value]
+
+
+def commit_error_for(exc: BaseException) -> pb.CommitError | None:
+    """The CommitError naming what a Commit call failing with `exc` would have said,
+    or None for an unexpected exception (a bug)."""
+    code = status_for(exc)
+    if code is None:
+        return None
+    return pb.CommitError(code=code.value[0], message=details_for(exc), error=type(exc).__name__,
+                          conflict_paths=conflict_paths_for(exc))
 
 
 def _version_fields(msg: Any) -> tuple[int | None, str]:
@@ -513,23 +524,43 @@ class CitcServicer(pb_grpc.CitcServicer):
         try:
             return pb.CommitStreamResponse(committed=self._commit(request, identity))
         except Exception as exc:  # noqa: BLE001 - expected errors become answers
-            code = status_for(exc)
-            if code is None:
+            error = commit_error_for(exc)
+            if error is None:
                 raise  # a bug: the stream ends with INTERNAL and a logged traceback
-            log.info("CommitStream -> %s: %s", code.name, details_for(exc))
-            return pb.CommitStreamResponse(error=pb.CommitError(
-                code=code.value[0], message=details_for(exc), error=type(exc).__name__,
-                conflict_paths=conflict_paths_for(exc)))
+            log.info("CommitStream -> %s: %s", error.error, error.message)
+            return pb.CommitStreamResponse(error=error)
 
     def _commit(self, request: pb.CommitRequest, identity: Identity) -> pb.CommitResponse:
         self.limits.check_count("operations", len(request.ops), self.limits.max_ops_per_commit)
-        ops = [convert.op_from_wire(op) for op in request.ops]
+        writer = convert.writer_from_wire(request)
+        if request.skip_failing_ops:
+            if not request.ops:
+                raise InvalidArgument("a commit needs at least one operation")
+            ops, positions, refused = convert.ops_from_wire_skipping(request.ops)
+        else:
+            ops = [convert.op_from_wire(op) for op in request.ops]
+            positions, refused = list(range(len(ops))), []
         state, _ = self._workspace(identity, request.workspace, Access.WRITE)
         expected = request.expected_version if request.HasField("expected_version") else None
-        result = self.db.commit(state.name, ops, expected, workspace_id=state.id)
-        log.debug("commit %s@%d (%d paths) by %s", result.workspace, result.version,
-                  len(result.paths), identity.user)
-        return convert.commit_to_wire(result)
+        result = self.db.commit(state.name, ops, expected, workspace_id=state.id, writer=writer,
+                                skip_failing=request.skip_failing_ops)
+        log.debug("commit %s@%d (%d paths%s) by %s", result.workspace, result.version,
+                  len(result.paths), ", duplicate" if result.duplicate else "", identity.user)
+        response = convert.commit_to_wire(result)
+        if request.skip_failing_ops and not result.duplicate:
+            skipped = sorted(refused + [(positions[i], exc) for i, exc in result.skipped],
+                             key=lambda item: item[0])
+            for index, exc in skipped:
+                response.skipped.add(index=index, error=commit_error_for(exc))
+        return response
+
+    @unary
+    def WriterProgress(self, request: pb.WriterProgressRequest, context: grpc.ServicerContext,
+                       identity: Identity) -> pb.WriterProgressResponse:
+        writer_progress = self._storage("WriterProgress")
+        state, _ = self._workspace(identity, request.workspace, Access.READ)
+        last_seq, version = writer_progress(state.name, bytes(request.writer_id))
+        return pb.WriterProgressResponse(last_seq=last_seq, version=version)
 
     # --- history and invalidation ----------------------------------------------------
 

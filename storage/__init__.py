@@ -3,10 +3,10 @@ and a content-addressed object store. `Database` is the entry point."""
 
 from .database import (BaseInfo, BaseRef, Changes, CommitResult, Database, FsckReport, GcReport,
                        SubmitResult,
-                       SyncResult, VerifyReport, WorkspaceRef)
+                       SyncResult, VerifyReport, WorkspaceRef, WriterSeq)
 from .diff import Change, DiffEntry
 from .ops import MakeDir, Op, Remove, Rename, SetAttr, Symlink, WriteFile
 
 __all__ = ["BaseInfo", "BaseRef", "Change", "Changes", "CommitResult", "Database", "DiffEntry", "FsckReport",
-           "GcReport", "SubmitResult", "SyncResult", "VerifyReport", "WorkspaceRef",
+           "GcReport", "SubmitResult", "SyncResult", "VerifyReport", "WorkspaceRef", "WriterSeq",
            "MakeDir", "Op", "Remove", "Rename", "SetAttr", "Symlink", "WriteFile"]

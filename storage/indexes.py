@@ -19,7 +19,7 @@ from .backend import KVTxn
 from .overlay import ROOT_ENTRY_NAME
 from .records import (BaseRevision, BaseRevisionAdded, Committed, Label, LabelRemoved, LabelSet,
                       Record, RetentionSet, VersionInfo, VersionsPruned, WorkspaceCreated,
-                      WorkspaceDeleted, WorkspaceState)
+                      WorkspaceDeleted, WorkspaceState, WriterProgress)
 
 
 def get_workspace(txn: KVTxn, ws_id: int) -> WorkspaceState | None:
@@ -56,7 +56,7 @@ def apply_record(txn: KVTxn, lsn: int, record: Record) -> None:
         txn.delete(keys.RETENTION, keys.workspace_key(record.ws_id))
         prefix = keys.ws_prefix(record.ws_id)
         end = keys.ws_prefix(record.ws_id + 1)
-        for table in (keys.OVERLAY, keys.VERSIONS, keys.LABELS):
+        for table in (keys.OVERLAY, keys.VERSIONS, keys.LABELS, keys.WRITERS):
             txn.delete_range(table, prefix, end)
     elif isinstance(record, LabelSet):
         txn.put(keys.LABELS, keys.label_key(record.ws_id, record.label),
@@ -96,6 +96,16 @@ def _apply_commit(txn: KVTxn, lsn: int, record: Committed) -> None:
     _put_workspace(txn, WorkspaceState(
         state.id, state.name, state.owner, state.base, base_rev, root,
         record.version, state.created_ns, record.time_ns))
+    if record.writer is not None:
+        writer_id, last_seq = record.writer
+        txn.put(keys.WRITERS, keys.writer_key(record.ws_id, writer_id),
+                WriterProgress(last_seq, record.version).encode())
+
+
+def writer_progress(txn: KVTxn, ws_id: int, writer_id: bytes) -> WriterProgress:
+    """The writer's last applied seq and its version in `ws_id` (0, 0 if none)."""
+    raw = txn.get(keys.WRITERS, keys.writer_key(ws_id, writer_id))
+    return WriterProgress(0, 0) if raw is None else WriterProgress.decode(raw)
 
 
 def kept_versions(txn: KVTxn, ws_id: int) -> list[int]:

@@ -38,6 +38,12 @@ Tables (named LMDB databases in the embedded backend):
     ws id (u64) + label (bytes) -> `Label` (the version it names).
 ``retention``
     ws id (u64) -> how many unlabelled versions to keep (u64; absent: all).
+``writers``
+    ws id (u64) + writer id (16 bytes) -> `WriterProgress` (last seq applied, version
+    that applied it) of a writer whose batches carry sequence numbers (a mount's
+    write journal). Written by every commit record that carries a writer, dropped
+    with its workspace, untouched by pruning (a writer must still be recognized
+    after the version that recorded it was garbage-collected).
 """
 
 from __future__ import annotations
@@ -58,8 +64,9 @@ OVERLAY = "overlay"
 VERSIONS = "versions"
 LABELS = "labels"
 RETENTION = "retention"
+WRITERS = "writers"
 
-INDEX_TABLES = (WORKSPACE_NAMES, WORKSPACES, BASES, OVERLAY, VERSIONS, LABELS, RETENTION)
+INDEX_TABLES = (WORKSPACE_NAMES, WORKSPACES, BASES, OVERLAY, VERSIONS, LABELS, RETENTION, WRITERS)
 """Tables derived from the log: `rebuild` drops and replays them."""
 ALL_TABLES = (LOG, META) + INDEX_TABLES
 
@@ -209,3 +216,10 @@ def version_key(ws_id: int, version: int) -> bytes:
 
 def label_key(ws_id: int, label: str) -> bytes:
     return _U64.pack(ws_id) + paths.to_bytes(label)
+
+
+WRITER_ID_SIZE = 16
+
+
+def writer_key(ws_id: int, writer_id: bytes) -> bytes:
+    return _U64.pack(ws_id) + writer_id

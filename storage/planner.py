@@ -12,12 +12,13 @@ renamed directory becomes one entry naming a frozen tree, however large it is.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
 from citcfs import paths
 from citcfs.entries import Entry, EntryKind
-from citcfs.errors import (AlreadyExists, DirectoryNotEmpty, InvalidArgument, InvalidPath,
-                           IsADirectory, NotADirectory, PathNotFound)
+from citcfs.errors import (AlreadyExists, CitcError, CorruptData, DirectoryNotEmpty,
+                           InvalidArgument, InvalidPath, IsADirectory, NotADirectory,
+                           PathNotFound)
 from citcfs.objects import ObjectId
 
 from . import overlay
@@ -29,18 +30,51 @@ _UNSET = object()
 
 
 class PendingView:
-    """An OverlayView of a committed view plus the writes of a commit in progress."""
+    """An OverlayView of a committed view plus the writes of a commit in progress.
 
-    def __init__(self, committed: OverlayView) -> None:
+    With `undoable`, every `set` is journalled so that `rollback(mark)` can take
+    back the writes made since `mark()`: a commit that skips failing operations
+    drops whatever an operation wrote before it failed.
+    """
+
+    def __init__(self, committed: OverlayView, *, undoable: bool = False) -> None:
         self._committed = committed
         self._by_parent: dict[str, dict[str, Entry | None]] = {}
         self.writes: dict[str, Entry | None] = {}
         # Directories with a pending write somewhere below them: lets `subtree` skip the
         # scan of pending writes for most paths, so a commit is linear in its size.
         self._above_pending: set[str] = set()
+        # (path, previous pending state or _UNSET) of each set, when undoable.
+        self._journal: list[tuple[str, object]] | None = [] if undoable else None
+
+    def mark(self) -> int:
+        """A point to roll back to (needs `undoable`)."""
+        assert self._journal is not None, "this view was not made undoable"
+        return len(self._journal)
+
+    def rollback(self, mark: int) -> None:
+        """Undo every `set` made since `mark`, newest first."""
+        assert self._journal is not None, "this view was not made undoable"
+        while len(self._journal) > mark:
+            path, previous = self._journal.pop()
+            parent, name = self._key(path)
+            if previous is _UNSET:
+                del self._by_parent[parent][name]
+                del self.writes[path]
+            else:
+                self._by_parent[parent][name] = previous  # type: ignore[assignment]
+                self.writes[path] = previous  # type: ignore[assignment]
+        # `_above_pending` may keep ancestors of undone writes: that only costs
+        # `subtree` a scan of the pending writes, which it filters exactly anyway.
+
+    @staticmethod
+    def _key(path: str) -> tuple[str, str]:
+        return (paths.ROOT, overlay.ROOT_ENTRY_NAME) if path == paths.ROOT else paths.split(path)
 
     def set(self, path: str, entry: Entry | None) -> None:
-        parent, name = (paths.ROOT, overlay.ROOT_ENTRY_NAME) if path == paths.ROOT else paths.split(path)
+        parent, name = self._key(path)
+        if self._journal is not None:
+            self._journal.append((path, self.writes.get(path, _UNSET)))
         self._by_parent.setdefault(parent, {})[name] = entry
         self.writes.pop(path, None)
         self.writes[path] = entry
@@ -83,8 +117,8 @@ class Planner:
     """Applies operations one by one to a PendingView of the workspace head."""
 
     def __init__(self, committed: OverlayView, load: TreeLoader, store: TreeStorer,
-                 root: ObjectId, time_ns: int) -> None:
-        self.view = PendingView(committed)
+                 root: ObjectId, time_ns: int, *, undoable: bool = False) -> None:
+        self.view = PendingView(committed, undoable=undoable)
         self._load = load
         self._store = store
         self._root = root
@@ -256,6 +290,37 @@ class Planner:
         updated = current.replace(**changes)
         updated.check()
         self.view.set(path, updated)
+
+
+def plan_skipping(ops: Sequence[Op], committed: OverlayView, load: TreeLoader,
+                  store: TreeStorer, root: ObjectId, time_ns: int,
+                  refused: Mapping[int, CitcError] | None = None,
+                  ) -> tuple[tuple[OverlayWrite, ...], tuple[tuple[int, CitcError], ...]]:
+    """The overlay writes of the operations that pass their checks, applied in order,
+    and (index, error) of each one left out.
+
+    Each operation either takes effect whole or not at all: its writes are rolled
+    back if it raises. Operations check before they change anything, so this is
+    belt and braces. `refused` names operations already known to fail (a missing
+    object): they are left out with that error. Damaged storage (CorruptData) is not
+    an operation's fault and still fails the whole commit.
+    """
+    planner = Planner(committed, load, store, root, time_ns, undoable=True)
+    skipped: list[tuple[int, CitcError]] = []
+    for index, op in enumerate(ops):
+        if refused and index in refused:
+            skipped.append((index, refused[index]))
+            continue
+        mark = planner.view.mark()
+        try:
+            planner.apply(op)
+        except CorruptData:
+            raise
+        except CitcError as exc:
+            planner.view.rollback(mark)
+            skipped.append((index, exc))
+    writes = tuple(OverlayWrite(path, entry) for path, entry in planner.view.writes.items())
+    return writes, tuple(skipped)
 
 
 def plan_commit(ops: Sequence[Op], committed: OverlayView, load: TreeLoader,

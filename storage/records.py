@@ -98,6 +98,11 @@ class Committed:
     With `base_rev` and `root` set, the version also moves the workspace onto that
     revision of its base (sync, submit, restore): from this version on, the overlay
     applies over `root`.
+
+    With `writer` set, the version applied a writer batch: `writer` is (writer id,
+    the batch's last seq), and the `writers` index remembers it so that a resent
+    batch is recognized. It is encoded as an optional trailing part, present only
+    when set, so records written before writers existed decode unchanged.
     """
 
     TYPE: ClassVar[RecordType] = RecordType.COMMITTED
@@ -107,6 +112,7 @@ class Committed:
     writes: tuple[OverlayWrite, ...]
     base_rev: int | None = None
     root: ObjectId | None = None
+    writer: tuple[bytes, int] | None = None
 
     def _write(self, w: Writer) -> None:
         # Built as one list of parts: every commit writes one of these records.
@@ -122,6 +128,8 @@ class Committed:
             parts.append(_ABSENT)
         else:
             parts += (_PRESENT, encode_uint(self.base_rev), self.root)
+        if self.writer is not None:
+            parts += (_PRESENT, encode_blob(self.writer[0]), encode_uint(self.writer[1]))
         w.raw(b"".join(parts))
 
     @classmethod
@@ -136,7 +144,12 @@ class Committed:
         root: ObjectId | None = None
         if r.uint():
             base_rev, root = r.uint(), ObjectId(r.raw(ID_SIZE))
-        return cls(ws_id, version, time_ns, tuple(writes), base_rev, root)
+        writer: tuple[bytes, int] | None = None
+        if not r.at_end():  # the trailing writer part (absent in older records)
+            if r.uint() != 1:
+                raise CorruptData("unknown trailing part of a commit record")
+            writer = (r.blob(), r.uint())
+        return cls(ws_id, version, time_ns, tuple(writes), base_rev, root, writer)
 
 
 @dataclass(frozen=True, slots=True)
@@ -392,5 +405,24 @@ class Label:
     def decode(cls, data: bytes) -> "Label":
         r = Reader(data)
         value = cls(r.text(), r.uint(), r.sint())
+        r.finish()
+        return value
+
+
+@dataclass(frozen=True, slots=True)
+class WriterProgress:
+    """What the `writers` index knows of one writer in one workspace: the last seq
+    of its last applied batch and the version that batch made."""
+
+    last_seq: int
+    version: int
+
+    def encode(self) -> bytes:
+        return encode_uint(self.last_seq) + encode_uint(self.version)
+
+    @classmethod
+    def decode(cls, data: bytes) -> "WriterProgress":
+        r = Reader(data)
+        value = cls(r.uint(), r.uint())
         r.finish()
         return value
