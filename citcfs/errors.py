@@ -130,6 +130,10 @@ class Unauthenticated(CitcError):
     """The request carries no valid credentials."""
 
 
+class JournalFull(ResourceExhausted):
+    """A mount's write journal holds as much as it may while the server is away."""
+
+
 class Unavailable(CitcError):
     """The server cannot be reached."""
 

@@ -8,6 +8,8 @@ It is an LMDB environment under the user's cache directory:
 ``access``   id -> access stamp (u64)
 ``order``    stamp (u64 BE) + id -> empty: oldest first, for eviction
 ``meta``     b"bytes" -> total content bytes (u64), b"stamp" -> last stamp
+``pins``     id -> pin count (u64): objects a mount's write journal refers to and the
+             server may not hold yet; they are out of ``order``, so never evicted
 
 Every insert verifies the content against its id. Reads record their access in memory
 and the stamps are written with the next insert (or on close), so a read never waits
@@ -46,12 +48,13 @@ class ObjectCache:
         self.max_bytes = max_bytes
         # Reserve address space for the bound plus slack; the file grows as needed.
         self._env = lmdb.open(directory, map_size=max(1 << 30, max_bytes * 2 + (256 << 20)),
-                              max_dbs=4, sync=False, metasync=False, readahead=False,
+                              max_dbs=5, sync=False, metasync=False, readahead=False,
                               max_readers=512)
         self._objects = self._env.open_db(b"objects")
         self._access = self._env.open_db(b"access")
         self._order = self._env.open_db(b"order")
         self._meta = self._env.open_db(b"meta")
+        self._pins = self._env.open_db(b"pins")
         self._lock = threading.Lock()
         self._touched: dict[bytes, None] = {}
         self.hits = 0
@@ -94,6 +97,8 @@ class ObjectCache:
                         total += len(content)
                     touched.append(oid)
                 for oid in touched:
+                    if txn.get(oid, db=self._pins) is not None:
+                        continue  # pinned objects stay out of the eviction order
                     stamp += 1
                     old = txn.get(oid, db=self._access)
                     if old is not None:
@@ -105,6 +110,42 @@ class ObjectCache:
                 total = self._evict(txn, total)
                 txn.put(b"bytes", _U64.pack(total), db=self._meta)
                 txn.put(b"stamp", _U64.pack(stamp), db=self._meta)
+
+    def pin_many(self, items: Iterable[tuple[ObjectKind, ObjectId, bytes]]) -> None:
+        """Insert objects (verified by the caller) and keep them until `unpin`."""
+        items = list(items)
+        if not items:
+            return
+        with self._lock, self._env.begin(write=True) as txn:
+            total = self._read_u64(txn, b"bytes")
+            for _, oid, content in items:
+                oid = bytes(oid)
+                if txn.get(oid, db=self._objects) is None:
+                    txn.put(oid, content, db=self._objects)
+                    total += len(content)
+                old = txn.pop(oid, db=self._access)
+                if old is not None:
+                    txn.delete(bytes(old) + oid, db=self._order)
+                count = txn.get(oid, db=self._pins)
+                txn.put(oid, _U64.pack((_U64.unpack(count)[0] if count else 0) + 1), db=self._pins)
+            txn.put(b"bytes", _U64.pack(total), db=self._meta)
+
+    def unpin(self, ids: Iterable[bytes]) -> None:
+        """Release pins; an object with none left becomes evictable again."""
+        with self._lock:
+            with self._env.begin(write=True) as txn:
+                for oid in ids:
+                    oid = bytes(oid)
+                    count = txn.get(oid, db=self._pins)
+                    if count is None:
+                        continue
+                    left = _U64.unpack(count)[0] - 1
+                    if left > 0:
+                        txn.put(oid, _U64.pack(left), db=self._pins)
+                    else:
+                        txn.delete(oid, db=self._pins)
+                        self._touched[oid] = None
+        self.put_many([])
 
     def _evict(self, txn: lmdb.Transaction, total: int) -> int:
         if total <= self.max_bytes:

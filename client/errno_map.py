@@ -18,6 +18,7 @@ _ERRNO: list[tuple[type[errors.CitcError], int]] = [
     (errors.ReadOnly, errno.EROFS),
     (errors.PermissionDenied, errno.EACCES),
     (errors.Unauthenticated, errno.EACCES),
+    (errors.JournalFull, errno.ENOSPC),
     (errors.ResourceExhausted, errno.EFBIG),
     (errors.CorruptData, errno.EIO),
     (errors.Unavailable, errno.EIO),

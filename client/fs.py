@@ -9,12 +9,18 @@ path, each answered from a parent listing when that is cached), a listing is fet
 when a directory is read, and file content one 1 MiB chunk at a time, with the next
 chunks of a sequential read fetched in the same request.
 
-Writes follow close-to-open consistency. An open file writes to a local scratch copy,
-filled from the server only when a write needs the old content (never after
-O_TRUNC). `flush`, `fsync` and the last `release` upload the chunks that changed
-(asking the server which it lacks first) and commit the file's entry, so a close()
-that returned means the data is on the server. A file created, written and closed is
-one commit. Metadata operations (mkdir, unlink, rename, chmod, ...) commit at once.
+Writes go through the mount's write journal (write-back). An open file writes to a
+local scratch copy, filled from the server only when a write needs the old content
+(never after O_TRUNC). `flush` and the last `release` put the chunks that changed in
+the local cache (pinned there) and append the file's entry to the journal; metadata
+operations (mkdir, unlink, rename, chmod, ...) append theirs. The flusher
+(`client.flusher`) sends the journal to the server in batches. Until the server has
+applied a change, its path is *pending*: the pending state wins over anything cached
+or fetched, so the mount reads its own writes at once. `fsync` (of a file or a
+directory) waits until the server has everything journaled before it; with
+`sync_writes` every acknowledged change waits so. A directory rename is also a
+barrier: it waits until the server has applied it, since the paths below it are not
+tracked one by one.
 
 `.citc/versions/<N>/` and `.citc/snapshots/<label>/` in the root show the workspace
 as it was (`.citc` is reachable by name but not listed, like ZFS's hidden `.zfs`);
@@ -41,20 +47,24 @@ import stat
 import tempfile
 import threading
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from citcfs import paths, wire
+import json
+
+from citcfs import paths
 from citcfs.entries import Entry, EntryKind
 from citcfs.errors import (CitcError, HistoryTruncated, InvalidArgument, NotADirectory,
-                           ObjectMissing, PathNotFound)
+                           PathNotFound)
 from citcfs.objects import CHUNK_SIZE, INLINE_MAX, ObjectId, ObjectKind, object_id
 
 from .cache import ObjectCache
 from .errno_map import to_errno
+from .flusher import Flusher
+from .journal import Journal, JournalOp, MakeDir, Remove, Rename, SetAttr, Symlink, WriteFile
 from .fuse_lib import FuseOSError, Operations, current_fuse, fuse_get_context
 from .remote import Remote
 from .scratch import Scratch
@@ -62,6 +72,10 @@ from .scratch import Scratch
 log = logging.getLogger("citcfs.client")
 
 HISTORY_DIR = ".citc"
+STATUS_FILE = HISTORY_DIR + "/status"
+STATUS_VIEW = -2
+"""The View version of `.citc/status`: a generated file, read with direct I/O."""
+UNMOUNT_DRAIN_S = 30.0
 READ_AHEAD_CHUNKS = 8
 PREFETCH_THREADS = 2
 MEMORY_CHUNKS = 32
@@ -111,6 +125,13 @@ class Handle:
     # Where the previous read ended: a read starting there is sequential (and so is
     # a first read from the start of the file, as most reads of a file go on).
     last_end: int = 0
+    # The content of a generated file (.citc/status), fixed when it was opened.
+    content: bytes | None = None
+
+
+def journal_dir(cache_dir: str) -> str:
+    """Where the write journals of mounts using `cache_dir` live."""
+    return os.path.join(cache_dir, "journals")
 
 
 def _scratch_dir(cache_dir: str) -> str:
@@ -134,7 +155,10 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
     use_ns = True
 
     def __init__(self, remote: Remote, workspace: str, cache: ObjectCache,
-                 *, watch: bool = True, on_ready: Callable[[], None] | None = None) -> None:
+                 *, watch: bool = True, on_ready: Callable[[], None] | None = None,
+                 journal: Journal | None = None, sync_writes: bool = False,
+                 journal_bytes: int = 1 << 30, journal_full_wait_s: float = 10.0,
+                 server: str = "") -> None:
         self.remote = remote
         self.workspace = workspace
         self.cache = cache
@@ -161,17 +185,27 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         self._prefetcher = ThreadPoolExecutor(max_workers=PREFETCH_THREADS,
                                               thread_name_prefix="citcfs-prefetch")
         self._own_versions: set[int] = set()
-        # Commits of this mount still waiting for their answer. The server may announce
-        # a version before its committer hears back; the watcher waits for commits in
-        # flight so that it does not mistake this mount's own versions for others'.
-        self._in_flight: set[int] = set()
-        self._next_ticket = 0
-        self._commit_done = threading.Condition(self._lock)
+        # Journaled changes the server has not applied yet: path -> (state, seq of the
+        # last operation that set it), the same by parent and name, the directories
+        # made here (their server listing is empty), and (seq, path) in journal order.
+        self._pending: dict[str, tuple[Entry | None, int]] = {}
+        self._pending_children: dict[str, dict[str, Entry | None]] = {}
+        self._new_dirs: dict[str, int] = {}
+        self._pending_order: deque[tuple[int, str]] = deque()
+        self.conflicts = 0
+        self.server = server
+        self.sync_writes = sync_writes
         self._fuse_ptr = 0
         self._stop = threading.Event()
         self._watcher: threading.Thread | None = None
         self.rpc_count = 0
         self._scratch_dir = _scratch_dir(cache.directory)
+        if journal is None:
+            journal = Journal.create(journal_dir(cache.directory), server, workspace)
+        self.journal = journal
+        self._flusher = Flusher(remote, workspace, journal, cache, on_applied=self._applied,
+                                bound_bytes=journal_bytes, full_wait_s=journal_full_wait_s)
+        self._flusher.start()
 
     # --- life cycle -------------------------------------------------------------------
 
@@ -191,8 +225,14 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
             if handle.file is not None and handle.file.dirty:
                 try:
                     self._flush_file(handle.file)
-                except CitcError as exc:
+                except (CitcError, FuseOSError) as exc:
                     log.error("could not save %s at unmount: %s", handle.file.path, exc)
+        if self._flusher.stop(timeout=UNMOUNT_DRAIN_S):
+            self.journal.remove()
+        else:
+            log.error("unmounted with %d journaled changes not yet on the server; the next "
+                      "mount of %r replays them", self._flusher.pending_ops, self.workspace)
+            self.journal.close()
         self.cache.close()
         shutil.rmtree(self._scratch_dir, ignore_errors=True)
 
@@ -211,6 +251,8 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         parts = path.split("/")
         if len(parts) == 1 or (len(parts) == 2 and parts[1] in ("versions", "snapshots")):
             return View(-1, path)  # .citc itself, or .citc/versions, .citc/snapshots
+        if path == STATUS_FILE:
+            return View(STATUS_VIEW, path)
         if len(parts) == 2:
             raise _fail(errno.ENOENT)
         kind, ref, rest = parts[1], parts[2], "/".join(parts[3:])
@@ -262,34 +304,80 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
                 log.error("%s failed: %s", getattr(fn, "__name__", "call"), exc)
             raise _fail(code) from None
 
-    def _commit(self, ops: Sequence[object],
-                reupload: Sequence[tuple[ObjectKind, bytes]] = ()) -> int:
+    def _journal(self, op: JournalOp, states: Sequence[tuple[str, Entry | None]],
+                 objects: Sequence[tuple[ObjectKind, ObjectId, bytes]] = ()) -> int:
+        """Append `op` to the journal and make `states` the mount's view of those paths
+        until the server has applied it; its sequence number. ENOSPC while the journal
+        is full."""
+        extra = sum(len(data) for _, _, data in objects)
+        try:
+            self._flusher.make_room(extra + 256)
+        except CitcError as exc:
+            raise _fail(to_errno(exc)) from None
+        if objects:
+            self.cache.pin_many(objects)
         with self._lock:
-            ticket = self._next_ticket
-            self._next_ticket += 1
-            self._in_flight.add(ticket)
-        try:
-            version = int(self._call(self._commit_once, ops, reupload))
-            with self._lock:
-                self._own_versions.add(version)
-            return version
-        finally:
-            with self._lock:
-                self._in_flight.discard(ticket)
-                self._commit_done.notify_all()
+            seq = self._flusher.append(op, extra)
+            for path, state in states:
+                self._pending[path] = (state, seq)
+                self._pending_order.append((seq, path))
+                if path:
+                    parent, name = paths.split(path)
+                    self._pending_children.setdefault(parent, {})[name] = state
+                if isinstance(op, MakeDir) and path == op.path:
+                    self._new_dirs[path] = seq
+                else:
+                    self._new_dirs.pop(path, None)
+                self._remember(path, state)
+        if self.sync_writes:
+            self._flusher.wait_for(seq)
+        return seq
 
-    def _commit_once(self, ops: Sequence[object],
-                     reupload: Sequence[tuple[ObjectKind, bytes]]) -> int:
-        """Commit; if garbage collection reclaimed objects uploaded for this commit
-        before it arrived, upload them again and commit once more."""
-        try:
-            return self.remote.commit(self.workspace, ops)
-        except ObjectMissing:
-            if not reupload:
-                raise
-            log.warning("the server lost objects uploaded for a commit; uploading again")
-            self.remote.put_objects(list(reupload))
-            return self.remote.commit(self.workspace, ops)
+    def _applied(self, last_seq: int, result: Any,
+                 skipped: list[tuple[JournalOp, CitcError]]) -> None:
+        """The server applied the journal up to `last_seq`: those paths stop being pending."""
+        with self._lock:
+            if getattr(result, "version", 0) and not getattr(result, "duplicate", False):
+                self._own_versions.add(int(result.version))
+            while self._pending_order and self._pending_order[0][0] <= last_seq:
+                seq, path = self._pending_order.popleft()
+                found = self._pending.get(path)
+                if found is None or found[1] != seq:
+                    continue  # a later operation set it again
+                del self._pending[path]
+                if self._new_dirs.get(path) == seq:
+                    del self._new_dirs[path]
+                if path:
+                    parent, name = paths.split(path)
+                    children = self._pending_children.get(parent)
+                    if children is not None:
+                        children.pop(name, None)
+                        if not children:
+                            del self._pending_children[parent]
+        for op, error in skipped:
+            self.conflicts += 1
+            log.warning("the server did not apply %s: %s (another client changed it "
+                        "meanwhile); showing the server's state", op, error)
+            for path in (op.src, op.dst) if isinstance(op, Rename) else (op.path,):
+                self._forget(path)
+                self._invalidate_kernel(path)
+
+    def _invalidate_kernel(self, path: str) -> None:
+        """Drop the kernel's cache of `path` and its parent (never from a FUSE thread)."""
+        if self._fuse_ptr:
+            from .fuse_lib import invalidate_path
+            invalidate_path(self._fuse_ptr, b"/" + paths.to_bytes(path))
+            if path:
+                invalidate_path(self._fuse_ptr, b"/" + paths.to_bytes(paths.split(path)[0]))
+
+    def status(self) -> dict[str, Any]:
+        """What `citc status` shows of this mount (`.citc/status`)."""
+        return {"workspace": self.workspace, "server": self.server,
+                "version": self.known_version, "pending_ops": self._flusher.pending_ops,
+                "pending_bytes": self._flusher.pending_bytes,
+                "journal_seq": self._flusher.last_seq, "applied_seq": self._flusher.acked_seq,
+                "conflicts": self.conflicts,
+                "sync_writes": self.sync_writes, "last_error": self._flusher.last_error}
 
     # --- metadata ---------------------------------------------------------------------
 
@@ -301,6 +389,11 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
 
     def _head_entry(self, path: str) -> Entry:
         with self._lock:
+            pending = self._pending.get(path)
+            if pending is not None:
+                if pending[0] is None:
+                    raise _fail(errno.ENOENT)
+                return pending[0]
             if path in self._entries:
                 found = self._entries[path]
                 if found is None:
@@ -314,6 +407,8 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
                     if entry is None:
                         raise _fail(errno.ENOENT)
                     return entry
+                if parent in self._new_dirs:
+                    raise _fail(errno.ENOENT)  # made here: only pending children
             generation = self._generation
         entry = self._fetch_entry(path, None)
         with self._lock:
@@ -343,14 +438,22 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
             if listing is not None:
                 return listing
             generation = self._generation
-        items = dict(self._call(self.remote.listdir, self.workspace, path))
+            made_here = path in self._new_dirs
+        items = {} if made_here else dict(self._call(self.remote.listdir, self.workspace, path))
         with self._lock:
+            for name, state in self._pending_children.get(path, {}).items():
+                if state is None:
+                    items.pop(name, None)
+                else:
+                    items[name] = state
             if generation == self._generation:
                 self._listings[path] = items
                 self._entries.pop(path, None)
         return items
 
     def _history_entry(self, version: int, path: str) -> Entry:
+        if version == STATUS_VIEW:
+            return Entry.file(b"", mode=0o444)
         if version < 0:  # .citc and its two folders
             return Entry.directory(mode=0o555)
         key = (version, path)
@@ -371,7 +474,8 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         if view.version == -1:
             if view.path == HISTORY_DIR:
                 return {"snapshots": Entry.directory(mode=0o555),
-                        "versions": Entry.directory(mode=0o555)}
+                        "versions": Entry.directory(mode=0o555),
+                        "status": Entry.file(b"", mode=0o444)}
             if view.path == HISTORY_DIR + "/versions":
                 versions = self._call(self.remote.versions, self.workspace)
                 return {str(v): Entry.directory(mode=0o555) for v in versions}
@@ -462,9 +566,10 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
     def catch_up(self, version: int) -> None:
         """Bring the caches from `known_version` to `version`."""
         since = self.known_version
+        # The server may announce a version of this mount before the flusher hears
+        # back: wait for the batches in flight, so as not to take them for others'.
+        self._flusher.wait_for(self._flusher.sent_seq, timeout=5.0)
         with self._lock:
-            waiting_for = set(self._in_flight)
-            self._commit_done.wait_for(lambda: not (waiting_for & self._in_flight), timeout=5.0)
             own = all(v in self._own_versions for v in range(since + 1, version + 1))
         if own:
             self.known_version = max(self.known_version, version)
@@ -479,13 +584,16 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         else:
             changed = changes.paths
         for path in changed:
+            with self._lock:
+                overwritten = path in self._pending
+            if overwritten and not changes.truncated:
+                # Another client changed a path this mount changed too and has not
+                # sent yet: this mount's change lands after it (last writer wins).
+                self.conflicts += 1
+                log.warning("%r was changed by another client too; this mount's change, "
+                            "still in its journal, will replace it", path)
             self._forget(path)
-            if self._fuse_ptr:
-                from .fuse_lib import invalidate_path
-                fuse_path = b"/" + paths.to_bytes(path)
-                invalidate_path(self._fuse_ptr, fuse_path)
-                if path:
-                    invalidate_path(self._fuse_ptr, b"/" + paths.to_bytes(paths.split(path)[0]))
+            self._invalidate_kernel(path)
         with self._lock:
             self._own_versions = {v for v in self._own_versions if v > changes.version}
         self.known_version = max(self.known_version, changes.version)
@@ -564,6 +672,8 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
                 ino = self._inode(int(name), paths.ROOT)
             elif view.path == HISTORY_DIR + "/snapshots":
                 ino = self._inode(self._labels.get(name, -1), paths.ROOT)
+            elif child == STATUS_FILE:
+                ino = self._inode(STATUS_VIEW, child)
             elif history_root or (version is None and child == HISTORY_DIR):
                 ino = self._inode(-1, child)
             else:
@@ -593,9 +703,8 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         if target == HISTORY_DIR:
             raise _fail(errno.EEXIST)
         uid, gid = self._context()
-        now = time.time_ns()
-        self._commit([wire.make_dir_op(target, mode & 0o7777, uid, gid, now)])
-        self._remember(target, Entry.directory(mode=mode & 0o7777, uid=uid, gid=gid, mtime_ns=now))
+        entry = Entry.directory(mode=mode & 0o7777, uid=uid, gid=gid, mtime_ns=time.time_ns())
+        self._journal(MakeDir(target, entry), [(target, entry)])
         with self._lock:
             self._listings[target] = {}
         return 0
@@ -605,9 +714,8 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         if where == HISTORY_DIR:
             raise _fail(errno.EEXIST)
         uid, gid = self._context()
-        now = time.time_ns()
-        self._commit([wire.symlink_op(where, target, uid, gid, now)])
-        self._remember(where, Entry.symlink(target, uid=uid, gid=gid, mtime_ns=now))
+        entry = Entry.symlink(target, uid=uid, gid=gid, mtime_ns=time.time_ns())
+        self._journal(Symlink(where, entry), [(where, entry)])
         return 0
 
     def unlink(self, path: str) -> int:
@@ -623,18 +731,37 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
             if local_only:
                 self._remember(target, None)
                 return 0
-        self._commit([wire.remove_op(target, must_be_dir=False)])
-        self._remember(target, None)
+        if self._lookup(View(None, target)).is_dir:
+            raise _fail(errno.EISDIR)
+        self._journal(Remove(target, must_be_dir=False), [(target, None)])
         return 0
 
     def rmdir(self, path: str) -> int:
         target = self._writable(path)
         if target == paths.ROOT:
             raise _fail(errno.EBUSY)
-        self._commit([wire.remove_op(target, must_be_dir=True)])
-        self._forget(target)
-        self._remember(target, None)
+        if not self._lookup(View(None, target)).is_dir:
+            raise _fail(errno.ENOTDIR)
+        if self._head_listing(target) or self._open_below(target):
+            raise _fail(errno.ENOTEMPTY)
+        self._journal(Remove(target, must_be_dir=True), [(target, None)])
+        self._drop_below(target)
         return 0
+
+    def _open_below(self, directory: str) -> bool:
+        """Whether a file created in `directory` is open and not yet journaled."""
+        with self._lock:
+            return any(paths.split(p)[0] == directory for p in self._open if p)
+
+    def _drop_below(self, path: str) -> None:
+        """Forget the cached state of everything below `path`, and its listing."""
+        prefix = path + "/"
+        with self._lock:
+            self._generation += 1
+            for table in (self._entries, self._listings, self._readdir_cache):
+                for key in [k for k in table if k.startswith(prefix)]:
+                    del table[key]  # type: ignore[attr-defined]
+            self._listings.pop(path, None)
 
     def rename(self, old: str, new: str, flags: int = 0) -> int:
         src = self._writable(old)
@@ -646,7 +773,29 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
                 open_file = self._open.get(open_path)
             if open_file is not None:
                 self._flush_file(open_file)
-        self._commit([wire.rename_op(src, dst, no_replace=bool(flags & 1))])
+        moved_entry = self._lookup(View(None, src))
+        try:
+            replaced_entry: Entry | None = self._lookup(View(None, dst))
+        except FuseOSError:
+            replaced_entry = None
+        if src == dst:
+            return 0
+        if replaced_entry is not None:
+            if flags & 1:
+                raise _fail(errno.EEXIST)
+            if moved_entry.is_dir and not replaced_entry.is_dir:
+                raise _fail(errno.ENOTDIR)
+            if not moved_entry.is_dir and replaced_entry.is_dir:
+                raise _fail(errno.EISDIR)
+            if replaced_entry.is_dir and self._head_listing(dst):
+                raise _fail(errno.ENOTEMPTY)
+        op = Rename(src, dst, no_replace=bool(flags & 1))
+        if moved_entry.is_dir:
+            # What lies below a moved directory is not tracked path by path: the
+            # rename is a barrier, and the caches below both names start afresh.
+            self._flusher.wait_for(self._journal(op, []))
+        else:
+            self._journal(op, [(src, None), (dst, moved_entry)])
         with self._lock:
             moved = self._open.pop(src, None)
             replaced = self._open.pop(dst, None)
@@ -658,8 +807,9 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
             inode = self._inodes.pop((None, src), None)
             if inode is not None:
                 self._inodes[(None, dst)] = inode
-        self._forget(src)
-        self._forget(dst)
+        if moved_entry.is_dir:
+            self._forget(src)
+            self._forget(dst)
         return 0
 
     def _set_attr(self, path: str | None, **changes: int) -> None:
@@ -680,8 +830,7 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
                 if open_file.dirty:
                     return self._flush_file(open_file)
         current = self._lookup(View(None, target))
-        self._commit([wire.set_attr_op(target, **changes)])
-        self._remember(target, current.replace(**changes))
+        self._journal(SetAttr(target, **changes), [(target, current.replace(**changes))])
 
     def chmod(self, path: str | None, mode: int) -> int:
         self._set_attr(path, mode=mode & 0o7777)
@@ -726,6 +875,11 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
                 handle.file.refs += 1
         return fh
 
+    def is_generated(self, fh: int) -> bool:
+        """Whether `fh` reads a generated file, which the kernel must not cache."""
+        handle = self._handles.get(fh)
+        return handle is not None and handle.content is not None
+
     def _open_file(self, path: str, entry: Entry | None, mode: int = 0o644) -> OpenFile:
         with self._lock:
             open_file = self._open.get(path)
@@ -757,7 +911,10 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
             if writing or flags & os.O_TRUNC:
                 raise _fail(errno.EROFS)
             entry = self._lookup(view)
-            return self._new_handle(Handle(view, entry, None))
+            handle = Handle(view, entry, None)
+            if view.version == STATUS_VIEW:
+                handle.content = (json.dumps(self.status(), indent=1) + "\n").encode()
+            return self._new_handle(handle)
         with self._lock:
             open_file = self._open.get(view.path)
         entry = open_file.attrs() if open_file is not None else self._lookup(view)
@@ -803,6 +960,8 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         handle = self._handles.get(fh)
         if handle is None:
             raise _fail(errno.EBADF)
+        if handle.content is not None:
+            return handle.content[offset:offset + size]
         open_file = handle.file
         if open_file is not None:
             with open_file.lock:
@@ -966,7 +1125,8 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
                     self._close_file(open_file)
         return 0
 
-    def _file_entry(self, open_file: OpenFile) -> tuple[Entry, list[tuple[ObjectKind, bytes]]]:
+    def _file_entry(self, open_file: OpenFile,
+                    ) -> tuple[Entry, list[tuple[ObjectKind, ObjectId, bytes]]]:
         """The entry for an open file's current content and the chunks it needs."""
         size = open_file.size
         common = dict(mode=open_file.mode, uid=open_file.uid, gid=open_file.gid,
@@ -980,7 +1140,7 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         old_chunks = old.chunks if old is not None and old.inline is None else ()
         old_size = old.size if old is not None else 0
         chunks: list[ObjectId] = []
-        new_objects: list[tuple[ObjectKind, bytes]] = []
+        new_objects: list[tuple[ObjectKind, ObjectId, bytes]] = []
         count = -(-size // CHUNK_SIZE)
         for index in range(count):
             length = min(CHUNK_SIZE, size - index * CHUNK_SIZE)
@@ -992,30 +1152,25 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
             data = self._scratch(open_file).pread(length, index * CHUNK_SIZE)
             oid = object_id(ObjectKind.CHUNK, data)
             chunks.append(oid)
-            new_objects.append((ObjectKind.CHUNK, data))
+            new_objects.append((ObjectKind.CHUNK, oid, data))
             with self._chunks_lock:
                 self._chunks[oid] = data
         entry = Entry.file(chunks=tuple(chunks), size=size, **common)  # type: ignore[arg-type]
         return entry, new_objects
 
     def _flush_file(self, open_file: OpenFile) -> None:
-        """Upload the changed chunks of an open file and commit its entry."""
+        """Journal an open file's content and attributes, its new chunks pinned in the
+        local cache until the server has them."""
         with open_file.lock:
             if not open_file.dirty or open_file.unlinked:
                 return
             entry, new_objects = self._file_entry(open_file)
-            if new_objects:
-                ids = [object_id(kind, data) for kind, data in new_objects]
-                missing = set(self._call(self.remote.missing_objects, ids))
-                upload = [item for oid, item in zip(ids, new_objects) if oid in missing]
-                if upload:
-                    self._call(self.remote.put_objects, upload)
-                self.cache.put_many([(kind, oid, data) for oid, (kind, data) in zip(ids, new_objects)])
-            self._commit([wire.write_file_op(open_file.path, entry)], reupload=new_objects)
+            path = open_file.path
+            self._journal(WriteFile(path, entry, new=open_file.entry is None),
+                          [(path, entry)], new_objects)
             open_file.entry = entry
             open_file.dirty = False
             open_file.dirty_chunks.clear()
-            self._remember(open_file.path, entry)
 
     def flush(self, path: str | None, fh: int) -> int:
         handle = self._handles.get(fh)
@@ -1024,7 +1179,19 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         return 0
 
     def fsync(self, path: str | None, datasync: int, fh: int) -> int:
-        return self.flush(path, fh)
+        """Return once the server has this file and everything journaled before it."""
+        self.flush(path, fh)
+        self._flusher.wait_for()
+        return 0
+
+    def fsyncdir(self, path: str | None, datasync: int, fh: int) -> int:
+        """The barrier of `citc` commands: everything journaled is on the server."""
+        self._flusher.wait_for()
+        return 0
+
+    def sync_journal(self, timeout: float | None = None) -> bool:
+        """Wait until the server has everything journaled so far."""
+        return self._flusher.wait_for(timeout=timeout)
 
     def release(self, path: str | None, fh: int) -> int:
         with self._lock:

@@ -58,6 +58,15 @@ class CitcFUSE(FUSE):
         decoded = None if path is None else path.decode(self.encoding, self.errors)
         return int(self.operations.truncate(decoded, length, fh) or 0)
 
+    def open(self, path: bytes, fip: object) -> int:
+        # A generated file (.citc/status) changes between opens without a size the
+        # kernel could know: it is read with direct I/O.
+        fi = fip.contents  # type: ignore[attr-defined]
+        fi.fh = self.operations.open(path.decode(self.encoding, self.errors), fi.flags)
+        if self.operations.is_generated(fi.fh):
+            fi.direct_io = 1
+        return 0
+
     def create(self, path: bytes, mode: int, fip: object) -> int:
         # mfusepy calls inspect.signature on every create to choose between two
         # signatures of `create`; ours takes the flags, always.

@@ -26,7 +26,9 @@ from .cache import DEFAULT_CACHE_BYTES, ObjectCache, default_cache_dir
 
 log = logging.getLogger("citcfs.client")
 
-MOUNT_TIMEOUT = 30.0
+MOUNT_TIMEOUT = 60.0
+DEFAULT_JOURNAL_BYTES = 1 << 30
+REPLAY_TIMEOUT = 45.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +42,8 @@ class MountOptions:
     token: str | None = None
     tls_ca: str | None = None
     debug: bool = False
+    sync_writes: bool = False
+    journal_bytes: int = DEFAULT_JOURNAL_BYTES
 
 
 class MountError(errors.CitcError):
@@ -75,7 +79,8 @@ def _fuse_options(opts: MountOptions) -> dict[str, object]:
 
 def mount_foreground(opts: MountOptions, report: "Reporter | None" = None) -> None:
     """Mount and serve until unmounted; errors before the mount raise MountError."""
-    from .fs import WorkspaceFS
+    from .flusher import replay_orphans
+    from .fs import WorkspaceFS, journal_dir
     from .fuse_lib import CitcFUSE
     from .remote import RpcRemote
     from .rpc import Client
@@ -87,8 +92,14 @@ def mount_foreground(opts: MountOptions, report: "Reporter | None" = None) -> No
     remote = RpcRemote(client)
     try:
         cache = ObjectCache(opts.cache_dir, opts.cache_bytes)
+        # What a dead mount of this workspace acknowledged reaches the server before
+        # this one serves anything.
+        replay_orphans(remote, opts.server, opts.workspace, cache, journal_dir(opts.cache_dir),
+                       timeout=REPLAY_TIMEOUT)
         filesystem = WorkspaceFS(remote, opts.workspace, cache,
-                                 on_ready=report.ready if report else None)
+                                 on_ready=report.ready if report else None,
+                                 server=opts.server, sync_writes=opts.sync_writes,
+                                 journal_bytes=opts.journal_bytes)
     except errors.CitcError as exc:
         client.close()
         raise MountError(f"cannot mount {opts.workspace!r}: {exc.message}") from None
@@ -128,7 +139,10 @@ def mount_background(opts: MountOptions, log_file: str | None = None) -> int:
     command = [sys.executable, "-m", "citcfs.client.mount", "--server", opts.server,
                "--workspace", opts.workspace, "--mountpoint", opts.mountpoint,
                "--cache-dir", opts.cache_dir, "--cache-bytes", str(opts.cache_bytes),
-               "--attr-timeout", str(opts.attr_timeout), "--ready-fd", str(write_fd)]
+               "--attr-timeout", str(opts.attr_timeout), "--ready-fd", str(write_fd),
+               "--journal-bytes", str(opts.journal_bytes)]
+    if opts.sync_writes:
+        command.append("--sync-writes")
     if opts.tls_ca:
         command += ["--tls-ca", opts.tls_ca]
     env = dict(os.environ)
@@ -203,13 +217,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tls-ca")
     parser.add_argument("--ready-fd", type=int, default=-1)
     parser.add_argument("--debug", action="store_true")
+    parser.add_argument("--sync-writes", action="store_true")
+    parser.add_argument("--journal-bytes", type=int, default=DEFAULT_JOURNAL_BYTES)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.debug else logging.INFO,
                         format="%(asctime)s citcfs-mount %(levelname)s %(message)s")
     reporter = Reporter(args.ready_fd)
     opts = MountOptions(args.server, args.workspace, os.path.abspath(args.mountpoint),
                         args.cache_dir, args.cache_bytes, args.attr_timeout,
-                        os.environ.get("CITC_TOKEN"), args.tls_ca, args.debug)
+                        os.environ.get("CITC_TOKEN"), args.tls_ca, args.debug,
+                        args.sync_writes, args.journal_bytes)
     try:
         mount_foreground(opts, reporter)
     except errors.CitcError as exc:

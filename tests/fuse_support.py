@@ -32,6 +32,7 @@ import grpc
 import pytest
 
 from citcfs.client.importer import import_directory
+from citcfs.entries import Entry
 from citcfs.client.mount import MountOptions, mount_background, unmount
 from citcfs.client.rpc import Client
 from citcfs.protos import citc_pb2 as pb
@@ -275,6 +276,15 @@ class Mount:
         self.log_file = log_file
         self.pid = mount_background(opts, str(log_file))
 
+    def sync(self) -> None:
+        """The barrier `citc` commands use: fsync of the mount's root returns once the
+        server has everything the mount journaled before it."""
+        fd = os.open(self.path, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
     def log(self) -> str:
         try:
             return self.log_file.read_text(errors="replace")
@@ -456,10 +466,18 @@ class Mounted:
         self.workspace = mount.opts.workspace
 
     def server_file(self, path: str) -> bytes:
-        """A file's content as the server has it, read through the API (not the mount)."""
+        """A file's content as the server has it, read through the API (not the mount),
+        once the server has what the mount journaled."""
+        self.mount.sync()
         return self.client.read_file(self.client.lookup(self.workspace, path))
 
+    def server_entry(self, path: str) -> Entry:
+        """A path's entry as the server has it, once it has what the mount journaled."""
+        self.mount.sync()
+        return self.client.lookup(self.workspace, path)
+
     def version(self) -> int:
+        self.mount.sync()
         return int(self.client.describe_workspace(self.workspace).version)
 
 

@@ -1,7 +1,7 @@
 """The client's commit path against a real server, without a mount.
 
-WorkspaceFS is driven directly (no kernel): here, the case where garbage collection
-reclaims objects a commit needs between their upload and the commit.
+The flusher is driven directly (no kernel): here, the case where garbage collection
+reclaims objects a batch needs between their upload and the commit.
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from server_support import import_small_base, running_server
 
-from citcfs import wire
 from citcfs.client.cache import ObjectCache
-from citcfs.client.fs import WorkspaceFS
+from citcfs.client.flusher import Flusher
+from citcfs.client.journal import Journal, WriteFile
 from citcfs.client.remote import RpcRemote
 from citcfs.client.rpc import Client
 from citcfs.entries import Entry
@@ -29,22 +29,31 @@ def server(tmp_path: Path) -> Iterator[CitcServer]:
         yield running
 
 
-def test_commit_uploads_again_what_gc_reclaimed(server: CitcServer, tmp_path: Path) -> None:
+def test_flusher_uploads_again_what_gc_reclaimed(server: CitcServer, tmp_path: Path) -> None:
+    """Chunks the server held when they were journaled may be gone when the batch is
+    sent: the flusher asks which are missing at send time and uploads them."""
     client = Client.connect(server.address)
     import_small_base(client)
     client.create_workspace("w", "main")
     remote = RpcRemote(Client.connect(server.address))
-    fs = WorkspaceFS(remote, "w", ObjectCache(str(tmp_path / "cache")), watch=False)
+    cache = ObjectCache(str(tmp_path / "cache"))
+    journal = Journal.create(str(tmp_path / "journals"), server.address, "w")
+    flusher = Flusher(remote, "w", journal, cache)
     try:
         data = os.urandom(CHUNK_SIZE + 10)
         chunks = [(ObjectKind.CHUNK, data[:CHUNK_SIZE]), (ObjectKind.CHUNK, data[CHUNK_SIZE:])]
         remote.put_objects(chunks)
         assert client.gc().objects_freed == 2  # nothing references them yet
-        entry = Entry.file(chunks=tuple(object_id(k, d) for k, d in chunks), size=len(data))
-        version = fs._commit([wire.write_file_op("big.bin", entry)], reupload=chunks)
-        assert version == client.describe_workspace("w").version == 1
+        ids = tuple(object_id(k, d) for k, d in chunks)
+        cache.pin_many([(kind, oid, d) for oid, (kind, d) in zip(ids, chunks)])
+        flusher.append(WriteFile("big.bin", Entry.file(chunks=ids, size=len(data)), new=True))
+        flusher.start()
+        assert flusher.wait_for(timeout=30)
+        assert client.describe_workspace("w").version == 1
         assert client.read_file(client.lookup("w", "big.bin")) == data
     finally:
-        fs.destroy("/")
+        flusher.stop(timeout=5)
+        journal.remove()
+        cache.close()
         remote.close()
         client.close()

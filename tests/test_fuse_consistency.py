@@ -151,12 +151,14 @@ def test_invalidation_survives_a_server_restart(fuse_env: FuseEnv) -> None:
     client = fuse_env.client()
     fuse_env.import_tree(SMALL_TREE)
     client.create_workspace("ws", "main")
-    root = fuse_env.mount("ws").path
+    mount = fuse_env.mount("ws")
+    root = mount.path
     assert (root / "README").read_bytes() == b"hello\n"
     assert fuse_env.server is not None
     fuse_env.server.stop()
     fuse_env.server.start()
     (root / "after_restart").write_bytes(b"still writable\n")
+    mount.sync()
     assert client.read_file(client.lookup("ws", "after_restart")) == b"still writable\n"
     client.commit("ws", [wire.write_file_op("README", Entry.file(b"after the restart\n"))])
     wait_for(lambda: read_or_none(root / "README") == b"after the restart\n", timeout=15,

@@ -22,7 +22,7 @@ def test_versions_and_snapshots_show_the_workspace_as_it_was(mounted: Mounted) -
     os.rename(root / "src", root / "moved")
 
     assert (root / ".citc").is_dir()
-    assert sorted(os.listdir(root / ".citc")) == ["snapshots", "versions"]
+    assert sorted(os.listdir(root / ".citc")) == ["snapshots", "status", "versions"]
     versions = os.listdir(root / ".citc/versions")
     assert str(v_mid) in versions and "0" in versions
     assert os.listdir(root / ".citc/snapshots") == ["middle"]

@@ -135,6 +135,7 @@ def test_writes_fetch_no_old_content_when_not_needed(shared_env: FuseEnv) -> Non
     # O_TRUNC never fetches the old content
     with open(mount.path / "big.bin", "wb") as f:
         f.write(b"replaced")
+    mount.sync()
     assert client.read_file(client.lookup(ws, "big.bin")) == b"replaced"
     # nor do truncate to zero, or appending to and rewriting a small inline file
     os.truncate(mount.path / "docs/big.bin", 0)
@@ -143,4 +144,5 @@ def test_writes_fetch_no_old_content_when_not_needed(shared_env: FuseEnv) -> Non
     counts = proxy.snapshot()
     assert counts["ReadObjects"] == 0, counts
     assert cache_files_bytes(mount.cache_dir) == 0
+    mount.sync()
     assert client.read_file(client.lookup(ws, "README")) == b"hello\nmore\n"

@@ -35,7 +35,7 @@ def error_of(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> int:
 
 def server_missing(m: Mounted, path: str) -> bool:
     try:
-        m.client.lookup(m.workspace, path)
+        m.server_entry(path)
     except PathNotFound:
         return True
     return False
@@ -53,7 +53,7 @@ def test_getattr_of_base_entries(mounted: Mounted) -> None:
     assert stat.S_ISDIR(os.stat(root / "src").st_mode)
     assert stat.S_ISDIR(os.stat(root).st_mode)
     assert os.stat(root / "docs/big.bin").st_size == len(SMALL_TREE["docs/big.bin"])
-    entry = mounted.client.lookup(mounted.workspace, "README")
+    entry = mounted.server_entry("README")
     assert st.st_mtime_ns == entry.mtime_ns
     assert stat.S_IMODE(st.st_mode) == entry.mode
 
@@ -132,7 +132,7 @@ def test_create_write_read_and_close_to_open(mounted: Mounted) -> None:
         os.close(fd)
     # close() returned: the server has the content (close-to-open consistency)
     assert mounted.server_file("src/new.txt") == b"hello world"
-    entry = mounted.client.lookup(mounted.workspace, "src/new.txt")
+    entry = mounted.server_entry("src/new.txt")
     assert entry.mode == 0o640
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o640
     assert path.read_bytes() == b"hello world"
@@ -165,7 +165,7 @@ def test_multi_chunk_file_write_and_partial_rewrite(mounted: Mounted) -> None:
     path = mounted.root / "docs/large.bin"
     path.write_bytes(data)
     assert mounted.server_file("docs/large.bin") == data
-    entry = mounted.client.lookup(mounted.workspace, "docs/large.bin")
+    entry = mounted.server_entry("docs/large.bin")
     assert len(entry.chunks) == 3
     with open(path, "r+b") as f:
         f.seek(MiB + 10)
@@ -173,7 +173,7 @@ def test_multi_chunk_file_write_and_partial_rewrite(mounted: Mounted) -> None:
     expected = data[:MiB + 10] + b"PATCH" + data[MiB + 15:]
     assert path.read_bytes() == expected
     assert mounted.server_file("docs/large.bin") == expected
-    changed = mounted.client.lookup(mounted.workspace, "docs/large.bin")
+    changed = mounted.server_entry("docs/large.bin")
     assert changed.chunks[0] == entry.chunks[0] and changed.chunks[2] == entry.chunks[2]
     assert changed.chunks[1] != entry.chunks[1]
 
@@ -295,7 +295,7 @@ def test_mkdir_and_rmdir(mounted: Mounted) -> None:
     os.mkdir(root / "newdir", 0o750)
     assert stat.S_ISDIR(os.stat(root / "newdir").st_mode)
     assert stat.S_IMODE(os.stat(root / "newdir").st_mode) == 0o750
-    entry = mounted.client.lookup(mounted.workspace, "newdir")
+    entry = mounted.server_entry("newdir")
     assert entry.kind == EntryKind.DIR and entry.mode == 0o750
     os.makedirs(root / "newdir/a/b/c")
     (root / "newdir/a/b/c/file").write_bytes(b"deep")
@@ -415,7 +415,7 @@ def test_symlink_and_readlink(mounted: Mounted) -> None:
     assert os.readlink(root / "src/link") == "../README"
     assert stat.S_ISLNK(os.lstat(root / "src/link").st_mode)
     assert (root / "src/link").read_bytes() == b"hello\n"
-    entry = mounted.client.lookup(mounted.workspace, "src/link")
+    entry = mounted.server_entry("src/link")
     assert entry.kind == EntryKind.SYMLINK and entry.target == "../README"
     os.symlink("/nowhere/at/all", root / "dangling")
     assert os.readlink(root / "dangling") == "/nowhere/at/all"
@@ -433,10 +433,10 @@ def test_chmod(mounted: Mounted) -> None:
     root = mounted.root
     os.chmod(root / "README", 0o600)
     assert stat.S_IMODE(os.stat(root / "README").st_mode) == 0o600
-    assert mounted.client.lookup(mounted.workspace, "README").mode == 0o600
+    assert mounted.server_entry("README").mode == 0o600
     os.chmod(root / "src", 0o700)
     assert stat.S_IMODE(os.stat(root / "src").st_mode) == 0o700
-    assert mounted.client.lookup(mounted.workspace, "src").mode == 0o700
+    assert mounted.server_entry("src").mode == 0o700
     os.chmod(root / "docs/guide.txt", 0o4755)
     assert stat.S_IMODE(os.stat(root / "docs/guide.txt").st_mode) == 0o4755
     assert (root / "docs/guide.txt").read_bytes() == b"read me\n"
@@ -446,11 +446,11 @@ def test_chmod(mounted: Mounted) -> None:
         f.write(b"data")
         os.fchmod(f.fileno(), 0o751)
     assert stat.S_IMODE(os.stat(root / "new").st_mode) == 0o751
-    entry = mounted.client.lookup(mounted.workspace, "new")
+    entry = mounted.server_entry("new")
     assert entry.mode == 0o751 and mounted.server_file("new") == b"data"
     # A file not yet on the server takes its attributes to its first commit: the
     # fd calls tar makes before closing what it extracted add no commits of their own.
-    before = mounted.client.describe_workspace(mounted.workspace).version
+    before = mounted.version()
     with open(root / "extracted", "wb", buffering=0) as f:
         f.write(b"member")
         os.utime(f.fileno(), ns=(1_000_000_000, 1_500_000_000_123))
@@ -458,15 +458,15 @@ def test_chmod(mounted: Mounted) -> None:
         os.fchmod(f.fileno(), 0o640)
         st = os.fstat(f.fileno())
         assert (stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid) == (0o640, 321, 654)
-        assert mounted.client.describe_workspace(mounted.workspace).version == before
-    assert mounted.client.describe_workspace(mounted.workspace).version == before + 1
-    entry = mounted.client.lookup(mounted.workspace, "extracted")
+        assert mounted.version() == before
+    assert mounted.version() == before + 1
+    entry = mounted.server_entry("extracted")
     assert (entry.mode, entry.uid, entry.gid, entry.mtime_ns) == (0o640, 321, 654, 1_500_000_000_123)
     assert mounted.server_file("extracted") == b"member"
     # Once on the server, a file's attributes commit at once again, open or not.
     with open(root / "extracted", "ab") as f:
         os.fchmod(f.fileno(), 0o600)
-        assert mounted.client.lookup(mounted.workspace, "extracted").mode == 0o600
+        assert mounted.server_entry("extracted").mode == 0o600
 
 
 def test_chown_keeps_uid_and_gid(mounted: Mounted) -> None:
@@ -474,7 +474,7 @@ def test_chown_keeps_uid_and_gid(mounted: Mounted) -> None:
     os.chown(root / "README", 1234, 5678)
     st = os.stat(root / "README")
     assert (st.st_uid, st.st_gid) == (1234, 5678)
-    entry = mounted.client.lookup(mounted.workspace, "README")
+    entry = mounted.server_entry("README")
     assert (entry.uid, entry.gid) == (1234, 5678)
     os.chown(root / "README", -1, 42)
     st = os.stat(root / "README")
@@ -482,7 +482,7 @@ def test_chown_keeps_uid_and_gid(mounted: Mounted) -> None:
     os.chown(root / "README", 7, -1)
     assert (os.stat(root / "README").st_uid, os.stat(root / "README").st_gid) == (7, 42)
     os.chown(root / "src", 1000, 1000)
-    assert mounted.client.lookup(mounted.workspace, "src").uid == 1000
+    assert mounted.server_entry("src").uid == 1000
     os.symlink("README", root / "l")
     os.chown(root / "l", 55, 66, follow_symlinks=False)
     assert (os.lstat(root / "l").st_uid, os.lstat(root / "l").st_gid) == (55, 66)
@@ -497,17 +497,17 @@ def test_utimens_with_nanoseconds(mounted: Mounted) -> None:
     mtime = 1_234_567_890_123_456_789
     os.utime(root / "README", ns=(mtime - 5, mtime))
     assert os.stat(root / "README").st_mtime_ns == mtime
-    assert mounted.client.lookup(mounted.workspace, "README").mtime_ns == mtime
+    assert mounted.server_entry("README").mtime_ns == mtime
     os.utime(root / "src", ns=(1, 987_654_321_000_000_001))
     assert os.stat(root / "src").st_mtime_ns == 987_654_321_000_000_001
-    assert mounted.client.lookup(mounted.workspace, "src").mtime_ns == 987_654_321_000_000_001
+    assert mounted.server_entry("src").mtime_ns == 987_654_321_000_000_001
     # mtime of a written file, set before close, is what stays
     with open(root / "stamped", "wb") as f:
         f.write(b"x")
         f.flush()
         os.utime(f.fileno(), ns=(5, 1_500_000_000_000_000_007))
     assert os.stat(root / "stamped").st_mtime_ns == 1_500_000_000_000_000_007
-    assert mounted.client.lookup(mounted.workspace, "stamped").mtime_ns == 1_500_000_000_000_000_007
+    assert mounted.server_entry("stamped").mtime_ns == 1_500_000_000_000_000_007
     # "now"
     before = os.stat(root / "docs/guide.txt").st_mtime_ns
     os.utime(root / "docs/guide.txt")
@@ -521,7 +521,7 @@ def test_write_updates_mtime(mounted: Mounted) -> None:
     with open(path, "ab") as f:
         f.write(b"x")
     assert os.stat(path).st_mtime_ns > 1_000_000_000
-    assert mounted.client.lookup(mounted.workspace, "README").mtime_ns > 1_000_000_000
+    assert mounted.server_entry("README").mtime_ns > 1_000_000_000
 
 
 def test_statfs_and_access(mounted: Mounted) -> None:

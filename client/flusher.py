@@ -1,0 +1,369 @@
+"""The flusher: sends a mount's write journal to the server in batches.
+
+Records wait in order. A batch takes the oldest waiting records, collapses them
+(`journal.coalesce`), uploads the chunks the server lacks, and is sent as one commit
+over a pipelined commit stream: the next batch goes out before the previous answer
+arrives, and the server applies them in order. An idle mount sends a record at once;
+while batches are in flight, records gather for at most `interval` seconds, so a busy
+mount makes about one version per round trip rather than one per operation.
+
+Each batch carries the writer id of its journal and the sequence numbers it covers,
+so the server applies a batch sent twice once. When anything goes wrong (the server
+is unreachable or restarting, a batch is refused), the flusher waits for every batch
+in flight to settle, asks the server how far it got (`writer_progress`), and sends
+again from there with backoff: nothing is lost and nothing applied twice.
+
+`wait_for(seq)` is the barrier that fsync, --sync-writes and the CLI use. The journal
+holds at most `bound_bytes` of records and pinned chunks that the server lacks;
+`make_room` blocks a writer while it is full, then fails with JournalFull (ENOSPC).
+
+Locking: one condition guards the queues. Callbacks (`on_applied`) run without it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Any
+
+from citcfs.errors import CitcError, CorruptData, JournalFull
+from citcfs.objects import ObjectKind
+
+from .cache import ObjectCache
+from .journal import Journal, JournalOp, chunk_ids, coalesce, op_to_wire
+
+log = logging.getLogger("citcfs.client")
+
+BATCH_OPS = 1000
+BATCH_BYTES = 4 << 20
+MAX_IN_FLIGHT = 4
+INTERVAL_S = 0.02
+BACKOFF_S = (0.05, 2.0)
+
+
+@dataclass(slots=True)
+class _Record:
+    seq: int
+    op: JournalOp
+    size: int
+    added: float
+
+
+@dataclass(slots=True)
+class _Batch:
+    first: int
+    last: int
+    records: list[_Record]
+    ops: list[JournalOp]
+    future: "Future[Any] | None" = None
+    done: bool = False
+    error: BaseException | None = None
+    result: Any = None
+    chunks: set[bytes] = field(default_factory=set)
+
+
+Applied = Callable[[int, Any, list[tuple[JournalOp, CitcError]]], None]
+"""on_applied(last seq, the commit's BatchResult, the operations the server skipped)."""
+
+
+class Flusher:
+    """Sends one journal to the server; see the module docstring."""
+
+    def __init__(self, remote: Any, workspace: str, journal: Journal, cache: ObjectCache, *,
+                 on_applied: Applied | None = None, bound_bytes: int = 1 << 30,
+                 full_wait_s: float = 10.0, interval: float = INTERVAL_S,
+                 recovered: Sequence[tuple[int, JournalOp]] = ()) -> None:
+        self.remote = remote
+        self.workspace = workspace
+        self.journal = journal
+        self.cache = cache
+        self.on_applied = on_applied
+        self.bound_bytes = bound_bytes
+        self.full_wait_s = full_wait_s
+        self.interval = interval
+        self._cond = threading.Condition()
+        self._waiting: deque[_Record] = deque()
+        self._in_flight: deque[_Batch] = deque()
+        self._bytes = 0
+        self._stopping = False
+        self._broken = bool(recovered)  # recovered records: ask the server first
+        self._thread: threading.Thread | None = None
+        self.acked_seq = 0
+        self.last_seq = 0
+        self.batches = 0
+        self.skipped = 0
+        self.last_error = ""
+        now = time.monotonic()
+        for seq, op in recovered:
+            self._waiting.append(_Record(seq, op, 0, now))
+            self.last_seq = seq
+        if recovered:
+            self.acked_seq = recovered[0][0] - 1
+
+    # --- the writer's side --------------------------------------------------------------
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="citcfs-flusher", daemon=True)
+        self._thread.start()
+
+    def make_room(self, size: int) -> None:
+        """Wait until `size` more bytes fit under the bound; JournalFull if they never do."""
+        deadline = time.monotonic() + self.full_wait_s
+        with self._cond:
+            while self._bytes and self._bytes + size > self.bound_bytes:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise JournalFull(f"the write journal is full ({self._bytes} bytes not yet "
+                                      f"on the server, bound {self.bound_bytes})")
+                self._cond.wait(remaining)
+
+    def append(self, op: JournalOp, extra_bytes: int = 0) -> int:
+        """Journal `op` (its chunks already pinned in the cache); its sequence number."""
+        seq, size = self.journal.append(op)
+        with self._cond:
+            self._waiting.append(_Record(seq, op, size + extra_bytes, time.monotonic()))
+            self._bytes += size + extra_bytes
+            self.last_seq = seq
+            self._cond.notify_all()
+        return seq
+
+    def wait_for(self, seq: int | None = None, timeout: float | None = None) -> bool:
+        """Block until the server has applied everything up to `seq` (default: all
+        journaled so far); False on timeout."""
+        with self._cond:
+            target = self.last_seq if seq is None else seq
+            return self._cond.wait_for(lambda: self.acked_seq >= target, timeout)
+
+    @property
+    def sent_seq(self) -> int:
+        """The last sequence number of the batches sent so far."""
+        with self._cond:
+            return self._in_flight[-1].last if self._in_flight else self.acked_seq
+
+    @property
+    def pending_ops(self) -> int:
+        with self._cond:
+            return len(self._waiting) + sum(len(b.records) for b in self._in_flight)
+
+    @property
+    def pending_bytes(self) -> int:
+        return self._bytes
+
+    def stop(self, timeout: float | None = None) -> bool:
+        """Send what is journaled (waiting at most `timeout`), then stop; True if the
+        server has everything."""
+        drained = self.wait_for(timeout=timeout)
+        with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        return drained
+
+    # --- the sending thread ---------------------------------------------------------------
+
+    def _run(self) -> None:
+        delay = BACKOFF_S[0]
+        while True:
+            with self._cond:
+                batch_due = self._cond.wait_for(self._ready, timeout=self._wait_time())
+                if self._stopping:
+                    return
+                broken = self._broken
+                if broken and any(not b.done for b in self._in_flight):
+                    continue
+                if not broken and not batch_due:
+                    continue
+            try:
+                if broken:
+                    self._recover()
+                    delay = BACKOFF_S[0]
+                else:
+                    self._send_batch()
+            except CitcError as exc:
+                self.last_error = exc.message
+                log.warning("journal: cannot reach the server's workspace %r yet (%s); "
+                            "retrying in %.2f s", self.workspace, exc.message, delay)
+                with self._cond:
+                    self._broken = True
+                    self._cond.wait_for(lambda: self._stopping, timeout=delay)
+                delay = min(delay * 2, BACKOFF_S[1])
+
+    def _ready(self) -> bool:
+        """Whether the sending thread has something to do now."""
+        if self._stopping:
+            return True
+        if self._broken:
+            return all(b.done for b in self._in_flight)
+        if not self._waiting or len(self._in_flight) >= MAX_IN_FLIGHT:
+            return False
+        if not self._in_flight or len(self._waiting) >= BATCH_OPS:
+            return True
+        return time.monotonic() - self._waiting[0].added >= self.interval
+
+    def _wait_time(self) -> float | None:
+        if self._waiting and self._in_flight:
+            return max(0.001, self._waiting[0].added + self.interval - time.monotonic())
+        return None
+
+    def _take(self) -> list[_Record]:
+        with self._cond:
+            taken: list[_Record] = []
+            size = 0
+            while self._waiting and len(taken) < BATCH_OPS and (not taken or size < BATCH_BYTES):
+                record = self._waiting.popleft()
+                taken.append(record)
+                size += record.size
+            return taken
+
+    def _send_batch(self) -> None:
+        records = self._take()
+        if not records:
+            return
+        batch = _Batch(records[0].seq, records[-1].seq, records,
+                       coalesce([record.op for record in records]))
+        try:
+            self._upload(batch)
+            with self._cond:
+                self._in_flight.append(batch)
+                if self._broken:  # an earlier batch failed meanwhile: resend from there
+                    batch.done = True
+                    return
+            batch.future = self.remote.commit_batch(
+                self.workspace, [op_to_wire(op) for op in batch.ops],
+                writer_id=self.journal.writer_id, first_seq=batch.first, last_seq=batch.last)
+        except BaseException:
+            with self._cond:
+                if batch not in self._in_flight:
+                    self._waiting.extendleft(reversed(records))
+                else:
+                    batch.done = True
+                self._broken = True
+            raise
+        self.batches += 1
+        batch.future.add_done_callback(lambda future, b=batch: self._answered(b, future))
+
+    def _upload(self, batch: _Batch) -> None:
+        """Upload the chunks of `batch` that the server does not hold yet."""
+        wanted = list(dict.fromkeys(oid for op in batch.ops for oid in chunk_ids(op)))
+        batch.chunks = set(wanted)
+        if not wanted:
+            return
+        missing = self.remote.missing_objects(wanted)
+        objects = []
+        for oid in missing:
+            data = self.cache.get(oid)
+            if data is None:
+                raise CorruptData(f"chunk {bytes(oid).hex()} of a journaled file is missing "
+                                  "from the local cache")
+            objects.append((ObjectKind.CHUNK, data))
+        if objects:
+            self.remote.put_objects(objects)
+
+    def _answered(self, batch: _Batch, future: "Future[Any]") -> None:
+        """A batch's answer arrived (answers come in order); settle every finished one."""
+        with self._cond:
+            batch.done = True
+            exc = future.exception()
+            if exc is not None:
+                batch.error = exc
+                if not self._broken:
+                    log.info("journal: batch %d-%d not applied (%s); resending from the "
+                             "server's progress", batch.first, batch.last, exc)
+                self._broken = True
+            else:
+                batch.result = future.result()
+            settled = []
+            while self._in_flight and self._in_flight[0].done and self._in_flight[0].error is None \
+                    and self._in_flight[0].result is not None:
+                settled.append(self._in_flight.popleft())
+            self._cond.notify_all()
+        for done in settled:
+            self._settle(done, done.result)
+
+    def _settle(self, batch: _Batch, result: Any) -> None:
+        """The server applied `batch`: release its records and tell the mount."""
+        skipped = [(batch.ops[index], error) for index, error in getattr(result, "skipped", ())]
+        self.skipped += len(skipped)
+        if batch.chunks:
+            self.cache.unpin(batch.chunks)
+        self.journal.acknowledged(batch.last)
+        if self.on_applied is not None:
+            try:
+                self.on_applied(batch.last, result, skipped)
+            except Exception:  # the mount's bookkeeping must not stop the flusher
+                log.exception("journal: handling an applied batch failed")
+        with self._cond:
+            self._bytes -= sum(record.size for record in batch.records)
+            self.acked_seq = max(self.acked_seq, batch.last)
+            self._cond.notify_all()
+
+    def _recover(self) -> None:
+        """After a failure: requeue what was not applied, from the server's progress."""
+        applied = self.remote.writer_progress(self.workspace, self.journal.writer_id)
+        with self._cond:
+            requeue: list[_Record] = []
+            unsettled = []
+            for batch in self._in_flight:
+                if batch.error is None and batch.result is not None:
+                    unsettled.append(batch)  # answered, waiting for an earlier one
+                requeue.extend(batch.records)
+            self._in_flight.clear()
+            requeue.extend(self._waiting)
+            self._waiting.clear()
+            dropped = [record for record in requeue if record.seq <= applied]
+            self._waiting.extend(record for record in requeue if record.seq > applied)
+            self._broken = False
+        if dropped:
+            # The server applied these though their answer was lost: settle them.
+            first, last = dropped[0].seq, dropped[-1].seq
+            ops = [record.op for record in dropped]
+            batch = _Batch(first, last, dropped, ops,
+                           chunks={oid for op in ops for oid in chunk_ids(op)})
+            self._settle(batch, _Recovered(applied))
+        with self._cond:
+            self.acked_seq = max(self.acked_seq, min(applied, self.last_seq))
+            self._cond.notify_all()
+        del unsettled
+
+
+@dataclass(frozen=True, slots=True)
+class _Recovered:
+    """What the server's progress says of batches whose answers were lost."""
+
+    last_seq: int
+    version: int = 0
+    duplicate: bool = True
+    skipped: tuple[tuple[int, CitcError], ...] = ()
+
+
+def replay_orphans(remote: Any, server: str, workspace: str, cache: ObjectCache,
+                   directory: str, timeout: float | None = None) -> int:
+    """Send the journals that dead mounts of this server and workspace left behind,
+    and delete them; how many records they held. Unavailable if the server does not
+    take them within `timeout` (they stay for the next try)."""
+    from citcfs.errors import Unavailable
+
+    replayed = 0
+    for journal, records in Journal.orphans(directory, server, workspace):
+        if not records:
+            journal.remove()
+            continue
+        log.info("replaying %d journaled changes of %r left by an earlier mount",
+                 len(records), workspace)
+        flusher = Flusher(remote, workspace, journal, cache, recovered=records)
+        flusher.start()
+        done = flusher.wait_for(records[-1][0], timeout)
+        flusher.stop(timeout=0)
+        if not done:
+            journal.close()
+            raise Unavailable(f"could not replay the journal of an earlier mount of "
+                              f"{workspace!r}: {flusher.last_error or 'timed out'}")
+        journal.remove()
+        replayed += len(records)
+    return replayed
