@@ -9,6 +9,14 @@ must run in parallel are separate processes (multiprocessing, spawn).
                (the same over one CommitStream                     -> commit_stream_p50/p99_ms)
     commit16   16 client processes, each its own workspace          -> commits_per_s_16_clients
                (each client over one CommitStream           -> commits_per_s_16_clients_stream)
+    echo16     the same 16 clients calling a no-op bytes->bytes method
+               of a server built like `citc server` (same process model,
+               thread pool, options, Unix socket), in the same run: what
+               gRPC alone allows                                   -> commits_per_s_echo_ceiling
+                                                     (and commits_per_s_16_clients_vs_ceiling)
+    batched16  16 client processes, each a writer sending batches of 64
+               small-file writes over pipelined commits (up to 8 batches
+               in flight), as a mount's journal flusher does        -> ops_per_s_batched_16_clients
     read       ReadObjects streaming 1 MiB chunks (verified by the
                client against their ids)                          -> read_mb_per_s
     watch      100 Watch streams in 4 processes; one commit at a
@@ -22,6 +30,7 @@ latency of a notification, not the pacing of a burst.
 
 from __future__ import annotations
 
+import collections
 import multiprocessing
 import os
 import signal
@@ -41,6 +50,7 @@ from citcfs.objects import CHUNK_SIZE, ObjectKind, object_id
 SIZES = {  # name -> (full, quick, smoke)
     "commits": (3000, 1000, 50),
     "commit16_seconds": (5.0, 3.0, 0.5),
+    "batched16_seconds": (5.0, 3.0, 0.5),
     "read_chunks": (256, 128, 4),
     "watchers": (100, 100, 8),
     "watch_rounds": (200, 100, 5),
@@ -83,6 +93,70 @@ class ServerProcess:
                 self.proc.wait()
 
 
+ECHO_METHOD = "/citcbench.Echo/Call"
+
+
+def serve_echo(socket: str) -> None:
+    """A no-op gRPC service served as `citc server` serves citc.v1 (the same pool
+    size, options, listener and malloc tuning); runs until SIGTERM."""
+    import threading
+    from concurrent import futures
+
+    import grpc
+
+    from citcfs.memory import keep_large_buffers
+    from citcfs.server.app import CitcServer, ServerConfig
+    from citcfs.server.limits import Limits
+
+    keep_large_buffers()
+    limits = Limits()
+    config = ServerConfig(data_dir="", listen=f"unix:{socket}")
+    executor = futures.ThreadPoolExecutor(max_workers=limits.thread_pool_size,
+                                          thread_name_prefix="citc-rpc")
+    server = grpc.server(executor, options=CitcServer._options(config))
+    handler = grpc.unary_unary_rpc_method_handler(lambda request, context: b"")
+    server.add_generic_rpc_handlers(
+        (grpc.method_handlers_generic_handler("citcbench.Echo", {"Call": handler}),))
+    server.add_insecure_port(f"unix:{socket}")
+    server.start()
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    print(f"echo listening on unix:{socket}", flush=True)
+    stop.wait()
+    server.stop(1).wait()
+
+
+class EchoServer(ServerProcess):
+    """`serve_echo` in its own process, like the real server."""
+
+    def __init__(self, scratch: str) -> None:  # noqa: D107 - same contract as ServerProcess
+        self.socket = os.path.join(scratch, "echo.sock")
+        self.proc = subprocess.Popen([sys.executable, os.path.abspath(__file__), "echo", self.socket],
+                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline().decode()
+        if "listening on" not in line:
+            self.stop()
+            raise RuntimeError(f"echo server did not start: {line!r}")
+        self.address = f"unix:{self.socket}"
+
+
+def _echo_commit(client: Client) -> Any:
+    """A callable shaped like `Client.commit` that calls the echo method instead: the
+    same request built and serialized, the same metadata and timeout."""
+    from citcfs.client.rpc import _commit_request
+    from citcfs.protos import citc_pb2 as pb
+
+    call = client.channel.unary_unary(ECHO_METHOD,
+                                      request_serializer=pb.CommitRequest.SerializeToString,
+                                      response_deserializer=pb.CommitResponse.FromString)
+
+    def commit(workspace: str, ops: Any, expected_version: int | None = None,
+               timeout: float | None = 60) -> Any:
+        return call(_commit_request(workspace, ops, expected_version), **client._kw(timeout))
+    return commit
+
+
 # --- steps -----------------------------------------------------------------------------
 
 
@@ -121,9 +195,10 @@ def bench_commit_latency(address: str, commits: int) -> dict[str, dict[str, Any]
 
 
 def _committer(address: str, workspace: str, seconds: float, stream: bool, ready: Any, go: Any,
-               out: "multiprocessing.Queue[int]") -> None:
+               out: "multiprocessing.Queue[int]", echo: bool = False) -> None:
     with Client.connect(address) as client:
-        commit = client.commit_stream().commit if stream else client.commit
+        commit = (_echo_commit(client) if echo else
+                  client.commit_stream().commit if stream else client.commit)
         commit(workspace, [wire.write_file_op("warm", Entry.file(b"w"))])
         ready.release()
         go.wait(120)
@@ -135,19 +210,22 @@ def _committer(address: str, workspace: str, seconds: float, stream: bool, ready
     out.put(count)
 
 
-def bench_commit16(address: str, seconds: float, run: int, stream: bool = False) -> float:
+def bench_commit16(address: str, seconds: float, run: int, stream: bool = False,
+                   echo: bool = False) -> float:
     """Commits per second of 16 client processes started together (each with a
-    CommitStream when `stream`, else with unary Commit calls)."""
+    CommitStream when `stream`, else with unary Commit calls; with `echo`, calls of
+    the echo server's no-op method instead, made the same way)."""
     ctx = multiprocessing.get_context("spawn")
-    with Client.connect(address) as client:
-        for i in range(16):
-            client.create_workspace(f"c16-{stream:d}-{run}-{i}", "main")
+    if not echo:
+        with Client.connect(address) as client:
+            for i in range(16):
+                client.create_workspace(f"c16-{stream:d}-{run}-{i}", "main")
     queue: multiprocessing.Queue[int] = ctx.Queue()
     ready = ctx.Semaphore(0)
     go = ctx.Event()
     procs = [ctx.Process(target=_committer,
                          args=(address, f"c16-{stream:d}-{run}-{i}", seconds, stream, ready, go,
-                               queue))
+                               queue, echo))
              for i in range(16)]
     for proc in procs:
         proc.start()
@@ -155,6 +233,69 @@ def bench_commit16(address: str, seconds: float, run: int, stream: bool = False)
         for _ in procs:  # every client connected and warmed up
             if not ready.acquire(timeout=120):
                 raise RuntimeError("a committer process did not start")
+        go.set()
+        total = sum(queue.get(timeout=120) for _ in procs)
+    finally:
+        for proc in procs:
+            proc.join(30)
+            if proc.is_alive():
+                proc.kill()
+    return total / seconds
+
+
+BATCH_OPS = 64
+BATCH_WINDOW = 8
+
+
+def _batcher(address: str, workspace: str, seconds: float, ready: Any, go: Any,
+             out: "multiprocessing.Queue[int]") -> None:
+    """One writer: batches of BATCH_OPS small-file writes, up to BATCH_WINDOW in flight."""
+    with Client.connect(address) as client:
+        pipe = client.pipelined_commits()
+        writer = os.urandom(16)
+        seq = 0
+
+        def send(n: int) -> Any:
+            nonlocal seq
+            ops = [wire.write_file_op(f"d/f{(n * BATCH_OPS + i) % 2048}", Entry.file(b"%d" % n))
+                   for i in range(BATCH_OPS)]
+            seq += BATCH_OPS
+            return pipe.submit(workspace, ops, writer_id=writer, first_seq=seq - BATCH_OPS + 1,
+                               last_seq=seq)
+
+        send(0).result(60)
+        ready.release()
+        go.wait(120)
+        window: collections.deque[Any] = collections.deque()
+        batches = 0
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            if len(window) >= BATCH_WINDOW:
+                window.popleft().result(60)
+                batches += 1
+            window.append(send(batches + len(window) + 1))
+        pipe.close()  # batches still unanswered at the end are not counted
+    out.put(batches * BATCH_OPS)
+
+
+def bench_batched16(address: str, seconds: float, run: int) -> float:
+    """File operations per second of 16 writer processes started together."""
+    ctx = multiprocessing.get_context("spawn")
+    with Client.connect(address) as client:
+        for i in range(16):
+            client.create_workspace(f"b16-{run}-{i}", "main")
+            client.commit(f"b16-{run}-{i}", [wire.make_dir_op("d")])
+    queue: multiprocessing.Queue[int] = ctx.Queue()
+    ready = ctx.Semaphore(0)
+    go = ctx.Event()
+    procs = [ctx.Process(target=_batcher, args=(address, f"b16-{run}-{i}", seconds, ready, go, queue))
+             for i in range(16)]
+    for proc in procs:
+        proc.start()
+    try:
+        for _ in procs:
+            if not ready.acquire(timeout=120):
+                raise RuntimeError("a writer process did not start")
         go.set()
         total = sum(queue.get(timeout=120) for _ in procs)
     finally:
@@ -247,6 +388,25 @@ def bench_watch(address: str, watchers: int, rounds: int) -> dict[str, dict[str,
     }
 
 
+def _echo_ceiling(scratch: str, seconds: float, runs: int,
+                  commits_per_s: float) -> dict[str, dict[str, Any]]:
+    """The echo server's calls per second for 16 clients, and Commit's share of it."""
+    echo = EchoServer(scratch)
+    try:
+        rate, values = median_of(runs, lambda i: bench_commit16(echo.address, seconds, i,
+                                                                echo=True))
+    finally:
+        echo.stop()
+    log(f"echo ceiling: {rate:.0f} calls/s")
+    return {
+        "commits_per_s_echo_ceiling": result(
+            rate, "calls/s", runs=[round(v) for v in values],
+            note="a no-op bytes->bytes method served like citc server, called like Commit"),
+        "commits_per_s_16_clients_vs_ceiling": result(
+            commits_per_s / rate if rate else 0.0, "x", target=0.7),
+    }
+
+
 def run(quick: bool, runs: int = 3, smoke: bool = False) -> dict[str, dict[str, Any]]:
     log(f"server suite: {'smoke' if smoke else 'quick' if quick else 'full'} sizes")
     results: dict[str, dict[str, Any]] = {}
@@ -268,6 +428,16 @@ def run(quick: bool, runs: int = 3, smoke: bool = False) -> dict[str, dict[str, 
                 rate, "commits/s", runs=[round(v) for v in values],
                 note="each client commits over one CommitStream")
             log(f"commit16 over CommitStream: {rate:.0f} commits/s")
+            results.update(_echo_ceiling(scratch, seconds, runs,
+                                         results["commits_per_s_16_clients"]["value"]))
+            batch_seconds = _size("batched16_seconds", quick, smoke)
+            rate, values = median_of(runs, lambda i: bench_batched16(server.address,
+                                                                     batch_seconds, i))
+            results["ops_per_s_batched_16_clients"] = result(
+                rate, "ops/s", target=20000, runs=[round(v) for v in values],
+                ops_per_batch=BATCH_OPS, batches_in_flight=BATCH_WINDOW,
+                note="16 writers, pipelined writer batches of small-file writes")
+            log(f"batched16: {rate:.0f} ops/s")
             chunks = _size("read_chunks", quick, smoke)
             mbps, values = median_of(runs, lambda i: bench_read(server.address, chunks))
             results["read_mb_per_s"] = result(mbps, "MB/s", target=300,
@@ -279,3 +449,10 @@ def run(quick: bool, runs: int = 3, smoke: bool = False) -> dict[str, dict[str, 
         finally:
             server.stop()
     return results
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 3 and sys.argv[1] == "echo":
+        serve_echo(sys.argv[2])
+    else:
+        sys.exit("usage: server_bench.py echo SOCKET (run the suites with bench/run.py)")
