@@ -3,8 +3,8 @@
 Records wait in order. A batch takes the oldest waiting records, collapses them
 (`journal.coalesce`), uploads the chunks the server lacks, and is sent as one commit
 over a pipelined commit stream: the next batch goes out before the previous answer
-arrives, and the server applies them in order. An idle mount sends a record at once;
-while batches are in flight, records gather for at most `interval` seconds, so a busy
+arrives, and the server applies them in order. An idle mount sends a record at once
+(within `GATHER_S`, 2 ms, so that what a tool does next joins it); while batches are in flight, records gather for at most `interval` seconds, so a busy
 mount makes about one version per round trip rather than one per operation.
 
 Each batch carries the writer id of its journal and the sequence numbers it covers,
@@ -43,6 +43,10 @@ BATCH_OPS = 1000
 BATCH_BYTES = 4 << 20
 MAX_IN_FLIGHT = 4
 INTERVAL_S = 0.02
+GATHER_S = 0.002
+"""An idle mount sends a record this soon: time for the calls a tool makes together
+(write, chmod, utime of one file) to join one batch, far below what a person or
+another mount notices."""
 BACKOFF_S = (0.05, 2.0)
 
 
@@ -171,13 +175,12 @@ class Flusher:
         delay = BACKOFF_S[0]
         while True:
             with self._cond:
-                batch_due = self._cond.wait_for(self._ready, timeout=self._wait_time())
+                while not self._ready():
+                    self._cond.wait(self._wait_time())
                 if self._stopping:
                     return
                 broken = self._broken
                 if broken and any(not b.done for b in self._in_flight):
-                    continue
-                if not broken and not batch_due:
                     continue
             try:
                 if broken:
@@ -202,13 +205,17 @@ class Flusher:
             return all(b.done for b in self._in_flight)
         if not self._waiting or len(self._in_flight) >= MAX_IN_FLIGHT:
             return False
-        if not self._in_flight or len(self._waiting) >= BATCH_OPS:
+        if len(self._waiting) >= BATCH_OPS:
             return True
-        return time.monotonic() - self._waiting[0].added >= self.interval
+        return time.monotonic() - self._waiting[0].added >= self._gather()
+
+    def _gather(self) -> float:
+        """How long the oldest waiting record may wait for others."""
+        return self.interval if self._in_flight else GATHER_S
 
     def _wait_time(self) -> float | None:
-        if self._waiting and self._in_flight:
-            return max(0.001, self._waiting[0].added + self.interval - time.monotonic())
+        if self._waiting:
+            return max(0.0005, self._waiting[0].added + self._gather() - time.monotonic())
         return None
 
     def _take(self) -> list[_Record]:

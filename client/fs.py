@@ -448,7 +448,8 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
                     items[name] = state
             if generation == self._generation:
                 self._listings[path] = items
-                self._entries.pop(path, None)
+                if path:  # the root's entry is kept: it has no parent listing to answer it
+                    self._entries.pop(path, None)
         return items
 
     def _history_entry(self, version: int, path: str) -> Entry:

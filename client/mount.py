@@ -44,6 +44,8 @@ class MountOptions:
     debug: bool = False
     sync_writes: bool = False
     journal_bytes: int = DEFAULT_JOURNAL_BYTES
+    journal_full_wait_s: float = 10.0
+    """How long a write waits for room in a full journal before it fails (ENOSPC)."""
 
 
 class MountError(errors.CitcError):
@@ -67,7 +69,11 @@ def _fuse_options(opts: MountOptions) -> dict[str, object]:
         "default_permissions": True,
         "attr_timeout": timeout,
         "entry_timeout": timeout,
-        "negative_timeout": timeout,
+        # A name that does not exist is asked of the daemon each time (which answers
+        # from its cached listings): libfuse's high-level API can invalidate a cached
+        # inode but not a cached negative entry, so a name created by another mount
+        # would stay hidden for the whole timeout. JuiceFS's default is the same.
+        "negative_timeout": 0,
         "kernel_cache": True,
         "use_ino": True,
         "hard_remove": True,
@@ -99,7 +105,8 @@ def mount_foreground(opts: MountOptions, report: "Reporter | None" = None) -> No
         filesystem = WorkspaceFS(remote, opts.workspace, cache,
                                  on_ready=report.ready if report else None,
                                  server=opts.server, sync_writes=opts.sync_writes,
-                                 journal_bytes=opts.journal_bytes)
+                                 journal_bytes=opts.journal_bytes,
+                                 journal_full_wait_s=opts.journal_full_wait_s)
     except errors.CitcError as exc:
         client.close()
         raise MountError(f"cannot mount {opts.workspace!r}: {exc.message}") from None
@@ -140,7 +147,8 @@ def mount_background(opts: MountOptions, log_file: str | None = None) -> int:
                "--workspace", opts.workspace, "--mountpoint", opts.mountpoint,
                "--cache-dir", opts.cache_dir, "--cache-bytes", str(opts.cache_bytes),
                "--attr-timeout", str(opts.attr_timeout), "--ready-fd", str(write_fd),
-               "--journal-bytes", str(opts.journal_bytes)]
+               "--journal-bytes", str(opts.journal_bytes),
+               "--journal-full-wait", str(opts.journal_full_wait_s)]
     if opts.sync_writes:
         command.append("--sync-writes")
     if opts.tls_ca:
@@ -219,6 +227,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--debug", action="store_true")
     parser.add_argument("--sync-writes", action="store_true")
     parser.add_argument("--journal-bytes", type=int, default=DEFAULT_JOURNAL_BYTES)
+    parser.add_argument("--journal-full-wait", type=float, default=10.0)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.debug else logging.INFO,
                         format="%(asctime)s citcfs-mount %(levelname)s %(message)s")
@@ -226,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
     opts = MountOptions(args.server, args.workspace, os.path.abspath(args.mountpoint),
                         args.cache_dir, args.cache_bytes, args.attr_timeout,
                         os.environ.get("CITC_TOKEN"), args.tls_ca, args.debug,
-                        args.sync_writes, args.journal_bytes)
+                        args.sync_writes, args.journal_bytes, args.journal_full_wait)
     try:
         mount_foreground(opts, reporter)
     except errors.CitcError as exc:

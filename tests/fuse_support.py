@@ -377,7 +377,8 @@ class FuseEnv:
         return name
 
     def mount(self, workspace: str, *, name: str | None = None, cache_dir: Path | None = None,
-              server: str | None = None, attr_timeout: float = 1.0) -> Mount:
+              server: str | None = None, attr_timeout: float = 1.0,
+              **options: Any) -> Mount:
         assert self.server is not None
         self._count += 1
         mountpoint = self.tmp_path / (name or f"mnt{self._count}")
@@ -387,7 +388,7 @@ class FuseEnv:
         cache_dir.mkdir(exist_ok=True)
         opts = MountOptions(server=server or self.server.address, workspace=workspace,
                             mountpoint=str(mountpoint), cache_dir=str(cache_dir),
-                            attr_timeout=attr_timeout)
+                            attr_timeout=attr_timeout, **options)
         try:
             mount = Mount(opts, self.tmp_path / f"mount{self._count}.log")
         except BaseException:
