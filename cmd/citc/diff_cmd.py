@@ -95,7 +95,7 @@ def _write_patch_text(text: str, colour: bool) -> None:
     if not colour:
         sys.stdout.buffer.write(text.encode("utf-8", "surrogateescape"))
         return
-    for line in text.splitlines():
+    for line in text.split("\n")[:-1]:  # \n only: a \r or form feed is inside a line
         shown = line.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
         if line.startswith(("diff --git", "---", "+++", "new file", "deleted file", "old mode",
                             "new mode", "rename ", "similarity")):

@@ -65,9 +65,21 @@ def is_binary(data: bytes) -> bool:
     return b"\0" in data[:8000]
 
 
+def split_lines(data: bytes) -> list[str]:
+    r"""`data` as lines that keep their ending, split on \n only, as git does.
+
+    `str.splitlines` would also split on \r, form feeds, \x1c-\x1e, \x85 and
+    \u2028, which puts "No newline at end of file" markers inside hunks.
+    """
+    text = data.decode("utf-8", "surrogateescape")
+    lines = text.split("\n")
+    last = lines.pop()
+    return [line + "\n" for line in lines] + ([last] if last else [])
+
+
 def _hunks(a_name: str, b_name: str, old: bytes, new: bytes) -> Iterator[str]:
-    a_lines = old.decode("utf-8", "surrogateescape").splitlines(keepends=True)
-    b_lines = new.decode("utf-8", "surrogateescape").splitlines(keepends=True)
+    a_lines = split_lines(old)
+    b_lines = split_lines(new)
     for line in difflib.unified_diff(a_lines, b_lines, a_name, b_name, n=3):
         if line.endswith("\n"):
             yield line
@@ -191,8 +203,16 @@ def stat_lines(diffs: list[FileDiff], width: int = 60) -> list[str]:
                      f" {plus}{minus}".rstrip())
     added = sum(d.added for d in diffs)
     removed = sum(d.removed for d in diffs)
-    files = len(diffs)
-    lines.append(f" {files} file{'s' if files != 1 else ''} changed, "
-                 f"{added} insertion{'s' if added != 1 else ''}(+), "
-                 f"{removed} deletion{'s' if removed != 1 else ''}(-)")
+    lines.append(stat_summary(len(diffs), added, removed))
     return lines
+
+
+def stat_summary(files: int, added: int, removed: int) -> str:
+    """git's --stat summary line, which leaves out a zero count of insertions or
+    deletions (but names both when both are zero, as git does for mode changes)."""
+    parts = [f" {files} file{'s' if files != 1 else ''} changed"]
+    if added or not removed:
+        parts.append(f"{added} insertion{'s' if added != 1 else ''}(+)")
+    if removed or not added:
+        parts.append(f"{removed} deletion{'s' if removed != 1 else ''}(-)")
+    return ", ".join(parts)

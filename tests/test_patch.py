@@ -1,0 +1,66 @@
+"""`citcfs.cmd.patch` and `citcfs.cmd.quoting` without a server: the patches it writes
+are applied with GNU patch (and git apply) to real files and must reproduce the new side.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from citcfs.cmd.patch import Change, file_diffs, split_lines, stat_lines, stat_summary
+from citcfs.entries import Entry
+
+READ = lambda entry: entry.inline or b""  # noqa: E731  (inline entries only)
+
+
+def _no_files_below(entry: Entry) -> list[tuple[str, Entry]]:
+    return []
+
+
+def patch_text(changes: list[Change], **kwargs: object) -> str:
+    return "".join(d.text for d in file_diffs(changes, READ, _no_files_below, **kwargs))
+
+
+def apply(tmp_path: Path, before: dict[str, bytes], text: str,
+          tool: tuple[str, ...] = ("patch", "-p1", "--quiet")) -> dict[str, bytes]:
+    """Write `before` under tmp_path/t, apply `text` with `tool`, return the files."""
+    root = tmp_path / "t"
+    root.mkdir()
+    for name, data in before.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_bytes(data)
+    done = subprocess.run(tool, cwd=root, input=text.encode("utf-8", "surrogateescape"),
+                          capture_output=True)
+    assert done.returncode == 0, (done.stdout, done.stderr, text)
+    return {str(p.relative_to(root)): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+
+ODD_LINE_BREAKS = [b"\r", b"\x0c", b"\x1c", b"\x1d", b"\x1e", "\x85".encode(),
+                   "\u2028".encode(), b"\x0b"]
+
+
+def test_lines_split_on_newline_only() -> None:
+    assert split_lines(b"a\rb\x0cc\nd") == ["a\rb\x0cc\n", "d"]
+    assert split_lines(b"") == []
+    assert split_lines(b"x\n\n") == ["x\n", "\n"]
+
+
+@pytest.mark.parametrize("brk", ODD_LINE_BREAKS)
+def test_patch_with_odd_line_breaks_applies(tmp_path: Path, brk: bytes) -> None:
+    old = b"one\n" + brk + b"\ntwo" + brk + b"three\nfour\n"
+    new = b"one\n" + brk + b"\ntwo" + brk + b"THREE\nfour\n"
+    text = patch_text([Change("f.txt", "modified", Entry.file(old), Entry.file(new))])
+    assert "No newline" not in text
+    assert apply(tmp_path, {"f.txt": old}, text) == {"f.txt": new}
+
+
+def test_stat_leaves_out_zero_parts() -> None:
+    assert stat_summary(1, 2, 0) == " 1 file changed, 2 insertions(+)"
+    assert stat_summary(2, 0, 1) == " 2 files changed, 1 deletion(-)"
+    assert stat_summary(1, 1, 1) == " 1 file changed, 1 insertion(+), 1 deletion(-)"
+    assert stat_summary(1, 0, 0) == " 1 file changed, 0 insertions(+), 0 deletions(-)"
+    added = list(file_diffs([Change("n", "added", None, Entry.file(b"x\n"))], READ,
+                            _no_files_below))
+    assert stat_lines(added)[-1] == " 1 file changed, 1 insertion(+)"
