@@ -826,9 +826,11 @@ class Database:
             visit_tree(BaseRevision.decode(raw).root)
         for _, raw in txn.range(keys.VERSIONS, b""):
             visit_tree(VersionInfo.decode(raw).root)
-        for _, value in txn.range(keys.OVERLAY, b""):
-            if value:
-                visit_entry(Entry.decode(value))
+        for key, value in txn.range(keys.OVERLAY, b""):
+            # A long parent's full path leads the value: split_overlay_item removes it.
+            entry = keys.split_overlay_item(key, value)[3]
+            if entry:
+                visit_entry(Entry.decode(entry))
         return reachable
 
     def gc(self, dry_run: bool = False) -> GcReport:

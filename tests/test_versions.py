@@ -25,6 +25,8 @@ UID, GID = os.getuid(), os.getgid()
 # --- helpers ------------------------------------------------------------------------
 
 BASE = SMALL_BASE
+LONG = "L" * 201
+"""A directory name past keys.PARENT_KEY_MAX: its children's keys hold it cut and hashed."""
 
 
 @pytest.fixture
@@ -809,7 +811,7 @@ def test_gc_dry_run_then_delete_workspace(ws_db: Database) -> None:
     shared = big_file(db, b"s" * 6000)
     db.commit("ws", [WriteFile("only", only_ws), WriteFile("shared", shared),
                      WriteFile("src/x", fentry(b"x")), Rename("src", "moved")])
-    db.commit("keep", [WriteFile("shared", shared)])
+    db.commit("keep", [WriteFile("shared", shared), MakeDir(LONG), WriteFile(f"{LONG}/deep", big_file(db, b"d" * 5000))])
     kept_models = {v: walk(db, "keep", v) for v in range(2)}
     assert db.gc().objects_freed == 0  # everything is reachable
     total = object_count(db)
@@ -910,7 +912,9 @@ def test_rebuild_after_gc_gives_identical_answers(ws_db: Database, tmp_path: Pat
     db.create_workspace("gone", "main")
     db.commit("gone", [WriteFile("g", big_file(db, b"g" * 9000))])
     for i in range(5):
-        db.commit("ws", [WriteFile("README", fentry(b"%d" % i)), WriteFile(f"f{i}", big_file(db, bytes([i]) * 5000))])
+        long_dirs = [MakeDir(LONG), MakeDir(f"{LONG}/{LONG}")] if i == 0 else []
+        db.commit("ws", long_dirs + [WriteFile("README", fentry(b"%d" % i)), WriteFile(f"f{i}", big_file(db, bytes([i]) * 5000)),
+                         WriteFile(f"{LONG}/{LONG}/f", big_file(db, bytes([i]) * 5001))])
     db.label("ws", "l2", version=2)
     import_spec(db, tmp_path, dict(BASE, README=b"rev2\n"))
     db.sync("ws")
@@ -948,7 +952,8 @@ def test_fsck_finds_corrupt_and_missing_objects_and_rebuilds(ws_db: Database) ->
     big = os.urandom(2 * CHUNK_SIZE)
     chunks = split_chunks(big)
     ids = ws_db.objects.put_many([(ObjectKind.CHUNK, c, None) for c in chunks])
-    ws_db.commit("ws", [WriteFile("big", Entry.file(chunks=tuple(ids), size=len(big)))])
+    ws_db.commit("ws", [WriteFile("big", Entry.file(chunks=tuple(ids), size=len(big))),
+                        MakeDir(LONG), WriteFile(f"{LONG}/big", Entry.file(chunks=tuple(ids), size=len(big)))])
     report = ws_db.fsck()
     assert report.ok and report.objects >= 2 and report.records >= 3 and not report.rebuilt
     ws_db.objects.corrupt_for_test(ids[0], b"bad")
