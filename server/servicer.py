@@ -674,8 +674,7 @@ class CitcServicer(pb_grpc.CitcServicer):
             raise InvalidArgument("revert which paths? the request names none")
         state, _ = self._workspace(identity, request.workspace, Access.WRITE)
         version, label = _version_fields(request)
-        if version is None and not label:
-            raise InvalidArgument("revert to which version? give a version or a label")
+        # Neither a version nor a label: the base revision the workspace sits on now.
         return convert.commit_to_wire(revert(state.name, targets, label or version))
 
     @unary

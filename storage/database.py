@@ -34,7 +34,7 @@ from .diff import DiffEntry, Side, diff
 from .group_commit import GroupCommitter
 from .importer import ImportStats, Progress, import_directory
 from .indexes import IndexOverlay, apply_record, find_workspace, kept_versions
-from .overlay import MemoryOverlay
+from .overlay import MemoryOverlay, OverlayView
 from .planner import PendingView
 from .lmdb_backend import LmdbKVStore, LmdbObjectStore
 from .ops import Op, WriteFile
@@ -561,7 +561,7 @@ class Database:
     def label(self, name: str, label: str, version: int | None = None,
               replace: bool = False) -> Label:
         """Name `version` (the head when None) of a workspace `label`."""
-        paths.check_label(label, "snapshot label")
+        paths.check_snapshot_label(label)
 
         def job(txn: KVTxn) -> Label:
             state = self._workspace(txn, name)
@@ -655,21 +655,30 @@ class Database:
                                        (info.base_rev, info.root) if moved else None)
         return self._writer.submit(job)
 
-    def revert(self, name: str, targets: Sequence[str], ref: int | str | None = 0) -> CommitResult:
-        """Make each path as it was at `ref` (default: version 0, the base)."""
+    def revert(self, name: str, targets: Sequence[str], ref: int | str | None = None) -> CommitResult:
+        """Make each path as it was at `ref`: a version or a label, or (None) the base
+        revision the workspace sits on now, which after a sync is not version 0's."""
         if not targets:
             raise InvalidArgument("revert needs at least one path")
         normalized = [paths.normalize(path) for path in targets]
 
         def job(txn: KVTxn) -> CommitResult:
             state = self._workspace(txn, name)
-            info = self._version_info(txn, state, self._ref_version(txn, state, ref))
+            target, target_root = self._revert_target(txn, state, ref)
             writes = history.revert_writes(
-                IndexOverlay(txn, state.id, state.version), state.root,
-                IndexOverlay(txn, state.id, info.version), info.root,
+                IndexOverlay(txn, state.id, state.version), state.root, target, target_root,
                 self.load_tree, self.store_tree, normalized, self._clock())
             return self._commit_writes(txn, state, writes, None)
         return self._writer.submit(job)
+
+    def _revert_target(self, txn: KVTxn, state: WorkspaceState,
+                       ref: int | str | None) -> tuple[OverlayView, ObjectId]:
+        """The overlay and root `revert` copies from: a version's, or the current base's
+        (its root with nothing over it) when `ref` is None."""
+        if ref is None:
+            return MemoryOverlay({}), state.root
+        info = self._version_info(txn, state, self._ref_version(txn, state, ref))
+        return IndexOverlay(txn, state.id, info.version), info.root
 
     def _commit_writes(self, txn: KVTxn, state: WorkspaceState, writes: tuple[OverlayWrite, ...],
                        rebase: tuple[int, ObjectId] | None) -> CommitResult:

@@ -25,6 +25,7 @@ from citcfs import wire
 from citcfs.client.importer import import_directory
 from citcfs.client.rpc import Client
 from citcfs.cmd.main import main as citc_group
+from citcfs.errors import InvalidArgument
 
 BASE = {
     "README": b"hello\n",
@@ -216,6 +217,51 @@ def test_snapshot_snapshots_log_restore_revert_cat(citc: Citc, client: Client,
     assert citc.ok("cat", "hist", "README") == "v1\n"
     assert citc.fails(2, "restore", "hist")  # --to is required
     assert "not in a citcfs mount" in citc.fails(2, "log")
+
+
+def test_one_ref_grammar_and_labels_that_refs_can_name(citc: Citc, client: Client,
+                                                        base: str) -> None:
+    client.create_workspace("refs", "main")
+    commit(client, "refs", write(client, "README", b"mine\n"))
+    citc.ok("snapshot", "refs", "v1")
+    head, at_base, at_rev, at_label, at_version, at_head = citc.many(
+        ("cat", "refs", "README"), ("cat", "refs@base", "README"),
+        ("cat", "refs@base@1", "README"), ("cat", "refs@v1", "README"),
+        ("cat", "refs@0", "README"), ("cat", "refs@head", "README"))
+    assert (head, at_base, at_rev, at_label, at_version, at_head) == \
+        ("mine\n", "hello\n", "hello\n", "mine\n", "hello\n", "mine\n")
+    assert "does not exist" in citc.fails(1, "cat", "refs@base", "nothing")
+    assert "fork" in citc.fails(1, "cat", "refs@fork", "README")  # not a fork
+    assert "revision number" in citc.fails(2, "cat", "refs@base@x", "README")
+    # labels a reference could not name are refused, by the CLI and by the server
+    assert "all digits" in citc.fails(1, "snapshot", "refs", "123")
+    for word in ("base", "head", "fork"):
+        assert "reserved" in citc.fails(1, "snapshot", "refs", word)
+    with pytest.raises(InvalidArgument, match="all digits"):
+        client.label("refs", "42")
+    assert [x["label"] for x in citc.json("snapshots", "refs")] == ["v1"]
+    # the grammar is written down once, and the help texts point to it
+    grammar = citc.ok("help", "refs")
+    for form in ("WS@N", "WS@LABEL", "WS@base", "WS@base@REV", "WS@fork"):
+        assert form in grammar
+    for command in ("cat", "export", "diff", "revert", "restore"):
+        assert "citc help refs" in " ".join(citc.ok(command, "--help").split()), command
+
+
+def test_revert_goes_to_the_current_base(citc: Citc, client: Client, home: Path) -> None:
+    old = write_tree(home / "rv1", {"README": b"one\n", "keep": b"k\n"})
+    new = write_tree(home / "rv2", {"README": b"two\n", "keep": b"k\n"})
+    import_directory(client, "rv", str(old))
+    client.create_workspace("rvw", "rv")
+    commit(client, "rvw", wire.remove_op("README"))                                # 1
+    import_directory(client, "rv", str(new))
+    citc.ok("sync", "rvw")                                                         # 2
+    citc.ok("gc", "--keep", "1", "-w", "rvw")  # version 0 (over revision 1) is pruned
+    assert "rv@2" in citc.ok("revert", "rvw", "README")                            # 3
+    assert citc.ok("cat", "rvw", "README") == "two\n"
+    assert "no such path" in citc.fails(1, "revert", "rvw", "no-such-file")
+    assert client.describe_workspace("rvw").version == 3  # nothing made
+    assert citc.ok("cat", "rvw@base", "README") == "two\n"
 
 
 # --- status and diff --------------------------------------------------------------------

@@ -15,7 +15,8 @@ from versions_support import apply_diff, walk, walk_tree
 
 from citcfs.entries import Entry, EntryKind, Tree
 from citcfs.errors import (AlreadyExists, BaseNotFound, Conflict, FailedPrecondition,
-                           HistoryTruncated, InvalidArgument, ObjectMissing, SnapshotNotFound)
+                           HistoryTruncated, InvalidArgument, ObjectMissing, PathNotFound,
+                           SnapshotNotFound)
 from citcfs.objects import CHUNK_SIZE, ObjectKind, split_chunks
 from citcfs.storage import (BaseRef, Change, Database, MakeDir, Remove, Rename, SetAttr, Symlink,
                             WorkspaceRef, WriteFile)
@@ -111,19 +112,19 @@ def test_label_set_list_and_read(ws_db: Database) -> None:
     write(db, "ws", "README", b"two\n")
     db.commit("ws", [MakeDir("new", uid=UID, gid=GID), WriteFile("new/f", fentry(b"f"))])
     db.label("ws", "second", version=2)
-    db.label("ws", "base", version=0)
-    assert [(l.label, l.version) for l in db.labels("ws")] == [("base", 0), ("first", 1), ("second", 2)]
+    db.label("ws", "start", version=0)
+    assert [(l.label, l.version) for l in db.labels("ws")] == [("first", 1), ("second", 2), ("start", 0)]
 
     assert db.version_of("ws", "first") == 1
     assert db.version_of("ws", "second") == 2
-    assert db.version_of("ws", "base") == 0
+    assert db.version_of("ws", "start") == 0
     assert db.version_of("ws") == 3
     assert db.version_of("ws", 2) == 2
     first = db.version_of("ws", "first")
     assert db.read_file(db.lookup("ws", "README", first)) == b"one\n"
     assert [n for n, _ in db.listdir("ws", "", first)] == ["README", "docs", "empty", "link", "src"]
     assert db.read_file(db.lookup("ws", "README", db.version_of("ws", "second"))) == b"two\n"
-    assert db.read_file(db.lookup("ws", "README", db.version_of("ws", "base"))) == b"hello\n"
+    assert db.read_file(db.lookup("ws", "README", db.version_of("ws", "start"))) == b"hello\n"
     assert walk(db, "ws", 0) == spec_model(BASE)
     # the label reads what its version reads, and diff accepts it by name
     assert not list(db.diff(WorkspaceRef("ws", label="first"), WorkspaceRef("ws", version=1)))
@@ -369,6 +370,25 @@ def test_revert_paths(ws_db: Database) -> None:
     assert "tmp" not in walk(db, "ws")
     with pytest.raises(InvalidArgument):
         db.revert("ws", [])
+
+
+def test_revert_defaults_to_the_current_base_and_refuses_unknown_paths(
+        ws_db: Database, tmp_path: Path) -> None:
+    db = ws_db
+    db.commit("ws", [Remove("README")])                                    # 1
+    import_spec(db, tmp_path, dict(BASE, README=b"rev2\n"))
+    db.sync("ws")                                                          # 2
+    db.set_retention("ws", 1)
+    db.gc()  # versions 0 and 1 are gone, and with them the old base revision's view
+    assert [v.version for v in db.versions("ws")] == [2]
+    result = db.revert("ws", ["README"])
+    assert result.version == 3
+    assert db.read_file(db.lookup("ws", "README")) == b"rev2\n"  # the base it is on now
+    with pytest.raises(PathNotFound):
+        db.revert("ws", ["no/such/file"])
+    with pytest.raises(PathNotFound):
+        db.revert("ws", ["README", "missing"])  # all or nothing
+    assert db.workspace("ws").version == 3  # no version made
 
 
 # --- diff ---------------------------------------------------------------------------

@@ -112,8 +112,8 @@ def _write_patch_text(text: str, colour: bool) -> None:
 @click.command()
 @click.argument("workspace", metavar="[WS]", required=False)
 @click.option("--from", "from_", metavar="X", default=None,
-              help="The old side: a version number, a label, 'base' (default), 'base@REV', "
-                   "'head', or OTHER-WS@REF.")
+              help="The old side: N, LABEL, base (the default), base@REV, fork, head, or "
+                   "OTHER-WS@AT (see 'citc help refs').")
 @click.option("--to", metavar="Y", default=None,
               help="The new side, named like --from (default: the head).")
 @click.option("--name-status", "mode", flag_value="name-status",
@@ -127,7 +127,8 @@ def diff(workspace: str | None, from_: str | None, to: str | None, mode: str,
     """Differences between two states of WS (default: its base and its head).
 
     X and Y are a version number (0 is the workspace as created), a snapshot label,
-    'base' (the base revision WS sits on), 'base@REV', 'head', or OTHER-WS@REF.
+    'base' (the base revision WS sits on), 'base@REV', 'fork', 'head', or
+    OTHER-WS@AT: the grammar of 'citc help refs'.
 
     \b
     Examples:
@@ -138,8 +139,8 @@ def diff(workspace: str | None, from_: str | None, to: str | None, mode: str,
     """
     name = context.workspace_or_current(workspace)
     client = context.client()
-    a, a_name = context.ref_for(name, from_ or "base", client)
-    b, b_name = context.ref_for(name, to, client)
+    a, a_name = context.diff_side(client, context.parse_side(name, from_ or "base"))
+    b, b_name = context.diff_side(client, context.parse_side(name, to))
     found = list(changes(client, a, b))
     if as_json:
         output.emit_json({"from": a_name, "to": b_name,
