@@ -33,7 +33,7 @@ from .backend import KVStore, KVTxn, ObjectStore
 from .diff import DiffEntry, Side, diff
 from .group_commit import GroupCommitter
 from .importer import ImportStats, Progress, import_directory
-from .indexes import IndexOverlay, apply_record, find_workspace, kept_versions
+from .indexes import IndexOverlay, apply_record, find_workspace, kept_versions, kept_versions_from
 from .overlay import MemoryOverlay, OverlayView
 from .planner import PendingView
 from .lmdb_backend import LmdbKVStore, LmdbObjectStore
@@ -470,10 +470,19 @@ class Database:
         return self._version_info(txn, state, version).root, IndexOverlay(txn, state.id, version)
 
     @staticmethod
+    def _version_range(txn: KVTxn, state: WorkspaceState) -> str:
+        """The versions a workspace still has, for errors: after a GC the oldest kept
+        one, not 0, starts the range."""
+        first = next(iter(kept_versions_from(txn, state.id)), state.version)
+        text = f"versions {first} to {state.version}" if first != state.version \
+            else f"only version {first}"
+        return text + (" (older ones were garbage-collected)" if first > 0 else "")
+
+    @staticmethod
     def _version_info(txn: KVTxn, state: WorkspaceState, version: int) -> VersionInfo:
         if not 0 <= version <= state.version:
-            raise InvalidArgument(f"workspace {state.name!r} has versions 0 to {state.version}, "
-                                  f"not {version}")
+            raise InvalidArgument(f"workspace {state.name!r} has "
+                                  f"{Database._version_range(txn, state)}, not {version}")
         raw = txn.get(keys.VERSIONS, keys.version_key(state.id, version))
         if raw is None:
             raise HistoryTruncated(f"version {version} of {state.name!r} was garbage-collected")
@@ -518,8 +527,8 @@ class Database:
         with self.kv.read() as txn:
             state = self._workspace(txn, name)
             if not 0 <= since <= state.version:
-                raise InvalidArgument(f"workspace {name!r} has versions 0 to {state.version}, "
-                                      f"not {since}")
+                raise InvalidArgument(f"workspace {name!r} has "
+                                      f"{self._version_range(txn, state)}, not {since}")
             changed: dict[str, None] = {}
             expected = since + 1
             for _, raw in txn.range(keys.VERSIONS, keys.version_key(state.id, since + 1),

@@ -870,6 +870,10 @@ def test_gc_frees_what_only_an_unlabelled_pruned_version_reached(ws_db: Database
     assert report.versions_pruned == 3  # versions 0, 2 and 3
     assert [v.version for v in db.versions("ws")] == [1, 4]
     assert db.objects.has([f.chunks[0] for f in files]) == [True, False, False, True]
+    with pytest.raises(InvalidArgument, match=r"has versions 1 to 4 \(older ones were garbage"):
+        db.lookup("ws", "data", 9)  # the range named is what is left, not "0 to 4"
+    with pytest.raises(InvalidArgument, match="versions 1 to 4"):
+        db.changes("ws", 9)
     assert db.read_file(db.lookup("ws", "data", db.version_of("ws", "first"))) == contents[0]
     assert db.read_file(db.lookup("ws", "data")) == contents[3]
     for v in (0, 2, 3):
