@@ -439,6 +439,12 @@ def test_error_lines_and_exit_codes(citc: Citc, home: Path) -> None:
     assert "No such command" in citc.fails(2, "frobnicate")
     assert citc.fails(2, "ws", "create")
     assert "workspace" in citc.fails(1, "ws", "show", "no-such-ws")
+    # the argument that is wrong is named: the workspace, not the base named after it
+    bad = citc.fails(2, "mount", "has space", str(home / "never"), "--base", str(home))
+    assert "WS" in bad and "invalid workspace name 'has space'" in bad and "base" not in bad
+    assert "--base-name" in citc.fails(2, "mount", "ok", str(home / "never"),
+                                       "--base-name", "bad name")
+    assert not (home / "never").exists()
     debug = down("--debug", "ws", "list")
     assert debug.returncode != 0 and "Traceback" in debug.stderr
 

@@ -11,7 +11,7 @@ import os
 
 import click
 
-from citcfs import errors
+from citcfs import errors, paths
 from citcfs.client.cache import DEFAULT_CACHE_BYTES
 from citcfs.client.mount import MountOptions, mount_background, mount_foreground
 from citcfs.client.mount import unmount as unmount_path
@@ -20,7 +20,22 @@ from . import context, local_server, output
 from .base_cmd import import_tree
 
 
+def _check_names(name: str, base_name: str | None) -> None:
+    """Name the argument that is wrong before anything is imported or created: the
+    base is named like WS by default, so a bad WS would otherwise be blamed on it."""
+    try:
+        paths.check_label(name, "workspace name")
+    except errors.InvalidArgument as exc:
+        raise click.BadParameter(exc.message, param_hint="WS") from None
+    if base_name is not None:
+        try:
+            paths.check_label(base_name, "base name")
+        except errors.InvalidArgument as exc:
+            raise click.BadParameter(exc.message, param_hint="--base-name") from None
+
+
 def _ensure_workspace(name: str, tree: str | None, base_name: str | None) -> None:
+    _check_names(name, base_name)
     client = context.client()
     try:
         client.describe_workspace(name)
