@@ -512,6 +512,8 @@ def test_mounts_talk_to_their_own_server_and_foreground_mounts(
             assert (fg / "README").read_text() == "from the mount\n"
             citc.ok("unmount", str(fg))
             assert proc.wait(timeout=30) == 0
+            assert proc.stderr is not None
+            assert "Ignoring invalid max threads" not in proc.stderr.read().decode()
         finally:
             if proc.poll() is None:
                 proc.kill()
