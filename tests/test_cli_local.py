@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from cli_support import (Citc, citc_mountpoints, cleanup_mounts, private_env,
                          stop_local_server)
-from server_support import socket_dir
+from server_support import server_process, socket_dir
 from tree_support import snapshot_tree, write_tree
 
 
@@ -85,6 +85,22 @@ def test_zero_config_starts_reuses_restarts_and_stops(local: tuple[Citc, Path]) 
     assert "no local server" in citc.ok("server", "stop")
     down = citc("server", "status", "--json")
     assert down.returncode == 3 and json.loads(down.stdout)["running"] is False
+
+
+def test_server_stop_names_only_its_own_mounts(local: tuple[Citc, Path],
+                                               tmp_path: Path) -> None:
+    citc, home = local
+    tree = write_tree(tmp_path / "tree", {"f": b"x\n"})
+    mine, other = tmp_path / "mine", tmp_path / "other"
+    with socket_dir() as sockets, \
+            server_process(tmp_path / "other-data", f"unix:{sockets}/o.sock") as server, \
+            cleanup_mounts(mine, other):
+        citc.ok("mount", "mine", str(mine), "--base", str(tree))  # the local server
+        citc.ok("--server", server.address, "mount", "theirs", str(other), "--base", str(tree))
+        stopped = citc("server", "stop")
+        assert stopped.returncode == 0, stopped.stderr
+        assert str(mine) in stopped.stderr and "1 citcfs mount(s)" in stopped.stderr
+        assert str(other) not in stopped.stderr
 
 
 BASE_TREE: dict[str, bytes | tuple[str, str]] = {

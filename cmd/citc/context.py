@@ -187,6 +187,12 @@ def mount_server(mount: Mount | None) -> str | None:
     return None
 
 
+def mounts_of_server(address: str) -> list[Mount]:
+    """The live citc mounts that read from the server at `address` (other servers'
+    mounts on this machine are left out)."""
+    return [m for m in citc_mounts() if mount_server(m) == address]
+
+
 def workspace_or_current(ws: str | None) -> str:
     """`ws`, or the workspace of the mount the working directory is in."""
     if ws:
