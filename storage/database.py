@@ -331,16 +331,26 @@ class Database:
     # --- bases ----------------------------------------------------------------------
 
     def add_base_revision(self, base: str, root: ObjectId, message: str = "") -> BaseRevision:
-        """Make `root` the next revision of `base` (creating the base at revision 1)."""
+        """Make `root` the next revision of `base` (creating the base at revision 1);
+        the newest revision itself when it already has that root."""
+        return self.add_base_revision_if_changed(base, root, message)[0]
+
+    def add_base_revision_if_changed(self, base: str, root: ObjectId,
+                                     message: str = "") -> tuple[BaseRevision, bool]:
+        """(revision, made): `root` as the next revision of `base`, or, when the newest
+        revision has that very root (an unchanged tree imported again), that revision
+        and False, so that a base's history lists only revisions that differ."""
         paths.check_label(base, "base name")
         self.load_tree(root)  # must exist and verify
 
-        def job(txn: KVTxn) -> BaseRevision:
+        def job(txn: KVTxn) -> tuple[BaseRevision, bool]:
             latest = self._latest_revision(txn, base)
+            if latest is not None and latest.root == root:
+                return latest, False
             record = BaseRevisionAdded(base, (latest.rev if latest else 0) + 1, root,
                                        self._clock(), message)
             self._append(txn, record)
-            return BaseRevision(record.base, record.rev, record.root, record.time_ns, message)
+            return BaseRevision(record.base, record.rev, record.root, record.time_ns, message), True
         return self._writer.submit(job)
 
     def import_directory(self, base: str, directory: str, message: str = "",

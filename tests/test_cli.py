@@ -124,6 +124,13 @@ def test_base_import_list_log(citc: Citc, base: str, tree: Path) -> None:
     assert table[0].split() == ["BASE", "REV", "TIME", "MESSAGE"]
     log = citc.json("base", "log", "main")
     assert [r["rev"] for r in log] == [1]
+    # The same tree again makes no revision, and says so.
+    again = citc("base", "import", str(tree), "--name", "other")
+    assert again.returncode == 0 and "nothing changed" in again.stdout + again.stderr
+    assert "other@1" in again.stdout
+    doc = citc.json("base", "import", str(tree), "--name", "other")
+    assert (doc["rev"], doc["unchanged"]) == (1, True)
+    assert [r["rev"] for r in citc.json("base", "log", "other")] == [1]
     assert citc.fails(2, "base", "import", str(tree / "missing"), "--name", "x")
     assert "--name" in citc.fails(2, "base", "import", str(tree))
 
