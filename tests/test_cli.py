@@ -307,6 +307,24 @@ def test_status(citc: Citc, changed: str) -> None:
     assert "M docs/guide.txt" in lines and "R README -> README.md" in lines
 
 
+def test_odd_names_are_quoted_and_json_keeps_their_bytes(citc: Citc, client: Client,
+                                                          base: str) -> None:
+    client.create_workspace("odd", "main")
+    commit(client, "odd", write(client, "new\nline", b"x\n"),
+           write(client, "caf\udce9", b"y\n"), write(client, "trail ", b"z\n"))
+    status = citc.ok("status", "odd").splitlines()
+    assert {'A "new\\nline"', 'A "caf\\351"', 'A "trail "'} <= set(status)
+    assert len(status) == 3  # one line per path
+    assert 'A\t"new\\nline"' in citc.ok("diff", "odd", "--name-status").splitlines()
+    assert 'diff --git "a/caf\\351" "b/caf\\351"' in citc.ok("diff", "odd")
+    raw = subprocess.run([sys.executable, "-m", "citcfs.cmd.main", "status", "odd", "--json"],
+                         env=citc.env, capture_output=True).stdout
+    doc = json.loads(raw)
+    found = {c["path"]: c for c in doc["changes"]}
+    assert found["caf\ufffd"]["path_b64"] == "Y2Fm6Q=="  # the byte 0xe9, exactly
+    assert "path_b64" not in found["new\nline"]
+
+
 def test_diff_modes_and_refs(citc: Citc, changed: str) -> None:
     name_status, patch, explicit, stat, between, first, same, backwards = citc.many(
         ("diff", changed, "--name-status"), ("diff", changed), ("diff", changed, "--patch"),

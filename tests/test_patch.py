@@ -4,6 +4,7 @@ are applied with GNU patch (and git apply) to real files and must reproduce the 
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 
@@ -34,7 +35,9 @@ def apply(tmp_path: Path, before: dict[str, bytes], text: str,
     done = subprocess.run(tool, cwd=root, input=text.encode("utf-8", "surrogateescape"),
                           capture_output=True)
     assert done.returncode == 0, (done.stdout, done.stderr, text)
-    return {str(p.relative_to(root)): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+    return {os.fsdecode(os.path.relpath(os.path.join(top, f), root)):
+            open(os.path.join(top, f), "rb").read()
+            for top, _, files in os.walk(root) for f in files}
 
 
 ODD_LINE_BREAKS = [b"\r", b"\x0c", b"\x1c", b"\x1d", b"\x1e", "\x85".encode(),
@@ -64,3 +67,44 @@ def test_stat_leaves_out_zero_parts() -> None:
     added = list(file_diffs([Change("n", "added", None, Entry.file(b"x\n"))], READ,
                             _no_files_below))
     assert stat_lines(added)[-1] == " 1 file changed, 1 insertion(+)"
+
+
+# --- names --------------------------------------------------------------------------
+
+ODD_NAMES = ["   spaces  ", "new\nline", "tab\tname", 'quote"d', "back\\slash",
+             "caf\udce9", "\u00fc-utf8", "form\x0cfeed", "cr\rname", "plain"]
+
+
+def test_quote_as_git_does() -> None:
+    from citcfs.cmd.quoting import json_path, quote
+    assert quote("plain/name.c") == "plain/name.c"
+    assert quote("   lead") == "   lead"  # git quotes no spaces...
+    assert quote("trail  ") == '"trail  "'  # ...but patch would drop trailing ones
+    assert quote("a\nb") == '"a\\nb"'
+    assert quote('q"\\') == '"q\\"\\\\"'
+    assert quote("\u00e9") == '"\\303\\251"'          # core.quotePath: octal UTF-8 bytes
+    assert quote("caf\udce9") == '"caf\\351"'          # a non-UTF-8 byte
+    assert quote("x\x01\x7f") == '"x\\001\\177"'
+    assert json_path({}, "path", "caf\udce9") == {"path": "caf\ufffd", "path_b64": "Y2Fm6Q=="}
+    assert json_path({}, "path", "\u00e9") == {"path": "\u00e9"}
+
+
+@pytest.mark.parametrize("tool", [("patch", "-p1", "--quiet"), ("git", "apply")])
+def test_odd_names_apply_with_patch_and_git_apply(tmp_path: Path, tool: tuple[str, ...]) -> None:
+    before = {f"d/{n}": f"old {i}\n".encode() for i, n in enumerate(ODD_NAMES)}
+    changes = [Change(p, "modified", Entry.file(data), Entry.file(data.replace(b"old", b"new")))
+               for p, data in before.items()]
+    changes += [Change(f"added {n}", "added", None, Entry.file(b"a\n")) for n in ODD_NAMES]
+    text = patch_text(changes)
+    assert "\ndiff --git \"a/d/new\\nline\" \"b/d/new\\nline\"\n" in text
+    found = apply(tmp_path, before, text, tool)
+    wanted = {p: d.replace(b"old", b"new") for p, d in before.items()}
+    wanted.update({f"added {n}": b"a\n" for n in ODD_NAMES})
+    assert found == wanted
+
+
+def test_name_status_lines_stay_one_line() -> None:
+    from citcfs.cmd.patch import name_status
+    assert name_status(Change("a\nb", "added", None, Entry.file(b""))) == 'A\t"a\\nb"'
+    assert name_status(Change("new x", "renamed", Entry.file(b""), Entry.file(b""),
+                              "old\tx")) == 'R\t"old\\tx"\tnew x'

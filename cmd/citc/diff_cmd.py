@@ -14,7 +14,7 @@ from citcfs.client.rpc import Client
 from citcfs.entries import Entry, EntryKind
 from citcfs.protos import citc_pb2 as pb
 
-from . import context, output, trees
+from . import context, output, quoting, trees
 from .patch import Change, file_diffs, name_status, stat_lines
 
 CHANGE_NAMES = {pb.CHANGE_ADDED: "added", pb.CHANGE_MODIFIED: "modified",
@@ -42,13 +42,17 @@ def changes(client: Client, a: pb.Ref, b: pb.Ref) -> Iterator[Change]:
 
 
 def change_json(change: Change) -> dict[str, Any]:
+    """One change for --json; a non-UTF-8 path also comes as path_b64 (see quoting)."""
     entry = change.new or change.old
-    return {"path": change.path, "change": change.change, "old_path": change.old_path,
-            "kind": KIND_NAMES.get(entry.kind, "other") if entry else None,
-            "old_size": change.old.size if change.old else None,
-            "new_size": change.new.size if change.new else None,
-            "old_mode": change.old.mode if change.old else None,
-            "new_mode": change.new.mode if change.new else None}
+    doc: dict[str, Any] = {}
+    quoting.json_path(doc, "path", change.path)
+    quoting.json_path(doc, "old_path", change.old_path)
+    return doc | {"change": change.change,
+                  "kind": KIND_NAMES.get(entry.kind, "other") if entry else None,
+                  "old_size": change.old.size if change.old else None,
+                  "new_size": change.new.size if change.new else None,
+                  "old_mode": change.old.mode if change.old else None,
+                  "new_mode": change.new.mode if change.new else None}
 
 
 PROGRESS_MIN_CHANGES = 100

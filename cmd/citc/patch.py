@@ -22,6 +22,8 @@ from dataclasses import dataclass
 
 from citcfs.entries import Entry, EntryKind
 
+from . import quoting
+
 Reader = Callable[[Entry], bytes]
 FilesBelow = Callable[[Entry], list[tuple[str, Entry]]]
 
@@ -104,7 +106,7 @@ def file_diff(a_path: str | None, b_path: str | None, old: Entry | None, new: En
     """The git-style patch turning file/symlink `old` at a_path into `new` at b_path."""
     shown_a = a_path or b_path or ""
     shown_b = b_path or a_path or ""
-    head = [f"diff --git a/{shown_a} b/{shown_b}\n"]
+    head = [f"diff --git {quoting.prefixed('a/', shown_a)} {quoting.prefixed('b/', shown_b)}\n"]
     if old is None and new is not None:
         head.append(f"new file mode {_git_mode(new)}\n")
     elif new is None and old is not None:
@@ -113,11 +115,12 @@ def file_diff(a_path: str | None, b_path: str | None, old: Entry | None, new: En
         if _git_mode(old) != _git_mode(new):
             head.append(f"old mode {_git_mode(old)}\nnew mode {_git_mode(new)}\n")
         if shown_a != shown_b:
-            head.append(f"rename from {shown_a}\nrename to {shown_b}\n")
+            head.append(f"rename from {quoting.quote(shown_a)}\n"
+                        f"rename to {quoting.quote(shown_b)}\n")
     old_data, new_data = _content(old, read), _content(new, read)
     result = FileDiff(shown_a, shown_b, "")
-    a_name = f"a/{shown_a}" if old is not None else "/dev/null"
-    b_name = f"b/{shown_b}" if new is not None else "/dev/null"
+    a_name = quoting.header_name("a/", shown_a) if old is not None else "/dev/null"
+    b_name = quoting.header_name("b/", shown_b) if new is not None else "/dev/null"
     if old_data == new_data:
         if len(head) == 1:
             return result  # only times or owners changed: nothing a patch can say
@@ -127,7 +130,8 @@ def file_diff(a_path: str | None, b_path: str | None, old: Entry | None, new: En
         return result
     if is_binary(old_data) or is_binary(new_data):
         result.binary = True
-        result.text = "".join(head) + f"Binary files {a_name} and {b_name} differ\n"
+        result.text = "".join(head) + (f"Binary files {a_name.rstrip(chr(9))} and "
+                                       f"{b_name.rstrip(chr(9))} differ\n")
         return result
     body = list(_hunks(a_name, b_name, old_data, new_data))
     for line in body[2:]:
@@ -176,18 +180,21 @@ def _file_diffs(changes: list[Change], read: Reader,
 
 
 def name_status(change: Change) -> str:
+    """git's --name-status line, names quoted as git quotes them."""
     suffix = "/" if change.is_dir() else ""
     letter = LETTERS.get(change.change, "?")
     if change.change == "renamed":
-        return f"{letter}\t{change.source}{suffix}\t{change.path}{suffix}"
-    return f"{letter}\t{change.path}{suffix}"
+        return (f"{letter}\t{quoting.quote(change.source + suffix)}\t"
+                f"{quoting.quote(change.path + suffix)}")
+    return f"{letter}\t{quoting.quote(change.path + suffix)}"
 
 
 def stat_lines(diffs: list[FileDiff], width: int = 60) -> list[str]:
     """git's --stat: one line per file and a summary."""
     if not diffs:
         return []
-    names = [d.b_path if d.a_path == d.b_path else f"{d.a_path} => {d.b_path}" for d in diffs]
+    names = [quoting.quote(d.b_path) if d.a_path == d.b_path
+             else f"{quoting.quote(d.a_path)} => {quoting.quote(d.b_path)}" for d in diffs]
     name_width = max(len(n) for n in names)
     most = max((d.added + d.removed for d in diffs), default=0)
     count_width = len(str(most))
