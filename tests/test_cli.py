@@ -341,6 +341,9 @@ def test_diff_modes_and_refs(citc: Citc, changed: str) -> None:
     assert "Binary files /dev/null and b/blob.bin differ" in patch
     assert "deleted file mode 100644\n--- a/src/util.c\n+++ /dev/null\n" in patch
     assert explicit == patch
+    carried = citc.ok("diff", changed, "--binary")
+    assert "diff --git a/blob.bin b/blob.bin\nnew file mode 100644\nindex 0000000000000000" \
+        in carried and "GIT binary patch\nliteral 9\n" in carried
     stat_lines = stat.splitlines()
     assert any(line.startswith(" blob.bin") and line.endswith("Bin") for line in stat_lines)
     assert stat_lines[-1] == " 5 files changed, 2 insertions(+), 2 deletions(-)"

@@ -108,3 +108,22 @@ def test_name_status_lines_stay_one_line() -> None:
     assert name_status(Change("a\nb", "added", None, Entry.file(b""))) == 'A\t"a\\nb"'
     assert name_status(Change("new x", "renamed", Entry.file(b""), Entry.file(b""),
                               "old\tx")) == 'R\t"old\\tx"\tnew x'
+
+
+def test_binary_patches_apply_with_git_apply(tmp_path: Path) -> None:
+    from citcfs.cmd.patch import git_blob_id
+    assert git_blob_id(b"") == "e69de29bb2d1d6434b8b29ae775ad8c2e48c5391"  # git hash-object
+    old_bin = bytes(range(256)) * 3
+    new_bin = old_bin[:100] + b"\0changed\0" + old_bin[300:]
+    big = os.urandom(4000) + b"\0"
+    changes = [Change("img.bin", "modified", Entry.file(old_bin), Entry.file(new_bin)),
+               Change("new.bin", "added", None, Entry.file(big)),
+               Change("gone.bin", "deleted", Entry.file(b"\0gone"), None),
+               Change("text", "modified", Entry.file(b"a\n"), Entry.file(b"b\n"))]
+    plain = patch_text(changes)
+    assert "Binary files a/img.bin and b/img.bin differ" in plain
+    text = patch_text(changes, binary=True)
+    assert "GIT binary patch\nliteral" in text and "Binary files" not in text
+    found = apply(tmp_path, {"img.bin": old_bin, "gone.bin": b"\0gone", "text": b"a\n"}, text,
+                  ("git", "apply"))
+    assert found == {"img.bin": new_bin, "new.bin": big, "text": b"b\n"}

@@ -125,9 +125,12 @@ def _write_patch_text(text: str, colour: bool) -> None:
 @click.option("--stat", "mode", flag_value="stat", help="Lines added and removed per file.")
 @click.option("--patch", "-p", "mode", flag_value="patch", default=True,
               help="A unified diff (the default) that applies with 'patch -p1'.")
+@click.option("--binary", is_flag=True,
+              help="Write binary changes as git binary patches, which 'git apply' applies "
+                   "(GNU patch cannot), instead of 'Binary files differ'.")
 @output.json_option
 def diff(workspace: str | None, from_: str | None, to: str | None, mode: str,
-         as_json: bool) -> None:
+         binary: bool, as_json: bool) -> None:
     """Differences between two states of WS (default: its base and its head).
 
     X and Y are a version number (0 is the workspace as created), a snapshot label,
@@ -140,6 +143,7 @@ def diff(workspace: str | None, from_: str | None, to: str | None, mode: str,
       citc diff demo --from 3 --to v2 --stat
       citc diff demo --name-status --from base@1
       citc diff demo > fix.patch && (cd ../plain-copy && patch -p1 < ../fix.patch)
+      citc diff demo --binary | (cd ../plain-copy && git apply)
     """
     name = context.workspace_or_current(workspace)
     client = context.client()
@@ -164,7 +168,8 @@ def diff(workspace: str | None, from_: str | None, to: str | None, mode: str,
             bar.advance(len(data))
             return data
 
-        diffs = file_diffs(found, read, lambda entry: trees.files_below(client, entry))
+        diffs = file_diffs(found, read, lambda entry: trees.files_below(client, entry),
+                           binary=binary)
         if mode == "stat":
             lines = stat_lines(list(diffs))
         else:

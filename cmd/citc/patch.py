@@ -7,7 +7,9 @@ turns the changes into a git-style unified diff with ``a/`` and ``b/`` prefixes:
 reproduce additions, deletions, mode changes and renames. Directories have no lines
 of their own (patch makes parents as needed); a renamed directory becomes one pure
 rename per file below it. Binary files (a NUL in the first 8000 bytes, as git
-decides) say ``Binary files a/X and b/X differ``.
+decides) say ``Binary files a/X and b/X differ``, or, with ``binary=True``, carry
+git's binary patch (``GIT binary patch``, zlib literals in base85, after a full
+``index`` line), which ``git apply`` applies. Names are quoted by `quoting`.
 
 File content comes through a `read(entry) -> bytes` callable, and the files under a
 renamed directory through `files_below(entry) -> [(relative path, entry)]`, so these
@@ -16,7 +18,10 @@ functions never touch the network themselves.
 
 from __future__ import annotations
 
+import base64
 import difflib
+import hashlib
+import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
@@ -67,6 +72,45 @@ def is_binary(data: bytes) -> bool:
     return b"\0" in data[:8000]
 
 
+ZERO_ID = "0" * 40
+
+
+def git_blob_id(data: bytes) -> str:
+    """git's object id of a blob: what `index` lines name and `git apply` checks."""
+    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+
+
+def _base85_lines(data: bytes) -> list[str]:
+    """git's binary patch lines: up to 52 bytes each, led by their count (A-Z for
+    1-26, a-z for 27-52) and base85-encoded in groups of 4 bytes."""
+    lines = []
+    for start in range(0, len(data), 52):
+        piece = data[start:start + 52]
+        count = chr(ord("A") + len(piece) - 1) if len(piece) <= 26 \
+            else chr(ord("a") + len(piece) - 27)
+        lines.append(count + base64.b85encode(piece, pad=True).decode("ascii") + "\n")
+    return lines
+
+
+def binary_hunks(old: bytes, new: bytes) -> str:
+    """git's "GIT binary patch": the new content as a zlib literal, then the old one
+    (the reverse hunk), so that `git apply` (and `git apply -R`) can carry it."""
+    text = ["GIT binary patch\n"]
+    for data in (new, old):
+        text.append(f"literal {len(data)}\n")
+        text.extend(_base85_lines(zlib.compress(data)))
+        text.append("\n")
+    return "".join(text)
+
+
+def _index_line(old: Entry | None, new: Entry | None, old_data: bytes, new_data: bytes) -> str:
+    """git's full `index` line, which `git apply` needs before a binary patch."""
+    a = git_blob_id(old_data) if old is not None else ZERO_ID
+    b = git_blob_id(new_data) if new is not None else ZERO_ID
+    same_mode = old is not None and new is not None and _git_mode(old) == _git_mode(new)
+    return f"index {a}..{b}" + (f" {_git_mode(old)}" if same_mode and old else "") + "\n"
+
+
 def split_lines(data: bytes) -> list[str]:
     r"""`data` as lines that keep their ending, split on \n only, as git does.
 
@@ -102,8 +146,9 @@ class FileDiff:
 
 
 def file_diff(a_path: str | None, b_path: str | None, old: Entry | None, new: Entry | None,
-              read: Reader) -> FileDiff:
-    """The git-style patch turning file/symlink `old` at a_path into `new` at b_path."""
+              read: Reader, binary: bool = False) -> FileDiff:
+    """The git-style patch turning file/symlink `old` at a_path into `new` at b_path;
+    with `binary`, binary content as a GIT binary patch rather than a note."""
     shown_a = a_path or b_path or ""
     shown_b = b_path or a_path or ""
     head = [f"diff --git {quoting.prefixed('a/', shown_a)} {quoting.prefixed('b/', shown_b)}\n"]
@@ -130,6 +175,10 @@ def file_diff(a_path: str | None, b_path: str | None, old: Entry | None, new: En
         return result
     if is_binary(old_data) or is_binary(new_data):
         result.binary = True
+        if binary:
+            result.text = ("".join(head) + _index_line(old, new, old_data, new_data)
+                           + binary_hunks(old_data, new_data))
+            return result
         result.text = "".join(head) + (f"Binary files {a_name.rstrip(chr(9))} and "
                                        f"{b_name.rstrip(chr(9))} differ\n")
         return result
@@ -149,13 +198,15 @@ def _content_side(entry: Entry | None) -> Entry | None:
                                                          EntryKind.SYMLINK) else None
 
 
-def file_diffs(changes: Iterable[Change], read: Reader,
-               files_below: FilesBelow) -> Iterator[FileDiff]:
+def file_diffs(changes: Iterable[Change], read: Reader, files_below: FilesBelow,
+               binary: bool = False) -> Iterator[FileDiff]:
     """Every file's patch for `changes` (which are in path order, parents first)."""
-    return (d for d in _file_diffs(list(changes), read, files_below) if d.text)
+    def diff_one(a: str | None, b: str | None, old: Entry | None, new: Entry | None) -> FileDiff:
+        return file_diff(a, b, old, new, read, binary)
+    return (d for d in _file_diffs(list(changes), diff_one, files_below) if d.text)
 
 
-def _file_diffs(changes: list[Change], read: Reader,
+def _file_diffs(changes: list[Change], file_diff: Callable[..., FileDiff],
                 files_below: FilesBelow) -> Iterator[FileDiff]:
     reported = {c.path for c in changes}
     for change in changes:
@@ -166,17 +217,17 @@ def _file_diffs(changes: list[Change], read: Reader,
             for rel, entry in files_below(change.new):
                 if f"{change.path}/{rel}" not in reported:
                     yield file_diff(f"{change.source}/{rel}", f"{change.path}/{rel}",
-                                    entry, entry, read)
+                                    entry, entry)
             continue
         if old is None and new is None:
             continue
         if (old is not None and new is not None
                 and old.kind != new.kind):  # file <-> symlink: a delete and an add
-            yield file_diff(change.source, None, old, None, read)
-            yield file_diff(None, change.path, None, new, read)
+            yield file_diff(change.source, None, old, None)
+            yield file_diff(None, change.path, None, new)
             continue
         yield file_diff(change.source if old is not None else None,
-                        change.path if new is not None else None, old, new, read)
+                        change.path if new is not None else None, old, new)
 
 
 def name_status(change: Change) -> str:
