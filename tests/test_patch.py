@@ -127,3 +127,4 @@ def test_binary_patches_apply_with_git_apply(tmp_path: Path) -> None:
     found = apply(tmp_path, {"img.bin": old_bin, "gone.bin": b"\0gone", "text": b"a\n"}, text,
                   ("git", "apply"))
     assert found == {"img.bin": new_bin, "new.bin": big, "text": b"b\n"}
+
