@@ -388,6 +388,9 @@ class VersionsMachine(RuleBasedStateMachine):
         for _ in range(data.draw(st.integers(1, 3), label="mutations")):
             self.mutate(data, new, mine if avoid else set())
         rev = self.import_model(new)
+        if new == self.bases[latest_rev]:  # an unchanged tree makes no revision
+            assert rev == latest_rev
+            return
         assert rev == latest_rev + 1
         self.bases[rev] = new
         theirs = changed_paths(old_base, new)
