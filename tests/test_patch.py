@@ -128,3 +128,14 @@ def test_binary_patches_apply_with_git_apply(tmp_path: Path) -> None:
                   ("git", "apply"))
     assert found == {"img.bin": new_bin, "new.bin": big, "text": b"b\n"}
 
+
+
+@pytest.mark.parametrize("tool", [("patch", "-p1", "--quiet"), ("git", "apply")])
+def test_a_changed_symlink_applies(tmp_path: Path, tool: tuple[str, ...]) -> None:
+    text = patch_text([Change("link", "modified", Entry.symlink("a"), Entry.symlink("b"))])
+    root = tmp_path / "t"
+    root.mkdir()
+    os.symlink("a", root / "link")
+    done = subprocess.run(tool, cwd=root, input=text.encode(), capture_output=True)
+    assert done.returncode == 0, (done.stdout, done.stderr, text)
+    assert os.readlink(root / "link") == "b"

@@ -221,8 +221,10 @@ def _file_diffs(changes: list[Change], file_diff: Callable[..., FileDiff],
             continue
         if old is None and new is None:
             continue
-        if (old is not None and new is not None
-                and old.kind != new.kind):  # file <-> symlink: a delete and an add
+        if old is not None and new is not None and (
+                old.kind != new.kind  # file <-> symlink
+                or (old.kind == EntryKind.SYMLINK and old.target != new.target)):
+            # A delete and an add: GNU patch refuses to patch a symlink in place.
             yield file_diff(change.source, None, old, None)
             yield file_diff(None, change.path, None, new)
             continue
