@@ -235,13 +235,12 @@ def require_version(ref: refs.StateRef, what: str) -> refs.StateRef:
     return ref
 
 
-def fork_point(client_: Client, workspace: str) -> pb.Workspace:
-    """The description of `workspace`, which must have a fork point."""
-    ws = client_.describe_workspace(workspace)
-    if not getattr(ws, "fork_root", b""):
-        raise errors.InvalidArgument(f"workspace {workspace!r} was not forked, so "
-                                     f"{workspace}@fork names nothing")
-    return ws
+def fork_point(client_: Client, workspace: str) -> ObjectId:
+    """The root tree `workspace` was forked from. The server does not record fork
+    points yet, so for now this names the limit instead of guessing."""
+    client_.describe_workspace(workspace)  # an unknown workspace is its own error
+    raise errors.InvalidArgument(f"{workspace}@fork: this server records no fork point "
+                                 f"for {workspace!r}")
 
 
 def diff_side(client_: Client, ref: refs.StateRef) -> tuple[pb.Ref, str]:
@@ -253,8 +252,8 @@ def diff_side(client_: Client, ref: refs.StateRef) -> tuple[pb.Ref, str]:
         ws = client_.describe_workspace(ref.workspace)
         rev = ws.base_rev if ref.base_rev is None else ref.base_rev
         return Client.base_ref(ws.base, rev), f"{ws.base}@{rev}"
-    ws = fork_point(client_, ref.workspace)
-    return Client.tree_ref(ws.fork_root), f"{ref.workspace}@fork ({ws.fork_source})"
+    fork_point(client_, ref.workspace)
+    raise AssertionError("fork_point returns only once fork points are recorded")
 
 
 def root_of(client_: Client, ref: refs.StateRef) -> tuple[ObjectId, str]:
@@ -262,8 +261,7 @@ def root_of(client_: Client, ref: refs.StateRef) -> tuple[ObjectId, str]:
     if ref.is_version:
         return client_.freeze(ref.workspace, **version_kwargs(ref)), str(ref)
     if ref.kind == "fork":
-        ws = fork_point(client_, ref.workspace)
-        return ObjectId(ws.fork_root), f"{ref.workspace}@fork"
+        return fork_point(client_, ref.workspace), f"{ref.workspace}@fork"
     ws = client_.describe_workspace(ref.workspace)
     rev = ws.base_rev if ref.base_rev is None else ref.base_rev
     for revision in client_.base_history(ws.base):
