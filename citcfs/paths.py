@@ -126,3 +126,23 @@ def check_label(name: str, what: str = "name") -> str:
             f"invalid {what} {name!r}: use 1-128 letters, digits or '._+-', "
             "not starting with '.' or '-'")
     return name
+
+
+REF_WORDS = ("head", "HEAD", "base", "fork")
+"""Words that mean a state after ``WS@`` in a reference, so never snapshot labels."""
+
+
+def check_snapshot_label(label: str) -> str:
+    """Return `label` if it may name a snapshot, else InvalidArgument.
+
+    On top of `check_label`: ``WS@123`` means version 123 and ``WS@base`` the base,
+    so a label that is all digits or one of REF_WORDS could never be named.
+    """
+    check_label(label, "snapshot label")
+    if label.isdigit():
+        raise InvalidArgument(f"snapshot label {label!r} is all digits, but WS@{label} means "
+                              f"version {label}: choose a label with a letter in it")
+    if label in REF_WORDS:
+        raise InvalidArgument(f"snapshot label {label!r} is reserved: WS@{label} already "
+                              f"means something else (see 'citc help refs')")
+    return label

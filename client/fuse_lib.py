@@ -44,9 +44,23 @@ def invalidate_path(fuse_ptr: int, path: bytes) -> int:
     return int(_libfuse.fuse_invalidate_path(ctypes.c_void_p(fuse_ptr), path))
 
 
+LOOP_THREADS = 10
+"""libfuse 3's default cap on the threads serving requests, passed explicitly."""
+
+
 class CitcFUSE(FUSE):
     """mfusepy's FUSE, passing rename(2) flags and ftruncate's handle on (mfusepy drops
     them), and creating files without inspecting the operation's signature each time."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        # mfusepy starts libfuse through fuse_main_real, whose loop takes the unset
+        # max_idle_threads (UINT_MAX) as a thread count: libfuse 3.12-3.14 print
+        # "Ignoring invalid max threads value 4294967295" (libfuse issue #1003). A set
+        # value, the default pool size, says nothing and changes nothing. libfuse 2
+        # has no such option.
+        if libfuse_major() >= 3:
+            kwargs.setdefault("max_idle_threads", LOOP_THREADS)
+        super().__init__(*args, **kwargs)
 
     def rename_fuse_3(self, old: bytes, new: bytes, flags: int) -> int:
         return int(self.operations.rename(old.decode(self.encoding, self.errors),

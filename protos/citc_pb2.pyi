@@ -276,14 +276,16 @@ class ImportBaseRequest(_message.Message):
     def __init__(self, header: _Optional[_Union[ImportBaseHeader, _Mapping]] = ..., object: _Optional[_Union[Object, _Mapping]] = ..., entry: _Optional[_Union[ImportEntry, _Mapping]] = ..., root: _Optional[bytes] = ...) -> None: ...
 
 class ImportBaseResponse(_message.Message):
-    __slots__ = ("revision", "objects", "entries")
+    __slots__ = ("revision", "objects", "entries", "unchanged")
     REVISION_FIELD_NUMBER: _ClassVar[int]
     OBJECTS_FIELD_NUMBER: _ClassVar[int]
     ENTRIES_FIELD_NUMBER: _ClassVar[int]
+    UNCHANGED_FIELD_NUMBER: _ClassVar[int]
     revision: BaseRevision
     objects: int
     entries: int
-    def __init__(self, revision: _Optional[_Union[BaseRevision, _Mapping]] = ..., objects: _Optional[int] = ..., entries: _Optional[int] = ...) -> None: ...
+    unchanged: bool
+    def __init__(self, revision: _Optional[_Union[BaseRevision, _Mapping]] = ..., objects: _Optional[int] = ..., entries: _Optional[int] = ..., unchanged: _Optional[bool] = ...) -> None: ...
 
 class ListBasesRequest(_message.Message):
     __slots__ = ()

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
+from grpc_reflection.v1alpha import reflection, reflection_pb2, reflection_pb2_grpc
 
 from citcfs.errors import AlreadyExists, InvalidArgument
 from citcfs.memory import keep_large_buffers
@@ -52,6 +52,28 @@ from .servicer import CitcServicer
 log = logging.getLogger("citcfs.server")
 
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["Citc"].full_name
+
+
+REFLECTION_V1 = "grpc.reflection.v1.ServerReflection"
+
+
+def enable_reflection(server: grpc.Server, services: tuple[str, ...]) -> None:
+    """Serve gRPC reflection as grpc.reflection.v1 (what current grpcurl asks for)
+    and v1alpha (older tools).
+
+    grpcio-reflection 1.85 ships only v1alpha. The v1 protocol is the same messages
+    under another package, field for field, so one servicer answers both: v1 is
+    registered as a generic handler with the v1alpha messages as its codec.
+    """
+    names = services + (REFLECTION_V1, reflection.SERVICE_NAME)
+    servicer = reflection.ReflectionServicer(names)
+    reflection_pb2_grpc.add_ServerReflectionServicer_to_server(servicer, server)
+    handler = grpc.stream_stream_rpc_method_handler(
+        servicer.ServerReflectionInfo,
+        request_deserializer=reflection_pb2.ServerReflectionRequest.FromString,
+        response_serializer=reflection_pb2.ServerReflectionResponse.SerializeToString)
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(
+        REFLECTION_V1, {"ServerReflectionInfo": handler}),))
 
 
 @dataclass(frozen=True)
@@ -163,8 +185,7 @@ class CitcServer:
             pb_grpc.add_CitcServicer_to_server(servicer, server)
             health_servicer = health.HealthServicer()
             health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-            reflection.enable_server_reflection(
-                (SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
+            enable_reflection(server, (SERVICE_NAME, health.SERVICE_NAME))
             address = cls._bind(server, config, credentials)
             server.start()
         except BaseException:

@@ -259,10 +259,12 @@ class CitcServicer(pb_grpc.CitcServicer):
         if root is None:
             root = self._build_trees(entries)
         self._check_reachable(root)
-        revision = self.db.add_base_revision(base, root, first.header.message)
-        log.info("imported base %s revision %d (%d objects, %d entries) for %s", base,
-                 revision.rev, objects, len(entries), identity.user)
-        response = pb.ImportBaseResponse(objects=objects, entries=len(entries))
+        revision, made = self.db.add_base_revision_if_changed(base, root, first.header.message)
+        log.info("imported base %s revision %d (%d objects, %d entries%s) for %s", base,
+                 revision.rev, objects, len(entries), "" if made else ", unchanged",
+                 identity.user)
+        response = pb.ImportBaseResponse(objects=objects, entries=len(entries),
+                                         unchanged=not made)
         convert.revision_to_wire(revision, response.revision)
         return response
 
@@ -705,8 +707,7 @@ class CitcServicer(pb_grpc.CitcServicer):
             raise InvalidArgument("revert which paths? the request names none")
         state, _ = self._workspace(identity, request.workspace, Access.WRITE)
         version, label = _version_fields(request)
-        if version is None and not label:
-            raise InvalidArgument("revert to which version? give a version or a label")
+        # Neither a version nor a label: the base revision the workspace sits on now.
         return convert.commit_to_wire(revert(state.name, targets, label or version))
 
     @unary

@@ -33,8 +33,9 @@ from .backend import KVStore, KVTxn, ObjectStore
 from .diff import DiffEntry, Side, diff
 from .group_commit import GroupCommitter
 from .importer import ImportStats, Progress, import_directory
-from .indexes import IndexOverlay, apply_record, find_workspace, kept_versions, writer_progress
-from .overlay import MemoryOverlay
+from .indexes import (IndexOverlay, apply_record, find_workspace, kept_versions,
+                      kept_versions_from, writer_progress)
+from .overlay import MemoryOverlay, OverlayView
 from .planner import PendingView
 from .lmdb_backend import LmdbKVStore, LmdbObjectStore
 from .ops import Op, WriteFile
@@ -358,16 +359,26 @@ class Database:
     # --- bases ----------------------------------------------------------------------
 
     def add_base_revision(self, base: str, root: ObjectId, message: str = "") -> BaseRevision:
-        """Make `root` the next revision of `base` (creating the base at revision 1)."""
+        """Make `root` the next revision of `base` (creating the base at revision 1);
+        the newest revision itself when it already has that root."""
+        return self.add_base_revision_if_changed(base, root, message)[0]
+
+    def add_base_revision_if_changed(self, base: str, root: ObjectId,
+                                     message: str = "") -> tuple[BaseRevision, bool]:
+        """(revision, made): `root` as the next revision of `base`, or, when the newest
+        revision has that very root (an unchanged tree imported again), that revision
+        and False, so that a base's history lists only revisions that differ."""
         paths.check_label(base, "base name")
         self.load_tree(root)  # must exist and verify
 
-        def job(txn: KVTxn) -> BaseRevision:
+        def job(txn: KVTxn) -> tuple[BaseRevision, bool]:
             latest = self._latest_revision(txn, base)
+            if latest is not None and latest.root == root:
+                return latest, False
             record = BaseRevisionAdded(base, (latest.rev if latest else 0) + 1, root,
                                        self._clock(), message)
             self._append(txn, record)
-            return BaseRevision(record.base, record.rev, record.root, record.time_ns, message)
+            return BaseRevision(record.base, record.rev, record.root, record.time_ns, message), True
         return self._writer.submit(job)
 
     def import_directory(self, base: str, directory: str, message: str = "",
@@ -581,10 +592,19 @@ class Database:
         return self._version_info(txn, state, version).root, IndexOverlay(txn, state.id, version)
 
     @staticmethod
+    def _version_range(txn: KVTxn, state: WorkspaceState) -> str:
+        """The versions a workspace still has, for errors: after a GC the oldest kept
+        one, not 0, starts the range."""
+        first = next(iter(kept_versions_from(txn, state.id)), state.version)
+        text = f"versions {first} to {state.version}" if first != state.version \
+            else f"only version {first}"
+        return text + (" (older ones were garbage-collected)" if first > 0 else "")
+
+    @staticmethod
     def _version_info(txn: KVTxn, state: WorkspaceState, version: int) -> VersionInfo:
         if not 0 <= version <= state.version:
-            raise InvalidArgument(f"workspace {state.name!r} has versions 0 to {state.version}, "
-                                  f"not {version}")
+            raise InvalidArgument(f"workspace {state.name!r} has "
+                                  f"{Database._version_range(txn, state)}, not {version}")
         raw = txn.get(keys.VERSIONS, keys.version_key(state.id, version))
         if raw is None:
             raise HistoryTruncated(f"version {version} of {state.name!r} was garbage-collected")
@@ -629,8 +649,8 @@ class Database:
         with self.kv.read() as txn:
             state = self._workspace(txn, name)
             if not 0 <= since <= state.version:
-                raise InvalidArgument(f"workspace {name!r} has versions 0 to {state.version}, "
-                                      f"not {since}")
+                raise InvalidArgument(f"workspace {name!r} has "
+                                      f"{self._version_range(txn, state)}, not {since}")
             changed: dict[str, None] = {}
             expected = since + 1
             for _, raw in txn.range(keys.VERSIONS, keys.version_key(state.id, since + 1),
@@ -672,7 +692,7 @@ class Database:
     def label(self, name: str, label: str, version: int | None = None,
               replace: bool = False) -> Label:
         """Name `version` (the head when None) of a workspace `label`."""
-        paths.check_label(label, "snapshot label")
+        paths.check_snapshot_label(label)
 
         def job(txn: KVTxn) -> Label:
             state = self._workspace(txn, name)
@@ -766,21 +786,30 @@ class Database:
                                        (info.base_rev, info.root) if moved else None)
         return self._writer.submit(job)
 
-    def revert(self, name: str, targets: Sequence[str], ref: int | str | None = 0) -> CommitResult:
-        """Make each path as it was at `ref` (default: version 0, the base)."""
+    def revert(self, name: str, targets: Sequence[str], ref: int | str | None = None) -> CommitResult:
+        """Make each path as it was at `ref`: a version or a label, or (None) the base
+        revision the workspace sits on now, which after a sync is not version 0's."""
         if not targets:
             raise InvalidArgument("revert needs at least one path")
         normalized = [paths.normalize(path) for path in targets]
 
         def job(txn: KVTxn) -> CommitResult:
             state = self._workspace(txn, name)
-            info = self._version_info(txn, state, self._ref_version(txn, state, ref))
+            target, target_root = self._revert_target(txn, state, ref)
             writes = history.revert_writes(
-                IndexOverlay(txn, state.id, state.version), state.root,
-                IndexOverlay(txn, state.id, info.version), info.root,
+                IndexOverlay(txn, state.id, state.version), state.root, target, target_root,
                 self.load_tree, self.store_tree, normalized, self._clock())
             return self._commit_writes(txn, state, writes, None)
         return self._writer.submit(job)
+
+    def _revert_target(self, txn: KVTxn, state: WorkspaceState,
+                       ref: int | str | None) -> tuple[OverlayView, ObjectId]:
+        """The overlay and root `revert` copies from: a version's, or the current base's
+        (its root with nothing over it) when `ref` is None."""
+        if ref is None:
+            return MemoryOverlay({}), state.root
+        info = self._version_info(txn, state, self._ref_version(txn, state, ref))
+        return IndexOverlay(txn, state.id, info.version), info.root
 
     def _commit_writes(self, txn: KVTxn, state: WorkspaceState, writes: tuple[OverlayWrite, ...],
                        rebase: tuple[int, ObjectId] | None) -> CommitResult:
@@ -937,9 +966,11 @@ class Database:
             visit_tree(BaseRevision.decode(raw).root)
         for _, raw in txn.range(keys.VERSIONS, b""):
             visit_tree(VersionInfo.decode(raw).root)
-        for _, value in txn.range(keys.OVERLAY, b""):
-            if value:
-                visit_entry(Entry.decode(value))
+        for key, value in txn.range(keys.OVERLAY, b""):
+            # A long parent's full path leads the value: split_overlay_item removes it.
+            entry = keys.split_overlay_item(key, value)[3]
+            if entry:
+                visit_entry(Entry.decode(entry))
         return reachable
 
     def gc(self, dry_run: bool = False) -> GcReport:

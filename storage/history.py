@@ -11,7 +11,7 @@ from collections.abc import Iterable
 
 from citcfs import paths
 from citcfs.entries import Entry, EntryKind
-from citcfs.errors import NotADirectory
+from citcfs.errors import NotADirectory, PathNotFound
 from citcfs.objects import ObjectId
 
 from . import overlay
@@ -48,13 +48,19 @@ def revert_writes(head: OverlayView, head_root: ObjectId, target: OverlayView,
 
     Missing parent directories are recreated, holding only what is reverted into
     them, as `git checkout <rev> -- path` does. Where the target path did not exist,
-    it is deleted.
+    it is deleted. A path that exists on neither side is refused (PathNotFound), so a
+    mistyped path makes no version.
     """
-    planner = Planner(head, load, store, head_root, time_ns)
-    for raw in targets:
-        path = paths.normalize(raw)
+    normalized = [paths.normalize(raw) for raw in targets]
+    for path in normalized:
         if path == paths.ROOT:
             raise NotADirectory("revert the whole workspace with restore")
+        if (overlay.try_resolve(target, load, target_root, path) is None
+                and overlay.try_resolve(head, load, head_root, path) is None):
+            raise PathNotFound(f"{path}: no such path in the workspace or in the state "
+                               f"to revert to")
+    planner = Planner(head, load, store, head_root, time_ns)
+    for path in normalized:
         wanted = overlay.try_resolve(target, load, target_root, path)
         current = overlay.try_resolve(planner.view, load, head_root, path)
         if wanted is None:

@@ -114,6 +114,13 @@ def kept_versions(txn: KVTxn, ws_id: int) -> list[int]:
         keys.VERSIONS, keys.ws_prefix(ws_id), keys.ws_prefix(ws_id + 1))]
 
 
+def kept_versions_from(txn: KVTxn, ws_id: int) -> Iterator[int]:
+    """The workspace's readable versions, oldest first, read lazily (the first one
+    costs one key)."""
+    for key, _ in txn.range(keys.VERSIONS, keys.ws_prefix(ws_id), keys.ws_prefix(ws_id + 1)):
+        yield keys.read_u64(key, 8)
+
+
 def _apply_prune(txn: KVTxn, record: VersionsPruned) -> None:
     """Drop the pruned versions, then every overlay entry no kept version can see.
 

@@ -25,6 +25,7 @@ from citcfs import wire
 from citcfs.client.importer import import_directory
 from citcfs.client.rpc import Client
 from citcfs.cmd.main import main as citc_group
+from citcfs.errors import InvalidArgument
 
 BASE = {
     "README": b"hello\n",
@@ -123,6 +124,13 @@ def test_base_import_list_log(citc: Citc, base: str, tree: Path) -> None:
     assert table[0].split() == ["BASE", "REV", "TIME", "MESSAGE"]
     log = citc.json("base", "log", "main")
     assert [r["rev"] for r in log] == [1]
+    # The same tree again makes no revision, and says so.
+    again = citc("base", "import", str(tree), "--name", "other")
+    assert again.returncode == 0 and "nothing changed" in again.stdout + again.stderr
+    assert "other@1" in again.stdout
+    doc = citc.json("base", "import", str(tree), "--name", "other")
+    assert (doc["rev"], doc["unchanged"]) == (1, True)
+    assert [r["rev"] for r in citc.json("base", "log", "other")] == [1]
     assert citc.fails(2, "base", "import", str(tree / "missing"), "--name", "x")
     assert "--name" in citc.fails(2, "base", "import", str(tree))
 
@@ -218,6 +226,51 @@ def test_snapshot_snapshots_log_restore_revert_cat(citc: Citc, client: Client,
     assert "not in a citcfs mount" in citc.fails(2, "log")
 
 
+def test_one_ref_grammar_and_labels_that_refs_can_name(citc: Citc, client: Client,
+                                                        base: str) -> None:
+    client.create_workspace("refs", "main")
+    commit(client, "refs", write(client, "README", b"mine\n"))
+    citc.ok("snapshot", "refs", "v1")
+    head, at_base, at_rev, at_label, at_version, at_head = citc.many(
+        ("cat", "refs", "README"), ("cat", "refs@base", "README"),
+        ("cat", "refs@base@1", "README"), ("cat", "refs@v1", "README"),
+        ("cat", "refs@0", "README"), ("cat", "refs@head", "README"))
+    assert (head, at_base, at_rev, at_label, at_version, at_head) == \
+        ("mine\n", "hello\n", "hello\n", "mine\n", "hello\n", "mine\n")
+    assert "does not exist" in citc.fails(1, "cat", "refs@base", "nothing")
+    assert "fork" in citc.fails(1, "cat", "refs@fork", "README")  # not a fork
+    assert "revision number" in citc.fails(2, "cat", "refs@base@x", "README")
+    # labels a reference could not name are refused, by the CLI and by the server
+    assert "all digits" in citc.fails(1, "snapshot", "refs", "123")
+    for word in ("base", "head", "fork"):
+        assert "reserved" in citc.fails(1, "snapshot", "refs", word)
+    with pytest.raises(InvalidArgument, match="all digits"):
+        client.label("refs", "42")
+    assert [x["label"] for x in citc.json("snapshots", "refs")] == ["v1"]
+    # the grammar is written down once, and the help texts point to it
+    grammar = citc.ok("help", "refs")
+    for form in ("WS@N", "WS@LABEL", "WS@base", "WS@base@REV", "WS@fork"):
+        assert form in grammar
+    for command in ("cat", "export", "diff", "revert", "restore"):
+        assert "citc help refs" in " ".join(citc.ok(command, "--help").split()), command
+
+
+def test_revert_goes_to_the_current_base(citc: Citc, client: Client, home: Path) -> None:
+    old = write_tree(home / "rv1", {"README": b"one\n", "keep": b"k\n"})
+    new = write_tree(home / "rv2", {"README": b"two\n", "keep": b"k\n"})
+    import_directory(client, "rv", str(old))
+    client.create_workspace("rvw", "rv")
+    commit(client, "rvw", wire.remove_op("README"))                                # 1
+    import_directory(client, "rv", str(new))
+    citc.ok("sync", "rvw")                                                         # 2
+    citc.ok("gc", "--keep", "1", "-w", "rvw")  # version 0 (over revision 1) is pruned
+    assert "rv@2" in citc.ok("revert", "rvw", "README")                            # 3
+    assert citc.ok("cat", "rvw", "README") == "two\n"
+    assert "no such path" in citc.fails(1, "revert", "rvw", "no-such-file")
+    assert client.describe_workspace("rvw").version == 3  # nothing made
+    assert citc.ok("cat", "rvw@base", "README") == "two\n"
+
+
 # --- status and diff --------------------------------------------------------------------
 
 
@@ -254,6 +307,24 @@ def test_status(citc: Citc, changed: str) -> None:
     assert "M docs/guide.txt" in lines and "R README -> README.md" in lines
 
 
+def test_odd_names_are_quoted_and_json_keeps_their_bytes(citc: Citc, client: Client,
+                                                          base: str) -> None:
+    client.create_workspace("odd", "main")
+    commit(client, "odd", write(client, "new\nline", b"x\n"),
+           write(client, "caf\udce9", b"y\n"), write(client, "trail ", b"z\n"))
+    status = citc.ok("status", "odd").splitlines()
+    assert {'A "new\\nline"', 'A "caf\\351"', 'A "trail "'} <= set(status)
+    assert len(status) == 3  # one line per path
+    assert 'A\t"new\\nline"' in citc.ok("diff", "odd", "--name-status").splitlines()
+    assert 'diff --git "a/caf\\351" "b/caf\\351"' in citc.ok("diff", "odd")
+    raw = subprocess.run([sys.executable, "-m", "citcfs.cmd.main", "status", "odd", "--json"],
+                         env=citc.env, capture_output=True).stdout
+    doc = json.loads(raw)
+    found = {c["path"]: c for c in doc["changes"]}
+    assert found["caf\ufffd"]["path_b64"] == "Y2Fm6Q=="  # the byte 0xe9, exactly
+    assert "path_b64" not in found["new\nline"]
+
+
 def test_diff_modes_and_refs(citc: Citc, changed: str) -> None:
     name_status, patch, explicit, stat, between, first, same, backwards = citc.many(
         ("diff", changed, "--name-status"), ("diff", changed), ("diff", changed, "--patch"),
@@ -270,6 +341,9 @@ def test_diff_modes_and_refs(citc: Citc, changed: str) -> None:
     assert "Binary files /dev/null and b/blob.bin differ" in patch
     assert "deleted file mode 100644\n--- a/src/util.c\n+++ /dev/null\n" in patch
     assert explicit == patch
+    carried = citc.ok("diff", changed, "--binary")
+    assert "diff --git a/blob.bin b/blob.bin\nnew file mode 100644\nindex 0000000000000000" \
+        in carried and "GIT binary patch\nliteral 9\n" in carried
     stat_lines = stat.splitlines()
     assert any(line.startswith(" blob.bin") and line.endswith("Bin") for line in stat_lines)
     assert stat_lines[-1] == " 5 files changed, 2 insertions(+), 2 deletions(-)"
@@ -393,6 +467,12 @@ def test_error_lines_and_exit_codes(citc: Citc, home: Path) -> None:
     assert "No such command" in citc.fails(2, "frobnicate")
     assert citc.fails(2, "ws", "create")
     assert "workspace" in citc.fails(1, "ws", "show", "no-such-ws")
+    # the argument that is wrong is named: the workspace, not the base named after it
+    bad = citc.fails(2, "mount", "has space", str(home / "never"), "--base", str(home))
+    assert "WS" in bad and "invalid workspace name 'has space'" in bad and "base" not in bad
+    assert "--base-name" in citc.fails(2, "mount", "ok", str(home / "never"),
+                                       "--base-name", "bad name")
+    assert not (home / "never").exists()
     debug = down("--debug", "ws", "list")
     assert debug.returncode != 0 and "Traceback" in debug.stderr
 
@@ -460,6 +540,8 @@ def test_mounts_talk_to_their_own_server_and_foreground_mounts(
             assert (fg / "README").read_text() == "from the mount\n"
             citc.ok("unmount", str(fg))
             assert proc.wait(timeout=30) == 0
+            assert proc.stderr is not None
+            assert "Ignoring invalid max threads" not in proc.stderr.read().decode()
         finally:
             if proc.poll() is None:
                 proc.kill()

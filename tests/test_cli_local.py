@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import stat
 import subprocess
@@ -18,8 +19,10 @@ from pathlib import Path
 import pytest
 from cli_support import (Citc, citc_mountpoints, cleanup_mounts, private_env,
                          stop_local_server)
-from server_support import socket_dir
+from server_support import server_process, socket_dir
 from tree_support import snapshot_tree, write_tree
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
@@ -85,6 +88,22 @@ def test_zero_config_starts_reuses_restarts_and_stops(local: tuple[Citc, Path]) 
     assert "no local server" in citc.ok("server", "stop")
     down = citc("server", "status", "--json")
     assert down.returncode == 3 and json.loads(down.stdout)["running"] is False
+
+
+def test_server_stop_names_only_its_own_mounts(local: tuple[Citc, Path],
+                                               tmp_path: Path) -> None:
+    citc, home = local
+    tree = write_tree(tmp_path / "tree", {"f": b"x\n"})
+    mine, other = tmp_path / "mine", tmp_path / "other"
+    with socket_dir() as sockets, \
+            server_process(tmp_path / "other-data", f"unix:{sockets}/o.sock") as server, \
+            cleanup_mounts(mine, other):
+        citc.ok("mount", "mine", str(mine), "--base", str(tree))  # the local server
+        citc.ok("--server", server.address, "mount", "theirs", str(other), "--base", str(tree))
+        stopped = citc("server", "stop")
+        assert stopped.returncode == 0, stopped.stderr
+        assert str(mine) in stopped.stderr and "1 citcfs mount(s)" in stopped.stderr
+        assert str(other) not in stopped.stderr
 
 
 BASE_TREE: dict[str, bytes | tuple[str, str]] = {
@@ -164,3 +183,84 @@ def test_newcomer_mounts_edits_diffs_snapshots_and_the_patch_applies(
         citc.ok("unmount", str(mnt))
     assert "is not mounted" in citc.fails(1, "unmount", str(mnt))
     assert "--base" in citc.fails(1, "mount", "nosuch", str(tmp_path / "x"))
+
+
+LONG_DIR = "d" * 201  # past keys.PARENT_KEY_MAX: overlay keys hold its path cut and hashed
+
+
+def _odd_source_tree(root: Path) -> Path:
+    """A copy of real sources (this project's citcfs/) plus every kind of odd name."""
+    shutil.copytree(ROOT / "citcfs", root / "citcfs",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    odd = {"ff.py": b"one\n\x0c\ntwo\x0cthree\nfour\n", "cr.txt": b"a\rb\nc\n",
+           "   spaces  ": b"spaces\n", "new\nline": b"nl\n", "caf\udce9.txt": b"latin\n",
+           f"{LONG_DIR}/inner.txt": b"deep\n", "bin.dat": bytes(range(256)) * 4,
+           "tool.sh": b"#!/bin/sh\necho hi\n", "sep\x1cname": b"x\x1ey\x85z\n"}
+    for name, data in odd.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_bytes(data)
+    os.symlink("ff.py", root / "link")
+    return root
+
+
+def _edit_odd_tree(mnt: Path) -> None:
+    """Change each odd name, through the mount, as an editor or a build would."""
+    (mnt / "ff.py").write_bytes(b"one\n\x0c\ntwo\x0cTHREE\nfour\n")
+    (mnt / "cr.txt").write_bytes(b"a\rB\nc\n")
+    (mnt / "   spaces  ").write_bytes(b"SPACES\n")
+    (mnt / "new\nline").write_bytes(b"NL\n")
+    (mnt / "caf\udce9.txt").write_bytes(b"LATIN\n")
+    (mnt / LONG_DIR / "inner.txt").write_bytes(b"DEEP\n")
+    (mnt / LONG_DIR / "added\x0cname").write_bytes(b"new under a long directory\n")
+    (mnt / "bin.dat").write_bytes(bytes(range(255, -1, -1)) * 4)
+    (mnt / "new.bin").write_bytes(b"\0\1\2" * 100)
+    os.chmod(mnt / "tool.sh", 0o755)
+    os.unlink(mnt / "link")
+    os.symlink("cr.txt", mnt / "link")
+    (mnt / "sep\x1cname").write_bytes(b"x\x1eY\x85z\n")
+    with open(mnt / "citcfs" / "paths.py", "a") as f:
+        f.write("# edited in the mount\n")
+    os.unlink(mnt / "citcfs" / "errors.py")
+
+
+def _apply(tool: list[str], patch: str, cwd: Path) -> None:
+    done = subprocess.run(tool, input=patch.encode("utf-8", "surrogateescape"), cwd=cwd,
+                          capture_output=True)
+    assert done.returncode == 0, (tool, done.stdout, done.stderr)
+
+
+def test_odd_names_and_binaries_round_trip_through_patch_and_git_apply(
+        local: tuple[Citc, Path], tmp_path: Path) -> None:
+    citc, home = local
+    tree = _odd_source_tree(tmp_path / "tree")
+    mnt = tmp_path / "odd"
+    with cleanup_mounts(mnt):
+        citc.ok("mount", "odd", str(mnt), "--base", str(tree))
+        _edit_odd_tree(mnt)
+        patch, binary = citc.many(("diff", "odd"), ("diff", "odd", "--binary"))
+        status = citc.ok("status", "odd").splitlines()
+        assert 'M "new\\nline"' in status and 'M "caf\\351.txt"' in status
+        head = tmp_path / "head"
+        citc.ok("export", "odd", str(head))
+        wanted = snapshot_tree(head)
+        assert snapshot_tree(mnt) == wanted
+        citc.ok("unmount", str(mnt))
+
+    # patch -p1 carries every text change, mode and symlink; binaries need --binary.
+    plain = tmp_path / "plain"
+    citc.ok("export", "odd@base", str(plain))
+    _apply(["patch", "-p1", "--batch", "--quiet"], patch, plain)
+    got = snapshot_tree(plain)
+    binaries = {"bin.dat", "new.bin"}
+    assert {k: v for k, v in got.items() if k not in binaries} == \
+        {k: v for k, v in wanted.items() if k not in binaries}
+
+    carried = tmp_path / "carried"
+    citc.ok("export", "odd@base", str(carried))
+    _apply(["git", "apply"], binary, carried)
+    assert snapshot_tree(carried) == wanted
+
+    assert citc.json("fsck")["ok"] is True
+    citc.ok("gc", "--keep", "1")
+    assert citc.json("fsck")["ok"] is True
+    assert citc.ok("cat", "odd", f"{LONG_DIR}/inner.txt") == "DEEP\n"

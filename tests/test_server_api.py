@@ -62,6 +62,19 @@ def test_health_and_reflection(client: Client) -> None:
         iter([reflection_pb2.ServerReflectionRequest(list_services="")]), timeout=10)
     names = {s.name for r in responses for s in r.list_services_response.service}
     assert {"citc.v1.Citc", "grpc.health.v1.Health"} <= names
+    # grpc.reflection.v1 (what current grpcurl asks first) answers too, with the same
+    # messages under its own method name, including the API's file descriptors.
+    v1 = client.channel.stream_stream(
+        "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+        request_serializer=reflection_pb2.ServerReflectionRequest.SerializeToString,
+        response_deserializer=reflection_pb2.ServerReflectionResponse.FromString)
+    answers = list(v1(iter([reflection_pb2.ServerReflectionRequest(list_services=""),
+                            reflection_pb2.ServerReflectionRequest(
+                                file_containing_symbol="citc.v1.Citc")]), timeout=10))
+    assert {s.name for s in answers[0].list_services_response.service} >= {
+        "citc.v1.Citc", "grpc.reflection.v1.ServerReflection",
+        "grpc.reflection.v1alpha.ServerReflection"}
+    assert answers[1].file_descriptor_response.file_descriptor_proto
 
 
 def test_bases_import_list_history(client: Client) -> None:

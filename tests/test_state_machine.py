@@ -43,7 +43,8 @@ BASE: dict[str, object] = {
     "x/g": b"g",
     "x/ln": ("symlink", "g"),
 }
-NAMES = ["a", "b", "c", "d", "e", "f1", "f2", "g", "x", "new"]
+NAMES = ["a", "b", "c", "d", "e", "f1", "f2", "g", "x", "new",
+         "L" * 201]  # a parent past keys.PARENT_KEY_MAX: keys hold it cut and hashed
 MODES = [0o644, 0o600, 0o755, 0o700]
 
 

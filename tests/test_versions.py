@@ -15,7 +15,8 @@ from versions_support import apply_diff, walk, walk_tree
 
 from citcfs.entries import Entry, EntryKind, Tree
 from citcfs.errors import (AlreadyExists, BaseNotFound, Conflict, FailedPrecondition,
-                           HistoryTruncated, InvalidArgument, ObjectMissing, SnapshotNotFound)
+                           HistoryTruncated, InvalidArgument, ObjectMissing, PathNotFound,
+                           SnapshotNotFound)
 from citcfs.objects import CHUNK_SIZE, ObjectKind, split_chunks
 from citcfs.storage import (BaseRef, Change, Database, MakeDir, Remove, Rename, SetAttr, Symlink,
                             WorkspaceRef, WriteFile)
@@ -25,6 +26,8 @@ UID, GID = os.getuid(), os.getgid()
 # --- helpers ------------------------------------------------------------------------
 
 BASE = SMALL_BASE
+LONG = "L" * 201
+"""A directory name past keys.PARENT_KEY_MAX: its children's keys hold it cut and hashed."""
 
 
 @pytest.fixture
@@ -109,19 +112,19 @@ def test_label_set_list_and_read(ws_db: Database) -> None:
     write(db, "ws", "README", b"two\n")
     db.commit("ws", [MakeDir("new", uid=UID, gid=GID), WriteFile("new/f", fentry(b"f"))])
     db.label("ws", "second", version=2)
-    db.label("ws", "base", version=0)
-    assert [(l.label, l.version) for l in db.labels("ws")] == [("base", 0), ("first", 1), ("second", 2)]
+    db.label("ws", "start", version=0)
+    assert [(l.label, l.version) for l in db.labels("ws")] == [("first", 1), ("second", 2), ("start", 0)]
 
     assert db.version_of("ws", "first") == 1
     assert db.version_of("ws", "second") == 2
-    assert db.version_of("ws", "base") == 0
+    assert db.version_of("ws", "start") == 0
     assert db.version_of("ws") == 3
     assert db.version_of("ws", 2) == 2
     first = db.version_of("ws", "first")
     assert db.read_file(db.lookup("ws", "README", first)) == b"one\n"
     assert [n for n, _ in db.listdir("ws", "", first)] == ["README", "docs", "empty", "link", "src"]
     assert db.read_file(db.lookup("ws", "README", db.version_of("ws", "second"))) == b"two\n"
-    assert db.read_file(db.lookup("ws", "README", db.version_of("ws", "base"))) == b"hello\n"
+    assert db.read_file(db.lookup("ws", "README", db.version_of("ws", "start"))) == b"hello\n"
     assert walk(db, "ws", 0) == spec_model(BASE)
     # the label reads what its version reads, and diff accepts it by name
     assert not list(db.diff(WorkspaceRef("ws", label="first"), WorkspaceRef("ws", version=1)))
@@ -367,6 +370,25 @@ def test_revert_paths(ws_db: Database) -> None:
     assert "tmp" not in walk(db, "ws")
     with pytest.raises(InvalidArgument):
         db.revert("ws", [])
+
+
+def test_revert_defaults_to_the_current_base_and_refuses_unknown_paths(
+        ws_db: Database, tmp_path: Path) -> None:
+    db = ws_db
+    db.commit("ws", [Remove("README")])                                    # 1
+    import_spec(db, tmp_path, dict(BASE, README=b"rev2\n"))
+    db.sync("ws")                                                          # 2
+    db.set_retention("ws", 1)
+    db.gc()  # versions 0 and 1 are gone, and with them the old base revision's view
+    assert [v.version for v in db.versions("ws")] == [2]
+    result = db.revert("ws", ["README"])
+    assert result.version == 3
+    assert db.read_file(db.lookup("ws", "README")) == b"rev2\n"  # the base it is on now
+    with pytest.raises(PathNotFound):
+        db.revert("ws", ["no/such/file"])
+    with pytest.raises(PathNotFound):
+        db.revert("ws", ["README", "missing"])  # all or nothing
+    assert db.workspace("ws").version == 3  # no version made
 
 
 # --- diff ---------------------------------------------------------------------------
@@ -809,7 +831,7 @@ def test_gc_dry_run_then_delete_workspace(ws_db: Database) -> None:
     shared = big_file(db, b"s" * 6000)
     db.commit("ws", [WriteFile("only", only_ws), WriteFile("shared", shared),
                      WriteFile("src/x", fentry(b"x")), Rename("src", "moved")])
-    db.commit("keep", [WriteFile("shared", shared)])
+    db.commit("keep", [WriteFile("shared", shared), MakeDir(LONG), WriteFile(f"{LONG}/deep", big_file(db, b"d" * 5000))])
     kept_models = {v: walk(db, "keep", v) for v in range(2)}
     assert db.gc().objects_freed == 0  # everything is reachable
     total = object_count(db)
@@ -848,6 +870,10 @@ def test_gc_frees_what_only_an_unlabelled_pruned_version_reached(ws_db: Database
     assert report.versions_pruned == 3  # versions 0, 2 and 3
     assert [v.version for v in db.versions("ws")] == [1, 4]
     assert db.objects.has([f.chunks[0] for f in files]) == [True, False, False, True]
+    with pytest.raises(InvalidArgument, match=r"has versions 1 to 4 \(older ones were garbage"):
+        db.lookup("ws", "data", 9)  # the range named is what is left, not "0 to 4"
+    with pytest.raises(InvalidArgument, match="versions 1 to 4"):
+        db.changes("ws", 9)
     assert db.read_file(db.lookup("ws", "data", db.version_of("ws", "first"))) == contents[0]
     assert db.read_file(db.lookup("ws", "data")) == contents[3]
     for v in (0, 2, 3):
@@ -910,7 +936,9 @@ def test_rebuild_after_gc_gives_identical_answers(ws_db: Database, tmp_path: Pat
     db.create_workspace("gone", "main")
     db.commit("gone", [WriteFile("g", big_file(db, b"g" * 9000))])
     for i in range(5):
-        db.commit("ws", [WriteFile("README", fentry(b"%d" % i)), WriteFile(f"f{i}", big_file(db, bytes([i]) * 5000))])
+        long_dirs = [MakeDir(LONG), MakeDir(f"{LONG}/{LONG}")] if i == 0 else []
+        db.commit("ws", long_dirs + [WriteFile("README", fentry(b"%d" % i)), WriteFile(f"f{i}", big_file(db, bytes([i]) * 5000)),
+                         WriteFile(f"{LONG}/{LONG}/f", big_file(db, bytes([i]) * 5001))])
     db.label("ws", "l2", version=2)
     import_spec(db, tmp_path, dict(BASE, README=b"rev2\n"))
     db.sync("ws")
@@ -948,7 +976,8 @@ def test_fsck_finds_corrupt_and_missing_objects_and_rebuilds(ws_db: Database) ->
     big = os.urandom(2 * CHUNK_SIZE)
     chunks = split_chunks(big)
     ids = ws_db.objects.put_many([(ObjectKind.CHUNK, c, None) for c in chunks])
-    ws_db.commit("ws", [WriteFile("big", Entry.file(chunks=tuple(ids), size=len(big)))])
+    ws_db.commit("ws", [WriteFile("big", Entry.file(chunks=tuple(ids), size=len(big))),
+                        MakeDir(LONG), WriteFile(f"{LONG}/big", Entry.file(chunks=tuple(ids), size=len(big)))])
     report = ws_db.fsck()
     assert report.ok and report.objects >= 2 and report.records >= 3 and not report.rebuilt
     ws_db.objects.corrupt_for_test(ids[0], b"bad")

@@ -46,8 +46,9 @@ BASE_SPEC: dict[str, object] = {
     "top": b"top",
     "ln": ("symlink", "top"),
     "emptydir": None,
+    "L" * 201 + "/deep": b"long",  # a parent past keys.PARENT_KEY_MAX: cut and hashed keys
 }
-NAMES = ["a", "b", "c", "f1", "x", "y"]
+NAMES = ["a", "b", "c", "f1", "x", "y", "L" * 201]
 CONTENTS = st.one_of(st.binary(max_size=12),
                      st.integers(1, 3).map(lambda n: bytes([64 + n]) * (INLINE_MAX + n)))
 MODES = st.sampled_from([0o644, 0o755, 0o600])
@@ -78,6 +79,13 @@ def write_model(root: str, model: Model) -> None:
 
 def dirs_of(model: Model) -> list[str]:
     return [paths.ROOT] + sorted(p for p, v in model.items() if v[0] == "dir")
+
+
+def write_dirs(model: Model) -> list[str]:
+    """Directories to write into, those past keys.PARENT_KEY_MAX bytes weighted up so
+    that most runs put overlay entries under a cut and hashed parent before a GC."""
+    found = dirs_of(model)
+    return found + [d for d in found if len(paths.to_bytes(d)) > 200] * 4
 
 
 def changed_paths(old: Model, new: Model) -> set[str]:
@@ -217,7 +225,7 @@ class VersionsMachine(RuleBasedStateMachine):
     def write_file(self, data, content: bytes, mode: int) -> None:
         name, ws = self.pick_ws(data)
         model = dict(ws.model)
-        path = paths.join(data.draw(st.sampled_from(dirs_of(model))), data.draw(st.sampled_from(NAMES)))
+        path = paths.join(data.draw(st.sampled_from(write_dirs(model))), data.draw(st.sampled_from(NAMES)))
         if model.get(path, ("file",))[0] == "dir":
             return
         model[path] = ("file", content, mode)
@@ -380,6 +388,9 @@ class VersionsMachine(RuleBasedStateMachine):
         for _ in range(data.draw(st.integers(1, 3), label="mutations")):
             self.mutate(data, new, mine if avoid else set())
         rev = self.import_model(new)
+        if new == self.bases[latest_rev]:  # an unchanged tree makes no revision
+            assert rev == latest_rev
+            return
         assert rev == latest_rev + 1
         self.bases[rev] = new
         theirs = changed_paths(old_base, new)

@@ -49,6 +49,11 @@ def import_tree(name: str, directory: str, message: str,
                                            message or f"import of {os.path.abspath(directory)}",
                                            progress)
     rev = response.revision
+    if response.unchanged:
+        click.echo(f"nothing changed: {directory} is the same tree as "
+                   f"{output.style(f'{rev.base}@{rev.rev}', bold=True)}; no revision made",
+                   err=to_stderr)
+        return response
     click.echo(f"imported {stats.files} files, {stats.directories} directories, "
                f"{stats.symlinks} symlinks ({output.human_bytes(stats.bytes)}) as "
                f"{output.style(f'{rev.base}@{rev.rev}', bold=True)}"
@@ -66,7 +71,8 @@ def import_(directory: str, name: str, message: str, as_json: bool) -> None:
     """Import DIR as the next revision of base NAME.
 
     Only content the server lacks is uploaded, so re-importing a tree that changed a
-    little is quick.
+    little is quick. A tree equal to the newest revision makes no revision (--json
+    says "unchanged": true).
 
     \b
     Example:
@@ -74,7 +80,8 @@ def import_(directory: str, name: str, message: str, as_json: bool) -> None:
     """
     response = import_tree(name, directory, message, to_stderr=as_json)
     if as_json:
-        output.emit_json(output.base_revision_json(response.revision))
+        output.emit_json(dict(output.base_revision_json(response.revision),
+                              unchanged=response.unchanged))
 
 
 @base.command("list")

@@ -1,5 +1,5 @@
 """What every `citc` command shares: the server connection, the current workspace,
-and how references like ``3``, ``v1``, ``base`` or ``base@2`` are read.
+and resolving references (``demo@3``, ``demo@base``; the grammar is in `refs`).
 """
 
 from __future__ import annotations
@@ -11,10 +11,13 @@ from typing import Any
 
 import click
 
+from citcfs import errors
 from citcfs.client.rpc import Client
+from citcfs.entries import Entry
+from citcfs.objects import ObjectId
 from citcfs.protos import citc_pb2 as pb
 
-from . import local_server
+from . import local_server, refs, trees
 
 
 last_address: str | None = None
@@ -184,6 +187,12 @@ def mount_server(mount: Mount | None) -> str | None:
     return None
 
 
+def mounts_of_server(address: str) -> list[Mount]:
+    """The live citc mounts that read from the server at `address` (other servers'
+    mounts on this machine are left out)."""
+    return [m for m in citc_mounts() if mount_server(m) == address]
+
+
 def workspace_or_current(ws: str | None) -> str:
     """`ws`, or the workspace of the mount the working directory is in."""
     if ws:
@@ -195,71 +204,83 @@ def workspace_or_current(ws: str | None) -> str:
     return mount.workspace
 
 
-# --- references ---------------------------------------------------------------------------
+# --- references: the grammar is in `refs`; here they are resolved through the API -------
 
 
-@dataclass(frozen=True, slots=True)
-class WsAt:
-    """A workspace state: the head, a version, or a label."""
-
-    workspace: str
-    version: int | None = None
-    label: str | None = None
-
-    def kwargs(self) -> dict[str, Any]:
-        return {"version": self.version, "label": self.label}
-
-    def __str__(self) -> str:
-        if self.version is not None:
-            return f"{self.workspace}@{self.version}"
-        return f"{self.workspace}@{self.label}" if self.label else self.workspace
+def parse_ref(text: str) -> refs.StateRef:
+    """`text` as WS[@AT]; a malformed one is a usage error (exit 2)."""
+    try:
+        return refs.parse(text)
+    except errors.InvalidArgument as exc:
+        raise click.BadParameter(exc.message) from None
 
 
-def parse_state(ref: str | None) -> tuple[int | None, str | None]:
-    """'3' -> version 3; 'v1' -> label v1; None/'head' -> the head."""
-    if ref is None or ref in ("", "head", "HEAD"):
-        return None, None
-    if ref.isdigit():
-        return int(ref), None
-    return None, ref
+def parse_side(workspace: str, text: str | None) -> refs.StateRef:
+    """An option's AT of `workspace`, or OTHER-WS@AT; malformed: a usage error."""
+    try:
+        return refs.parse_side(workspace, text)
+    except errors.InvalidArgument as exc:
+        raise click.BadParameter(exc.message) from None
 
 
-def split_ws_ref(text: str) -> WsAt:
-    """'WS', 'WS@3' or 'WS@label'."""
-    name, _, ref = text.partition("@")
-    if not name:
-        raise click.BadParameter(f"{text!r} names no workspace")
-    version, label = parse_state(ref or None)
-    return WsAt(name, version, label)
+def version_kwargs(ref: refs.StateRef) -> dict[str, Any]:
+    """The version/label arguments of Client calls for a version-kind reference."""
+    return {"version": ref.version, "label": ref.label}
+
+
+def require_version(ref: refs.StateRef, what: str) -> refs.StateRef:
+    """`ref` if it names a version of its workspace (head, N or LABEL), else an error."""
+    if not ref.is_version:
+        raise click.BadParameter(f"{what} takes WS, WS@N or WS@LABEL, not {ref}")
+    return ref
+
+
+def fork_point(client_: Client, workspace: str) -> ObjectId:
+    """The root tree `workspace` was forked from. The server does not record fork
+    points yet, so for now this names the limit instead of guessing."""
+    client_.describe_workspace(workspace)  # an unknown workspace is its own error
+    raise errors.InvalidArgument(f"{workspace}@fork: this server records no fork point "
+                                 f"for {workspace!r}")
+
+
+def diff_side(client_: Client, ref: refs.StateRef) -> tuple[pb.Ref, str]:
+    """`ref` as a side of the server's Diff, and how to print it."""
+    if ref.is_version:
+        shown = str(ref) if ref.kind != "head" else f"{ref.workspace}@head"
+        return Client.workspace_ref(ref.workspace, **version_kwargs(ref)), shown
+    if ref.kind == "base":
+        ws = client_.describe_workspace(ref.workspace)
+        rev = ws.base_rev if ref.base_rev is None else ref.base_rev
+        return Client.base_ref(ws.base, rev), f"{ws.base}@{rev}"
+    fork_point(client_, ref.workspace)
+    raise AssertionError("fork_point returns only once fork points are recorded")
+
+
+def root_of(client_: Client, ref: refs.StateRef) -> tuple[ObjectId, str]:
+    """The root tree id of the state `ref` names, and how to print it."""
+    if ref.is_version:
+        return client_.freeze(ref.workspace, **version_kwargs(ref)), str(ref)
+    if ref.kind == "fork":
+        return fork_point(client_, ref.workspace), f"{ref.workspace}@fork"
+    ws = client_.describe_workspace(ref.workspace)
+    rev = ws.base_rev if ref.base_rev is None else ref.base_rev
+    for revision in client_.base_history(ws.base):
+        if revision.rev == rev:
+            return ObjectId(revision.root), f"{ws.base}@{rev}"
+    raise errors.BaseNotFound(f"base {ws.base!r} has no revision {rev}")
+
+
+def lookup(client_: Client, ref: refs.StateRef, path: str) -> Entry:
+    """The entry at `path` in the state `ref` names."""
+    if ref.is_version:
+        return client_.lookup(ref.workspace, path, **version_kwargs(ref))
+    root, shown = root_of(client_, ref)
+    return trees.lookup_path(client_, root, path, shown)
 
 
 def split_base_ref(text: str) -> tuple[str, int | None]:
-    """'BASE' or 'BASE@REV'."""
+    """'BASE' or 'BASE@REV' (a base and one of its revisions, for ws create)."""
     name, _, rev = text.partition("@")
     if rev and not rev.isdigit():
         raise click.BadParameter(f"{text!r}: a base revision is a number")
     return name, int(rev) if rev else None
-
-
-def ref_for(workspace: str, text: str | None, client_: Client) -> tuple[pb.Ref, str]:
-    """A diff side of `workspace` named by `text`, and how to print it.
-
-    ``None``/``head``: the head; a number: that version; ``base``: the base revision
-    the workspace sits on; ``base@REV``: another revision of its base; ``OTHER@REF``:
-    another workspace's state; anything else: a label.
-    """
-    if text in (None, "", "head", "HEAD"):
-        return Client.workspace_ref(workspace), f"{workspace}@head"
-    assert text is not None
-    name, at, rest = text.partition("@")
-    if name == "base":
-        ws = client_.describe_workspace(workspace)
-        if at and not rest.isdigit():
-            raise click.BadParameter(f"{text!r}: base@REV takes a revision number")
-        rev = int(rest) if at else ws.base_rev
-        return Client.base_ref(ws.base, rev), f"{ws.base}@{rev}"
-    if at and name:
-        other = split_ws_ref(text)
-        return Client.workspace_ref(other.workspace, **other.kwargs()), str(other)
-    version, label = parse_state(text)
-    return Client.workspace_ref(workspace, version, label), str(WsAt(workspace, version, label))

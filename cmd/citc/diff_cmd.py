@@ -14,7 +14,7 @@ from citcfs.client.rpc import Client
 from citcfs.entries import Entry, EntryKind
 from citcfs.protos import citc_pb2 as pb
 
-from . import context, output, trees
+from . import context, output, quoting, trees
 from .patch import Change, file_diffs, name_status, stat_lines
 
 CHANGE_NAMES = {pb.CHANGE_ADDED: "added", pb.CHANGE_MODIFIED: "modified",
@@ -42,13 +42,17 @@ def changes(client: Client, a: pb.Ref, b: pb.Ref) -> Iterator[Change]:
 
 
 def change_json(change: Change) -> dict[str, Any]:
+    """One change for --json; a non-UTF-8 path also comes as path_b64 (see quoting)."""
     entry = change.new or change.old
-    return {"path": change.path, "change": change.change, "old_path": change.old_path,
-            "kind": KIND_NAMES.get(entry.kind, "other") if entry else None,
-            "old_size": change.old.size if change.old else None,
-            "new_size": change.new.size if change.new else None,
-            "old_mode": change.old.mode if change.old else None,
-            "new_mode": change.new.mode if change.new else None}
+    doc: dict[str, Any] = {}
+    quoting.json_path(doc, "path", change.path)
+    quoting.json_path(doc, "old_path", change.old_path)
+    return doc | {"change": change.change,
+                  "kind": KIND_NAMES.get(entry.kind, "other") if entry else None,
+                  "old_size": change.old.size if change.old else None,
+                  "new_size": change.new.size if change.new else None,
+                  "old_mode": change.old.mode if change.old else None,
+                  "new_mode": change.new.mode if change.new else None}
 
 
 PROGRESS_MIN_CHANGES = 100
@@ -95,7 +99,7 @@ def _write_patch_text(text: str, colour: bool) -> None:
     if not colour:
         sys.stdout.buffer.write(text.encode("utf-8", "surrogateescape"))
         return
-    for line in text.splitlines():
+    for line in text.split("\n")[:-1]:  # \n only: a \r or form feed is inside a line
         shown = line.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
         if line.startswith(("diff --git", "---", "+++", "new file", "deleted file", "old mode",
                             "new mode", "rename ", "similarity")):
@@ -112,8 +116,8 @@ def _write_patch_text(text: str, colour: bool) -> None:
 @click.command()
 @click.argument("workspace", metavar="[WS]", required=False)
 @click.option("--from", "from_", metavar="X", default=None,
-              help="The old side: a version number, a label, 'base' (default), 'base@REV', "
-                   "'head', or OTHER-WS@REF.")
+              help="The old side: N, LABEL, base (the default), base@REV, fork, head, or "
+                   "OTHER-WS@AT (see 'citc help refs').")
 @click.option("--to", metavar="Y", default=None,
               help="The new side, named like --from (default: the head).")
 @click.option("--name-status", "mode", flag_value="name-status",
@@ -121,13 +125,17 @@ def _write_patch_text(text: str, colour: bool) -> None:
 @click.option("--stat", "mode", flag_value="stat", help="Lines added and removed per file.")
 @click.option("--patch", "-p", "mode", flag_value="patch", default=True,
               help="A unified diff (the default) that applies with 'patch -p1'.")
+@click.option("--binary", is_flag=True,
+              help="Write binary changes as git binary patches, which 'git apply' applies "
+                   "(GNU patch cannot), instead of 'Binary files differ'.")
 @output.json_option
 def diff(workspace: str | None, from_: str | None, to: str | None, mode: str,
-         as_json: bool) -> None:
+         binary: bool, as_json: bool) -> None:
     """Differences between two states of WS (default: its base and its head).
 
     X and Y are a version number (0 is the workspace as created), a snapshot label,
-    'base' (the base revision WS sits on), 'base@REV', 'head', or OTHER-WS@REF.
+    'base' (the base revision WS sits on), 'base@REV', 'fork', 'head', or
+    OTHER-WS@AT: the grammar of 'citc help refs'.
 
     \b
     Examples:
@@ -135,11 +143,12 @@ def diff(workspace: str | None, from_: str | None, to: str | None, mode: str,
       citc diff demo --from 3 --to v2 --stat
       citc diff demo --name-status --from base@1
       citc diff demo > fix.patch && (cd ../plain-copy && patch -p1 < ../fix.patch)
+      citc diff demo --binary | (cd ../plain-copy && git apply)
     """
     name = context.workspace_or_current(workspace)
     client = context.client()
-    a, a_name = context.ref_for(name, from_ or "base", client)
-    b, b_name = context.ref_for(name, to, client)
+    a, a_name = context.diff_side(client, context.parse_side(name, from_ or "base"))
+    b, b_name = context.diff_side(client, context.parse_side(name, to))
     found = list(changes(client, a, b))
     if as_json:
         output.emit_json({"from": a_name, "to": b_name,
@@ -159,7 +168,8 @@ def diff(workspace: str | None, from_: str | None, to: str | None, mode: str,
             bar.advance(len(data))
             return data
 
-        diffs = file_diffs(found, read, lambda entry: trees.files_below(client, entry))
+        diffs = file_diffs(found, read, lambda entry: trees.files_below(client, entry),
+                           binary=binary)
         if mode == "stat":
             lines = stat_lines(list(diffs))
         else:

@@ -13,15 +13,15 @@ from citcfs.client.rpc import Client
 from citcfs.entries import Entry, EntryKind
 from citcfs.objects import ObjectId
 
-from . import context, output, trees
+from . import context, output, refs, trees
 
 MAX_SYMLINKS = 40
 
 
-def _lookup_following(client: Client, at: context.WsAt, path: str) -> Entry:
+def _lookup_following(client: Client, at: refs.StateRef, path: str) -> Entry:
     """The entry at `path`, following symlinks that stay inside the workspace."""
     for _ in range(MAX_SYMLINKS):
-        entry = client.lookup(at.workspace, path, **at.kwargs())
+        entry = context.lookup(client, at, path)
         if entry.kind != EntryKind.SYMLINK:
             return entry
         target = entry.target
@@ -39,37 +39,22 @@ def _lookup_following(client: Client, at: context.WsAt, path: str) -> Entry:
 def cat(source: str, path: str) -> None:
     """Print file PATH of WS as it is at REF (default: the head).
 
-    REF is a version number or a snapshot label.
+    REF is any reference: a version, a label, base, base@REV or fork (see
+    'citc help refs').
 
     \b
     Example:
       citc cat demo src/main.c
       citc cat demo@3 README | less
+      citc cat demo@base src/main.c
     """
-    at = context.split_ws_ref(source)
+    at = context.parse_ref(source)
     client = context.client()
     entry = _lookup_following(client, at, path.strip("/"))
     if entry.is_dir:
         raise errors.IsADirectory(f"{path} is a directory in {at}")
     sys.stdout.buffer.write(client.read_file(entry))
     sys.stdout.flush()
-
-
-def resolve_root(client: Client, source: str) -> tuple[ObjectId, str]:
-    """The root tree of WS, WS@VERSION, WS@LABEL, WS@base or WS@base@REV."""
-    name, _, ref = source.partition("@")
-    if ref == "base" or ref.startswith("base@"):
-        ws = client.describe_workspace(name)
-        rev_text = ref.partition("@")[2]
-        if rev_text and not rev_text.isdigit():
-            raise click.BadParameter(f"{source!r}: base@REV takes a revision number")
-        rev = int(rev_text) if rev_text else ws.base_rev
-        for revision in client.base_history(ws.base):
-            if revision.rev == rev:
-                return ObjectId(revision.root), f"{ws.base}@{rev}"
-        raise errors.BaseNotFound(f"base {ws.base!r} has no revision {rev}")
-    at = context.split_ws_ref(source)
-    return client.freeze(at.workspace, **at.kwargs()), str(at)
 
 
 def export_tree(client: Client, root: ObjectId, directory: str, label: str) -> tuple[int, int]:
@@ -113,8 +98,8 @@ def export_tree(client: Client, root: ObjectId, directory: str, label: str) -> t
 def export(source: str, directory: str, as_json: bool) -> None:
     """Copy WS as it is at REF into DIR, a plain directory (new or empty).
 
-    REF is a version number, a snapshot label, 'base' or 'base@REV' (the head when
-    omitted). Files keep their mode bits and mtimes; symlinks stay symlinks.
+    REF is any reference (see 'citc help refs'): the head when omitted, a version, a
+    label, base, base@REV or fork. Files keep their mode bits and mtimes; symlinks stay symlinks.
 
     \b
     Example:
@@ -124,7 +109,7 @@ def export(source: str, directory: str, as_json: bool) -> None:
     if os.path.exists(directory) and os.listdir(directory):
         raise click.BadParameter(f"{directory!r} is not empty", param_hint="DIR")
     client = context.client()
-    root, label = resolve_root(client, source)
+    root, label = context.root_of(client, context.parse_ref(source))
     files, nbytes = export_tree(client, root, directory, label)
     if as_json:
         output.emit_json({"source": label, "root": root.hex(), "directory":

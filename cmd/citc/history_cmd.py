@@ -8,7 +8,7 @@ import click
 
 from citcfs import errors
 
-from . import context, output
+from . import context, output, refs
 
 
 def _ws_and(args: tuple[str, ...], what: str) -> tuple[str, str]:
@@ -37,6 +37,7 @@ def snapshot(args: tuple[str, ...], version: int | None, replace: bool, as_json:
       citc snapshot demo v1 --version 3
     """
     workspace, label = _ws_and(args, "LABEL")
+    refs.check_label(label)
     info = context.client().label(workspace, label, version, replace)
     if as_json:
         output.emit_json({"workspace": workspace, **output.label_json(info)})
@@ -98,8 +99,8 @@ def log(workspace: str | None, limit: int | None, as_json: bool) -> None:
 
 @click.command()
 @click.argument("workspace", metavar="[WS]", required=False)
-@click.option("--to", "to", metavar="REF", required=True,
-              help="A version number or a snapshot label.")
+@click.option("--to", "to", metavar="AT", required=True,
+              help="A version number or a snapshot label (see 'citc help refs').")
 def restore(workspace: str | None, to: str) -> None:
     """Make WS's head equal to an earlier version, as a new version.
 
@@ -111,8 +112,10 @@ def restore(workspace: str | None, to: str) -> None:
       citc restore demo --to 3
     """
     name = context.workspace_or_current(workspace)
-    version, label = context.parse_state(to)
-    result = context.client().restore(name, version, label)
+    at = context.require_version(context.parse_side(name, to), "restore --to")
+    if at.workspace != name or at.kind == "head":
+        raise click.BadParameter(f"restore --to takes a version or a label of {name}")
+    result = context.client().restore(name, at.version, at.label)
     click.echo(f"restored {name} to {to} as version {result.version}")
 
 
@@ -150,12 +153,14 @@ def _workspace_paths(args: tuple[str, ...], explicit: str | None) -> tuple[str, 
 
 @click.command()
 @click.argument("args", nargs=-1, required=True, metavar="[WS] PATH...")
-@click.option("--to", "to", metavar="REF", default=None,
-              help="A version number or a snapshot label (default: 0, the workspace as "
-                   "created).")
+@click.option("--to", "to", metavar="AT", default=None,
+              help="base (the default: the base revision WS sits on now), a version "
+                   "number or a snapshot label (see 'citc help refs').")
 @click.option("--workspace", "-w", metavar="WS", help="The workspace, when it is ambiguous.")
 def revert(args: tuple[str, ...], to: str | None, workspace: str | None) -> None:
-    """Make PATHs of WS as they were at an earlier version, as a new version.
+    """Make PATHs of WS as they are in its base (or at AT), as a new version.
+
+    AT follows 'citc help refs'. A PATH that exists neither in WS nor at REF is an error, and nothing changes.
 
     \b
     Example:
@@ -163,10 +168,19 @@ def revert(args: tuple[str, ...], to: str | None, workspace: str | None) -> None
       citc revert demo src docs/guide.txt --to v1
     """
     name, targets = _workspace_paths(args, workspace)
-    version, label = context.parse_state(to) if to else (0, None)
-    result = context.client().revert(name, targets, version, label)
+    client = context.client()
+    at = context.parse_side(name, to or "base")
+    if at.workspace != name or not (at.is_version or (at.kind == "base" and at.base_rev is None)):
+        raise click.BadParameter(f"revert --to takes base, a version or a label of {name}")
+    if at.kind == "base":
+        ws = client.describe_workspace(name)
+        shown = f"its base {ws.base}@{ws.base_rev}"
+    else:
+        shown = str(at)
+    version = client.describe_workspace(name).version if at.kind == "head" else at.version
+    result = client.revert(name, targets, version, at.label)
     click.echo(f"reverted {len(targets)} path{'s' if len(targets) != 1 else ''} of {name} to "
-               f"{to or 'version 0'} as version {result.version}")
+               f"{shown} as version {result.version}")
 
 
 @click.command()

@@ -101,11 +101,46 @@ def main(ctx: click.Context, server: str | None, debug: bool) -> None:
       cd ~/demo && $EDITOR README && citc diff
       citc snapshot first && citc log
       citc unmount ~/demo
+
+    States are named WS, WS@N, WS@LABEL, WS@base or WS@fork: see 'citc help refs'.
     """
     obj = ctx.ensure_object(context.Context)
     obj.server = server or None
     obj.debug = debug
     ctx.call_on_close(obj.close)
+
+
+HELP_TOPICS = {"refs": "how to name a state: WS, WS@N, WS@LABEL, WS@base, WS@fork"}
+
+
+@click.command("help")
+@click.argument("topic", required=False, metavar="[TOPIC|COMMAND]")
+@click.pass_context
+def help_(ctx: click.Context, topic: str | None) -> None:
+    """Help on a topic (refs) or a command.
+
+    \b
+    Example:
+      citc help refs
+      citc help diff
+    """
+    from .refs import HELP as REFS_HELP
+
+    if topic == "refs":
+        click.echo(REFS_HELP, nl=False)
+        return
+    group = ctx.parent.command if ctx.parent is not None else main
+    assert isinstance(group, click.Group)
+    command = group.get_command(ctx, topic) if topic else None
+    if topic and command is None:
+        raise click.BadParameter(f"no topic or command {topic!r} (topics: "
+                                 f"{', '.join(HELP_TOPICS)})", param_hint="TOPIC")
+    target = command or group
+    with click.Context(target, info_name=topic or "citc", parent=ctx.parent) as sub:
+        click.echo(target.get_help(sub))
+    if not topic:
+        click.echo("\nTopics:\n" + "".join(f"  citc help {name:<8} {text}\n"
+                                           for name, text in HELP_TOPICS.items()), nl=False)
 
 
 def _register() -> None:
@@ -119,7 +154,7 @@ def _register() -> None:
     from .ws_cmd import ws
 
     for command in (server, base, ws, status, diff, snapshot, snapshots, log, cat, restore,
-                    revert, sync, submit, export, mount, unmount, gc, fsck):
+                    revert, sync, submit, export, mount, unmount, gc, fsck, help_):
         main.add_command(command)
 
 

@@ -7,11 +7,14 @@ is missing, and mounts it.
 
 from __future__ import annotations
 
+import ctypes.util
 import os
+import shutil
+from collections.abc import Callable
 
 import click
 
-from citcfs import errors
+from citcfs import errors, paths
 from citcfs.client.cache import DEFAULT_CACHE_BYTES
 from citcfs.client.mount import MountOptions, mount_background, mount_foreground
 from citcfs.client.mount import unmount as unmount_path
@@ -20,7 +23,51 @@ from . import context, local_server, output
 from .base_cmd import import_tree
 
 
+FUSE_DEVICE = "/dev/fuse"
+
+
+def fuse_problems(device: str = FUSE_DEVICE,
+                  find_library: Callable[[str], str | None] = ctypes.util.find_library,
+                  which: Callable[[str], str | None] = shutil.which,
+                  is_root: bool | None = None) -> list[str]:
+    """What this machine lacks to mount: libfuse 3, /dev/fuse, and (for a user who is
+    not root) the setuid fusermount3 that mounts for them. Empty when nothing."""
+    problems = []
+    if find_library("fuse3") is None:
+        problems.append("libfuse 3 is not installed (Debian/Ubuntu: apt install fuse3; "
+                        "Fedora: dnf install fuse3)")
+    elif (is_root if is_root is not None else os.geteuid() == 0) is False \
+            and which("fusermount3") is None:
+        problems.append("fusermount3 is missing (it comes with the fuse3 package)")
+    if not os.path.exists(device):
+        problems.append(f"{device} does not exist (load the module: modprobe fuse; in a "
+                        f"container, run it with --device /dev/fuse --cap-add SYS_ADMIN)")
+    return problems
+
+
+def _check_fuse() -> None:
+    problems = fuse_problems()
+    if problems:
+        raise errors.FailedPrecondition("citc mount needs FUSE: " + "; ".join(problems)
+                                        + ". Every other citc command works without it.")
+
+
+def _check_names(name: str, base_name: str | None) -> None:
+    """Name the argument that is wrong before anything is imported or created: the
+    base is named like WS by default, so a bad WS would otherwise be blamed on it."""
+    try:
+        paths.check_label(name, "workspace name")
+    except errors.InvalidArgument as exc:
+        raise click.BadParameter(exc.message, param_hint="WS") from None
+    if base_name is not None:
+        try:
+            paths.check_label(base_name, "base name")
+        except errors.InvalidArgument as exc:
+            raise click.BadParameter(exc.message, param_hint="--base-name") from None
+
+
 def _ensure_workspace(name: str, tree: str | None, base_name: str | None) -> None:
+    _check_names(name, base_name)
     client = context.client()
     try:
         client.describe_workspace(name)
@@ -63,6 +110,9 @@ def mount(workspace: str, directory: str, tree: str | None, base_name: str | Non
           server: str | None, foreground: bool, cache_bytes: int, attr_timeout: float) -> None:
     """Mount workspace WS on DIR (made if missing).
 
+    Needs FUSE: libfuse 3 (the fuse3 package) and /dev/fuse; without them it says
+    what is missing and changes nothing.
+
     With --base TREE, a newcomer's one command: TREE is imported as a base (named
     like WS, or --base-name) unless that base exists, and WS is created over it
     unless it exists.
@@ -75,6 +125,7 @@ def mount(workspace: str, directory: str, tree: str | None, base_name: str | Non
     ctx = context.get()
     if server:
         ctx.server = server
+    _check_fuse()
     _ensure_workspace(workspace, tree, base_name)
     mountpoint = os.path.abspath(os.path.expanduser(directory))
     os.makedirs(mountpoint, exist_ok=True)

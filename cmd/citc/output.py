@@ -22,7 +22,8 @@ import click
 from citcfs import paths
 from citcfs.protos import citc_pb2 as pb
 
-JSON_OPTION_HELP = "Print JSON (a stable shape, for tools) instead of text."
+JSON_OPTION_HELP = ("Print JSON (a stable shape, for tools) instead of text. A path that "
+                    "is not UTF-8 also comes as <key>_b64, its exact bytes in base64.")
 
 
 def json_option(func: Callable[..., Any]) -> Callable[..., Any]:

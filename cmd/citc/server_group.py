@@ -129,7 +129,7 @@ def stop() -> None:
         click.echo("no local server is running")
         return
     click.echo(f"stopped the local server (pid {pid})")
-    mounts = context.citc_mounts()
+    mounts = context.mounts_of_server(paths.address)
     if mounts:
         click.echo(f"note: {len(mounts)} citcfs mount(s) remain: "
                    + ", ".join(m.mountpoint for m in mounts), err=True)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from citcfs import errors, paths
 from citcfs.client.rpc import Client
 from citcfs.entries import Entry, Tree
 from citcfs.objects import ObjectId
@@ -38,3 +39,18 @@ def files_below(client: Client, directory: Entry) -> list[tuple[str, Entry]]:
     if directory.tree is None:
         return []
     return [(path, entry) for path, entry in walk(client, directory.tree) if not entry.is_dir]
+
+
+def lookup_path(client: Client, root: ObjectId, path: str, where: str) -> Entry:
+    """The entry at `path` below tree `root` (the root's own entry for ""), one tree
+    object read per component; `where` names the state in errors."""
+    entry = Entry.directory(tree=root)
+    for name in paths.components(paths.normalize(path)):
+        if not entry.is_dir or entry.tree is None:
+            raise errors.NotADirectory(f"{path}: not a directory in {where}")
+        (_, _, data), = client.read_objects([entry.tree])
+        found = Tree.decode(data).get(name)
+        if found is None:
+            raise errors.PathNotFound(f"{path} does not exist in {where}")
+        entry = found
+    return entry

@@ -43,20 +43,23 @@ def create(name: str, base_ref: str, as_json: bool) -> None:
 
 
 @ws.command()
-@click.argument("source", metavar="SRC[@SNAP|@VERSION]")
+@click.argument("source", metavar="SRC[@N|@LABEL]")
 @click.argument("name", metavar="NEW")
 @output.json_option
 def fork(source: str, name: str, as_json: bool) -> None:
-    """Create workspace NEW as a copy of SRC (its head, a snapshot or a version).
+    """Create workspace NEW as a copy of SRC (its head, a version or a snapshot).
 
-    Costs the same whatever the size of the tree.
+    Costs the same whatever the size of the tree. NEW remembers where it came from:
+    NEW@fork names that state, and status, diff and log of NEW start there (see
+    'citc help refs').
 
     \b
     Example:
       citc ws fork fix-1234@before-refactor fix-1234-retry
     """
-    src = context.split_ws_ref(source)
-    workspace = context.client().fork_workspace(src.workspace, name, **src.kwargs())
+    src = context.require_version(context.parse_ref(source), "ws fork")
+    workspace = context.client().fork_workspace(src.workspace, name,
+                                                **context.version_kwargs(src))
     if as_json:
         output.emit_json(output.workspace_json(workspace))
     else:
