@@ -6,6 +6,18 @@ Reads: `seq_read_cold` reads a file once through a mount with an empty local cac
 page cache and the local object cache both warm; `seq_read_local_cache` reads it in
 a new mount (empty page cache) from the local object cache alone.
 
+Writes: `tar_extract_s` extracts a source tree; `git_commit_s` runs `git init && git
+add -A && git commit` in each extracted tree (fixed identity from the environment, no
+system or global configuration, gc and fsmonitor off); `rm_tree_s` removes each tree
+(with its .git) by `rm -rf`.
+
+Visibility (citcfs only): two mounts of one workspace, each with its own cache
+directory; a create storm in mount A, and a poller process that stats sampled files
+in mount B. `visibility_ms_*` time close() in A to the first successful stat in B for
+files B first looks for after their close; `visibility_prepolled_ms_*` for files B
+polled from before they existed, which a negative dentry cached in B's kernel (the
+mounts' negative timeout is ATTR_TIMEOUT) can hide although B's daemon knows them.
+
 Each figure NAME comes with NAME_vs_floor and NAME_vs_native: ours over theirs for
 rates, theirs over ours for times, so higher is better for every ratio. Native and
 passthrough data, the server's data and the local object cache all live on
@@ -269,17 +281,19 @@ def git_status(tree: str, runs: int) -> float:
 # --- visibility between two mounts ------------------------------------------------------
 
 # The poller: a process of its own, so that neither side waits for the other's GIL.
-# It reads "NAME CLOSE_NS" lines (a file closed in mount A at CLOCK_MONOTONIC time
-# CLOSE_NS) and stats DIR/NAME in mount B every POLL_S until it succeeds; on "end" it
-# finishes the names still pending (up to TIMEOUT_S after their close), then prints
-# JSON: each name's latency in ms, and the names stat never found, with whether B's
-# own listing of DIR holds them (then a cached negative dentry hides them from stat).
+# Lines on stdin: "watch NAME" starts polling DIR/NAME in mount B before the file
+# exists; "closed NAME CLOSE_NS" says the file was closed in mount A at
+# CLOCK_MONOTONIC time CLOSE_NS (and starts polling it if it was not yet). Every
+# pending name is stat'ed each POLL_S until it is found, or until TIMEOUT_S after its
+# close. On "end" it finishes the pending names, then prints JSON: the latency of each
+# name in ms, and the names stat never found, with whether B's own listing of DIR
+# held them (then a cached negative dentry hid them from stat).
 _POLLER = r"""
 import fcntl, json, os, sys, time
 directory, timeout_ns, poll_s = sys.argv[1], int(float(sys.argv[2]) * 1e9), float(sys.argv[3])
 fd = sys.stdin.fileno()
 fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) | os.O_NONBLOCK)
-pending, latencies, missing, buffer, ended = {}, {}, [], b"", False
+pending, closed, found, missing, buffer, ended = set(), {}, {}, [], b"", False
 print("ready", flush=True)
 while not ended or pending:
     try:
@@ -291,24 +305,28 @@ while not ended or pending:
         pass
     *lines, buffer = buffer.split(b"\n")
     for line in lines:
-        if line == b"end":
+        words = line.decode().split()
+        if words == ["end"]:
             ended = True
-        elif line:
-            name, closed = line.decode().split()
-            pending[name] = int(closed)
-    now = time.monotonic_ns()
-    for name, closed in list(pending.items()):
+        elif words and words[0] == "watch":
+            pending.add(words[1])
+        elif words and words[0] == "closed":
+            closed[words[1]] = int(words[2])
+            if words[1] not in found:
+                pending.add(words[1])
+    for name in list(pending):
         try:
             os.stat(os.path.join(directory, name))
         except FileNotFoundError:
-            if now - closed > timeout_ns:
+            if name in closed and time.monotonic_ns() - closed[name] > timeout_ns:
                 missing.append(name)
-                del pending[name]
+                pending.discard(name)
             continue
-        latencies[name] = (time.monotonic_ns() - closed) / 1e6
-        del pending[name]
+        found[name] = time.monotonic_ns()
+        pending.discard(name)
     time.sleep(poll_s)
 listed = set(os.listdir(directory)) if missing else set()
+latencies = {name: max(0, at - closed[name]) / 1e6 for name, at in found.items() if name in closed}
 print(json.dumps({"latencies_ms": latencies, "missing": missing,
                   "missing_but_listed": [n for n in missing if n in listed]}), flush=True)
 """
@@ -321,28 +339,40 @@ VIS_TIMEOUT_S = 3.0
 def visibility(writer_dir: str, reader_dir: str, seconds: float) -> dict[str, Any]:
     """A create storm in `writer_dir` (mount A) for `seconds`; for a file every
     VIS_SAMPLE_S, the time from its close() in A to a successful stat in `reader_dir`
-    (the same directory in mount B)."""
+    (the same directory in mount B). Samples alternate between two kinds: "after"
+    samples B first stats once the file is closed in A; "before" samples B polls from
+    before A creates them (a name someone waits for: each miss may leave a negative
+    dentry in B's kernel)."""
     poller = subprocess.Popen([sys.executable, "-c", _POLLER, reader_dir, str(VIS_TIMEOUT_S),
                                str(VIS_POLL_S)], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
     assert poller.stdin is not None and poller.stdout is not None
+
+    def tell(line: str) -> None:
+        poller.stdin.write(line.encode() + b"\n")  # type: ignore[union-attr]
+        poller.stdin.flush()  # type: ignore[union-attr]
     try:
         if poller.stdout.readline().strip() != b"ready":
             raise RuntimeError("the visibility poller did not start")
-        created = sampled = 0
+        created = 0
+        kinds: dict[str, str] = {}
         next_sample = start = time.monotonic()
         while time.monotonic() - start < seconds:
             name = f"f{created:06d}"
+            sample = time.monotonic() >= next_sample
+            if sample:
+                kinds[name] = "before" if len(kinds) % 2 else "after"
+                if kinds[name] == "before":
+                    tell(f"watch {name}")
+                    time.sleep(0.002)  # let B miss it at least once
             with open(os.path.join(writer_dir, name), "wb") as handle:
                 handle.write(b"v" * 100)
             closed = time.monotonic_ns()
             created += 1
-            if closed / 1e9 >= next_sample:
-                poller.stdin.write(f"{name} {closed}\n".encode())
-                poller.stdin.flush()
-                sampled += 1
+            if sample:
+                tell(f"closed {name} {closed}")
                 next_sample = closed / 1e9 + VIS_SAMPLE_S
         elapsed = time.monotonic() - start
-        poller.stdin.write(b"end\n")
+        tell("end")
         poller.stdin.close()
         out = poller.stdout.read()  # the poller gives up on each name after VIS_TIMEOUT_S
         poller.wait(10)
@@ -351,7 +381,15 @@ def visibility(writer_dir: str, reader_dir: str, seconds: float) -> dict[str, An
             poller.kill()
             poller.wait()
     found = json.loads(out)
-    return dict(found, created=created, sampled=sampled, created_per_s=created / elapsed)
+    by_kind: dict[str, dict[str, Any]] = {}
+    for kind in ("after", "before"):
+        names = {name for name, k in kinds.items() if k == kind}
+        by_kind[kind] = dict(
+            latencies_ms=[ms for name, ms in found["latencies_ms"].items() if name in names],
+            missing=[name for name in found["missing"] if name in names],
+            missing_but_listed=[name for name in found["missing_but_listed"] if name in names],
+            sampled=len(names), created=created, created_per_s=created / elapsed)
+    return by_kind
 
 
 def _visibility_figures(address: str, work: str, seconds: float) -> dict[str, Any]:
@@ -464,8 +502,10 @@ def run(quick: bool, runs: int = 3, smoke: bool = False) -> dict[str, dict[str, 
             mount_ms = _mount_first_stat(client, address, work, sizes["base_files"])
             client.close()
             vis = _visibility_figures(address, work, sizes["vis_seconds"])
-            log(f"visibility: {len(vis['latencies_ms'])} of {vis['sampled']} sampled files seen, "
-                f"{len(vis['missing'])} never ({len(vis['missing_but_listed'])} of them listed)")
+            for kind, seen in vis.items():
+                log(f"visibility ({kind}): {len(seen['latencies_ms'])} of {seen['sampled']} "
+                    f"sampled files seen, {len(seen['missing'])} never "
+                    f"({len(seen['missing_but_listed'])} of them listed)")
 
         native_files = [p for p in all_files(native) if not p.endswith("big.bin")]
         native_big = os.path.join(native, "big.bin")
@@ -528,26 +568,33 @@ def _percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
-def _visibility_report(vis: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """p50 and p99 of close-in-A to stat-in-B. A sample stat never found within
-    VIS_TIMEOUT_S counts as VIS_TIMEOUT_S, so with any such sample the p99 is a lower
-    bound; `missing_but_listed` counts the ones B's listing held all along (a negative
-    dentry the kernel kept for the mount's negative timeout)."""
-    latencies = list(vis["latencies_ms"].values())
-    latencies += [VIS_TIMEOUT_S * 1000] * len(vis["missing"])
-    extra = dict(samples=vis["sampled"], missing=len(vis["missing"]),
-                 missing_but_listed=len(vis["missing_but_listed"]),
-                 storm_files=vis["created"], storm_files_per_s=round(vis["created_per_s"], 1),
-                 timeout_ms=VIS_TIMEOUT_S * 1000)
-    if not latencies:
-        latencies = [VIS_TIMEOUT_S * 1000]
-    return {"visibility_ms_p50": result(_percentile(latencies, 0.5), "ms", better="lower", **extra),
-            "visibility_ms_p99": result(_percentile(latencies, 0.99), "ms", target=100,
-                                        better="lower", **extra)}
+def _visibility_report(vis: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """p50 and p99 of close-in-A to stat-in-B. `visibility_ms_*` are the samples B
+    first looks for after their close; `visibility_prepolled_ms_*` those B polled from
+    before their creation. A sample stat never found within VIS_TIMEOUT_S counts as
+    VIS_TIMEOUT_S (the percentile is then a lower bound); `missing_but_listed` counts
+    the ones B's own listing held: a negative dentry the kernel keeps for the
+    mount's negative timeout hid them."""
+    results: dict[str, dict[str, Any]] = {}
+    for kind, prefix in (("after", "visibility_ms"), ("before", "visibility_prepolled_ms")):
+        seen = vis[kind]
+        latencies = list(seen["latencies_ms"]) + [VIS_TIMEOUT_S * 1000] * len(seen["missing"])
+        extra = dict(samples=seen["sampled"], missing=len(seen["missing"]),
+                     missing_but_listed=len(seen["missing_but_listed"]),
+                     storm_files=seen["created"],
+                     storm_files_per_s=round(seen["created_per_s"], 1),
+                     timeout_ms=VIS_TIMEOUT_S * 1000)
+        if not latencies:
+            latencies = [VIS_TIMEOUT_S * 1000]
+        results[f"{prefix}_p50"] = result(_percentile(latencies, 0.5), "ms", better="lower",
+                                          **extra)
+        results[f"{prefix}_p99"] = result(_percentile(latencies, 0.99), "ms", target=100,
+                                          better="lower", **extra)
+    return results
 
 
 def _report(measured: dict[str, dict[str, float]], mount_ms: float,
-            sizes: dict[str, int], vis: dict[str, Any]) -> dict[str, dict[str, Any]]:
+            sizes: dict[str, int], vis: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
     results: dict[str, dict[str, Any]] = {}
     for name, unit in UNITS.items():
         ours = measured["citcfs"][name]
