@@ -6,6 +6,18 @@ Reads: `seq_read_cold` reads a file once through a mount with an empty local cac
 page cache and the local object cache both warm; `seq_read_local_cache` reads it in
 a new mount (empty page cache) from the local object cache alone.
 
+Writes: `tar_extract_s` extracts a source tree; `git_commit_s` runs `git init && git
+add -A && git commit` in each extracted tree (fixed identity from the environment, no
+system or global configuration, gc and fsmonitor off); `rm_tree_s` removes each tree
+(with its .git) by `rm -rf`.
+
+Visibility (citcfs only): two mounts of one workspace, each with its own cache
+directory; a create storm in mount A, and a poller process that stats sampled files
+in mount B. `visibility_ms_*` time close() in A to the first successful stat in B for
+files B first looks for after their close; `visibility_prepolled_ms_*` for files B
+polled from before they existed, which a negative dentry cached in B's kernel (the
+mounts' negative timeout is ATTR_TIMEOUT) can hide although B's daemon knows them.
+
 Each figure NAME comes with NAME_vs_floor and NAME_vs_native: ours over theirs for
 rates, theirs over ours for times, so higher is better for every ratio. Native and
 passthrough data, the server's data and the local object cache all live on
@@ -18,6 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import os
 import random
 import shutil
@@ -94,11 +107,12 @@ def citc_mount(address: str, workspace: str, mountpoint: str, cache_dir: str) ->
 
 
 @contextlib.contextmanager
-def passthrough_mount(backing: str, mountpoint: str) -> Iterator[str]:
+def passthrough_mount(backing: str, mountpoint: str, extra: tuple[str, ...] = ()) -> Iterator[str]:
+    """The passthrough floor; `extra` options go to bench/passthrough.py."""
     os.makedirs(mountpoint, exist_ok=True)
     here = os.path.dirname(os.path.abspath(__file__))
     process = subprocess.Popen([sys.executable, os.path.join(here, "passthrough.py"), backing,
-                                mountpoint, "--attr-timeout", str(ATTR_TIMEOUT)],
+                                mountpoint, "--attr-timeout", str(ATTR_TIMEOUT), *extra],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         _wait_for(lambda: os.path.ismount(mountpoint) or process.poll() is not None, 30,
@@ -223,13 +237,38 @@ def tar_extract(root: str, tarball: bytes) -> float:
     return time.perf_counter() - start
 
 
+def _git_env(tree: str) -> dict[str, str]:
+    """No user or system configuration, a fixed identity, no gc, no fsmonitor."""
+    config = {"gc.auto": "0", "maintenance.auto": "false", "core.fsmonitor": "false",
+              "init.defaultBranch": "main"}
+    env = dict(os.environ, GIT_CONFIG_NOSYSTEM="1", GIT_CONFIG_GLOBAL=os.devnull, HOME=tree,
+               GIT_AUTHOR_NAME="bench", GIT_AUTHOR_EMAIL="bench@example.invalid",
+               GIT_COMMITTER_NAME="bench", GIT_COMMITTER_EMAIL="bench@example.invalid",
+               GIT_CONFIG_COUNT=str(len(config)))
+    for i, (key, value) in enumerate(config.items()):
+        env[f"GIT_CONFIG_KEY_{i}"] = key
+        env[f"GIT_CONFIG_VALUE_{i}"] = value
+    return env
+
+
+def git_commit(tree: str) -> float:
+    """Seconds for `git init && git add -A && git commit -q -m x` in `tree`."""
+    start = time.perf_counter()
+    subprocess.run(["sh", "-c", "git init -q && git add -A && git commit -q -m x"], cwd=tree,
+                   env=_git_env(tree), check=True, capture_output=True)
+    return time.perf_counter() - start
+
+
+def rm_tree(tree: str) -> float:
+    """Seconds for `rm -rf tree`."""
+    start = time.perf_counter()
+    subprocess.run(["rm", "-rf", tree], check=True, capture_output=True)
+    return time.perf_counter() - start
+
+
 def git_status(tree: str, runs: int) -> float:
-    env = dict(os.environ, GIT_CONFIG_NOSYSTEM="1", HOME=tree)
-    quiet: dict[str, Any] = dict(cwd=tree, env=env, check=True, capture_output=True)
-    subprocess.run(["git", "init", "-q", "."], **quiet)
-    subprocess.run(["git", "-c", "user.email=b@x", "-c", "user.name=b", "add", "-A"], **quiet)
-    subprocess.run(["git", "-c", "user.email=b@x", "-c", "user.name=b", "commit", "-qm", "x"],
-                   **quiet)
+    """Median seconds of `git status` in a tree committed with git_commit."""
+    quiet: dict[str, Any] = dict(cwd=tree, env=_git_env(tree), check=True, capture_output=True)
     subprocess.run(["git", "status", "--short"], **quiet)
 
     def once(_: int) -> float:
@@ -239,14 +278,151 @@ def git_status(tree: str, runs: int) -> float:
     return median_of(runs, once)[0]
 
 
+# --- visibility between two mounts ------------------------------------------------------
+
+# The poller: a process of its own, so that neither side waits for the other's GIL.
+# Lines on stdin: "watch NAME" starts polling DIR/NAME in mount B before the file
+# exists; "closed NAME CLOSE_NS" says the file was closed in mount A at
+# CLOCK_MONOTONIC time CLOSE_NS (and starts polling it if it was not yet). Every
+# pending name is stat'ed each POLL_S until it is found, or until TIMEOUT_S after its
+# close. On "end" it finishes the pending names, then prints JSON: the latency of each
+# name in ms, and the names stat never found, with whether B's own listing of DIR
+# held them (then a cached negative dentry hid them from stat).
+_POLLER = r"""
+import fcntl, json, os, sys, time
+directory, timeout_ns, poll_s = sys.argv[1], int(float(sys.argv[2]) * 1e9), float(sys.argv[3])
+fd = sys.stdin.fileno()
+fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) | os.O_NONBLOCK)
+pending, closed, found, missing, buffer, ended = set(), {}, {}, [], b"", False
+print("ready", flush=True)
+while not ended or pending:
+    try:
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            ended = True
+        buffer += chunk
+    except BlockingIOError:
+        pass
+    *lines, buffer = buffer.split(b"\n")
+    for line in lines:
+        words = line.decode().split()
+        if words == ["end"]:
+            ended = True
+        elif words and words[0] == "watch":
+            pending.add(words[1])
+        elif words and words[0] == "closed":
+            closed[words[1]] = int(words[2])
+            if words[1] not in found:
+                pending.add(words[1])
+    for name in list(pending):
+        try:
+            os.stat(os.path.join(directory, name))
+        except FileNotFoundError:
+            if name in closed and time.monotonic_ns() - closed[name] > timeout_ns:
+                missing.append(name)
+                pending.discard(name)
+            continue
+        found[name] = time.monotonic_ns()
+        pending.discard(name)
+    time.sleep(poll_s)
+listed = set(os.listdir(directory)) if missing else set()
+latencies = {name: max(0, at - closed[name]) / 1e6 for name, at in found.items() if name in closed}
+print(json.dumps({"latencies_ms": latencies, "missing": missing,
+                  "missing_but_listed": [n for n in missing if n in listed]}), flush=True)
+"""
+
+VIS_SAMPLE_S = 0.01
+VIS_POLL_S = 0.0005
+VIS_TIMEOUT_S = 3.0
+
+
+def visibility(writer_dir: str, reader_dir: str, seconds: float) -> dict[str, Any]:
+    """A create storm in `writer_dir` (mount A) for `seconds`; for a file every
+    VIS_SAMPLE_S, the time from its close() in A to a successful stat in `reader_dir`
+    (the same directory in mount B). Samples alternate between two kinds: "after"
+    samples B first stats once the file is closed in A; "before" samples B polls from
+    before A creates them (a name someone waits for: each miss may leave a negative
+    dentry in B's kernel)."""
+    poller = subprocess.Popen([sys.executable, "-c", _POLLER, reader_dir, str(VIS_TIMEOUT_S),
+                               str(VIS_POLL_S)], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    assert poller.stdin is not None and poller.stdout is not None
+
+    def tell(line: str) -> None:
+        poller.stdin.write(line.encode() + b"\n")  # type: ignore[union-attr]
+        poller.stdin.flush()  # type: ignore[union-attr]
+    try:
+        if poller.stdout.readline().strip() != b"ready":
+            raise RuntimeError("the visibility poller did not start")
+        created = 0
+        kinds: dict[str, str] = {}
+        next_sample = start = time.monotonic()
+        while time.monotonic() - start < seconds:
+            name = f"f{created:06d}"
+            sample = time.monotonic() >= next_sample
+            if sample:
+                kinds[name] = "before" if len(kinds) % 2 else "after"
+                if kinds[name] == "before":
+                    tell(f"watch {name}")
+                    time.sleep(0.002)  # let B miss it at least once
+            with open(os.path.join(writer_dir, name), "wb") as handle:
+                handle.write(b"v" * 100)
+            closed = time.monotonic_ns()
+            created += 1
+            if sample:
+                tell(f"closed {name} {closed}")
+                next_sample = closed / 1e9 + VIS_SAMPLE_S
+        elapsed = time.monotonic() - start
+        tell("end")
+        poller.stdin.close()
+        out = poller.stdout.read()  # the poller gives up on each name after VIS_TIMEOUT_S
+        poller.wait(10)
+    finally:
+        if poller.poll() is None:
+            poller.kill()
+            poller.wait()
+    found = json.loads(out)
+    by_kind: dict[str, dict[str, Any]] = {}
+    for kind in ("after", "before"):
+        names = {name for name, k in kinds.items() if k == kind}
+        by_kind[kind] = dict(
+            latencies_ms=[ms for name, ms in found["latencies_ms"].items() if name in names],
+            missing=[name for name in found["missing"] if name in names],
+            missing_but_listed=[name for name in found["missing_but_listed"] if name in names],
+            sampled=len(names), created=created, created_per_s=created / elapsed)
+    return by_kind
+
+
+def _visibility_figures(address: str, work: str, seconds: float) -> dict[str, Any]:
+    """Two mounts of one new workspace, each with its own cache directory."""
+    from citcfs.client.rpc import Client
+
+    client = Client.connect(address)
+    try:
+        client.create_workspace("vis", "bench")
+    finally:
+        client.close()
+    a, b = os.path.join(work, "mnt-vis-a"), os.path.join(work, "mnt-vis-b")
+    with citc_mount(address, "vis", a, os.path.join(work, "cache-vis-a")), \
+            citc_mount(address, "vis", b, os.path.join(work, "cache-vis-b")):
+        os.listdir(b)
+        os.mkdir(os.path.join(a, "storm"))
+        # B learns of the directory by listing its parent, never by a failed stat.
+        _wait_for(lambda: "storm" in os.listdir(b), 10, "the storm directory in mount B")
+        os.listdir(os.path.join(b, "storm"))
+        return visibility(os.path.join(a, "storm"), os.path.join(b, "storm"), seconds)
+
+
 # --- the suite ---------------------------------------------------------------------------
 
 def _sizes(quick: bool, smoke: bool) -> dict[str, int]:
     if smoke:
-        return dict(creates=100, tree_files=200, stat_rounds=3, big_mb=4, base_files=2000)
+        return dict(creates=100, tree_files=200, stat_rounds=3, big_mb=4, base_files=2000,
+                    vis_seconds=1)
     if quick:
-        return dict(creates=1000, tree_files=1000, stat_rounds=5, big_mb=32, base_files=100_000)
-    return dict(creates=3000, tree_files=3000, stat_rounds=10, big_mb=128, base_files=1_000_000)
+        return dict(creates=1000, tree_files=1000, stat_rounds=5, big_mb=32, base_files=100_000,
+                    vis_seconds=3)
+    return dict(creates=3000, tree_files=3000, stat_rounds=10, big_mb=128, base_files=1_000_000,
+                vis_seconds=5)
 
 
 def _measure_place(place: str, root: str, sizes: dict[str, int], runs: int, tarball: bytes,
@@ -263,7 +439,12 @@ def _measure_place(place: str, root: str, sizes: dict[str, int], runs: int, tarb
     directories = sorted({os.path.dirname(p) for p in files})
     figures["stat_warm_per_s"] = median_of(runs, lambda _: stat_warm(files, sizes["stat_rounds"]))[0]
     figures["readdir_per_s"] = median_of(runs, lambda _: readdir_rate(directories, sizes["stat_rounds"]))[0]
-    figures["git_status_s"] = git_status(os.path.join(root, trees[-1], "src"), runs)
+    # Each extracted tree is committed to a new git repository, the last one then
+    # serves `git status`, and each is removed (with its .git) by `rm -rf`.
+    sources = [os.path.join(root, name, "src") for name in trees]
+    figures["git_commit_s"] = statistics.median(git_commit(tree) for tree in sources)
+    figures["git_status_s"] = git_status(sources[-1], runs)
+    figures["rm_tree_s"] = statistics.median(rm_tree(os.path.join(root, name)) for name in trees)
     log(f"{place}: {figures}")
     return figures
 
@@ -320,6 +501,11 @@ def run(quick: bool, runs: int = 3, smoke: bool = False) -> dict[str, dict[str, 
 
             mount_ms = _mount_first_stat(client, address, work, sizes["base_files"])
             client.close()
+            vis = _visibility_figures(address, work, sizes["vis_seconds"])
+            for kind, seen in vis.items():
+                log(f"visibility ({kind}): {len(seen['latencies_ms'])} of {seen['sampled']} "
+                    f"sampled files seen, {len(seen['missing'])} never "
+                    f"({len(seen['missing_but_listed'])} of them listed)")
 
         native_files = [p for p in all_files(native) if not p.endswith("big.bin")]
         native_big = os.path.join(native, "big.bin")
@@ -339,7 +525,7 @@ def run(quick: bool, runs: int = 3, smoke: bool = False) -> dict[str, dict[str, 
             measured["floor"]["seq_read_local_cache_mb_per_s"] = seq_read(os.path.join(pt, "big.bin"))
             measured["floor"].update(_measure_place("floor", pt, sizes, runs, tarball, "big.bin"))
 
-    return _report(measured, mount_ms, sizes)
+    return _report(measured, mount_ms, sizes, vis)
 
 
 def _mount_first_stat(client: Any, address: str, work: str, count: int) -> float:
@@ -359,10 +545,14 @@ def _mount_first_stat(client: Any, address: str, work: str, count: int) -> float
     return median_of(3, once)[0]
 
 
-TIME_FIGURES = {"tar_extract_s", "git_status_s"}
+TIME_FIGURES = {"tar_extract_s", "git_status_s", "git_commit_s", "rm_tree_s"}
 TARGETS: dict[str, tuple[str, float]] = {
     "stat_warm_per_s_vs_floor": ("higher", 0.8),
-    "create_files_per_s_vs_floor": ("higher", 0.3),
+    "create_files_per_s_vs_floor": ("higher", 0.7),
+    "seq_write_mb_per_s_vs_floor": ("higher", 0.6),
+    "tar_extract_s_vs_floor": ("higher", 0.6),
+    "git_commit_s_vs_floor": ("higher", 0.6),
+    "rm_tree_s_vs_floor": ("higher", 0.6),
     "seq_read_warm_mb_per_s_vs_native": ("higher", 0.5),
     "git_status_s_vs_native": ("higher", 0.08),
 }
@@ -370,11 +560,41 @@ UNITS = {"create_files_per_s": "files/s", "stat_warm_per_s": "stats/s", "readdir
          "read_small_files_per_s": "files/s", "seq_write_mb_per_s": "MB/s",
          "seq_read_cold_mb_per_s": "MB/s", "seq_read_warm_mb_per_s": "MB/s",
          "seq_read_local_cache_mb_per_s": "MB/s",
-         "tar_extract_s": "s", "git_status_s": "s"}
+         "tar_extract_s": "s", "git_status_s": "s", "git_commit_s": "s", "rm_tree_s": "s"}
+
+
+def _percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+def _visibility_report(vis: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """p50 and p99 of close-in-A to stat-in-B. `visibility_ms_*` are the samples B
+    first looks for after their close; `visibility_prepolled_ms_*` those B polled from
+    before their creation. A sample stat never found within VIS_TIMEOUT_S counts as
+    VIS_TIMEOUT_S (the percentile is then a lower bound); `missing_but_listed` counts
+    the ones B's own listing held: a negative dentry the kernel keeps for the
+    mount's negative timeout hid them."""
+    results: dict[str, dict[str, Any]] = {}
+    for kind, prefix in (("after", "visibility_ms"), ("before", "visibility_prepolled_ms")):
+        seen = vis[kind]
+        latencies = list(seen["latencies_ms"]) + [VIS_TIMEOUT_S * 1000] * len(seen["missing"])
+        extra = dict(samples=seen["sampled"], missing=len(seen["missing"]),
+                     missing_but_listed=len(seen["missing_but_listed"]),
+                     storm_files=seen["created"],
+                     storm_files_per_s=round(seen["created_per_s"], 1),
+                     timeout_ms=VIS_TIMEOUT_S * 1000)
+        if not latencies:
+            latencies = [VIS_TIMEOUT_S * 1000]
+        results[f"{prefix}_p50"] = result(_percentile(latencies, 0.5), "ms", better="lower",
+                                          **extra)
+        results[f"{prefix}_p99"] = result(_percentile(latencies, 0.99), "ms", target=100,
+                                          better="lower", **extra)
+    return results
 
 
 def _report(measured: dict[str, dict[str, float]], mount_ms: float,
-            sizes: dict[str, int]) -> dict[str, dict[str, Any]]:
+            sizes: dict[str, int], vis: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
     results: dict[str, dict[str, Any]] = {}
     for name, unit in UNITS.items():
         ours = measured["citcfs"][name]
@@ -396,4 +616,5 @@ def _report(measured: dict[str, dict[str, float]], mount_ms: float,
     label = "mount_first_stat_ms_1m_base"
     results[label] = result(mount_ms, "ms", target=300, better="lower",
                             base_files=sizes["base_files"])
+    results.update(_visibility_report(vis))
     return results

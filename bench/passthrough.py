@@ -1,10 +1,16 @@
 """A minimal passthrough filesystem on mfusepy: the floor for any Python FUSE filesystem.
 
     python bench/passthrough.py BACKING MOUNTPOINT [--attr-timeout S]
+        [--writeback-cache] [--max-write BYTES]
 
 Every call goes straight to the backing directory with one system call, on the same
 binding, libfuse and mount options as a citcfs mount, so the difference between the
 two is what citcfs itself costs. Runs in the foreground until unmounted.
+
+`--writeback-cache` asks the kernel for its writeback cache (small writes gathered
+into large ones, size and mtime kept by the kernel until it flushes) and
+`--max-write` sets the largest write the kernel sends (libfuse 3 offers 1 MiB); both
+are set in `init`, as libfuse 3's high-level API has no mount option for them.
 """
 
 from __future__ import annotations
@@ -19,12 +25,34 @@ os.environ.setdefault("FUSE_LIBRARY_NAME", "fuse3")
 
 import mfusepy  # noqa: E402
 
+from citcfs.client.fuse_lib import request_writeback_cache, set_max_write  # noqa: E402
+
 
 class Passthrough(mfusepy.Operations):  # type: ignore[misc]
     use_ns = True
 
-    def __init__(self, root: str) -> None:
+    def __init__(self, root: str, writeback_cache: bool = False,
+                 max_write: int | None = None) -> None:
         self.root = os.path.realpath(root)
+        self.writeback_cache = writeback_cache
+        self.max_write = max_write
+
+    def init_with_config(self, conn: Any, config: Any) -> None:
+        if self.writeback_cache and not request_writeback_cache(conn):
+            print("passthrough: the kernel offers no writeback cache", file=sys.stderr)
+            self.writeback_cache = False
+        if self.max_write is not None and conn is not None:
+            set_max_write(conn, self.max_write)
+
+    def _open_flags(self, flags: int) -> int:
+        # With the writeback cache the kernel reads from files opened write-only
+        # (to fill partial pages) and does O_APPEND itself, from its own idea of the
+        # size: the backing file must be readable and not in append mode.
+        if self.writeback_cache:
+            if flags & os.O_ACCMODE == os.O_WRONLY:
+                flags = (flags & ~os.O_ACCMODE) | os.O_RDWR
+            flags &= ~os.O_APPEND
+        return flags
 
     def _full(self, path: str) -> str:
         return os.path.join(self.root, path.lstrip("/"))
@@ -89,10 +117,11 @@ class Passthrough(mfusepy.Operations):  # type: ignore[misc]
         return 0
 
     def open(self, path: str, flags: int) -> int:
-        return os.open(self._full(path), flags)
+        return os.open(self._full(path), self._open_flags(flags))
 
     def create(self, path: str, mode: int, fi: Any = None) -> int:
-        return os.open(self._full(path), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+        return os.open(self._full(path),
+                       self._open_flags(os.O_WRONLY | os.O_CREAT | os.O_TRUNC), mode)
 
     def read(self, path: str, size: int, offset: int, fh: int) -> bytes:
         return os.pread(fh, size, offset)
@@ -123,9 +152,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("backing")
     parser.add_argument("mountpoint")
     parser.add_argument("--attr-timeout", type=float, default=1.0)
+    parser.add_argument("--writeback-cache", action="store_true",
+                        help="ask the kernel for its writeback cache")
+    parser.add_argument("--max-write", type=int, metavar="BYTES",
+                        help="largest write the kernel sends (4096..1048576)")
     args = parser.parse_args(argv)
     timeout = args.attr_timeout
-    mfusepy.FUSE(Passthrough(args.backing), args.mountpoint, foreground=True,
+    filesystem = Passthrough(args.backing, args.writeback_cache, args.max_write)
+    mfusepy.FUSE(filesystem, args.mountpoint, foreground=True,
                  default_permissions=True, attr_timeout=timeout, entry_timeout=timeout,
                  negative_timeout=timeout, kernel_cache=True, use_ino=True,
                  fsname="passthrough", subtype="passthrough")

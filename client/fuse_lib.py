@@ -25,6 +25,43 @@ _libfuse.fuse_invalidate_path.argtypes = [ctypes.c_void_p, ctypes.c_char_p]
 _libfuse.fuse_invalidate_path.restype = ctypes.c_int
 
 
+# Capability bits of `struct fuse_conn_info` (libfuse 3's fuse_common.h; the kernel's
+# FUSE_WRITEBACK_CACHE has the same value).
+FUSE_CAP_WRITEBACK_CACHE = 1 << 16
+# The largest write libfuse 3 can take: its request buffer holds FUSE_MAX_MAX_PAGES
+# (256) pages. A larger `max_write` makes libfuse 3.14 fail the mount at init.
+MAX_WRITE_LIMIT = 256 * 4096
+
+
+def request_writeback_cache(conn: object) -> bool:
+    """Ask for the kernel's writeback cache; call from `init_with_config(conn, config)`.
+
+    With it the kernel keeps written pages dirty and sends them later in large
+    writes, and owns a file's size and mtime until it flushes them (mtime arrives
+    as a `utimens` call). The kernel may then read a file opened O_WRONLY (to fill
+    partial pages) and handles O_APPEND itself, so `open`/`create` must open the
+    backing file read-write and without O_APPEND. libfuse 3.14 has no mount option
+    for this (`-o writeback_cache` is refused): only `init` can ask. Returns whether
+    the kernel offers the capability (and it was therefore requested).
+    """
+    if conn is None or not getattr(conn, "capable", 0) & FUSE_CAP_WRITEBACK_CACHE:
+        return False
+    conn.want |= FUSE_CAP_WRITEBACK_CACHE  # type: ignore[attr-defined]
+    return True
+
+
+def set_max_write(conn: object, size: int) -> int:
+    """Set the largest write the kernel sends; call from `init_with_config`.
+
+    libfuse 3.14 already offers MAX_WRITE_LIMIT (1 MiB; kernels >= 4.20 take it
+    through max_pages), so this mostly lowers it. `-o max_write=` is refused by
+    libfuse 3's high-level API. Returns the size set, clamped to 4 KiB..1 MiB.
+    """
+    size = max(4096, min(int(size), MAX_WRITE_LIMIT))
+    conn.max_write = size  # type: ignore[attr-defined]
+    return size
+
+
 def libfuse_major() -> int:
     return int(mfusepy.fuse_version_major)
 

@@ -32,8 +32,12 @@ SUITES = {
                 "read_small_files_per_s", "seq_write_mb_per_s", "seq_read_cold_mb_per_s",
                 "seq_read_warm_mb_per_s", "tar_extract_s", "git_status_s",
                 "mount_first_stat_ms_1m_base", "create_files_per_s_vs_floor",
-                "stat_warm_per_s_vs_native", "git_status_s_vs_native"),
+                "stat_warm_per_s_vs_native", "git_status_s_vs_native", "git_commit_s",
+                "rm_tree_s", "visibility_ms_p50", "visibility_ms_p99",
+                "visibility_prepolled_ms_p99"),
                ("stat_warm_per_s_vs_floor", "create_files_per_s_vs_floor",
+                "seq_write_mb_per_s_vs_floor", "tar_extract_s_vs_floor", "git_commit_s_vs_floor",
+                "rm_tree_s_vs_floor", "visibility_ms_p99",
                 "seq_read_warm_mb_per_s_vs_native", "seq_read_cold_mb_per_s",
                 "mount_first_stat_ms_1m_base", "git_status_s_vs_native")),
 }
