@@ -47,8 +47,6 @@ import stat
 import tempfile
 import threading
 import time
-from collections import OrderedDict, deque
-from concurrent.futures import Future, ThreadPoolExecutor
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -62,9 +60,11 @@ from citcfs.errors import (CitcError, HistoryTruncated, InvalidArgument, NotADir
 from citcfs.objects import CHUNK_SIZE, INLINE_MAX, ObjectId, ObjectKind, object_id
 
 from .cache import ObjectCache
+from .chunks import ChunkReader
 from .errno_map import to_errno
 from .flusher import Flusher
 from .journal import Journal, JournalOp, MakeDir, Remove, Rename, SetAttr, Symlink, WriteFile
+from .metadata import HeadMetadata
 from .fuse_lib import FuseOSError, Operations, current_fuse, fuse_get_context
 from .remote import Remote
 from .scratch import Scratch
@@ -76,9 +76,6 @@ STATUS_FILE = HISTORY_DIR + "/status"
 STATUS_VIEW = -2
 """The View version of `.citc/status`: a generated file, read with direct I/O."""
 UNMOUNT_DRAIN_S = 30.0
-READ_AHEAD_CHUNKS = 8
-PREFETCH_THREADS = 2
-MEMORY_CHUNKS = 32
 UTIME_NOW = (1 << 30) - 1
 UTIME_OMIT = (1 << 30) - 2
 
@@ -165,12 +162,8 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         self.known_version = remote.workspace_version(workspace)
         self._watch_enabled = watch
         self._on_ready = on_ready
-        self._lock = threading.RLock()
-        self._generation = 0
-        self._entries: dict[str, Entry | None] = {}
-        self._listings: dict[str, dict[str, Entry]] = {}
-        # Built readdir answers by directory; dropped whenever its listing changes.
-        self._readdir_cache: dict[str, list[tuple[str, dict[str, int], int]]] = {}
+        self.meta = HeadMetadata()
+        self._lock = self.meta.lock
         self._history: dict[tuple[int, str], Entry | None] = {}
         self._history_listings: dict[tuple[int, str], dict[str, Entry]] = {}
         self._labels: dict[str, int] = {}
@@ -179,19 +172,8 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         self._open: dict[str, OpenFile] = {}
         self._handles: dict[int, Handle] = {}
         self._next_handle = 1
-        self._chunks: OrderedDict[bytes, bytes] = OrderedDict()
-        self._chunks_lock = threading.Lock()
-        self._fetching: dict[bytes, Future[None]] = {}
-        self._prefetcher = ThreadPoolExecutor(max_workers=PREFETCH_THREADS,
-                                              thread_name_prefix="citcfs-prefetch")
+        self.chunks = ChunkReader(remote, cache, self._call)
         self._own_versions: set[int] = set()
-        # Journaled changes the server has not applied yet: path -> (state, seq of the
-        # last operation that set it), the same by parent and name, the directories
-        # made here (their server listing is empty), and (seq, path) in journal order.
-        self._pending: dict[str, tuple[Entry | None, int]] = {}
-        self._pending_children: dict[str, dict[str, Entry | None]] = {}
-        self._new_dirs: dict[str, int] = {}
-        self._pending_order: deque[tuple[int, str]] = deque()
         self.conflicts = 0
         self.server = server
         self.sync_writes = sync_writes
@@ -220,7 +202,7 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
 
     def destroy(self, path: str) -> None:
         self._stop.set()
-        self._prefetcher.shutdown(wait=False, cancel_futures=True)
+        self.chunks.close()
         for handle in list(self._handles.values()):
             if handle.file is not None and handle.file.dirty:
                 try:
@@ -316,19 +298,9 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
             raise _fail(to_errno(exc)) from None
         if objects:
             self.cache.pin_many(objects)
-        with self._lock:
+        with self._lock:  # journal order and pending states agree
             seq = self._flusher.append(op, extra)
-            for path, state in states:
-                self._pending[path] = (state, seq)
-                self._pending_order.append((seq, path))
-                if path:
-                    parent, name = paths.split(path)
-                    self._pending_children.setdefault(parent, {})[name] = state
-                if isinstance(op, MakeDir) and path == op.path:
-                    self._new_dirs[path] = seq
-                else:
-                    self._new_dirs.pop(path, None)
-                self._remember(path, state)
+            self.meta.pend(seq, states, op.path if isinstance(op, MakeDir) else None)
         if self.sync_writes:
             self._flusher.wait_for(seq)
         return seq
@@ -339,21 +311,7 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         with self._lock:
             if getattr(result, "version", 0) and not getattr(result, "duplicate", False):
                 self._own_versions.add(int(result.version))
-            while self._pending_order and self._pending_order[0][0] <= last_seq:
-                seq, path = self._pending_order.popleft()
-                found = self._pending.get(path)
-                if found is None or found[1] != seq:
-                    continue  # a later operation set it again
-                del self._pending[path]
-                if self._new_dirs.get(path) == seq:
-                    del self._new_dirs[path]
-                if path:
-                    parent, name = paths.split(path)
-                    children = self._pending_children.get(parent)
-                    if children is not None:
-                        children.pop(name, None)
-                        if not children:
-                            del self._pending_children[parent]
+        self.meta.applied(last_seq)
         for op, error in skipped:
             self.conflicts += 1
             log.warning("the server did not apply %s: %s (another client changed it "
@@ -388,32 +346,7 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         return self._history_entry(view.version, view.path)
 
     def _head_entry(self, path: str) -> Entry:
-        with self._lock:
-            pending = self._pending.get(path)
-            if pending is not None:
-                if pending[0] is None:
-                    raise _fail(errno.ENOENT)
-                return pending[0]
-            if path in self._entries:
-                found = self._entries[path]
-                if found is None:
-                    raise _fail(errno.ENOENT)
-                return found
-            if path:
-                parent, name = paths.split(path)
-                listing = self._listings.get(parent)
-                if listing is not None:
-                    entry = listing.get(name)
-                    if entry is None:
-                        raise _fail(errno.ENOENT)
-                    return entry
-                if parent in self._new_dirs:
-                    raise _fail(errno.ENOENT)  # made here: only pending children
-            generation = self._generation
-        entry = self._fetch_entry(path, None)
-        with self._lock:
-            if generation == self._generation:
-                self._entries[path] = entry
+        entry = self.meta.entry(path, lambda missing: self._fetch_entry(missing, None))
         if entry is None:
             raise _fail(errno.ENOENT)
         return entry
@@ -433,24 +366,8 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
             raise _fail(to_errno(exc)) from None
 
     def _head_listing(self, path: str) -> dict[str, Entry]:
-        with self._lock:
-            listing = self._listings.get(path)
-            if listing is not None:
-                return listing
-            generation = self._generation
-            made_here = path in self._new_dirs
-        items = {} if made_here else dict(self._call(self.remote.listdir, self.workspace, path))
-        with self._lock:
-            for name, state in self._pending_children.get(path, {}).items():
-                if state is None:
-                    items.pop(name, None)
-                else:
-                    items[name] = state
-            if generation == self._generation:
-                self._listings[path] = items
-                if path:  # the root's entry is kept: it has no parent listing to answer it
-                    self._entries.pop(path, None)
-        return items
+        return self.meta.listing(
+            path, lambda missing: self._call(self.remote.listdir, self.workspace, missing))
 
     def _history_entry(self, version: int, path: str) -> Entry:
         if version == STATUS_VIEW:
@@ -516,33 +433,10 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         }
 
     def _remember(self, path: str, entry: Entry | None) -> None:
-        """Record our own change of `path` in the metadata caches."""
-        with self._lock:
-            self._entries[path] = entry
-            self._readdir_cache.pop(path, None)
-            if path:
-                parent, name = paths.split(path)
-                self._readdir_cache.pop(parent, None)
-                listing = self._listings.get(parent)
-                if listing is not None:
-                    if entry is None:
-                        listing.pop(name, None)
-                    else:
-                        listing[name] = entry
+        self.meta.remember(path, entry)
 
     def _forget(self, path: str) -> None:
-        """Drop `path`, everything below it and its parent's listing from the caches."""
-        with self._lock:
-            self._generation += 1
-            prefix = path + "/"
-            for table in (self._entries, self._listings, self._readdir_cache):
-                for key in [k for k in table if k == path or k.startswith(prefix) or not path]:
-                    del table[key]  # type: ignore[attr-defined]
-            if path:
-                parent = paths.split(path)[0]
-                self._listings.pop(parent, None)
-                self._entries.pop(parent, None)
-                self._readdir_cache.pop(parent, None)
+        self.meta.forget(path)
 
     # --- invalidation -----------------------------------------------------------------
 
@@ -585,9 +479,7 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         else:
             changed = changes.paths
         for path in changed:
-            with self._lock:
-                overwritten = path in self._pending
-            if overwritten and not changes.truncated:
+            if self.meta.is_pending(path) and not changes.truncated:
                 # Another client changed a path this mount changed too and has not
                 # sent yet: this mount's change lands after it (last writer wins).
                 self.conflicts += 1
@@ -628,16 +520,12 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
     def readdir(self, path: str, fh: int) -> list[tuple[str, dict[str, int], int]]:
         view = self._view(path)
         if view.version is None:
-            with self._lock:
-                cached = self._readdir_cache.get(view.path)
+            cached, generation = self.meta.cached_readdir(view.path)
             if cached is not None:
-                return cached
-            generation = self._generation
+                return cached  # type: ignore[no-any-return]
         result = self._readdir(view)
         if view.version is None and view.path != HISTORY_DIR:
-            with self._lock:
-                if generation == self._generation:
-                    self._readdir_cache[view.path] = result
+            self.meta.keep_readdir(view.path, generation, result)
         return result
 
     def _readdir(self, view: View) -> list[tuple[str, dict[str, int], int]]:
@@ -706,8 +594,6 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         uid, gid = self._context()
         entry = Entry.directory(mode=mode & 0o7777, uid=uid, gid=gid, mtime_ns=time.time_ns())
         self._journal(MakeDir(target, entry), [(target, entry)])
-        with self._lock:
-            self._listings[target] = {}
         return 0
 
     def symlink(self, path: str, target: str) -> int:
@@ -746,23 +632,13 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         if self._head_listing(target) or self._open_below(target):
             raise _fail(errno.ENOTEMPTY)
         self._journal(Remove(target, must_be_dir=True), [(target, None)])
-        self._drop_below(target)
+        self.meta.drop_below(target)
         return 0
 
     def _open_below(self, directory: str) -> bool:
         """Whether a file created in `directory` is open and not yet journaled."""
         with self._lock:
             return any(paths.split(p)[0] == directory for p in self._open if p)
-
-    def _drop_below(self, path: str) -> None:
-        """Forget the cached state of everything below `path`, and its listing."""
-        prefix = path + "/"
-        with self._lock:
-            self._generation += 1
-            for table in (self._entries, self._listings, self._readdir_cache):
-                for key in [k for k in table if k.startswith(prefix)]:
-                    del table[key]  # type: ignore[attr-defined]
-            self._listings.pop(path, None)
 
     def rename(self, old: str, new: str, flags: int = 0) -> int:
         src = self._writable(old)
@@ -889,7 +765,7 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
                 open_file = OpenFile(path, entry, mode=mode, uid=uid, gid=gid)
                 self._open[path] = open_file
                 if path:
-                    self._readdir_cache.pop(paths.split(path)[0], None)
+                    self.meta.changed_listing(paths.split(path)[0])
             return open_file
 
     def create(self, path: str, mode: int, flags: int = 0) -> int:
@@ -939,7 +815,7 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
                     scratch.pwrite(entry.inline, 0)
                 else:
                     for index in range(len(entry.chunks)):
-                        scratch.pwrite(self._chunk(entry, index), index * CHUNK_SIZE)
+                        scratch.pwrite(self.chunks.chunk(entry, index), index * CHUNK_SIZE)
             scratch.truncate(open_file.size)
             open_file.scratch = scratch
         return open_file.scratch
@@ -971,119 +847,9 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
                 entry = open_file.entry or handle.entry
         else:
             entry = handle.entry
-        return self._read_entry(handle, entry, size, offset)
-
-    def _read_entry(self, handle: Handle, entry: Entry, size: int, offset: int) -> bytes:
-        if offset >= entry.size or size <= 0:
-            return b""
-        size = min(size, entry.size - offset)
-        if entry.inline is not None:
-            return entry.inline[offset:offset + size]
-        parts = []
-        position = offset
-        end = offset + size
-        ahead = READ_AHEAD_CHUNKS if offset == handle.last_end else 1
-        handle.last_end = end
-        while position < end:
-            index = position // CHUNK_SIZE
-            data = self._chunk(entry, index, ahead)
-            start = position - index * CHUNK_SIZE
-            piece = data[start:start + (end - position)]
-            if not piece:
-                break
-            parts.append(piece)
-            position += len(piece)
-        return b"".join(parts)
-
-    def _chunk(self, entry: Entry, index: int, ahead: int = 1) -> bytes:
-        """Chunk `index` of a file: from memory, the local cache, or the server.
-
-        With `ahead` > 1 (a sequential reader), this chunk and the next ones are
-        fetched together in the background, and this one is used as soon as it
-        arrives: the server's latency overlaps the reader's work.
-        """
-        oid = entry.chunks[index]
-        if ahead > 1:
-            self._prefetch(entry.chunks[index:index + ahead])
-        with self._chunks_lock:
-            data = self._chunks.get(oid)
-            pending = self._fetching.get(oid) if data is None else None
-            if data is not None:
-                self._chunks.move_to_end(oid)
-        if pending is not None:
-            try:
-                pending.result(timeout=120)
-            except Exception:  # the fetch below tries again and reports its own error
-                pass
-            with self._chunks_lock:
-                data = self._chunks.get(oid)
-        if data is None:
-            data = self.cache.get(oid)
-        if data is None:
-            fetched = dict(self._call(self.remote.read_objects, [oid]))
-            if oid not in fetched:
-                raise _fail(errno.EIO)
-            data = fetched[oid]
-            self.cache.put_many([(ObjectKind.CHUNK, oid, data)], verified=True)
-        self._keep_in_memory([(oid, data)])
-        return data
-
-    def _keep_in_memory(self, items: Iterable[tuple[bytes, bytes]]) -> None:
-        with self._chunks_lock:
-            for oid, data in items:
-                self._chunks[oid] = data
-                self._chunks.move_to_end(oid)
-            while len(self._chunks) > MEMORY_CHUNKS:
-                self._chunks.popitem(last=False)
-
-    def _prefetch(self, ids: Sequence[ObjectId]) -> None:
-        """Start fetching the chunks of `ids` that are nowhere local yet."""
-        with self._chunks_lock:
-            candidates = [oid for oid in ids if oid not in self._chunks and oid not in self._fetching]
-        wanted = [oid for oid in candidates if oid not in self.cache]
-        # Fetch in batches (one request for several chunks), unless the very next
-        # chunk is missing: then it is needed now.
-        if not wanted or (len(wanted) < len(ids) // 2 and wanted[0] != ids[0]):
-            return
-        futures: dict[ObjectId, Future[None]] = {}
-        with self._chunks_lock:
-            wanted = [oid for oid in wanted if oid not in self._fetching]
-            for oid in wanted:
-                self._fetching[oid] = futures[oid] = Future()
-        if wanted:
-            self._prefetcher.submit(self._fetch_ahead, wanted, futures)
-
-    def _fetch_ahead(self, ids: list[ObjectId], futures: dict[ObjectId, "Future[None]"]) -> None:
-        """Fetch `ids` in one stream; each waiting reader is woken as its chunk arrives.
-
-        A chunk is in the local cache before its reader is woken, so whatever a
-        read has returned stays readable without the server.
-        """
-        def arrived(oid: ObjectId, data: bytes) -> None:
-            self.cache.put_many([(ObjectKind.CHUNK, oid, data)], verified=True)
-            self._keep_in_memory([(oid, data)])
-            self._fetched(oid, futures[oid], None)
-
-        try:
-            list(self.remote.read_objects(ids, received=arrived))
-        except BaseException as exc:  # a reader waiting on it fetches again itself
-            for oid in ids:
-                self._fetched(oid, futures[oid], exc)
-        else:
-            for oid in ids:  # not sent: its reader asks for it alone, and reports that
-                self._fetched(oid, futures[oid], FileNotFoundError(bytes(oid).hex()))
-
-    def _fetched(self, oid: ObjectId, future: "Future[None]", error: BaseException | None) -> None:
-        """Settle the fetch of `oid` (once): with its chunk in memory, or with `error`."""
-        with self._chunks_lock:
-            if self._fetching.get(oid) is future:
-                del self._fetching[oid]
-            if future.done():
-                return
-            if error is None:
-                future.set_result(None)
-            else:
-                future.set_exception(error)
+        sequential = offset == handle.last_end
+        handle.last_end = offset + size
+        return self.chunks.read(entry, size, offset, sequential)
 
     def write(self, path: str | None, data: bytes, offset: int, fh: int) -> int:
         handle = self._handles.get(fh)
@@ -1154,8 +920,7 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
             oid = object_id(ObjectKind.CHUNK, data)
             chunks.append(oid)
             new_objects.append((ObjectKind.CHUNK, oid, data))
-            with self._chunks_lock:
-                self._chunks[oid] = data
+            self.chunks.keep([(oid, data)])
         entry = Entry.file(chunks=tuple(chunks), size=size, **common)  # type: ignore[arg-type]
         return entry, new_objects
 
@@ -1218,7 +983,7 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
             if self._open.get(open_file.path) is open_file:
                 del self._open[open_file.path]
                 if open_file.path:
-                    self._readdir_cache.pop(paths.split(open_file.path)[0], None)
+                    self.meta.changed_listing(paths.split(open_file.path)[0])
         if open_file.scratch is not None:
             open_file.scratch.close()
             open_file.scratch = None
