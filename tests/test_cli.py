@@ -548,3 +548,36 @@ def test_mounts_talk_to_their_own_server_and_foreground_mounts(
                 proc.wait()
     assert "not mounted" in citc.fails(1, "unmount", str(bg))
     assert "lots" in citc.fails(2, "mount", "mounted", str(bg), "--cache-size", "lots")
+
+
+def test_commands_flush_the_mounts_of_their_workspace(citc: Citc, client: Client, base: str,
+                                                      home: Path) -> None:
+    client.create_workspace("flushed", "main")
+    mnt, synced = home / "flush-mount", home / "sync-mount"
+    with cleanup_mounts(mnt, synced):
+        citc.ok("mount", "flushed", str(mnt), "--cache-size", "64M")
+        for i in range(30):
+            (mnt / f"new{i}.txt").write_text(f"{i}\n")
+        # Each command sees everything written before it, though the mount returned
+        # from close() before the server had it.
+        doc = citc.json("status", "flushed")
+        assert sorted(c["path"] for c in doc["changes"]) == sorted(f"new{i}.txt" for i in range(30))
+        [mount] = doc["mounts"]
+        assert mount["mountpoint"] == str(mnt) and mount["sync_writes"] is False
+        (mnt / "labelled.txt").write_text("in the snapshot\n")
+        citc.ok("snapshot", "flushed", "with-label")
+        names = citc.ok("diff", "flushed", "--from", "base", "--to", "with-label",
+                        "--name-status")
+        assert "labelled.txt" in names
+        (mnt / "last.txt").write_text("before unmount\n")
+        citc.ok("unmount", str(mnt))
+        assert client.read_file(client.lookup("flushed", "last.txt")) == b"before unmount\n"
+
+        citc.ok("mount", "flushed", str(synced), "--cache-size", "64M", "--sync-writes",
+                "--journal-size", "64M")
+        (synced / "at-once.txt").write_text("on the server at close\n")
+        assert client.read_file(client.lookup("flushed", "at-once.txt")) == \
+            b"on the server at close\n"
+        assert citc.json("status", "flushed")["mounts"][0]["sync_writes"] is True
+        citc.ok("unmount", str(synced))
+    assert "lots" in citc.fails(2, "mount", "flushed", str(mnt), "--journal-size", "lots")

@@ -14,7 +14,7 @@ from citcfs.client.rpc import Client
 from citcfs.entries import Entry, EntryKind
 from citcfs.protos import citc_pb2 as pb
 
-from . import context, output, quoting, trees
+from . import barrier, context, output, quoting, trees
 from .patch import Change, file_diffs, name_status, stat_lines
 
 CHANGE_NAMES = {pb.CHANGE_ADDED: "added", pb.CHANGE_MODIFIED: "modified",
@@ -70,7 +70,9 @@ def status(workspace: str | None, as_json: bool) -> None:
     """The paths WS changed relative to its base (like git status --short).
 
     One line per path: A added, M modified, D deleted, T type changed, R renamed
-    (directories end in "/").
+    (directories end in "/"). Mounts of WS on this machine first send what they
+    journaled; each says how many changes were waiting, and how many of its
+    changes replaced another client's change of the same path (last writer wins).
 
     \b
     Example:
@@ -78,16 +80,23 @@ def status(workspace: str | None, as_json: bool) -> None:
       citc status demo --json
     """
     name = context.workspace_or_current(workspace)
+    mounts = barrier.flush_mounts(name)
     client = context.client()
     ws = client.describe_workspace(name)
     found = list(changes(client, Client.base_ref(ws.base, ws.base_rev),
                          Client.workspace_ref(name, ws.version)))
     if as_json:
         output.emit_json({"workspace": name, "base": ws.base, "base_rev": ws.base_rev,
-                          "version": ws.version, "changes": [change_json(c) for c in found]})
+                          "version": ws.version, "changes": [change_json(c) for c in found],
+                          "mounts": [m.to_json() for m in mounts]})
         return
     click.echo(output.style(f"workspace {name} at version {ws.version}, over "
                             f"{ws.base}@{ws.base_rev}", dim=True), err=True)
+    for mount in mounts:
+        click.echo(output.style(
+            f"mount {mount.mountpoint}: {mount.pending_ops} journaled changes were not yet "
+            f"on the server; {mount.conflicts} replaced another client's change",
+            dim=True), err=True)
     if not found:
         click.echo("nothing changed", err=True)
     for change in found:
@@ -146,6 +155,7 @@ def diff(workspace: str | None, from_: str | None, to: str | None, mode: str,
       citc diff demo --binary | (cd ../plain-copy && git apply)
     """
     name = context.workspace_or_current(workspace)
+    barrier.flush_mounts(name)
     client = context.client()
     a, a_name = context.diff_side(client, context.parse_side(name, from_ or "base"))
     b, b_name = context.diff_side(client, context.parse_side(name, to))

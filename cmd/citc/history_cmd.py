@@ -8,7 +8,7 @@ import click
 
 from citcfs import errors
 
-from . import context, output, refs
+from . import barrier, context, output, refs
 
 
 def _ws_and(args: tuple[str, ...], what: str) -> tuple[str, str]:
@@ -38,6 +38,7 @@ def snapshot(args: tuple[str, ...], version: int | None, replace: bool, as_json:
     """
     workspace, label = _ws_and(args, "LABEL")
     refs.check_label(label)
+    barrier.flush_mounts(workspace)
     info = context.client().label(workspace, label, version, replace)
     if as_json:
         output.emit_json({"workspace": workspace, **output.label_json(info)})
@@ -79,6 +80,7 @@ def log(workspace: str | None, limit: int | None, as_json: bool) -> None:
       citc log demo --json
     """
     name = context.workspace_or_current(workspace)
+    barrier.flush_mounts(name)
     client = context.client()
     versions = list(reversed(client.versions(name)))
     if limit:
@@ -203,6 +205,7 @@ def sync(workspace: str | None, to_rev: int | None, refuse_conflicts: bool,
       citc sync demo --to 7 --refuse-conflicts
     """
     name = context.workspace_or_current(workspace)
+    barrier.flush_mounts(name)
     try:
         result = context.client().sync(name, to_rev, refuse_conflicts)
     except errors.Conflict as exc:
@@ -241,6 +244,7 @@ def submit(workspace: str | None, message: str, as_json: bool) -> None:
       citc submit -m "fix the frobnicator"
     """
     name = context.workspace_or_current(workspace)
+    barrier.flush_mounts(name)
     try:
         result = context.client().submit(name, message)
     except errors.Conflict as exc:

@@ -19,7 +19,7 @@ from citcfs.client.cache import DEFAULT_CACHE_BYTES
 from citcfs.client.mount import MountOptions, mount_background, mount_foreground
 from citcfs.client.mount import unmount as unmount_path
 
-from . import context, local_server, output
+from . import barrier, context, local_server, output
 from .base_cmd import import_tree
 
 
@@ -106,8 +106,16 @@ def _ensure_workspace(name: str, tree: str | None, base_name: str | None) -> Non
                    f"(default {output.human_bytes(DEFAULT_CACHE_BYTES)}).")
 @click.option("--attr-timeout", type=float, default=1.0, show_default=True, metavar="S",
               help="Seconds the kernel may cache names and attributes.")
+@click.option("--sync-writes", is_flag=True,
+              help="A returned close(), chmod or rename means the server has it (slower); "
+                   "by default they return once journaled locally.")
+@click.option("--journal-size", "journal_bytes", default="1G", show_default=True,
+              metavar="SIZE", callback=lambda _c, _p, v: output.parse_size(v),
+              help="Journaled changes the server has not taken yet, at most; past it, "
+                   "writes wait, then fail with ENOSPC.")
 def mount(workspace: str, directory: str, tree: str | None, base_name: str | None,
-          server: str | None, foreground: bool, cache_bytes: int, attr_timeout: float) -> None:
+          server: str | None, foreground: bool, cache_bytes: int, attr_timeout: float,
+          sync_writes: bool, journal_bytes: int) -> None:
     """Mount workspace WS on DIR (made if missing).
 
     Needs FUSE: libfuse 3 (the fuse3 package) and /dev/fuse; without them it says
@@ -132,7 +140,8 @@ def mount(workspace: str, directory: str, tree: str | None, base_name: str | Non
     options = MountOptions(server=ctx.address(), workspace=workspace, mountpoint=mountpoint,
                            cache_bytes=cache_bytes,
                            attr_timeout=attr_timeout, token=os.environ.get("CITC_TOKEN"),
-                           tls_ca=os.environ.get("CITC_TLS_CA"), debug=ctx.debug)
+                           tls_ca=os.environ.get("CITC_TLS_CA"), debug=ctx.debug,
+                           sync_writes=sync_writes, journal_bytes=journal_bytes)
     if foreground:
         click.echo(f"serving {workspace} on {mountpoint} (Ctrl-C or citc unmount to stop)",
                    err=True)
@@ -154,7 +163,10 @@ def mount(workspace: str, directory: str, tree: str | None, base_name: str | Non
 @click.command()
 @click.argument("directory", metavar="DIR", type=click.Path())
 def unmount(directory: str) -> None:
-    """Unmount the citcfs mount at DIR. Everything written is already on the server.
+    """Unmount the citcfs mount at DIR, once the server has everything it journaled.
+
+    If the server cannot be reached, the journal stays in the cache directory and the
+    next mount of the workspace sends it first.
 
     \b
     Example:
@@ -164,6 +176,11 @@ def unmount(directory: str) -> None:
     mount = next((m for m in context.citc_mounts() if m.mountpoint == path), None)
     if mount is None and os.path.ismount(path):
         raise errors.InvalidArgument(f"{directory!r} is not a citcfs mount")
+    if mount is not None:
+        try:
+            barrier.flush_mount(mount.mountpoint)
+        except errors.Unavailable as exc:
+            click.echo(f"citc: warning: {exc.message}", err=True)
     unmount_path(path)
     context.forget_mount(path)
     click.echo(f"unmounted {mount.workspace + ' from ' if mount else ''}{path}")

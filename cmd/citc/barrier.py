@@ -1,0 +1,114 @@
+"""The barrier before a command reads a workspace from the server: the mounts of that
+workspace on this machine first send what they journaled.
+
+A mount acknowledges writes once they are in its journal; the server has them a few
+milliseconds later. `citc snapshot`, `diff`, `status`, `log`, `submit`, `sync` and
+`unmount` would otherwise miss what was written just before them. An fsync of a
+mount's root returns once the server has everything the mount journaled before it;
+each mount's `.citc/status` says which server and workspace it serves and how much
+is still waiting.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from citcfs import errors
+
+from . import context
+
+FLUSH_TIMEOUT_S = float(os.environ.get("CITC_FLUSH_TIMEOUT", "60"))
+
+
+@dataclass(frozen=True, slots=True)
+class MountState:
+    """One mount's journal as `.citc/status` reported it before the barrier."""
+
+    mountpoint: str
+    pending_ops: int
+    conflicts: int
+    sync_writes: bool
+    last_error: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"mountpoint": self.mountpoint, "pending_ops": self.pending_ops,
+                "conflicts": self.conflicts, "sync_writes": self.sync_writes}
+
+
+def mount_status(mountpoint: str) -> dict[str, Any] | None:
+    """What a mount says of itself, or None where it cannot answer (a dead mount)."""
+    try:
+        with open(os.path.join(mountpoint, ".citc", "status"), "rb") as f:
+            found = json.loads(f.read())
+    except (OSError, ValueError):
+        return None
+    return found if isinstance(found, dict) else None
+
+
+def _fsync_root(mountpoint: str) -> None:
+    fd = os.open(mountpoint, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def flush_mounts(workspace: str, timeout: float | None = None) -> list[MountState]:
+    """Wait until every mount of `workspace` on this machine that reads from this
+    command's server has sent its journal; their states as they were before.
+
+    Unavailable when a mount cannot reach the server within `timeout`.
+    """
+    address = context.get().address()
+    found = []
+    for mount in context.citc_mounts():
+        if mount.workspace != workspace:
+            continue
+        status = mount_status(mount.mountpoint)
+        if status is None or status.get("workspace") != workspace:
+            continue
+        if status.get("server") and status["server"] != address:
+            continue
+        state = flush_mount(mount.mountpoint, timeout)
+        if state is not None:
+            found.append(state)
+    return found
+
+
+def flush_mount(mountpoint: str, timeout: float | None = None) -> MountState | None:
+    """The barrier for one mount (None if it cannot answer: a dead mount)."""
+    status = mount_status(mountpoint)
+    if status is None:
+        return None
+    state = MountState(mountpoint, int(status.get("pending_ops", 0)),
+                       int(status.get("conflicts", 0)), bool(status.get("sync_writes")),
+                       str(status.get("last_error", "")))
+    _wait(state, FLUSH_TIMEOUT_S if timeout is None else timeout)
+    return state
+
+
+def _wait(state: MountState, timeout: float) -> None:
+    failure: list[OSError] = []
+
+    def flush() -> None:
+        try:
+            _fsync_root(state.mountpoint)
+        except OSError as exc:
+            failure.append(exc)
+
+    thread = threading.Thread(target=flush, name="citc-flush", daemon=True)
+    thread.start()
+    thread.join(timeout)
+    if thread.is_alive():
+        raise errors.Unavailable(
+            f"the mount on {state.mountpoint} has not sent its {state.pending_ops} journaled "
+            f"changes to the server within {timeout:g} s"
+            + (f" ({state.last_error})" if state.last_error else "")
+            + "; they are kept, and sent when the server answers")
+    if failure:
+        raise errors.Unavailable(f"cannot flush the mount on {state.mountpoint}: "
+                                 f"{failure[0].strerror}")
