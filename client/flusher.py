@@ -261,16 +261,14 @@ class Flusher:
         batch.chunks = set(wanted)
         if not wanted:
             return
-        missing = self.remote.missing_objects(wanted)
         objects = []
-        for oid in missing:
-            data = self.cache.get(oid)
+        for oid in wanted:
+            data = self.cache.get(oid)  # type: ignore[arg-type]
             if data is None:
                 raise CorruptData(f"chunk {bytes(oid).hex()} of a journaled file is missing "
                                   "from the local cache")
-            objects.append((ObjectKind.CHUNK, data))
-        if objects:
-            self.remote.put_objects(objects)
+            objects.append((ObjectKind.CHUNK, oid, data))
+        self.remote.upload_missing(objects)
 
     def _answered(self, batch: _Batch, future: "Future[Any]") -> None:
         """A batch's answer arrived (answers come in order); settle every finished one."""

@@ -18,9 +18,7 @@ def upload_directory(client: Client, directory: str,
                      progress: Progress | None = None) -> ImportStats:
     """Upload every object of `directory` the server lacks; return the tree's stats."""
     def sink(batch: list[tuple[ObjectKind, bytes, ObjectId]]) -> None:
-        missing = set(client.has_objects([oid for _, _, oid in batch]))
-        if missing:
-            client.put_objects((kind, data) for kind, data, oid in batch if oid in missing)
+        client.upload_missing([(kind, oid, data) for kind, data, oid in batch])
 
     return store_directory(sink, directory, progress)
 

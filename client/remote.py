@@ -67,6 +67,10 @@ class Remote(Protocol):
 
     def put_objects(self, objects: Sequence[tuple[ObjectKind, bytes]]) -> None: ...
 
+    def upload_missing(self, objects: Sequence[tuple[ObjectKind, ObjectId, bytes]]) -> int:
+        """Upload those of (kind, id, content) the server lacks; how many."""
+        ...
+
     def commit(self, workspace: str, ops: Sequence[object],
                expected_version: int | None = None) -> int:
         """Apply storage ops (citcfs.storage.ops values) as one version; return it."""
@@ -152,6 +156,9 @@ class RpcRemote:
 
     def put_objects(self, objects: Sequence[tuple[ObjectKind, bytes]]) -> None:
         _retrying(lambda: self.client.put_objects(objects), "upload")
+
+    def upload_missing(self, objects: Sequence[tuple[ObjectKind, ObjectId, bytes]]) -> int:
+        return _retrying(lambda: self.client.upload_missing(objects), "upload")
 
     def commit(self, workspace: str, ops: Sequence[object],
                expected_version: int | None = None) -> int:

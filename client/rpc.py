@@ -280,33 +280,49 @@ class Client:
         response = self.stub.HasObjects(pb.HasObjectsRequest(ids=list(ids)), **self._kw(timeout))
         return [ObjectId(oid) for oid in response.missing]
 
-    @_translate
     def put_objects(self, items: Iterable[tuple[ObjectKind, bytes]],
                     timeout: float | None = 600) -> pb.PutObjectsResponse:
         """Upload objects, several per message up to a couple of MiB."""
+        return self.put_known(((kind, objects.object_id(kind, data), data)
+                               for kind, data in items), timeout)
+
+    @_translate
+    def put_known(self, items: Iterable[tuple[ObjectKind, ObjectId, bytes]],
+                  timeout: float | None = 600) -> pb.PutObjectsResponse:
+        """Upload objects whose ids the caller computed (the server checks them)."""
         def requests() -> Iterator[pb.PutObjectsRequest]:
             batch = pb.PutObjectsRequest()
             size = 0
-            for kind, data in items:
+            for kind, oid, data in items:
                 if batch.objects and size + len(data) > PUT_BATCH_BYTES:
                     yield batch
                     batch, size = pb.PutObjectsRequest(), 0
-                batch.objects.add(id=objects.object_id(kind, data), kind=int(kind), data=data)
+                batch.objects.add(id=oid, kind=int(kind), data=data)
                 size += len(data)
             if batch.objects:
                 yield batch
         return self.stub.PutObjects(requests(), **self._kw(timeout))
 
+    def upload_missing(self, items: Sequence[tuple[ObjectKind, ObjectId, bytes]]) -> int:
+        """Upload those of `items` (kind, id, content) the server lacks; how many.
+
+        The one upload path of the importer, `upload_file` and mounts: each object
+        is hashed once, by whoever made it."""
+        if not items:
+            return 0
+        missing = set(self.has_objects([oid for _, oid, _ in items]))
+        if missing:
+            self.put_known(item for item in items if item[1] in missing)
+        return len(missing)
+
     def upload_file(self, data: bytes, **attrs: Any) -> Entry:
         """A file entry for `data`: inline when small, else chunks uploaded as needed."""
         if len(data) <= objects.INLINE_MAX:
             return Entry.file(data, **attrs)
-        chunks = objects.split_chunks(data)
-        ids = [objects.object_id(ObjectKind.CHUNK, chunk) for chunk in chunks]
-        missing = set(self.has_objects(ids))
-        self.put_objects((ObjectKind.CHUNK, chunk) for oid, chunk in zip(ids, chunks)
-                         if oid in missing)
-        return Entry.file(chunks=tuple(ids), size=len(data), **attrs)
+        items = [(ObjectKind.CHUNK, objects.object_id(ObjectKind.CHUNK, chunk), chunk)
+                 for chunk in objects.split_chunks(data)]
+        self.upload_missing(items)
+        return Entry.file(chunks=tuple(oid for _, oid, _ in items), size=len(data), **attrs)
 
     @_translate
     def commit(self, workspace: str, ops: Sequence[pb.Op], expected_version: int | None = None,
