@@ -4,8 +4,9 @@ Records wait in order. A batch takes the oldest waiting records, collapses them
 (`journal.coalesce`), uploads the chunks the server lacks, and is sent as one commit
 over a pipelined commit stream: the next batch goes out before the previous answer
 arrives, and the server applies them in order. An idle mount sends a record at once
-(within `GATHER_S`, 2 ms, so that what a tool does next joins it); while batches are in flight, records gather for at most `interval` seconds, so a busy
-mount makes about one version per round trip rather than one per operation.
+(within `GATHER_S`, 2 ms, so that what a tool does next joins it); a busy one (a
+batch in flight, or one sent within `interval`, 20 ms) gathers records for
+`interval`, so it makes some 50 versions a second rather than one per operation.
 
 Each batch carries the writer id of its journal and the sequence numbers it covers,
 so the server applies a batch sent twice once. When anything goes wrong (the server
@@ -97,6 +98,7 @@ class Flusher:
         self._stopping = False
         self._broken = bool(recovered)  # recovered records: ask the server first
         self._thread: threading.Thread | None = None
+        self._last_sent = 0.0
         self.acked_seq = 0
         self.last_seq = 0
         self.batches = 0
@@ -133,7 +135,10 @@ class Flusher:
             self._waiting.append(_Record(seq, op, size + extra_bytes, time.monotonic()))
             self._bytes += size + extra_bytes
             self.last_seq = seq
-            self._cond.notify_all()
+            if len(self._waiting) == 1 or len(self._waiting) >= BATCH_OPS:
+                # Only these change when the sending thread must act: it already
+                # waits for the oldest record's deadline.
+                self._cond.notify_all()
         return seq
 
     def wait_for(self, seq: int | None = None, timeout: float | None = None) -> bool:
@@ -210,8 +215,10 @@ class Flusher:
         return time.monotonic() - self._waiting[0].added >= self._gather()
 
     def _gather(self) -> float:
-        """How long the oldest waiting record may wait for others."""
-        return self.interval if self._in_flight else GATHER_S
+        """How long the oldest waiting record may wait for others: a mount that sent a
+        batch within `interval` is busy, and gathers for that long."""
+        busy = self._in_flight or time.monotonic() - self._last_sent < self.interval
+        return self.interval if busy else GATHER_S
 
     def _wait_time(self) -> float | None:
         if self._waiting:
@@ -253,6 +260,7 @@ class Flusher:
                 self._broken = True
             raise
         self.batches += 1
+        self._last_sent = time.monotonic()
         batch.future.add_done_callback(lambda future, b=batch: self._answered(b, future))
 
     def _upload(self, batch: _Batch) -> None:
