@@ -57,6 +57,7 @@ class _Record:
     op: JournalOp
     size: int
     added: float
+    message: Any = None  # `op` as a citc.v1.Op, made once for the journal and the commit
 
 
 @dataclass(slots=True)
@@ -130,9 +131,10 @@ class Flusher:
 
     def append(self, op: JournalOp, extra_bytes: int = 0) -> int:
         """Journal `op` (its chunks already pinned in the cache); its sequence number."""
-        seq, size = self.journal.append(op)
+        message = op_to_wire(op)
+        seq, size = self.journal.append(op, message)
         with self._cond:
-            self._waiting.append(_Record(seq, op, size + extra_bytes, time.monotonic()))
+            self._waiting.append(_Record(seq, op, size + extra_bytes, time.monotonic(), message))
             self._bytes += size + extra_bytes
             self.last_seq = seq
             if len(self._waiting) == 1 or len(self._waiting) >= BATCH_OPS:
@@ -249,7 +251,7 @@ class Flusher:
                     batch.done = True
                     return
             batch.future = self.remote.commit_batch(
-                self.workspace, [op_to_wire(op) for op in batch.ops],
+                self.workspace, _messages(batch),
                 writer_id=self.journal.writer_id, first_seq=batch.first, last_seq=batch.last)
         except BaseException:
             with self._cond:
@@ -343,6 +345,13 @@ class Flusher:
             self.acked_seq = max(self.acked_seq, min(applied, self.last_seq))
             self._cond.notify_all()
         del unsettled
+
+
+def _messages(batch: _Batch) -> list[Any]:
+    """The batch's operations as messages; those coalescing left as they were keep
+    the message their record made."""
+    made = {id(record.op): record.message for record in batch.records if record.message}
+    return [made.get(id(op)) or op_to_wire(op) for op in batch.ops]
 
 
 @dataclass(frozen=True, slots=True)

@@ -163,9 +163,11 @@ def chunk_ids(op: JournalOp) -> tuple[bytes, ...]:
     return ()
 
 
-def encode_record(seq: int, op: JournalOp) -> bytes:
+def encode_record(seq: int, op: JournalOp, msg: pb.Op | None = None) -> bytes:
+    """A record's payload (`msg`: `op` as a message, when the caller has it)."""
     flags = _FLAG_NEW if isinstance(op, WriteFile) and op.new else 0
-    return _RECORD.pack(seq, flags) + op_to_wire(op).SerializeToString()
+    msg = op_to_wire(op) if msg is None else msg
+    return _RECORD.pack(seq, flags) + msg.SerializeToString()
 
 
 def decode_record(payload: bytes) -> tuple[int, JournalOp]:
@@ -348,10 +350,11 @@ class Journal:
 
     # --- writing ----------------------------------------------------------------------
 
-    def append(self, op: JournalOp) -> tuple[int, int]:
-        """Append `op`; its sequence number and the bytes it took."""
+    def append(self, op: JournalOp, msg: pb.Op | None = None) -> tuple[int, int]:
+        """Append `op` (`msg`: it as a message, if made already); its sequence number
+        and the bytes it took."""
         seq = self.next_seq
-        data = frame(encode_record(seq, op))
+        data = frame(encode_record(seq, op, msg))
         if self._fd < 0 or self._segment_bytes >= SEGMENT_BYTES:
             self._start_segment()
         os.write(self._fd, data)
