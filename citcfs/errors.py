@@ -102,6 +102,10 @@ class HistoryTruncated(FailedPrecondition):
     """The log no longer holds the requested range of versions."""
 
 
+class NotForked(FailedPrecondition):
+    """The workspace was not forked from another, so it has no fork point."""
+
+
 class ReadOnly(CitcError):
     """This view is read-only."""
 

@@ -420,6 +420,11 @@ class Client:
         return pb.Ref(workspace=_at(pb.WorkspaceRef(workspace=workspace), version, label))
 
     @staticmethod
+    def fork_ref(workspace: str) -> pb.Ref:
+        """The state `workspace` was forked from (NotForked if it was not forked)."""
+        return pb.Ref(workspace=pb.WorkspaceRef(workspace=workspace, fork=True))
+
+    @staticmethod
     def base_ref(base: str, rev: int | None = None) -> pb.Ref:
         ref = pb.Ref(base=pb.BaseRef(base=base))
         if rev is not None:

@@ -124,7 +124,7 @@ class Grantee(_message.Message):
     def __init__(self, user: _Optional[str] = ..., access: _Optional[_Union[Access, str]] = ...) -> None: ...
 
 class Workspace(_message.Message):
-    __slots__ = ("id", "name", "owner", "base", "base_rev", "root", "version", "created_ns", "updated_ns", "grants", "access")
+    __slots__ = ("id", "name", "owner", "base", "base_rev", "root", "version", "created_ns", "updated_ns", "grants", "access", "fork")
     ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     OWNER_FIELD_NUMBER: _ClassVar[int]
@@ -136,6 +136,7 @@ class Workspace(_message.Message):
     UPDATED_NS_FIELD_NUMBER: _ClassVar[int]
     GRANTS_FIELD_NUMBER: _ClassVar[int]
     ACCESS_FIELD_NUMBER: _ClassVar[int]
+    FORK_FIELD_NUMBER: _ClassVar[int]
     id: int
     name: str
     owner: str
@@ -147,7 +148,22 @@ class Workspace(_message.Message):
     updated_ns: int
     grants: _containers.RepeatedCompositeFieldContainer[Grantee]
     access: Access
-    def __init__(self, id: _Optional[int] = ..., name: _Optional[str] = ..., owner: _Optional[str] = ..., base: _Optional[str] = ..., base_rev: _Optional[int] = ..., root: _Optional[bytes] = ..., version: _Optional[int] = ..., created_ns: _Optional[int] = ..., updated_ns: _Optional[int] = ..., grants: _Optional[_Iterable[_Union[Grantee, _Mapping]]] = ..., access: _Optional[_Union[Access, str]] = ...) -> None: ...
+    fork: ForkPoint
+    def __init__(self, id: _Optional[int] = ..., name: _Optional[str] = ..., owner: _Optional[str] = ..., base: _Optional[str] = ..., base_rev: _Optional[int] = ..., root: _Optional[bytes] = ..., version: _Optional[int] = ..., created_ns: _Optional[int] = ..., updated_ns: _Optional[int] = ..., grants: _Optional[_Iterable[_Union[Grantee, _Mapping]]] = ..., access: _Optional[_Union[Access, str]] = ..., fork: _Optional[_Union[ForkPoint, _Mapping]] = ...) -> None: ...
+
+class ForkPoint(_message.Message):
+    __slots__ = ("source", "source_version", "tree", "base_rev", "version")
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_VERSION_FIELD_NUMBER: _ClassVar[int]
+    TREE_FIELD_NUMBER: _ClassVar[int]
+    BASE_REV_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    source: str
+    source_version: int
+    tree: bytes
+    base_rev: int
+    version: int
+    def __init__(self, source: _Optional[str] = ..., source_version: _Optional[int] = ..., tree: _Optional[bytes] = ..., base_rev: _Optional[int] = ..., version: _Optional[int] = ...) -> None: ...
 
 class VersionInfo(_message.Message):
     __slots__ = ("version", "lsn", "time_ns", "path_count")
@@ -180,14 +196,16 @@ class Ref(_message.Message):
     def __init__(self, workspace: _Optional[_Union[WorkspaceRef, _Mapping]] = ..., base: _Optional[_Union[BaseRef, _Mapping]] = ...) -> None: ...
 
 class WorkspaceRef(_message.Message):
-    __slots__ = ("workspace", "version", "label")
+    __slots__ = ("workspace", "version", "label", "fork")
     WORKSPACE_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     LABEL_FIELD_NUMBER: _ClassVar[int]
+    FORK_FIELD_NUMBER: _ClassVar[int]
     workspace: str
     version: int
     label: str
-    def __init__(self, workspace: _Optional[str] = ..., version: _Optional[int] = ..., label: _Optional[str] = ...) -> None: ...
+    fork: bool
+    def __init__(self, workspace: _Optional[str] = ..., version: _Optional[int] = ..., label: _Optional[str] = ..., fork: _Optional[bool] = ...) -> None: ...
 
 class BaseRef(_message.Message):
     __slots__ = ("base", "rev")

@@ -88,6 +88,11 @@ def workspace_to_wire(state: Any, access: Access | None = None,
     msg = pb.Workspace(id=state.id, name=state.name, owner=state.owner, base=state.base,
                        base_rev=state.base_rev, root=state.root, version=state.version,
                        created_ns=state.created_ns, updated_ns=state.updated_ns)
+    if state.fork is not None:
+        fork = state.fork
+        msg.fork.CopyFrom(pb.ForkPoint(source=fork.source, source_version=fork.source_version,
+                                       tree=fork.tree, base_rev=fork.base_rev,
+                                       version=fork.version))
     if access is not None:
         msg.access = ACCESS_TO_WIRE[access]
     for user, level in sorted((grants or {}).items()):

@@ -194,7 +194,9 @@ class CitcServicer(pb_grpc.CitcServicer):
             ref = msg.workspace
             state, _ = self._workspace(identity, ref.workspace, Access.READ)
             version, label = _version_fields(ref)
-            return WorkspaceRef(state.name, version, label or None)
+            if ref.fork and (version is not None or label):
+                raise InvalidArgument("a fork ref names the fork point, not a version or a label")
+            return WorkspaceRef(state.name, version, label or None, fork=ref.fork)
         if which == "base":
             if not msg.base.base:
                 raise InvalidArgument("which base? the ref's base name is empty")

@@ -23,7 +23,7 @@ from typing import TypeVar
 from citcfs import paths
 from citcfs.entries import Entry, Tree
 from citcfs.errors import (AlreadyExists, BaseNotFound, CitcError, Conflict, CorruptData,
-                           CorruptLog, FailedPrecondition, OutOfSequence,
+                           CorruptLog, FailedPrecondition, NotForked, OutOfSequence,
                            HistoryTruncated, InvalidArgument, ObjectMissing, SnapshotNotFound,
                            StaleVersion, WorkspaceNotFound)
 from citcfs.objects import ObjectId, ObjectKind, object_id
@@ -40,7 +40,8 @@ from .planner import PendingView
 from .lmdb_backend import LmdbKVStore, LmdbObjectStore
 from .ops import Op, WriteFile
 from .planner import plan_commit, plan_skipping
-from .records import (BaseRevision, BaseRevisionAdded, Committed, Label, LabelRemoved, LabelSet,
+from .records import (BaseRevision, BaseRevisionAdded, Committed, ForkPoint, Label, LabelRemoved,
+                      LabelSet,
                       OverlayWrite, Record, RetentionSet, VersionInfo, VersionsPruned,
                       WorkspaceCreated, WorkspaceDeleted, WorkspaceState, decode_record,
                       encode_record, frame, unframe)
@@ -105,11 +106,13 @@ class BaseInfo:
 
 @dataclass(frozen=True, slots=True)
 class WorkspaceRef:
-    """A workspace state: a version number, a snapshot label, or (neither) the head."""
+    """A workspace state: a version number, a snapshot label, or (neither) the head.
+    With `fork`, the state the workspace was forked from (its fork point's tree)."""
 
     workspace: str
     version: int | None = None
     label: str | None = None
+    fork: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -733,6 +736,17 @@ class Database:
 
     def freeze(self, name: str, ref: int | str | None = None) -> ObjectId:
         """The root tree id of a workspace version: equal content, equal id."""
+        with self.kv.read() as txn:
+            state = self._workspace(txn, name)
+            root, view = self._at(txn, name, self._ref_version(txn, state, ref))
+            return self._freeze_view(view, root)
+
+    def _freeze_view(self, view: OverlayView, root: ObjectId) -> ObjectId:
+        """Store the trees of `view` over `root` that differ from it; the root tree id.
+
+        Only directories with overlay changes get new tree objects, and they are
+        written in one object-store transaction, children before parents.
+        """
         batch: list[tuple[ObjectKind, bytes, ObjectId | None]] = []
 
         def store(tree: Tree) -> ObjectId:
@@ -741,12 +755,10 @@ class Database:
             batch.append((ObjectKind.TREE, data, oid))
             return oid
 
-        with self.kv.read() as txn:
-            state = self._workspace(txn, name)
-            root, view = self._at(txn, name, self._ref_version(txn, state, ref))
-            node = overlay.resolve(view, self.load_tree, root, paths.ROOT)
-            frozen = overlay.freeze(view, self.load_tree, store, node)
-        self.objects.put_many(batch)  # children come before parents: one transaction
+        node = overlay.resolve(view, self.load_tree, root, paths.ROOT)
+        frozen = overlay.freeze(view, self.load_tree, store, node)
+        if batch:
+            self.objects.put_many(batch)
         return frozen
 
     def fork(self, source: str, name: str, ref: int | str | None = None,
@@ -754,7 +766,10 @@ class Database:
         """A new workspace that starts as `source` at `ref`; its version 1 is that state.
 
         It shares the source's base revision and copies only its overlay, so the cost
-        follows the source's changes, not the size of the tree.
+        follows the source's changes, not the size of the tree. It records its fork
+        point: the frozen root of that state (new tree objects only for the changed
+        directories, stored before the record that names them), so that diffs can
+        show the fork's own changes and not the source's.
         """
         paths.check_label(name, "workspace name")
 
@@ -762,12 +777,15 @@ class Database:
             src = self._workspace(txn, source)
             version = self._ref_version(txn, src, ref)
             info = self._version_info(txn, src, version)
-            entries = history.live_entries(IndexOverlay(txn, src.id, version))
+            view = IndexOverlay(txn, src.id, version)
+            entries = history.live_entries(view)
             if find_workspace(txn, name) is not None:
                 raise AlreadyExists(f"workspace {name!r} already exists")
+            fork_point = ForkPoint(src.name, version, self._freeze_view(view, info.root),
+                                   info.base_rev, 1 if entries else 0)
             now = self._clock()
             ws_id = self._append(txn, WorkspaceCreated(name, owner, src.base, info.base_rev,
-                                                       info.root, now))
+                                                       info.root, now, fork_point))
             if entries:
                 writes = tuple(OverlayWrite(p, e) for p, e in entries.items())
                 self._append(txn, Committed(ws_id, 1, now, writes))
@@ -827,9 +845,22 @@ class Database:
             return Side(self.base_revision(ref.base, ref.rev).root)
         with self.kv.read() as txn:
             state = self._workspace(txn, ref.workspace)
+            if ref.fork:
+                return Side(self._fork_point(state, ref).tree)
             version = self._ref_version(txn, state, ref.label if ref.label is not None else ref.version)
             root, view = self._at(txn, ref.workspace, version)
             return Side(root, MemoryOverlay(history.live_entries(view)))
+
+    @staticmethod
+    def _fork_point(state: WorkspaceState, ref: WorkspaceRef) -> ForkPoint:
+        """The fork point a `fork` ref names; NotForked for a workspace made by create
+        (or forked before fork points were recorded)."""
+        if ref.version is not None or ref.label is not None:
+            raise InvalidArgument("a fork ref names no version or label")
+        if state.fork is None:
+            raise NotForked(f"{state.name}@fork: workspace {state.name!r} was not forked, "
+                            f"so it has no fork point")
+        return state.fork
 
     def diff(self, old: Ref, new: Ref) -> Iterator[DiffEntry]:
         """Stream what changed from `old` to `new`, in path order."""
@@ -937,7 +968,8 @@ class Database:
         return WorkspaceState.decode(raw)
 
     def _mark(self, txn: KVTxn, tolerate_missing: bool = False) -> set[ObjectId]:
-        """Every object reachable from a base revision or a kept workspace version.
+        """Every object reachable from a base revision, a kept workspace version or a
+        live workspace's fork point.
 
         With `tolerate_missing`, a tree that cannot be read is counted as reachable
         and not descended into (fsck reports it), instead of raising.
@@ -966,6 +998,10 @@ class Database:
             visit_tree(BaseRevision.decode(raw).root)
         for _, raw in txn.range(keys.VERSIONS, b""):
             visit_tree(VersionInfo.decode(raw).root)
+        for _, raw in txn.range(keys.WORKSPACES, b""):
+            fork = WorkspaceState.decode(raw).fork
+            if fork is not None:  # a fork point is a root: `ws@fork` reads it
+                visit_tree(fork.tree)
         for key, value in txn.range(keys.OVERLAY, b""):
             # A long parent's full path leads the value: split_overlay_item removes it.
             entry = keys.split_overlay_item(key, value)[3]

@@ -45,7 +45,7 @@ def apply_record(txn: KVTxn, lsn: int, record: Record) -> None:
         txn.put(keys.BASES, keys.base_key(record.base, record.rev), revision.encode())
     elif isinstance(record, WorkspaceCreated):
         state = WorkspaceState(lsn, record.name, record.owner, record.base, record.base_rev,
-                               record.root, 0, record.time_ns, record.time_ns)
+                               record.root, 0, record.time_ns, record.time_ns, record.fork)
         txn.put(keys.WORKSPACE_NAMES, keys.workspace_name_key(record.name), keys.u64(lsn))
         _put_workspace(txn, state)
         txn.put(keys.VERSIONS, keys.version_key(lsn, 0),
@@ -95,7 +95,7 @@ def _apply_commit(txn: KVTxn, lsn: int, record: Committed) -> None:
                         root).encode())
     _put_workspace(txn, WorkspaceState(
         state.id, state.name, state.owner, state.base, base_rev, root,
-        record.version, state.created_ns, record.time_ns))
+        record.version, state.created_ns, record.time_ns, state.fork))
     if record.writer is not None:
         writer_id, last_seq = record.writer
         txn.put(keys.WRITERS, keys.writer_key(record.ws_id, writer_id),

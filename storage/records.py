@@ -66,12 +66,51 @@ class BaseRevisionAdded:
 
 
 @dataclass(frozen=True, slots=True)
+class ForkPoint:
+    """Where a forked workspace started: the frozen root tree of `source` at
+    `source_version` (`tree`), the base revision the fork was made over, and the
+    fork's own version that equals that state (1, or 0 when the source had no
+    changes). `tree` is a GC root; `source` and `source_version` are for display,
+    since the source may be deleted or its name reused later."""
+
+    source: str
+    source_version: int
+    tree: ObjectId
+    base_rev: int
+    version: int
+
+    def _write(self, w: Writer) -> None:
+        """The part a record or state carries (`base_rev` is the caller's to write)."""
+        w.text(self.source).uint(self.source_version).raw(self.tree).uint(self.version)
+
+    @classmethod
+    def _read(cls, r: Reader, base_rev: int) -> "ForkPoint":
+        source, source_version = r.text(), r.uint()
+        tree = ObjectId(r.raw(ID_SIZE))
+        return cls(source, source_version, tree, base_rev, r.uint())
+
+
+def _read_fork_part(r: Reader, base_rev: int, what: str) -> ForkPoint | None:
+    """The optional trailing fork part of a record or state: absent in workspaces
+    that were not forked, and in everything written before fork points existed."""
+    if r.at_end():
+        return None
+    if r.uint() != 1:
+        raise CorruptData(f"unknown trailing part of {what}")
+    return ForkPoint._read(r, base_rev)
+
+
+@dataclass(frozen=True, slots=True)
 class WorkspaceCreated:
     """A workspace named `name` now exists over `root`, at version 0.
 
     Its id is the LSN of this record. `base`/`base_rev` say which line of history
     it follows; `root` is the tree its overlay applies to (the base revision's root
     for a new workspace).
+
+    With `fork` set, the workspace was forked, and `fork` says from what. It is an
+    optional trailing part, present only when set (its `base_rev` is the record's),
+    so records written before fork points existed decode unchanged.
     """
 
     TYPE: ClassVar[RecordType] = RecordType.WORKSPACE_CREATED
@@ -81,14 +120,20 @@ class WorkspaceCreated:
     base_rev: int
     root: ObjectId
     time_ns: int
+    fork: ForkPoint | None = None
 
     def _write(self, w: Writer) -> None:
         w.text(self.name).text(self.owner).text(self.base).uint(self.base_rev)
         w.raw(self.root).sint(self.time_ns)
+        if self.fork is not None:  # its base_rev is the record's, so not written again
+            self.fork._write(w.uint(1))
 
     @classmethod
     def _read(cls, r: Reader) -> "WorkspaceCreated":
-        return cls(r.text(), r.text(), r.text(), r.uint(), ObjectId(r.raw(ID_SIZE)), r.sint())
+        name, owner, base, base_rev = r.text(), r.text(), r.text(), r.uint()
+        root, time_ns = ObjectId(r.raw(ID_SIZE)), r.sint()
+        fork = _read_fork_part(r, base_rev, "a workspace record")
+        return cls(name, owner, base, base_rev, root, time_ns, fork)
 
 
 @dataclass(frozen=True, slots=True)
@@ -293,7 +338,11 @@ def unframe(data: bytes, lsn: int = 0) -> bytes:
 
 @dataclass(frozen=True, slots=True)
 class WorkspaceState:
-    """What the `workspaces` index knows of a live workspace."""
+    """What the `workspaces` index knows of a live workspace.
+
+    `fork` is where a forked workspace started (None otherwise). It is encoded as an
+    optional trailing part, so states stored before fork points existed decode.
+    """
 
     id: int
     name: str
@@ -304,12 +353,18 @@ class WorkspaceState:
     version: int
     created_ns: int
     updated_ns: int
+    fork: ForkPoint | None = None
 
     def encode(self) -> bytes:
-        data = b"".join((encode_uint(self.id), encode_text(self.name), encode_text(self.owner),
-                         encode_text(self.base), encode_uint(self.base_rev), self.root,
-                         encode_uint(self.version), encode_sint(self.created_ns),
-                         encode_sint(self.updated_ns)))
+        parts = [encode_uint(self.id), encode_text(self.name), encode_text(self.owner),
+                 encode_text(self.base), encode_uint(self.base_rev), self.root,
+                 encode_uint(self.version), encode_sint(self.created_ns),
+                 encode_sint(self.updated_ns)]
+        if self.fork is not None:
+            w = Writer().uint(1).uint(self.fork.base_rev)
+            self.fork._write(w)
+            parts.append(w.getvalue())
+        data = b"".join(parts)
         _remember_state(data, self)
         return data
 
@@ -327,10 +382,15 @@ class WorkspaceState:
     @classmethod
     def _decode(cls, data: bytes) -> "WorkspaceState":
         r = Reader(data)
-        value = cls(r.uint(), r.text(), r.text(), r.text(), r.uint(), ObjectId(r.raw(ID_SIZE)),
-                    r.uint(), r.sint(), r.sint())
+        fields = (r.uint(), r.text(), r.text(), r.text(), r.uint(), ObjectId(r.raw(ID_SIZE)),
+                  r.uint(), r.sint(), r.sint())
+        fork: ForkPoint | None = None
+        if not r.at_end():  # the trailing fork part (the state's base_rev moves on sync)
+            if r.uint() != 1:
+                raise CorruptData("unknown trailing part of a workspace state")
+            fork = ForkPoint._read(r, base_rev=r.uint())
         r.finish()
-        return value
+        return cls(*fields, fork=fork)
 
 
 _STATES: dict[bytes, WorkspaceState] = {}

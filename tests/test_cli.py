@@ -144,7 +144,7 @@ def test_base_log_unknown_is_a_user_error(citc: Citc, base: str) -> None:
 
 
 WS_KEYS = {"id", "name", "owner", "base", "base_rev", "root", "version", "created",
-           "created_ns", "updated", "updated_ns", "access", "grants"}
+           "created_ns", "updated", "updated_ns", "access", "grants", "fork"}
 
 
 def test_ws_create_fork_list_show_delete(citc: Citc, client: Client, base: str) -> None:
@@ -159,7 +159,9 @@ def test_ws_create_fork_list_show_delete(citc: Citc, client: Client, base: str) 
     assert "forked alpha@one as beta" in citc.ok("ws", "fork", "alpha@one", "beta")
     assert citc.ok("cat", "beta", "README") == "changed\n"
     forked = citc.json("ws", "fork", "alpha@0", "gamma")
-    assert forked["name"] == "gamma"
+    assert forked["name"] == "gamma" and created["fork"] is None
+    assert (forked["fork"]["source"], forked["fork"]["source_version"]) == ("alpha", 0)
+    assert "from alpha@1 over main@1" in citc.ok("ws", "show", "beta")
     assert citc.ok("cat", "gamma", "README") == "hello\n"
 
     names = [w["name"] for w in citc.json("ws", "list")]
@@ -289,8 +291,9 @@ def changed(citc: Citc, client: Client, base: str) -> str:
 
 def test_status(citc: Citc, changed: str) -> None:
     doc = citc.json("status", changed)
-    assert set(doc) == {"workspace", "base", "base_rev", "version", "changes"}
+    assert set(doc) == {"workspace", "base", "base_rev", "version", "from", "changes"}
     assert (doc["workspace"], doc["base"], doc["version"]) == ("dif", "main", 2)
+    assert doc["from"] == "main@1"
     found = {c["path"]: c for c in doc["changes"]}
     assert set(found) == {"README.md", "blob.bin", "docs/guide.txt", "src/added.c",
                           "src/util.c"}
@@ -360,6 +363,54 @@ def test_diff_modes_and_refs(citc: Citc, changed: str) -> None:
     assert "+line 2\n" in backwards
     assert "nolabel" in citc.fails(1, "diff", changed, "--from", "nolabel")
     assert citc.fails(2, "diff", changed, "--from", "base@x")
+
+
+def test_a_fork_shows_its_own_changes(citc: Citc, client: Client, home: Path) -> None:
+    """status, diff and log of a fork start at its fork point, not at the base, while
+    it sits on the base revision it was forked over; after a sync the base is the
+    reference again, and WS@fork still names the fork point."""
+    import_directory(client, "fb", str(write_tree(home / "fb1", {"README": b"one\n",
+                                                               "keep": b"k\n"})))
+    client.create_workspace("orig", "fb")
+    commit(client, "orig", write(client, "README", b"orig\n"), write(client, "orig.c", b"o\n"))
+    citc.ok("ws", "fork", "orig", "mine")
+    commit(client, "mine", write(client, "mine.c", b"m\n"), wire.remove_op("keep"))
+    commit(client, "orig", write(client, "later.c", b"l\n"))  # not the fork's business
+    status, status_text, name_status, explicit, other, log, log_text, at_fork = citc.many(
+        ("status", "mine", "--json"), ("status", "mine"), ("diff", "mine", "--name-status"),
+        ("diff", "mine", "--from", "fork", "--json"),
+        ("diff", "mine", "--from", "mine@fork", "--to", "mine@head", "--name-status"),
+        ("log", "mine", "--json"), ("log", "mine"), ("cat", "mine@fork", "README"))
+    doc = json.loads(status)
+    assert {c["path"]: c["change"] for c in doc["changes"]} == {"mine.c": "added",
+                                                                 "keep": "deleted"}
+    assert doc["from"] == "mine@fork"
+    assert (doc["fork"]["source"], doc["fork"]["source_version"], doc["fork"]["version"]) == \
+        ("orig", 1, 1)
+    assert status_text.splitlines() == ["D keep", "A mine.c"]
+    assert name_status.splitlines() == other.splitlines() == ["D\tkeep", "A\tmine.c"]
+    assert json.loads(explicit)["from"] == "mine@fork"
+    assert [c["path"] for c in json.loads(explicit)["changes"]] == ["keep", "mine.c"]
+    versions = json.loads(log)
+    assert [v["version"] for v in versions] == [2, 1]  # from the fork point on
+    assert versions[1]["forked_from"] == "orig@1" and "forked_from" not in versions[0]
+    assert "forked from orig@1" in log_text.splitlines()[-1]
+    assert at_fork == "orig\n"
+    # the base is still one --from away
+    assert "M\tREADME" in citc.ok("diff", "mine", "--from", "base", "--name-status").splitlines()
+    # a workspace that was not forked has no fork point, and compares with its base
+    assert "not forked" in citc.fails(1, "diff", "orig", "--from", "fork")
+    assert "not forked" in citc.fails(1, "cat", "orig@fork", "README")
+    assert json.loads(citc.ok("status", "orig", "--json"))["from"] == "fb@1"
+    assert "fork" not in json.loads(citc.ok("status", "orig", "--json"))
+    # after a sync to a newer base, the changes are counted from that base again
+    import_directory(client, "fb", str(write_tree(home / "fb2", {"README": b"one\n",
+                                                               "keep": b"k\n", "new": b"n\n"})))
+    citc.ok("sync", "mine")
+    doc = citc.json("status", "mine")
+    assert doc["from"] == "fb@2"
+    assert {c["path"] for c in doc["changes"]} == {"README", "orig.c", "mine.c", "keep"}
+    assert "A\tnew" in citc.ok("diff", "mine", "--from", "fork", "--name-status").splitlines()
 
 
 # --- sync and submit --------------------------------------------------------------------

@@ -10,7 +10,8 @@ import xxhash
 from citcfs.entries import Entry
 from citcfs.errors import CorruptLog
 from citcfs.objects import ObjectId
-from citcfs.storage.records import (BaseRevision, BaseRevisionAdded, Committed, OverlayWrite,
+from citcfs.storage.records import (BaseRevision, BaseRevisionAdded, Committed, ForkPoint,
+                                    OverlayWrite,
                                     VersionInfo, WorkspaceCreated, WorkspaceDeleted,
                                     WorkspaceState, decode_record, encode_record, frame,
                                     unframe)
@@ -86,6 +87,7 @@ def test_corrupt_log_names_the_lsn() -> None:
 
 @pytest.mark.parametrize("value", [
     WorkspaceState(5, "ws", "bob", "main", 2, ROOT, 9, 1, 2),
+    WorkspaceState(5, "ws", "bob", "main", 2, ROOT, 9, 1, 2, ForkPoint("src", 4, ROOT, 1, 1)),
     BaseRevision("main", 1, ROOT, 3, "msg"),
     VersionInfo(4, 10, 11, 12),
 ])

@@ -287,6 +287,28 @@ def test_snapshots_freeze_fork_diff_restore_revert(client: Client) -> None:
         client.lookup("w", "a.txt", label="first")
 
 
+def test_fork_point_in_describe_and_diff(client: Client) -> None:
+    client.create_workspace("w", "main")
+    client.commit("w", [wire.write_file_op("a.txt", Entry.file(b"one"))])
+    forked = client.fork_workspace("w", "f")
+    assert forked.HasField("fork") and not client.describe_workspace("w").HasField("fork")
+    assert (forked.fork.source, forked.fork.source_version, forked.fork.base_rev,
+            forked.fork.version) == ("w", 1, 1, 1)
+    assert forked.fork.tree == client.freeze("w")
+    assert client.describe_workspace("f").fork == forked.fork
+    assert [w.fork for w in client.list_workspaces() if w.name == "f"] == [forked.fork]
+    client.commit("f", [wire.write_file_op("b.txt", Entry.file(b"mine"))])
+    changes = {wire.path_from_wire(d.path): d.change
+               for d in client.diff(client.fork_ref("f"), client.workspace_ref("f"))}
+    assert changes == {"b.txt": pb.CHANGE_ADDED}
+    with pytest.raises(errors.NotForked, match="not forked"):
+        list(client.diff(client.fork_ref("w"), client.workspace_ref("w")))
+    with pytest.raises(errors.InvalidArgument):
+        ref = client.fork_ref("f")
+        ref.workspace.version = 1
+        list(client.diff(ref, client.workspace_ref("f")))
+
+
 def test_sync_submit_and_gc(client: Client) -> None:
     client.create_workspace("w", "main")
     client.commit("w", [wire.write_file_op("new.txt", Entry.file(b"new"))])

@@ -120,6 +120,7 @@ class Workspace:
         self.versions: dict[int, tuple[Model, int, frozenset[str]]] = {}
         self.head = 0
         self.keep = 0
+        self.fork_model: Model | None = None  # what it was forked from, if it was
 
     @property
     def model(self) -> Model:
@@ -198,6 +199,7 @@ class VersionsMachine(RuleBasedStateMachine):
         found: list[tuple] = [("base", rev) for rev in self.bases]
         for name, ws in self.workspaces.items():
             found += [("ws", name, v) for v in ws.versions]
+            found += [("fork", name)] if ws.fork_model is not None else []
         found += [("label", name, label) for name, label in self.labels]
         return found
 
@@ -206,6 +208,8 @@ class VersionsMachine(RuleBasedStateMachine):
             return BaseRef("main", ref[1]), self.bases[ref[1]]
         if ref[0] == "ws":
             return WorkspaceRef(ref[1], version=ref[2]), self.workspaces[ref[1]].versions[ref[2]][0]
+        if ref[0] == "fork":
+            return WorkspaceRef(ref[1], fork=True), self.workspaces[ref[1]].fork_model
         version = self.labels[(ref[1], ref[2])]
         return WorkspaceRef(ref[1], label=ref[2]), self.workspaces[ref[1]].versions[version][0]
 
@@ -214,6 +218,12 @@ class VersionsMachine(RuleBasedStateMachine):
             assert sorted(v.version for v in self.db.versions(name)) == sorted(ws.versions)
             for version, (model, _, _) in ws.versions.items():
                 assert walk(self.db, name, version) == model, (name, version)
+            fork = self.db.workspace(name).fork
+            if ws.fork_model is not None:  # its tree outlives GC and rebuilds
+                assert fork is not None and self.db.objects.has([fork.tree]) == [True]
+                assert walk_tree(self.db, fork.tree) == ws.fork_model
+            else:
+                assert fork is None
         for rev, model in self.bases.items():
             assert walk_tree(self.db, self.db.base_revision("main", rev).root) == model
         for (name, label), version in self.labels.items():
@@ -331,6 +341,7 @@ class VersionsMachine(RuleBasedStateMachine):
         name = f"w{self.names}"
         state = self.db.fork(source, name, ref)
         fork = Workspace()
+        fork.fork_model = dict(model)
         self.workspaces[name] = fork
         assert state.base_rev == base_rev and state.version in (0, 1)
         fork.versions[0] = (dict(self.bases[base_rev]), base_rev, frozenset())

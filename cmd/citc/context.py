@@ -236,11 +236,28 @@ def require_version(ref: refs.StateRef, what: str) -> refs.StateRef:
 
 
 def fork_point(client_: Client, workspace: str) -> ObjectId:
-    """The root tree `workspace` was forked from. The server does not record fork
-    points yet, so for now this names the limit instead of guessing."""
-    client_.describe_workspace(workspace)  # an unknown workspace is its own error
-    raise errors.InvalidArgument(f"{workspace}@fork: this server records no fork point "
-                                 f"for {workspace!r}")
+    """The root tree `workspace` was forked from; NotForked if it was not forked."""
+    ws = client_.describe_workspace(workspace)
+    if not ws.HasField("fork"):
+        raise errors.NotForked(f"{workspace}@fork: workspace {workspace!r} was not forked, "
+                               f"so it has no fork point")
+    return ObjectId(ws.fork.tree)
+
+
+def forked_from(ws: pb.Workspace) -> str | None:
+    """'SRC@V', the state a forked workspace started as; None if it was not forked."""
+    return f"{ws.fork.source}@{ws.fork.source_version}" if ws.HasField("fork") else None
+
+
+def default_from(ws: pb.Workspace) -> str:
+    """What status and diff compare a workspace with when not told: its fork point
+    while it still sits on the base revision it was forked over (so a fork shows its
+    own changes, not its source's), else the base revision it sits on. After a sync
+    the fork point is no longer a state on the same base, and a diff from it would
+    show the base's changes too; WS@fork still names it."""
+    if ws.HasField("fork") and ws.fork.base_rev == ws.base_rev:
+        return "fork"
+    return "base"
 
 
 def diff_side(client_: Client, ref: refs.StateRef) -> tuple[pb.Ref, str]:
@@ -252,8 +269,7 @@ def diff_side(client_: Client, ref: refs.StateRef) -> tuple[pb.Ref, str]:
         ws = client_.describe_workspace(ref.workspace)
         rev = ws.base_rev if ref.base_rev is None else ref.base_rev
         return Client.base_ref(ws.base, rev), f"{ws.base}@{rev}"
-    fork_point(client_, ref.workspace)
-    raise AssertionError("fork_point returns only once fork points are recorded")
+    return Client.fork_ref(ref.workspace), str(ref)  # the server refuses a workspace not forked
 
 
 def root_of(client_: Client, ref: refs.StateRef) -> tuple[ObjectId, str]:

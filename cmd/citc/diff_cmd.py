@@ -14,7 +14,7 @@ from citcfs.client.rpc import Client
 from citcfs.entries import Entry, EntryKind
 from citcfs.protos import citc_pb2 as pb
 
-from . import barrier, context, output, quoting, trees
+from . import barrier, context, output, quoting, refs, trees
 from .patch import Change, file_diffs, name_status, stat_lines
 
 CHANGE_NAMES = {pb.CHANGE_ADDED: "added", pb.CHANGE_MODIFIED: "modified",
@@ -70,9 +70,12 @@ def status(workspace: str | None, as_json: bool) -> None:
     """The paths WS changed relative to its base (like git status --short).
 
     One line per path: A added, M modified, D deleted, T type changed, R renamed
-    (directories end in "/"). Mounts of WS on this machine first send what they
-    journaled; each says how many changes were waiting, and how many of its
-    changes replaced another client's change of the same path (last writer wins).
+    (directories end in "/"). A workspace made by 'citc ws fork' shows only its own
+    changes, made since the fork, while it sits on the base revision it was forked
+    over; after a sync to another revision, it shows its changes to that base.
+    Mounts of WS on this machine first send what they journaled; each says how many
+    changes were waiting, and how many of its changes replaced another client's
+    change of the same path (last writer wins).
 
     \b
     Example:
@@ -83,14 +86,19 @@ def status(workspace: str | None, as_json: bool) -> None:
     mounts = barrier.flush_mounts(name)
     client = context.client()
     ws = client.describe_workspace(name)
-    found = list(changes(client, Client.base_ref(ws.base, ws.base_rev),
-                         Client.workspace_ref(name, ws.version)))
+    since, since_name = context.diff_side(client, refs.parse_at(name, context.default_from(ws)))
+    found = list(changes(client, since, Client.workspace_ref(name, ws.version)))
     if as_json:
-        output.emit_json({"workspace": name, "base": ws.base, "base_rev": ws.base_rev,
-                          "version": ws.version, "changes": [change_json(c) for c in found],
-                          "mounts": [m.to_json() for m in mounts]})
+        doc = {"workspace": name, "base": ws.base, "base_rev": ws.base_rev,
+               "version": ws.version, "from": since_name,
+               "mounts": [m.to_json() for m in mounts]}
+        if ws.HasField("fork"):
+            doc["fork"] = output.fork_json(ws.fork)
+        output.emit_json(doc | {"changes": [change_json(c) for c in found]})
         return
-    click.echo(output.style(f"workspace {name} at version {ws.version}, over "
+    since_fork = f"changes since its fork from {context.forked_from(ws)}, " \
+        if since.workspace.fork else ""
+    click.echo(output.style(f"workspace {name} at version {ws.version}, {since_fork}over "
                             f"{ws.base}@{ws.base_rev}", dim=True), err=True)
     for mount in mounts:
         click.echo(output.style(
@@ -125,7 +133,8 @@ def _write_patch_text(text: str, colour: bool) -> None:
 @click.command()
 @click.argument("workspace", metavar="[WS]", required=False)
 @click.option("--from", "from_", metavar="X", default=None,
-              help="The old side: N, LABEL, base (the default), base@REV, fork, head, or "
+              help="The old side: N, LABEL, base (the default), base@REV, fork (the "
+                   "default for a fork on the base it was forked over), head, or "
                    "OTHER-WS@AT (see 'citc help refs').")
 @click.option("--to", metavar="Y", default=None,
               help="The new side, named like --from (default: the head).")
@@ -142,6 +151,9 @@ def diff(workspace: str | None, from_: str | None, to: str | None, mode: str,
          binary: bool, as_json: bool) -> None:
     """Differences between two states of WS (default: its base and its head).
 
+    For a workspace made by 'citc ws fork', --from defaults to 'fork' (its own
+    changes) while it sits on the base revision it was forked over, as in status.
+
     X and Y are a version number (0 is the workspace as created), a snapshot label,
     'base' (the base revision WS sits on), 'base@REV', 'fork', 'head', or
     OTHER-WS@AT: the grammar of 'citc help refs'.
@@ -157,7 +169,9 @@ def diff(workspace: str | None, from_: str | None, to: str | None, mode: str,
     name = context.workspace_or_current(workspace)
     barrier.flush_mounts(name)
     client = context.client()
-    a, a_name = context.diff_side(client, context.parse_side(name, from_ or "base"))
+    if from_ is None:
+        from_ = context.default_from(client.describe_workspace(name))
+    a, a_name = context.diff_side(client, context.parse_side(name, from_))
     b, b_name = context.diff_side(client, context.parse_side(name, to))
     found = list(changes(client, a, b))
     if as_json:

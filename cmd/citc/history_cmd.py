@@ -7,6 +7,7 @@ import os
 import click
 
 from citcfs import errors
+from citcfs.protos import citc_pb2 as pb
 
 from . import barrier, context, output, refs
 
@@ -74,6 +75,10 @@ def snapshots(workspace: str | None, as_json: bool) -> None:
 def log(workspace: str | None, limit: int | None, as_json: bool) -> None:
     """The versions of WS, newest first: time, paths changed, labels.
 
+    A workspace made by 'citc ws fork' starts at its fork point: that version is
+    marked "forked from SRC@V" (its paths are the ones it took over from SRC), and
+    the versions before it, never its head, are left out.
+
     \b
     Example:
       citc log -n 10
@@ -82,21 +87,43 @@ def log(workspace: str | None, limit: int | None, as_json: bool) -> None:
     name = context.workspace_or_current(workspace)
     barrier.flush_mounts(name)
     client = context.client()
-    versions = list(reversed(client.versions(name)))
+    ws = client.describe_workspace(name)
+    start, forked_from = _fork_start(ws)
+    versions = [v for v in reversed(client.versions(name)) if v.version >= start]
     if limit:
         versions = versions[:limit]
     labels: dict[int, list[str]] = {}
     for info in client.labels(name):
         labels.setdefault(info.version, []).append(info.label)
     if as_json:
-        output.emit_json([{"version": v.version, "lsn": v.lsn, "time": output.iso(v.time_ns),
-                           "time_ns": v.time_ns, "paths_changed": v.path_count,
-                           "labels": sorted(labels.get(v.version, []))} for v in versions])
+        docs = []
+        for v in versions:
+            doc = {"version": v.version, "lsn": v.lsn, "time": output.iso(v.time_ns),
+                   "time_ns": v.time_ns, "paths_changed": v.path_count,
+                   "labels": sorted(labels.get(v.version, []))}
+            if v.version == start and forked_from:
+                doc["forked_from"] = forked_from
+            docs.append(doc)
+        output.emit_json(docs)
         return
+
+    def notes(version: int) -> str:
+        shown = output.style(", ".join(sorted(labels.get(version, []))), fg="yellow")
+        if version == start and forked_from:
+            fork = output.style(f"forked from {forked_from}", fg="cyan")
+            shown = f"{shown}, {fork}" if labels.get(version) else fork
+        return shown
+
     output.table(["version", "time", "paths", "labels"],
-                 [(v.version, output.when(v.time_ns), v.path_count,
-                   output.style(", ".join(sorted(labels.get(v.version, []))), fg="yellow"))
+                 [(v.version, output.when(v.time_ns), v.path_count, notes(v.version))
                   for v in versions])
+
+
+def _fork_start(ws: pb.Workspace) -> tuple[int, str | None]:
+    """(first version to list, 'SRC@V' or None): a fork's log starts at its fork point."""
+    if not ws.HasField("fork"):
+        return 0, None
+    return ws.fork.version, context.forked_from(ws)
 
 
 @click.command()

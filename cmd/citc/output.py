@@ -110,7 +110,14 @@ def workspace_json(ws: pb.Workspace) -> dict[str, Any]:
             "updated": iso(ws.updated_ns), "updated_ns": ws.updated_ns,
             "access": ACCESS_NAMES.get(ws.access, "unknown"),
             "grants": [{"user": g.user, "access": ACCESS_NAMES.get(g.access, "unknown")}
-                       for g in ws.grants]}
+                       for g in ws.grants],
+            "fork": fork_json(ws.fork) if ws.HasField("fork") else None}
+
+
+def fork_json(fork: pb.ForkPoint) -> dict[str, Any]:
+    """Where a forked workspace started (see `citc help refs`, WS@fork)."""
+    return {"source": fork.source, "source_version": fork.source_version,
+            "tree": fork.tree.hex(), "base_rev": fork.base_rev, "version": fork.version}
 
 
 def label_json(label: pb.LabelInfo) -> dict[str, Any]:

@@ -106,6 +106,9 @@ def show(name: str | None, as_json: bool) -> None:
         return
     rows = [("workspace", workspace.name), ("owner", workspace.owner or "-"),
             ("base", f"{workspace.base}@{workspace.base_rev}"),
+            ("forked", f"from {workspace.fork.source}@{workspace.fork.source_version} over "
+                       f"{workspace.base}@{workspace.fork.base_rev}"
+             if workspace.HasField("fork") else "-"),
             ("version", workspace.version), ("created", output.when(workspace.created_ns)),
             ("updated", output.when(workspace.updated_ns)),
             ("root", workspace.root.hex()),
