@@ -291,7 +291,9 @@ def changed(citc: Citc, client: Client, base: str) -> str:
 
 def test_status(citc: Citc, changed: str) -> None:
     doc = citc.json("status", changed)
-    assert set(doc) == {"workspace", "base", "base_rev", "version", "from", "changes"}
+    assert set(doc) == {"workspace", "base", "base_rev", "version", "from", "changes",
+                         "mounts"}
+    assert doc["mounts"] == []  # no mount of it on this machine
     assert (doc["workspace"], doc["base"], doc["version"]) == ("dif", "main", 2)
     assert doc["from"] == "main@1"
     found = {c["path"]: c for c in doc["changes"]}
