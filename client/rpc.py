@@ -457,8 +457,13 @@ class Client:
     @_translate
     def redirections(self, workspace: str, timeout: float | None = 30) -> tuple[str, ...]:
         """The directories of `workspace` that live on each mount's local disk only."""
-        response = self.stub.ListRedirections(pb.ListRedirectionsRequest(workspace=workspace),
-                                              **self._kw(timeout))
+        request = pb.ListRedirectionsRequest(workspace=workspace)
+        try:
+            response = self.stub.ListRedirections(request, **self._kw(timeout))
+        except grpc.RpcError as exc:
+            if exc.code() == grpc.StatusCode.UNIMPLEMENTED:
+                return ()  # a server from before redirections: there are none
+            raise
         return tuple(paths.from_bytes(p) for p in response.paths)
 
     @_translate
