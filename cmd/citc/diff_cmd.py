@@ -15,6 +15,7 @@ from citcfs.entries import Entry, EntryKind
 from citcfs.protos import citc_pb2 as pb
 
 from . import context, output, quoting, trees
+from .redirect_cmd import note
 from .patch import Change, file_diffs, name_status, stat_lines
 
 CHANGE_NAMES = {pb.CHANGE_ADDED: "added", pb.CHANGE_MODIFIED: "modified",
@@ -82,12 +83,16 @@ def status(workspace: str | None, as_json: bool) -> None:
     ws = client.describe_workspace(name)
     found = list(changes(client, Client.base_ref(ws.base, ws.base_rev),
                          Client.workspace_ref(name, ws.version)))
+    local_only = client.redirections(name)
     if as_json:
         output.emit_json({"workspace": name, "base": ws.base, "base_rev": ws.base_rev,
-                          "version": ws.version, "changes": [change_json(c) for c in found]})
+                          "version": ws.version, "changes": [change_json(c) for c in found],
+                          "redirected": list(local_only)})
         return
     click.echo(output.style(f"workspace {name} at version {ws.version}, over "
                             f"{ws.base}@{ws.base_rev}", dim=True), err=True)
+    if local_only:
+        click.echo(output.style(note(local_only), dim=True), err=True)
     if not found:
         click.echo("nothing changed", err=True)
     for change in found:
@@ -150,10 +155,14 @@ def diff(workspace: str | None, from_: str | None, to: str | None, mode: str,
     a, a_name = context.diff_side(client, context.parse_side(name, from_ or "base"))
     b, b_name = context.diff_side(client, context.parse_side(name, to))
     found = list(changes(client, a, b))
+    local_only = client.redirections(name)
     if as_json:
         output.emit_json({"from": a_name, "to": b_name,
-                          "changes": [change_json(c) for c in found]})
+                          "changes": [change_json(c) for c in found],
+                          "redirected": list(local_only)})
         return
+    if local_only:
+        click.echo(output.style(note(local_only), dim=True), err=True)
     if mode == "name-status":
         for change in found:
             click.echo(_coloured(name_status(change)))
