@@ -15,7 +15,7 @@ from citcfs.entries import Entry, EntryKind
 from citcfs.protos import citc_pb2 as pb
 
 from . import context, output, quoting, trees
-from .redirect_cmd import note
+from .redirect_cmd import note, outside
 from .patch import Change, file_diffs, name_status, stat_lines
 
 CHANGE_NAMES = {pb.CHANGE_ADDED: "added", pb.CHANGE_MODIFIED: "modified",
@@ -81,9 +81,9 @@ def status(workspace: str | None, as_json: bool) -> None:
     name = context.workspace_or_current(workspace)
     client = context.client()
     ws = client.describe_workspace(name)
-    found = list(changes(client, Client.base_ref(ws.base, ws.base_rev),
-                         Client.workspace_ref(name, ws.version)))
     local_only = client.redirections(name)
+    found = outside(local_only, changes(client, Client.base_ref(ws.base, ws.base_rev),
+                                        Client.workspace_ref(name, ws.version)))
     if as_json:
         output.emit_json({"workspace": name, "base": ws.base, "base_rev": ws.base_rev,
                           "version": ws.version, "changes": [change_json(c) for c in found],
@@ -154,8 +154,8 @@ def diff(workspace: str | None, from_: str | None, to: str | None, mode: str,
     client = context.client()
     a, a_name = context.diff_side(client, context.parse_side(name, from_ or "base"))
     b, b_name = context.diff_side(client, context.parse_side(name, to))
-    found = list(changes(client, a, b))
     local_only = client.redirections(name)
+    found = outside(local_only, changes(client, a, b))
     if as_json:
         output.emit_json({"from": a_name, "to": b_name,
                           "changes": [change_json(c) for c in found],

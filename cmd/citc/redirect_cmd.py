@@ -12,12 +12,14 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Iterable
 
 import click
 
-from citcfs import paths
+from citcfs import paths, redirections
 
 from . import context, output
+from .patch import Change
 
 MOUNT_WAIT_S = 10.0
 
@@ -84,6 +86,13 @@ def _wait_for_mounts(name: str, wanted: tuple[str, ...]) -> None:
                            "up the change yet", err=True)
                 break
             time.sleep(0.02)
+
+
+def outside(local_only: tuple[str, ...], found: Iterable[Change]) -> list[Change]:
+    """The changes not under a redirected directory. The server has nothing there
+    from a mount; what a tool put there (or an empty directory that was there
+    before) is hidden in the mounts, so diff and status leave it out too."""
+    return [change for change in found if redirections.find(local_only, change.path) is None]
 
 
 def note(found: tuple[str, ...]) -> str:
