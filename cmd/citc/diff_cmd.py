@@ -15,7 +15,7 @@ from citcfs.entries import Entry, EntryKind
 from citcfs.protos import citc_pb2 as pb
 
 from . import context, output, quoting, trees
-from .redirect_cmd import note, outside
+from .redirect_cmd import note, note_json, outside
 from .patch import Change, file_diffs, name_status, stat_lines
 
 CHANGE_NAMES = {pb.CHANGE_ADDED: "added", pb.CHANGE_MODIFIED: "modified",
@@ -86,8 +86,8 @@ def status(workspace: str | None, as_json: bool) -> None:
                                         Client.workspace_ref(name, ws.version)))
     if as_json:
         output.emit_json({"workspace": name, "base": ws.base, "base_rev": ws.base_rev,
-                          "version": ws.version, "changes": [change_json(c) for c in found],
-                          "redirected": list(local_only)})
+                          "version": ws.version, "changes": [change_json(c) for c in found]}
+                         | note_json(local_only))
         return
     click.echo(output.style(f"workspace {name} at version {ws.version}, over "
                             f"{ws.base}@{ws.base_rev}", dim=True), err=True)
@@ -158,8 +158,7 @@ def diff(workspace: str | None, from_: str | None, to: str | None, mode: str,
     found = outside(local_only, changes(client, a, b))
     if as_json:
         output.emit_json({"from": a_name, "to": b_name,
-                          "changes": [change_json(c) for c in found],
-                          "redirected": list(local_only)})
+                          "changes": [change_json(c) for c in found]} | note_json(local_only))
         return
     if local_only:
         click.echo(output.style(note(local_only), dim=True), err=True)

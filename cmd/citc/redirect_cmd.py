@@ -100,6 +100,12 @@ def note(found: tuple[str, ...]) -> str:
     return ("not shown: local-only (citc redirect) " + ", ".join(p + "/" for p in found))
 
 
+def note_json(found: tuple[str, ...]) -> dict[str, list[str]]:
+    """The field diff and status add to --json when redirected paths are left out
+    (absent when there are none)."""
+    return {"redirected": list(found)} if found else {}
+
+
 def _change(workspace: str | None, targets: tuple[str, ...], adding: bool) -> None:
     name, mount = _target(workspace)
     chosen = [_workspace_path(path, mount) for path in targets]
@@ -144,6 +150,11 @@ def add(targets: tuple[str, ...], workspace: str | None) -> None:
     the workspace root. PATH must be absent or an empty directory in the workspace
     (move what is there away first), and must not be the root, .citc, or inside or
     above another redirection.
+
+    \b
+    Examples:
+      cd ~/demo && citc redirect add build node_modules
+      citc redirect add -w demo out/bin
     """
     _change(workspace, targets, adding=True)
 
@@ -157,6 +168,10 @@ def remove(targets: tuple[str, ...], workspace: str | None) -> None:
 
     The local files stay in each mount's cache directory (under
     redirections/) and come back if PATH is redirected again.
+
+    \b
+    Example:
+      citc redirect remove build
     """
     _change(workspace, targets, adding=False)
 
@@ -165,7 +180,12 @@ def remove(targets: tuple[str, ...], workspace: str | None) -> None:
 @click.argument("workspace", metavar="[WS]", required=False)
 @output.json_option
 def list_(workspace: str | None, as_json: bool) -> None:
-    """The redirected directories of WS (default: the current mount's workspace)."""
+    """The redirected directories of WS (default: the current mount's workspace).
+
+    \b
+    Example:
+      citc redirect list demo --json
+    """
     name, mount = _target(workspace)
     found = context.client().redirections(name)
     local = str(_mount_status(mount).get("redirections_dir", "")) if mount else ""
