@@ -66,6 +66,8 @@ from .flusher import Flusher
 from .journal import Journal, JournalOp, MakeDir, Remove, Rename, SetAttr, Symlink, WriteFile
 from .metadata import HeadMetadata
 from .fuse_lib import FuseOSError, Operations, current_fuse, fuse_get_context
+from . import redirect
+from .redirect import Redirector, is_local_fh, redirections_dir
 from .remote import Remote
 from .scratch import Scratch
 
@@ -188,6 +190,9 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         self._flusher = Flusher(remote, workspace, journal, cache, on_applied=self._applied,
                                 bound_bytes=journal_bytes, full_wait_s=journal_full_wait_s)
         self._flusher.start()
+        self.redirects = Redirector(redirections_dir(cache.directory, server, workspace),
+                                    lambda path: self._inode(None, path))
+        self.redirects.update(remote.redirections(workspace))
 
     # --- life cycle -------------------------------------------------------------------
 
@@ -335,7 +340,9 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
                 "pending_bytes": self._flusher.pending_bytes,
                 "journal_seq": self._flusher.last_seq, "applied_seq": self._flusher.acked_seq,
                 "conflicts": self.conflicts,
-                "sync_writes": self.sync_writes, "last_error": self._flusher.last_error}
+                "sync_writes": self.sync_writes, "last_error": self._flusher.last_error,
+                "redirections": list(self.redirects.paths),
+                "redirections_dir": self.redirects.base_dir}
 
     # --- metadata ---------------------------------------------------------------------
 
@@ -478,6 +485,7 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
             changed: Iterable[str] = [paths.ROOT]
         else:
             changed = changes.paths
+        changed = list(changed) + self._refresh_redirections()
         for path in changed:
             if self.meta.is_pending(path) and not changes.truncated:
                 # Another client changed a path this mount changed too and has not
@@ -491,9 +499,22 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
             self._own_versions = {v for v in self._own_versions if v > changes.version}
         self.known_version = max(self.known_version, changes.version)
 
+    def _refresh_redirections(self) -> list[str]:
+        """Read the workspace's redirections again (a version made elsewhere may have
+        changed them); the paths that start or stop being redirected."""
+        try:
+            return self.redirects.update(self.remote.redirections(self.workspace))
+        except CitcError as exc:
+            log.warning("could not read the redirections of %r: %s", self.workspace, exc)
+            return []
+
     # --- FUSE: attributes and directories ---------------------------------------------
 
     def getattr(self, path: str | None, fh: int | None = None) -> dict[str, int]:
+        if is_local_fh(fh):
+            return redirect.fgetattr(fh)  # type: ignore[arg-type]
+        if local := self.redirects.find(path):
+            return local[0].getattr(local[1])
         if fh is not None and fh in self._handles:
             handle = self._handles[fh]
             entry = handle.file.attrs() if handle.file is not None else handle.entry
@@ -518,6 +539,8 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         return 0
 
     def readdir(self, path: str, fh: int) -> list[tuple[str, dict[str, int], int]]:
+        if local := self.redirects.find(path):
+            return local[0].readdir(local[1])
         view = self._view(path)
         if view.version is None:
             cached, generation = self.meta.cached_readdir(view.path)
@@ -539,6 +562,8 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
                 for open_path, open_file in self._open.items():
                     if open_path and paths.split(open_path)[0] == view.path:
                         items[paths.split(open_path)[1]] = open_file.attrs()
+            for name in self.redirects.children(view.path):
+                items[name] = Entry.directory()  # whatever the server has there is hidden
             if view.path == paths.ROOT:
                 # Like ZFS's .zfs (snapdir=hidden): reachable by name, never listed, so
                 # find, tar, git and grep -r do not walk every version of the workspace.
@@ -571,12 +596,16 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         return result
 
     def readlink(self, path: str) -> str:
+        if local := self.redirects.find(path):
+            return local[0].readlink(local[1])
         entry = self._lookup(self._view(path))
         if entry.kind != EntryKind.SYMLINK:
             raise _fail(errno.EINVAL)
         return entry.target
 
     def statfs(self, path: str) -> dict[str, int]:
+        if local := self.redirects.find(path):
+            return local[0].statfs(local[1])
         return {"f_bsize": 4096, "f_frsize": 4096, "f_blocks": 1 << 32, "f_bfree": 1 << 31,
                 "f_bavail": 1 << 31, "f_files": 1 << 32, "f_ffree": 1 << 31,
                 "f_favail": 1 << 31, "f_namemax": paths.NAME_MAX}
@@ -588,6 +617,8 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         return uid, gid
 
     def mkdir(self, path: str, mode: int) -> int:
+        if local := self.redirects.find(path):
+            return local[0].mkdir(local[1], mode, self._context())
         target = self._writable(path)
         if target == HISTORY_DIR:
             raise _fail(errno.EEXIST)
@@ -597,6 +628,8 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         return 0
 
     def symlink(self, path: str, target: str) -> int:
+        if local := self.redirects.find(path):
+            return local[0].symlink(local[1], target, self._context())
         where = self._writable(path)
         if where == HISTORY_DIR:
             raise _fail(errno.EEXIST)
@@ -606,6 +639,8 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         return 0
 
     def unlink(self, path: str) -> int:
+        if local := self.redirects.find(path):
+            return local[0].unlink(local[1])
         target = self._writable(path)
         with self._lock:
             open_file = self._open.get(target)
@@ -624,9 +659,13 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         return 0
 
     def rmdir(self, path: str) -> int:
+        if local := self.redirects.find(path):
+            return local[0].rmdir(local[1])
         target = self._writable(path)
         if target == paths.ROOT:
             raise _fail(errno.EBUSY)
+        if self.redirects.holds(target):
+            raise _fail(errno.ENOTEMPTY)  # a redirected directory is listed inside
         if not self._lookup(View(None, target)).is_dir:
             raise _fail(errno.ENOTDIR)
         if self._head_listing(target) or self._open_below(target):
@@ -641,6 +680,26 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
             return any(paths.split(p)[0] == directory for p in self._open if p)
 
     def rename(self, old: str, new: str, flags: int = 0) -> int:
+        if self.redirects.active:
+            return self._rename_redirected(old, new, flags)
+        return self._rename(old, new, flags)
+
+    def _rename_redirected(self, old: str, new: str, flags: int) -> int:
+        """A rename where redirections exist: within one, it passes through; across the
+        edge of one, EXDEV (tools then copy); a redirected directory, or one holding
+        one, cannot move (EBUSY)."""
+        src, dst = self.redirects.find(old), self.redirects.find(new)
+        if (src is not None and not src[1]) or (dst is not None and not dst[1]):
+            raise _fail(errno.EBUSY)  # a redirected directory stays, as a mount point does
+        if src is not None and dst is not None and src[0] is dst[0]:
+            return src[0].rename(src[1], dst[1], flags)
+        if src is not None or dst is not None:
+            raise _fail(errno.EXDEV)
+        if self.redirects.holds(old.lstrip("/")) or self.redirects.holds(new.lstrip("/")):
+            raise _fail(errno.EBUSY)
+        return self._rename(old, new, flags)
+
+    def _rename(self, old: str, new: str, flags: int) -> int:
         src = self._writable(old)
         dst = self._writable(new)
         if flags & ~1:  # only RENAME_NOREPLACE is supported
@@ -710,10 +769,14 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         self._journal(SetAttr(target, **changes), [(target, current.replace(**changes))])
 
     def chmod(self, path: str | None, mode: int) -> int:
+        if local := self.redirects.find(path):
+            return local[0].chmod(local[1], mode)
         self._set_attr(path, mode=mode & 0o7777)
         return 0
 
     def chown(self, path: str | None, uid: int, gid: int) -> int:
+        if local := self.redirects.find(path):
+            return local[0].chown(local[1], uid, gid)
         changes = {}
         if uid != -1:
             changes["uid"] = uid
@@ -724,6 +787,8 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         return 0
 
     def utimens(self, path: str | None, times: tuple[int, int] | None = None) -> int:
+        if local := self.redirects.find(path):
+            return local[0].utimens(local[1], times)
         if times is None:
             mtime = time.time_ns()
         else:
@@ -736,9 +801,14 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         return 0
 
     def link(self, target: str, source: str) -> int:
-        raise _fail(errno.EPERM)
+        new, existing = self.redirects.find(target), self.redirects.find(source)
+        if new is not None and existing is not None and new[0] is existing[0]:
+            return new[0].link(new[1], existing[1])
+        raise _fail(errno.EXDEV if new is not None or existing is not None else errno.EPERM)
 
     def mknod(self, path: str, mode: int, dev: int) -> int:
+        if local := self.redirects.find(path):
+            return local[0].mknod(local[1], mode, dev, self._context())
         raise _fail(errno.EPERM)
 
     # --- FUSE: files ------------------------------------------------------------------
@@ -769,6 +839,8 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
             return open_file
 
     def create(self, path: str, mode: int, flags: int = 0) -> int:
+        if local := self.redirects.find(path):
+            return local[0].create(local[1], mode, flags, self._context())
         target = self._writable(path)
         if target == HISTORY_DIR:
             raise _fail(errno.EEXIST)
@@ -782,6 +854,8 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         return self._new_handle(Handle(View(None, target), open_file.attrs(), open_file))
 
     def open(self, path: str, flags: int) -> int:
+        if local := self.redirects.find(path):
+            return local[0].open(local[1], flags)
         view = self._view(path)
         writing = flags & (os.O_WRONLY | os.O_RDWR)
         if view.version is not None:
@@ -834,6 +908,8 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         open_file.mtime_ns = time.time_ns()
 
     def read(self, path: str | None, size: int, offset: int, fh: int) -> bytes:
+        if is_local_fh(fh):
+            return redirect.read(fh, size, offset)
         handle = self._handles.get(fh)
         if handle is None:
             raise _fail(errno.EBADF)
@@ -852,6 +928,8 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         return self.chunks.read(entry, size, offset, sequential)
 
     def write(self, path: str | None, data: bytes, offset: int, fh: int) -> int:
+        if is_local_fh(fh):
+            return redirect.write(fh, data, offset)
         handle = self._handles.get(fh)
         if handle is None or handle.file is None:
             raise _fail(errno.EBADF)
@@ -869,6 +947,10 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         return written
 
     def truncate(self, path: str | None, length: int, fh: int | None = None) -> int:
+        if is_local_fh(fh):
+            return redirect.ftruncate(fh, length)  # type: ignore[arg-type]
+        if local := self.redirects.find(path):
+            return local[0].truncate(local[1], length)
         handle = self._handles.get(fh) if fh is not None else None
         if handle is not None and handle.file is not None:
             with handle.file.lock:
@@ -939,6 +1021,8 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
             open_file.dirty_chunks.clear()
 
     def flush(self, path: str | None, fh: int) -> int:
+        if is_local_fh(fh):
+            return 0  # a local file's data is the local filesystem's
         handle = self._handles.get(fh)
         if handle is not None and handle.file is not None:
             self._flush_file(handle.file)
@@ -946,12 +1030,16 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
 
     def fsync(self, path: str | None, datasync: int, fh: int) -> int:
         """Return once the server has this file and everything journaled before it."""
+        if is_local_fh(fh):
+            return redirect.fsync(fh, datasync)
         self.flush(path, fh)
         self._flusher.wait_for()
         return 0
 
     def fsyncdir(self, path: str | None, datasync: int, fh: int) -> int:
         """The barrier of `citc` commands: everything journaled is on the server."""
+        if local := self.redirects.find(path):
+            return local[0].fsyncdir(local[1])
         self._flusher.wait_for()
         return 0
 
@@ -960,6 +1048,8 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         return self._flusher.wait_for(timeout=timeout)
 
     def release(self, path: str | None, fh: int) -> int:
+        if is_local_fh(fh):
+            return redirect.release(fh)
         with self._lock:
             handle = self._handles.pop(fh, None)
         if handle is None or handle.file is None:

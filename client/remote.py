@@ -94,6 +94,10 @@ class Remote(Protocol):
 
     def labels(self, workspace: str) -> dict[str, int]: ...
 
+    def redirections(self, workspace: str) -> tuple[str, ...]:
+        """The workspace's directories that live on local disk only."""
+        ...
+
     def watch(self, known: Mapping[str, int]) -> Iterator[tuple[str, int]]:
         """(workspace, newest version) events until the stream ends or fails."""
         ...
@@ -191,6 +195,9 @@ class RpcRemote:
     def labels(self, workspace: str) -> dict[str, int]:
         found = _retrying(lambda: self.client.labels(workspace), "labels")
         return {label.label: int(label.version) for label in found}
+
+    def redirections(self, workspace: str) -> tuple[str, ...]:
+        return _retrying(lambda: self.client.redirections(workspace), "redirections")
 
     def watch(self, known: Mapping[str, int]) -> Iterator[tuple[str, int]]:
         stream = self.client.watch(dict(known))

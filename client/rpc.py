@@ -465,6 +465,29 @@ class Client:
                                **self._kw(timeout))
 
     @_translate
+    def set_redirections(self, workspace: str, add: Sequence[str] = (),
+                         remove: Sequence[str] = (), timeout: float | None = 30,
+                         ) -> tuple[str, ...]:
+        """Redirect `add` and stop redirecting `remove` (one change); the new list."""
+        request = pb.SetRedirectionsRequest(workspace=workspace,
+                                            add=[wire.path_to_wire(p) for p in add],
+                                            remove=[wire.path_to_wire(p) for p in remove])
+        response = self.stub.SetRedirections(request, **self._kw(timeout))
+        return tuple(paths.from_bytes(p) for p in response.paths)
+
+    @_translate
+    def redirections(self, workspace: str, timeout: float | None = 30) -> tuple[str, ...]:
+        """The directories of `workspace` that live on each mount's local disk only."""
+        request = pb.ListRedirectionsRequest(workspace=workspace)
+        try:
+            response = self.stub.ListRedirections(request, **self._kw(timeout))
+        except grpc.RpcError as exc:
+            if exc.code() == grpc.StatusCode.UNIMPLEMENTED:
+                return ()  # a server from before redirections: there are none
+            raise
+        return tuple(paths.from_bytes(p) for p in response.paths)
+
+    @_translate
     def gc(self, dry_run: bool = False, timeout: float | None = 3600) -> pb.GCResponse:
         return self.stub.GC(pb.GCRequest(dry_run=dry_run), **self._kw(timeout))
 

@@ -890,3 +890,27 @@ class GCResponse(_message.Message):
     bytes_freed: int
     objects_live: int
     def __init__(self, dry_run: _Optional[bool] = ..., versions_pruned: _Optional[int] = ..., objects_freed: _Optional[int] = ..., bytes_freed: _Optional[int] = ..., objects_live: _Optional[int] = ...) -> None: ...
+
+class SetRedirectionsRequest(_message.Message):
+    __slots__ = ("workspace", "add", "remove")
+    WORKSPACE_FIELD_NUMBER: _ClassVar[int]
+    ADD_FIELD_NUMBER: _ClassVar[int]
+    REMOVE_FIELD_NUMBER: _ClassVar[int]
+    workspace: str
+    add: _containers.RepeatedScalarFieldContainer[bytes]
+    remove: _containers.RepeatedScalarFieldContainer[bytes]
+    def __init__(self, workspace: _Optional[str] = ..., add: _Optional[_Iterable[bytes]] = ..., remove: _Optional[_Iterable[bytes]] = ...) -> None: ...
+
+class ListRedirectionsRequest(_message.Message):
+    __slots__ = ("workspace",)
+    WORKSPACE_FIELD_NUMBER: _ClassVar[int]
+    workspace: str
+    def __init__(self, workspace: _Optional[str] = ...) -> None: ...
+
+class RedirectionsResponse(_message.Message):
+    __slots__ = ("paths", "version")
+    PATHS_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    paths: _containers.RepeatedScalarFieldContainer[bytes]
+    version: int
+    def __init__(self, paths: _Optional[_Iterable[bytes]] = ..., version: _Optional[int] = ...) -> None: ...

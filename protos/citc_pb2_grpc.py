@@ -200,6 +200,16 @@ class CitcStub:
                 request_serializer=citc_dot_v1_dot_citc__pb2.VerifyRequest.SerializeToString,
                 response_deserializer=citc_dot_v1_dot_citc__pb2.VerifyResponse.FromString,
                 _registered_method=True)
+        self.SetRedirections = channel.unary_unary(
+                '/citc.v1.Citc/SetRedirections',
+                request_serializer=citc_dot_v1_dot_citc__pb2.SetRedirectionsRequest.SerializeToString,
+                response_deserializer=citc_dot_v1_dot_citc__pb2.RedirectionsResponse.FromString,
+                _registered_method=True)
+        self.ListRedirections = channel.unary_unary(
+                '/citc.v1.Citc/ListRedirections',
+                request_serializer=citc_dot_v1_dot_citc__pb2.ListRedirectionsRequest.SerializeToString,
+                response_deserializer=citc_dot_v1_dot_citc__pb2.RedirectionsResponse.FromString,
+                _registered_method=True)
 
 
 class CitcServicer:
@@ -497,6 +507,25 @@ class CitcServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SetRedirections(self, request, context):
+        """Change which directories of a workspace live on each mount's local disk only
+        (build outputs: nothing under them is sent to the server or makes a version).
+        Paths added must be empty or absent in the head, not the root or .citc, and
+        not inside or above another redirection (INVALID_ARGUMENT, ALREADY_EXISTS);
+        a path removed must be redirected (NOT_FOUND). The change makes one version
+        with no writes, so every mount's watch stream learns of it. Write access.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListRedirections(self, request, context):
+        """The redirected directories of a workspace. Read access.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_CitcServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -664,6 +693,16 @@ def add_CitcServicer_to_server(servicer, server):
                     servicer.Verify,
                     request_deserializer=citc_dot_v1_dot_citc__pb2.VerifyRequest.FromString,
                     response_serializer=citc_dot_v1_dot_citc__pb2.VerifyResponse.SerializeToString,
+            ),
+            'SetRedirections': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetRedirections,
+                    request_deserializer=citc_dot_v1_dot_citc__pb2.SetRedirectionsRequest.FromString,
+                    response_serializer=citc_dot_v1_dot_citc__pb2.RedirectionsResponse.SerializeToString,
+            ),
+            'ListRedirections': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListRedirections,
+                    request_deserializer=citc_dot_v1_dot_citc__pb2.ListRedirectionsRequest.FromString,
+                    response_serializer=citc_dot_v1_dot_citc__pb2.RedirectionsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1558,6 +1597,60 @@ class Citc:
             '/citc.v1.Citc/Verify',
             citc_dot_v1_dot_citc__pb2.VerifyRequest.SerializeToString,
             citc_dot_v1_dot_citc__pb2.VerifyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetRedirections(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/citc.v1.Citc/SetRedirections',
+            citc_dot_v1_dot_citc__pb2.SetRedirectionsRequest.SerializeToString,
+            citc_dot_v1_dot_citc__pb2.RedirectionsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListRedirections(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/citc.v1.Citc/ListRedirections',
+            citc_dot_v1_dot_citc__pb2.ListRedirectionsRequest.SerializeToString,
+            citc_dot_v1_dot_citc__pb2.RedirectionsResponse.FromString,
             options,
             channel_credentials,
             insecure,

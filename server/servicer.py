@@ -60,6 +60,8 @@ STORAGE_FEATURES: dict[str, tuple[str, ...]] = {
     "SetRetention": ("set_retention",),
     "GC": ("gc",),
     "WriterProgress": ("writer_progress",),
+    "SetRedirections": ("set_redirections",),
+    "ListRedirections": ("redirections",),
 }
 
 _IMPORT_OBJECT_BATCH = 256
@@ -748,3 +750,27 @@ class CitcServicer(pb_grpc.CitcServicer):
                  request.keep, identity.user)
         return pb.SetRetentionResponse()
 
+    # --- redirections ----------------------------------------------------------------
+
+    @unary
+    def SetRedirections(self, request: pb.SetRedirectionsRequest,
+                        context: grpc.ServicerContext,
+                        identity: Identity) -> pb.RedirectionsResponse:
+        set_redirections = self._storage("SetRedirections")
+        state, _ = self._workspace(identity, request.workspace, Access.WRITE)
+        result = set_redirections(state.name, [wire.path_from_wire(p) for p in request.add],
+                                  [wire.path_from_wire(p) for p in request.remove])
+        log.info("workspace %s redirects %s (set by %s)", state.name,
+                 ", ".join(result.paths) or "nothing", identity.user)
+        return pb.RedirectionsResponse(paths=[wire.path_to_wire(p) for p in result.paths],
+                                       version=result.version)
+
+    @unary
+    def ListRedirections(self, request: pb.ListRedirectionsRequest,
+                         context: grpc.ServicerContext,
+                         identity: Identity) -> pb.RedirectionsResponse:
+        redirections = self._storage("ListRedirections")
+        state, _ = self._workspace(identity, request.workspace, Access.READ)
+        found = redirections(state.name)
+        return pb.RedirectionsResponse(paths=[wire.path_to_wire(p) for p in found],
+                                       version=state.version)

@@ -21,11 +21,13 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from citcfs import paths
+from citcfs import redirections as redirection_rules
 from citcfs.entries import Entry, Tree
 from citcfs.errors import (AlreadyExists, BaseNotFound, CitcError, Conflict, CorruptData,
-                           CorruptLog, FailedPrecondition, NotForked, OutOfSequence,
-                           HistoryTruncated, InvalidArgument, ObjectMissing, SnapshotNotFound,
-                           StaleVersion, WorkspaceNotFound)
+                           CorruptLog, DirectoryNotEmpty, FailedPrecondition, NotADirectory,
+                           NotForked, OutOfSequence, HistoryTruncated, InvalidArgument,
+                           ObjectMissing, PathNotFound, SnapshotNotFound, StaleVersion,
+                           WorkspaceNotFound)
 from citcfs.objects import ObjectId, ObjectKind, object_id
 
 from . import history, keys, overlay
@@ -34,15 +36,15 @@ from .diff import DiffEntry, Side, diff
 from .group_commit import GroupCommitter
 from .importer import ImportStats, Progress, import_directory
 from .indexes import (IndexOverlay, apply_record, find_workspace, kept_versions,
-                      kept_versions_from, writer_progress)
+                      kept_versions_from, redirections, writer_progress)
 from .overlay import MemoryOverlay, OverlayView
 from .planner import PendingView
 from .lmdb_backend import LmdbKVStore, LmdbObjectStore
 from .ops import Op, WriteFile
 from .planner import plan_commit, plan_skipping
 from .records import (BaseRevision, BaseRevisionAdded, Committed, ForkPoint, Label, LabelRemoved,
-                      LabelSet,
-                      OverlayWrite, Record, RetentionSet, VersionInfo, VersionsPruned,
+                      LabelSet, OverlayWrite, Record, RedirectionsSet, RetentionSet, VersionInfo,
+                      VersionsPruned,
                       WorkspaceCreated, WorkspaceDeleted, WorkspaceState, decode_record,
                       encode_record, frame, unframe)
 
@@ -94,6 +96,16 @@ class Changes:
 
     workspace: str
     since: int
+    version: int
+    paths: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class RedirectionsResult:
+    """A workspace's redirections after a change, and the (empty) version that
+    announced the change to watchers."""
+
+    workspace: str
     version: int
     paths: tuple[str, ...]
 
@@ -250,7 +262,7 @@ class Database:
             # restores and reverts (CommitResult), syncs and submits.
             if isinstance(result, CommitResult) and result.duplicate:
                 continue  # nothing new: a resent writer batch
-            if isinstance(result, (CommitResult, SyncResult, SubmitResult)):
+            if isinstance(result, (CommitResult, SyncResult, SubmitResult, RedirectionsResult)):
                 for listener in listeners:
                     listener(result.workspace, result.version)
 
@@ -731,6 +743,51 @@ class Database:
             state = self._workspace(txn, name)
             self._append(txn, RetentionSet(state.id, keep, self._clock()))
         self._writer.submit(job)
+
+    # --- redirections ---------------------------------------------------------------
+
+    def redirections(self, name: str) -> tuple[str, ...]:
+        """The directories of workspace `name` that live on local disk only, sorted."""
+        with self.kv.read() as txn:
+            return redirections(txn, self._workspace(txn, name).id)
+
+    def set_redirections(self, name: str, add: Sequence[str] = (),
+                         remove: Sequence[str] = ()) -> RedirectionsResult:
+        """Redirect the directories `add` and stop redirecting `remove` (one change).
+
+        The rules are `citcfs.redirections.updated`; on top, a path added must hold
+        nothing in the workspace's head (absent, or an empty directory), so that no
+        content is hidden by the redirection. The change is logged as a
+        `RedirectionsSet` record followed by a commit with no writes: that version
+        reaches every mount's watch stream, which then reads the list again.
+        """
+        def job(txn: KVTxn) -> RedirectionsResult:
+            state = self._workspace(txn, name)
+            current = redirections(txn, state.id)
+            found = redirection_rules.updated(current, add, remove)
+            for path in set(found) - set(current):
+                self._check_redirectable(txn, state, path)
+            self._append(txn, RedirectionsSet(state.id, found, self._clock()))
+            result = self._commit_writes(txn, state, (), None)
+            return RedirectionsResult(state.name, result.version, found)
+        return self._writer.submit(job)
+
+    def _check_redirectable(self, txn: KVTxn, state: WorkspaceState, path: str) -> None:
+        """Refuse to redirect a path that holds something in the workspace's head."""
+        view = IndexOverlay(txn, state.id, state.version)
+        try:
+            node = overlay.resolve(view, self.load_tree, state.root, path)
+        except PathNotFound:
+            return
+        except NotADirectory:
+            raise NotADirectory(f"cannot redirect {path!r}: a parent of it is not a "
+                                "directory in the workspace") from None
+        if not node.is_dir:
+            raise NotADirectory(f"cannot redirect {path!r}: it is a file in the workspace; "
+                                "remove or move it first")
+        if not overlay.is_empty_dir(view, self.load_tree, node):
+            raise DirectoryNotEmpty(f"cannot redirect {path!r}: the workspace has files "
+                                    "there; remove or move them first")
 
     # --- freeze, fork, restore, revert ----------------------------------------------
 

@@ -18,8 +18,9 @@ from . import keys
 from .backend import KVTxn
 from .overlay import ROOT_ENTRY_NAME
 from .records import (BaseRevision, BaseRevisionAdded, Committed, Label, LabelRemoved, LabelSet,
-                      Record, RetentionSet, VersionInfo, VersionsPruned, WorkspaceCreated,
-                      WorkspaceDeleted, WorkspaceState, WriterProgress)
+                      Record, RedirectionsSet, RetentionSet, VersionInfo, VersionsPruned,
+                      WorkspaceCreated, WorkspaceDeleted, WorkspaceState, WriterProgress,
+                      decode_paths, encode_paths)
 
 
 def get_workspace(txn: KVTxn, ws_id: int) -> WorkspaceState | None:
@@ -54,6 +55,7 @@ def apply_record(txn: KVTxn, lsn: int, record: Record) -> None:
         txn.delete(keys.WORKSPACE_NAMES, keys.workspace_name_key(record.name))
         txn.delete(keys.WORKSPACES, keys.workspace_key(record.ws_id))
         txn.delete(keys.RETENTION, keys.workspace_key(record.ws_id))
+        txn.delete(keys.REDIRECTIONS, keys.workspace_key(record.ws_id))
         prefix = keys.ws_prefix(record.ws_id)
         end = keys.ws_prefix(record.ws_id + 1)
         for table in (keys.OVERLAY, keys.VERSIONS, keys.LABELS, keys.WRITERS):
@@ -70,6 +72,12 @@ def apply_record(txn: KVTxn, lsn: int, record: Record) -> None:
             txn.delete(keys.RETENTION, keys.workspace_key(record.ws_id))
     elif isinstance(record, VersionsPruned):
         _apply_prune(txn, record)
+    elif isinstance(record, RedirectionsSet):
+        if record.paths:
+            txn.put(keys.REDIRECTIONS, keys.workspace_key(record.ws_id),
+                    encode_paths(record.paths))
+        else:
+            txn.delete(keys.REDIRECTIONS, keys.workspace_key(record.ws_id))
     else:  # pragma: no cover - the record types are closed
         raise CorruptLog(f"no index rule for {type(record).__name__}")
 
@@ -106,6 +114,12 @@ def writer_progress(txn: KVTxn, ws_id: int, writer_id: bytes) -> WriterProgress:
     """The writer's last applied seq and its version in `ws_id` (0, 0 if none)."""
     raw = txn.get(keys.WRITERS, keys.writer_key(ws_id, writer_id))
     return WriterProgress(0, 0) if raw is None else WriterProgress.decode(raw)
+
+
+def redirections(txn: KVTxn, ws_id: int) -> tuple[str, ...]:
+    """The local-only directories of `ws_id`, sorted (none: empty)."""
+    raw = txn.get(keys.REDIRECTIONS, keys.workspace_key(ws_id))
+    return () if raw is None else decode_paths(raw)
 
 
 def kept_versions(txn: KVTxn, ws_id: int) -> list[int]:

@@ -44,6 +44,10 @@ Tables (named LMDB databases in the embedded backend):
     write journal). Written by every commit record that carries a writer, dropped
     with its workspace, untouched by pruning (a writer must still be recognized
     after the version that recorded it was garbage-collected).
+``redirections``
+    ws id (u64) -> the workspace's local-only directories (`records.encode_paths`:
+    a count, then each path, sorted). Absent: none. Written by `RedirectionsSet`
+    records, dropped with the workspace.
 """
 
 from __future__ import annotations
@@ -65,8 +69,10 @@ VERSIONS = "versions"
 LABELS = "labels"
 RETENTION = "retention"
 WRITERS = "writers"
+REDIRECTIONS = "redirections"
 
-INDEX_TABLES = (WORKSPACE_NAMES, WORKSPACES, BASES, OVERLAY, VERSIONS, LABELS, RETENTION, WRITERS)
+INDEX_TABLES = (WORKSPACE_NAMES, WORKSPACES, BASES, OVERLAY, VERSIONS, LABELS, RETENTION, WRITERS,
+                REDIRECTIONS)
 """Tables derived from the log: `rebuild` drops and replays them."""
 ALL_TABLES = (LOG, META) + INDEX_TABLES
 

@@ -36,6 +36,7 @@ class RecordType(enum.IntEnum):
     LABEL_REMOVED = 6
     RETENTION_SET = 7
     VERSIONS_PRUNED = 8
+    REDIRECTIONS_SET = 9
 
 
 @dataclass(frozen=True, slots=True)
@@ -288,12 +289,55 @@ class VersionsPruned:
         return cls(ws_id, ranges, r.sint())
 
 
+@dataclass(frozen=True, slots=True)
+class RedirectionsSet:
+    """The local-only directories of `ws_id` are now exactly `paths` (sorted).
+
+    A redirected directory lives on each mount's local disk and never reaches the
+    server (`citc redirect`). The record holds the whole list, not a change, so
+    replay needs no logic: the last record of a workspace is its setting.
+    """
+
+    TYPE: ClassVar[RecordType] = RecordType.REDIRECTIONS_SET
+    ws_id: int
+    paths: tuple[str, ...]
+    time_ns: int
+
+    def _write(self, w: Writer) -> None:
+        w.uint(self.ws_id).uint(len(self.paths))
+        for path in self.paths:
+            w.text(path)
+        w.sint(self.time_ns)
+
+    @classmethod
+    def _read(cls, r: Reader) -> "RedirectionsSet":
+        ws_id = r.uint()
+        found = tuple(r.text() for _ in range(r.uint()))
+        return cls(ws_id, found, r.sint())
+
+
+def encode_paths(found: tuple[str, ...]) -> bytes:
+    """The value of a `redirections` index key: a count, then each path."""
+    w = Writer().uint(len(found))
+    for path in found:
+        w.text(path)
+    return w.getvalue()
+
+
+def decode_paths(data: bytes) -> tuple[str, ...]:
+    r = Reader(bytes(data))
+    found = tuple(r.text() for _ in range(r.uint()))
+    r.finish()
+    return found
+
+
 Record = Union[BaseRevisionAdded, WorkspaceCreated, Committed, WorkspaceDeleted, LabelSet,
-               LabelRemoved, RetentionSet, VersionsPruned]
+               LabelRemoved, RetentionSet, VersionsPruned, RedirectionsSet]
 
 _RECORD_CLASSES: dict[int, type] = {
     cls.TYPE: cls for cls in (BaseRevisionAdded, WorkspaceCreated, Committed, WorkspaceDeleted,
-                              LabelSet, LabelRemoved, RetentionSet, VersionsPruned)
+                              LabelSet, LabelRemoved, RetentionSet, VersionsPruned,
+                              RedirectionsSet)
 }
 
 

@@ -15,6 +15,7 @@ from citcfs.entries import Entry, EntryKind
 from citcfs.protos import citc_pb2 as pb
 
 from . import barrier, context, output, quoting, refs, trees
+from .redirect_cmd import note, note_json, outside
 from .patch import Change, file_diffs, name_status, stat_lines
 
 CHANGE_NAMES = {pb.CHANGE_ADDED: "added", pb.CHANGE_MODIFIED: "modified",
@@ -87,14 +88,16 @@ def status(workspace: str | None, as_json: bool) -> None:
     client = context.client()
     ws = client.describe_workspace(name)
     since, since_name = context.diff_side(client, refs.parse_at(name, context.default_from(ws)))
-    found = list(changes(client, since, Client.workspace_ref(name, ws.version)))
+    local_only = client.redirections(name)
+    found = outside(local_only, changes(client, since, Client.workspace_ref(name, ws.version)))
     if as_json:
         doc = {"workspace": name, "base": ws.base, "base_rev": ws.base_rev,
                "version": ws.version, "from": since_name,
                "mounts": [m.to_json() for m in mounts]}
         if ws.HasField("fork"):
             doc["fork"] = output.fork_json(ws.fork)
-        output.emit_json(doc | {"changes": [change_json(c) for c in found]})
+        output.emit_json(doc | {"changes": [change_json(c) for c in found]}
+                         | note_json(local_only))
         return
     since_fork = f"changes since its fork from {context.forked_from(ws)}, " \
         if since.workspace.fork else ""
@@ -105,6 +108,8 @@ def status(workspace: str | None, as_json: bool) -> None:
             f"mount {mount.mountpoint}: {mount.pending_ops} journaled changes were not yet "
             f"on the server; {mount.conflicts} replaced another client's change",
             dim=True), err=True)
+    if local_only:
+        click.echo(output.style(note(local_only), dim=True), err=True)
     if not found:
         click.echo("nothing changed", err=True)
     for change in found:
@@ -173,11 +178,14 @@ def diff(workspace: str | None, from_: str | None, to: str | None, mode: str,
         from_ = context.default_from(client.describe_workspace(name))
     a, a_name = context.diff_side(client, context.parse_side(name, from_))
     b, b_name = context.diff_side(client, context.parse_side(name, to))
-    found = list(changes(client, a, b))
+    local_only = client.redirections(name)
+    found = outside(local_only, changes(client, a, b))
     if as_json:
         output.emit_json({"from": a_name, "to": b_name,
-                          "changes": [change_json(c) for c in found]})
+                          "changes": [change_json(c) for c in found]} | note_json(local_only))
         return
+    if local_only:
+        click.echo(output.style(note(local_only), dim=True), err=True)
     if mode == "name-status":
         for change in found:
             click.echo(_coloured(name_status(change)))

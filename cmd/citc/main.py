@@ -150,11 +150,12 @@ def _register() -> None:
     from .files_cmd import cat, export
     from .history_cmd import log, restore, revert, snapshot, snapshots, submit, sync
     from .mount_cmd import mount, unmount
+    from .redirect_cmd import redirect
     from .server_group import server
     from .ws_cmd import ws
 
     for command in (server, base, ws, status, diff, snapshot, snapshots, log, cat, restore,
-                    revert, sync, submit, export, mount, unmount, gc, fsck, help_):
+                    revert, sync, submit, export, mount, unmount, redirect, gc, fsck, help_):
         main.add_command(command)
 
 
