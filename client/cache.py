@@ -147,6 +147,11 @@ class ObjectCache:
                         self._touched[oid] = None
         self.put_many([])
 
+    def pinned(self) -> int:
+        """How many objects are pinned (a journal still needs them)."""
+        with self._env.begin(db=self._pins) as txn:
+            return int(txn.stat(self._pins)["entries"])
+
     def _evict(self, txn: lmdb.Transaction, total: int) -> int:
         if total <= self.max_bytes:
             return total

@@ -29,7 +29,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from citcfs.errors import CitcError, CorruptData, JournalFull
@@ -58,6 +58,7 @@ class _Record:
     size: int
     added: float
     message: Any = None  # `op` as a citc.v1.Op, made once for the journal and the commit
+    pinned: tuple[bytes, ...] = ()  # the cache pins taken for it, released when applied
 
 
 @dataclass(slots=True)
@@ -70,7 +71,6 @@ class _Batch:
     done: bool = False
     error: BaseException | None = None
     result: Any = None
-    chunks: set[bytes] = field(default_factory=set)
 
 
 Applied = Callable[[int, Any, list[tuple[JournalOp, CitcError]]], None]
@@ -107,7 +107,9 @@ class Flusher:
         self.last_error = ""
         now = time.monotonic()
         for seq, op in recovered:
-            self._waiting.append(_Record(seq, op, 0, now))
+            # A dead mount pinned the new chunks of its files; which were new is not
+            # recorded, so each chunk named is released once.
+            self._waiting.append(_Record(seq, op, 0, now, pinned=tuple(set(chunk_ids(op)))))
             self.last_seq = seq
         if recovered:
             self.acked_seq = recovered[0][0] - 1
@@ -129,12 +131,14 @@ class Flusher:
                                       f"on the server, bound {self.bound_bytes})")
                 self._cond.wait(remaining)
 
-    def append(self, op: JournalOp, extra_bytes: int = 0) -> int:
-        """Journal `op` (its chunks already pinned in the cache); its sequence number."""
+    def append(self, op: JournalOp, extra_bytes: int = 0, pinned: tuple[bytes, ...] = ()) -> int:
+        """Journal `op`; its sequence number. `pinned`: the chunks pinned in the cache
+        for it (one pin each, as often as listed), released once the server has it."""
         message = op_to_wire(op)
         seq, size = self.journal.append(op, message)
         with self._cond:
-            self._waiting.append(_Record(seq, op, size + extra_bytes, time.monotonic(), message))
+            self._waiting.append(_Record(seq, op, size + extra_bytes, time.monotonic(), message,
+                                         pinned))
             self._bytes += size + extra_bytes
             self.last_seq = seq
             if len(self._waiting) == 1 or len(self._waiting) >= BATCH_OPS:
@@ -197,7 +201,7 @@ class Flusher:
                     self._send_batch()
             except CitcError as exc:
                 self.last_error = exc.message
-                log.warning("journal: cannot reach the server's workspace %r yet (%s); "
+                log.warning("journal: the server has not taken the changes to %r yet (%s); "
                             "retrying in %.2f s", self.workspace, exc.message, delay)
                 with self._cond:
                     self._broken = True
@@ -268,7 +272,6 @@ class Flusher:
     def _upload(self, batch: _Batch) -> None:
         """Upload the chunks of `batch` that the server does not hold yet."""
         wanted = list(dict.fromkeys(oid for op in batch.ops for oid in chunk_ids(op)))
-        batch.chunks = set(wanted)
         if not wanted:
             return
         objects = []
@@ -305,8 +308,9 @@ class Flusher:
         """The server applied `batch`: release its records and tell the mount."""
         skipped = [(batch.ops[index], error) for index, error in getattr(result, "skipped", ())]
         self.skipped += len(skipped)
-        if batch.chunks:
-            self.cache.unpin(batch.chunks)
+        pinned = [oid for record in batch.records for oid in record.pinned]
+        if pinned:
+            self.cache.unpin(pinned)
         self.journal.acknowledged(batch.last)
         if self.on_applied is not None:
             try:
@@ -338,8 +342,7 @@ class Flusher:
             # The server applied these though their answer was lost: settle them.
             first, last = dropped[0].seq, dropped[-1].seq
             ops = [record.op for record in dropped]
-            batch = _Batch(first, last, dropped, ops,
-                           chunks={oid for op in ops for oid in chunk_ids(op)})
+            batch = _Batch(first, last, dropped, ops)
             self._settle(batch, _Recovered(applied))
         with self._cond:
             self.acked_seq = max(self.acked_seq, min(applied, self.last_seq))

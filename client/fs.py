@@ -47,7 +47,7 @@ import stat
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -64,6 +64,7 @@ from .chunks import ChunkReader
 from .errno_map import to_errno
 from .flusher import Flusher
 from .journal import Journal, JournalOp, MakeDir, Remove, Rename, SetAttr, Symlink, WriteFile
+from .invalidation import Watcher
 from .metadata import HeadMetadata
 from .fuse_lib import FuseOSError, Operations, current_fuse, fuse_get_context
 from . import redirect
@@ -161,7 +162,9 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         self.remote = remote
         self.workspace = workspace
         self.cache = cache
-        self.known_version = remote.workspace_version(workspace)
+        # First: WorkspaceNotFound before anything is made for the mount.
+        self.watcher = Watcher(remote, workspace, remote.workspace_version(workspace),
+                               drop=self._drop_changed, settle=self._settle)
         self._watch_enabled = watch
         self._on_ready = on_ready
         self.meta = HeadMetadata()
@@ -175,13 +178,10 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         self._handles: dict[int, Handle] = {}
         self._next_handle = 1
         self.chunks = ChunkReader(remote, cache, self._call)
-        self._own_versions: set[int] = set()
         self.conflicts = 0
         self.server = server
         self.sync_writes = sync_writes
         self._fuse_ptr = 0
-        self._stop = threading.Event()
-        self._watcher: threading.Thread | None = None
         self.rpc_count = 0
         self._scratch_dir = _scratch_dir(cache.directory)
         if journal is None:
@@ -199,14 +199,12 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
     def init(self, path: str) -> None:
         self._fuse_ptr = current_fuse()
         if self._watch_enabled:
-            self._watcher = threading.Thread(target=self._watch_loop, name="citcfs-watch",
-                                             daemon=True)
-            self._watcher.start()
+            self.watcher.start()
         if self._on_ready is not None:
             self._on_ready()
 
     def destroy(self, path: str) -> None:
-        self._stop.set()
+        self.watcher.stop()
         self.chunks.close()
         for handle in list(self._handles.values()):
             if handle.file is not None and handle.file.dirty:
@@ -304,7 +302,7 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         if objects:
             self.cache.pin_many(objects)
         with self._lock:  # journal order and pending states agree
-            seq = self._flusher.append(op, extra)
+            seq = self._flusher.append(op, extra, tuple(oid for _, oid, _ in objects))
             self.meta.pend(seq, states, op.path if isinstance(op, MakeDir) else None)
         if self.sync_writes:
             self._flusher.wait_for(seq)
@@ -315,7 +313,7 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         """The server applied the journal up to `last_seq`: those paths stop being pending."""
         with self._lock:
             if getattr(result, "version", 0) and not getattr(result, "duplicate", False):
-                self._own_versions.add(int(result.version))
+                self.watcher.own(int(result.version))
         self.meta.applied(last_seq)
         for op, error in skipped:
             self.conflicts += 1
@@ -336,7 +334,7 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
     def status(self) -> dict[str, Any]:
         """What `citc status` shows of this mount (`.citc/status`)."""
         return {"workspace": self.workspace, "server": self.server,
-                "version": self.known_version, "pending_ops": self._flusher.pending_ops,
+                "version": self.watcher.known_version, "pending_ops": self._flusher.pending_ops,
                 "pending_bytes": self._flusher.pending_bytes,
                 "journal_seq": self._flusher.last_seq, "applied_seq": self._flusher.acked_seq,
                 "conflicts": self.conflicts,
@@ -447,47 +445,11 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
 
     # --- invalidation -----------------------------------------------------------------
 
-    def _watch_loop(self) -> None:
-        """Follow the workspace's version on the server; drop what others changed."""
-        delay = 0.05
-        while not self._stop.is_set():
-            try:
-                for _, version in self.remote.watch({self.workspace: self.known_version}):
-                    delay = 0.05
-                    if self._stop.is_set():
-                        return
-                    if version > self.known_version:
-                        self.catch_up(version)
-            except CitcError as exc:
-                log.info("watch stream ended (%s); reconnecting", exc)
-            except Exception:  # a broken stream must never kill invalidation
-                log.exception("watch stream failed; reconnecting")
-            self._stop.wait(delay)
-            delay = min(delay * 2, 2.0)
-
-    def catch_up(self, version: int) -> None:
-        """Bring the caches from `known_version` to `version`."""
-        since = self.known_version
-        # The server may announce a version of this mount before the flusher hears
-        # back: wait for the batches in flight, so as not to take them for others'.
-        self._flusher.wait_for(self._flusher.sent_seq, timeout=5.0)
-        with self._lock:
-            own = all(v in self._own_versions for v in range(since + 1, version + 1))
-        if own:
-            self.known_version = max(self.known_version, version)
-            return
-        try:
-            changes = self.remote.changes(self.workspace, since)
-        except CitcError as exc:
-            log.warning("could not read changes since %d: %s", since, exc)
-            return
-        if changes.truncated:
-            changed: Iterable[str] = [paths.ROOT]
-        else:
-            changed = changes.paths
+    def _drop_changed(self, changed: Sequence[str], truncated: bool) -> None:
+        """Others changed these paths (the watcher says): drop them from every cache."""
         changed = list(changed) + self._refresh_redirections()
         for path in changed:
-            if self.meta.is_pending(path) and not changes.truncated:
+            if self.meta.is_pending(path) and not truncated:
                 # Another client changed a path this mount changed too and has not
                 # sent yet: this mount's change lands after it (last writer wins).
                 self.conflicts += 1
@@ -495,9 +457,10 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
                             "still in its journal, will replace it", path)
             self._forget(path)
             self._invalidate_kernel(path)
-        with self._lock:
-            self._own_versions = {v for v in self._own_versions if v > changes.version}
-        self.known_version = max(self.known_version, changes.version)
+
+    def _settle(self) -> None:
+        """Wait (a while) for the batches in flight, whose versions are this mount's."""
+        self._flusher.wait_for(self._flusher.sent_seq, timeout=5.0)
 
     def _refresh_redirections(self) -> list[str]:
         """Read the workspace's redirections again (a version made elsewhere may have
@@ -671,7 +634,7 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         if self._head_listing(target) or self._open_below(target):
             raise _fail(errno.ENOTEMPTY)
         self._journal(Remove(target, must_be_dir=True), [(target, None)])
-        self.meta.drop_below(target)
+        self.meta.removed_dir(target)
         return 0
 
     def _open_below(self, directory: str) -> bool:

@@ -184,12 +184,9 @@ class HeadMetadata:
                 self.entries.pop(parent, None)
                 self.readdir_cache.pop(parent, None)
 
-    def drop_below(self, path: str) -> None:
-        """Forget the cached state of everything below `path`, and its listing."""
-        prefix = path + "/"
+    def removed_dir(self, path: str) -> None:
+        """Directory `path` was removed: drop its listing. It was empty, so below it
+        the caches hold at most removals, which stay true."""
         with self.lock:
-            self.generation += 1
-            for table in (self.entries, self.listings, self.readdir_cache):
-                for key in [k for k in table if k.startswith(prefix)]:
-                    del table[key]  # type: ignore[attr-defined]
             self.listings.pop(path, None)
+            self.readdir_cache.pop(path, None)

@@ -57,3 +57,35 @@ def test_flusher_uploads_again_what_gc_reclaimed(server: CitcServer, tmp_path: P
         cache.close()
         remote.close()
         client.close()
+
+
+def test_every_pin_a_journal_takes_is_released_once_applied(server: CitcServer,
+                                                            tmp_path: Path) -> None:
+    """A rewrite collapsed away, and one chunk in two files: the pins of every record
+    are released, so nothing stays unevictable in the local cache."""
+    client = Client.connect(server.address)
+    import_small_base(client)
+    client.create_workspace("w", "main")
+    remote = RpcRemote(Client.connect(server.address))
+    cache = ObjectCache(str(tmp_path / "cache"))
+    journal = Journal.create(str(tmp_path / "journals"), server.address, "w")
+    flusher = Flusher(remote, "w", journal, cache)
+    try:
+        a, b = os.urandom(CHUNK_SIZE - 1), os.urandom(CHUNK_SIZE - 1)
+        ida, idb = object_id(ObjectKind.CHUNK, a), object_id(ObjectKind.CHUNK, b)
+        for path, oid, data in (("f", ida, a), ("f", idb, b), ("g", ida, a)):
+            cache.pin_many([(ObjectKind.CHUNK, oid, data)])
+            flusher.append(WriteFile(path, Entry.file(chunks=(oid,), size=len(data))),
+                           len(data), (oid,))
+        assert cache.pinned() == 2
+        flusher.start()
+        assert flusher.wait_for(timeout=30)
+        assert cache.pinned() == 0
+        assert client.read_file(client.lookup("w", "f")) == b
+        assert client.read_file(client.lookup("w", "g")) == a
+    finally:
+        flusher.stop(timeout=5)
+        journal.remove()
+        cache.close()
+        remote.close()
+        client.close()
