@@ -108,7 +108,7 @@ class Authenticator:
             if identity is None:
                 raise Unauthenticated("the token is not valid on this server")
             return identity
-        if context.peer().startswith("unix:") or self._tokens is None:
+        if self._tokens is None or context.peer().startswith("unix:"):
             return self._local
         raise Unauthenticated("this server requires a bearer token (authorization: Bearer ...)")
 
