@@ -68,8 +68,13 @@ class HeadMetadata:
             generation = self.generation
         found = fetch(path)
         with self.lock:
+            pending = self._pending.get(path)
+            if pending is not None:
+                return pending[0]  # changed here while the answer was on its way
             if generation == self.generation:
-                self.entries[path] = found
+                # Kept unless a change of this mount set it meanwhile: the answer
+                # may predate that change.
+                found = self.entries.setdefault(path, found)
         return found
 
     def listing(self, path: str,
