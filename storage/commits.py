@@ -19,7 +19,7 @@ from .engine import Engine
 from .indexes import IndexOverlay, writer_progress
 from .ops import Op, WriteFile
 from .planner import plan_commit, plan_skipping
-from .records import Committed, VersionInfo, WorkspaceState
+from .records import VersionInfo, WorkspaceState
 from .results import CommitResult, WriterSeq
 
 
@@ -85,12 +85,8 @@ class Commits(Engine):
                                                 state.root, now, missing)
             else:
                 writes = plan_commit(ops, view, self.load_tree, self.store_tree, state.root, now)
-            record = Committed(state.id, state.version + 1, now, writes,
-                               writer=None if writer is None else (writer.writer_id,
-                                                                   writer.last_seq))
-            lsn = self._append(txn, record)
-            return CommitResult(name, record.version, lsn, now, tuple(w.path for w in writes),
-                                skipped=skipped)
+            return self._commit_writes(txn, state, writes, None, now=now, writer=writer,
+                                       skipped=skipped)
         return self._writer.submit(job)
 
     def _missing_objects(self, chunk_ids: dict[int, tuple[ObjectId, ...]]) -> dict[int, ObjectMissing]:

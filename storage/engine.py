@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Iterator
 
 from citcfs import paths
 from citcfs.entries import Tree
-from citcfs.errors import (CorruptLog, FailedPrecondition, HistoryTruncated, InvalidArgument,
+from citcfs.errors import (CitcError, CorruptLog, FailedPrecondition, HistoryTruncated, InvalidArgument,
                            ObjectMissing, SnapshotNotFound, WorkspaceNotFound)
 from citcfs.objects import ObjectId, ObjectKind, object_id
 
@@ -30,7 +30,7 @@ from .overlay import OverlayView
 from .records import (BaseRevision, Committed, Label, OverlayWrite, Record, VersionInfo,
                       WorkspaceState, decode_record, encode_record, frame, unframe)
 from .results import (CommitListener, CommitResult, RedirectionsResult, SubmitResult,
-                      SyncResult)
+                      SyncResult, WriterSeq)
 
 TREE_CACHE_SIZE = 16384
 
@@ -193,12 +193,23 @@ class Engine:
         return Label.decode(raw).version
 
     def _commit_writes(self, txn: KVTxn, state: WorkspaceState, writes: tuple[OverlayWrite, ...],
-                       rebase: tuple[int, ObjectId] | None) -> CommitResult:
-        now = self._clock()
+                       rebase: tuple[int, ObjectId] | None, *, now: int | None = None,
+                       writer: WriterSeq | None = None,
+                       skipped: tuple[tuple[int, CitcError], ...] = ()) -> CommitResult:
+        """Record `writes` as the workspace's next version; the one path by which
+        commits, restores, reverts, syncs, submits and redirection changes make one.
+
+        `rebase` = (base revision, root) moves the workspace onto that root with this
+        version. `now` is the time the writes were planned at (the clock when None),
+        `writer` the writer batch applied, `skipped` what a skipping commit left out.
+        """
+        now = self._clock() if now is None else now
         record = Committed(state.id, state.version + 1, now, writes,
-                           rebase[0] if rebase else None, rebase[1] if rebase else None)
+                           rebase[0] if rebase else None, rebase[1] if rebase else None,
+                           writer=None if writer is None else (writer.writer_id, writer.last_seq))
         lsn = self._append(txn, record)
-        return CommitResult(state.name, record.version, lsn, now, tuple(w.path for w in writes))
+        return CommitResult(state.name, record.version, lsn, now, tuple(w.path for w in writes),
+                            skipped=skipped)
 
     def _freeze_view(self, view: OverlayView, root: ObjectId) -> ObjectId:
         """Store the trees of `view` over `root` that differ from it; the root tree id.

@@ -8,6 +8,9 @@ of its own that is always aborted, so it writes nothing and never joins a batch)
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
 from citcfs.entries import Entry
 from citcfs.errors import CorruptData, CorruptLog, ObjectMissing
 from citcfs.objects import ObjectId
@@ -20,13 +23,11 @@ from .records import (BaseRevision, Label, VersionInfo, VersionsPruned, Workspac
                       decode_record, unframe)
 from .results import FsckReport, GcReport, VerifyReport
 
+T = TypeVar("T")
 
-class _DryRun(Exception):
-    """Carries a result out of a write job whose changes must not be kept."""
 
-    def __init__(self, result: object) -> None:
-        super().__init__("dry run")
-        self.result = result
+class _Abort(Exception):
+    """Ends a scratch transaction: its writes are thrown away."""
 
 
 class Maintenance(Engine):
@@ -169,16 +170,30 @@ class Maintenance(Engine):
         existing = {oid: size for oid, size in self.objects.sizes()}
 
         def job(txn: KVTxn) -> tuple[int, set[ObjectId]]:
-            result = (self._prune(txn), self._mark(txn))
-            if dry_run:
-                raise _DryRun(result)
-            return result
-        try:
+            return self._prune(txn), self._mark(txn)
+        if dry_run:
+            pruned, reachable = self._scratch(job)
+        else:
             pruned, reachable = self._writer.submit(job)
-        except _DryRun as outcome:
-            pruned, reachable = outcome.result  # type: ignore[misc]
         garbage = [oid for oid in existing if oid not in reachable]
         freed_bytes = sum(existing[oid] for oid in garbage)
         if not dry_run and garbage:
             self.objects.delete(garbage)
         return GcReport(dry_run, pruned, len(garbage), freed_bytes, len(existing) - len(garbage))
+
+    def _scratch(self, job: Callable[[KVTxn], T]) -> T:
+        """`job`'s answer from a write transaction of its own that is always aborted.
+
+        A dry run must see what pruning would leave (the marking follows it), yet keep
+        nothing. It never joins a group-commit batch: aborting a batch to undo one job
+        would make the committer run every other job of it again. It only waits for
+        the store's write lock, as a batch does, and holds it while it marks.
+        """
+        found: list[T] = []
+        try:
+            with self.kv.write() as txn:
+                found.append(job(txn))
+                raise _Abort
+        except _Abort:
+            pass
+        return found[0]
