@@ -14,14 +14,14 @@ On disk, a data directory holds two LMDB environments:
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 
 from citcfs import paths
 from citcfs import redirections as redirection_rules
 from citcfs.entries import Entry
-from citcfs.errors import (AlreadyExists, BaseNotFound, DirectoryNotEmpty, HistoryTruncated,
-                           InvalidArgument, NotADirectory, NotForked, PathNotFound,
-                           SnapshotNotFound)
+from citcfs.errors import (AlreadyExists, BaseNotFound, CorruptObject, DirectoryNotEmpty,
+                           HistoryTruncated, InvalidArgument, NotADirectory, NotForked,
+                           PathNotFound, SnapshotNotFound)
 from citcfs.objects import ObjectId, ObjectKind
 
 from . import history, keys, overlay
@@ -29,7 +29,8 @@ from .backend import KVTxn
 from .commits import Commits
 from .diff import DiffEntry, Side, diff
 from .history import History
-from .importer import ImportStats, Progress, import_directory
+from .importer import (ImportStats, Progress, build_trees, check_reachable,
+                       import_directory)
 from .indexes import IndexOverlay, find_workspace, redirections
 from .lmdb_backend import LmdbKVStore, LmdbObjectStore
 from .maintenance import Maintenance
@@ -107,6 +108,23 @@ class Database(Commits, History, Maintenance):
         stats = import_directory(self.objects, directory, progress)
         return self.add_base_revision(base, stats.root, message), stats
 
+    def import_tree(self, base: str, root: ObjectId,
+                    message: str = "") -> tuple[BaseRevision, bool]:
+        """(revision, made): an uploaded tree as the next revision of `base`, as
+        `add_base_revision_if_changed` makes it, once every tree below `root` is
+        checked to be stored and well formed and every chunk to be stored (NotFound
+        names what is missing)."""
+        check_reachable(root, self.load_tree, self.objects.has)
+        return self.add_base_revision_if_changed(base, root, message)
+
+    def import_entries(self, base: str, entries: Mapping[str, Entry],
+                       message: str = "") -> tuple[BaseRevision, bool]:
+        """(revision, made): the tree of a set of (path -> entry) as the next revision
+        of `base`. Directories are implied by the paths beneath them; a directory
+        entry gives their attributes, or makes an empty directory, or (with `tree`)
+        reuses an uploaded tree. The objects the entries name must be stored first."""
+        return self.import_tree(base, build_trees(entries, self.store_tree), message)
+
     def base_revision(self, base: str, rev: int | None = None) -> BaseRevision:
         """Revision `rev` of `base` (the newest when None); BaseNotFound if absent."""
         with self.kv.read() as txn:
@@ -137,6 +155,27 @@ class Database(Commits, History, Maintenance):
         if not found:
             raise BaseNotFound(f"base {base!r} does not exist")
         return found
+
+    # --- objects ----------------------------------------------------------------------
+
+    def put_objects(self, items: Iterable[tuple[ObjectKind, bytes, ObjectId | None]]) -> list[ObjectId]:
+        """Store objects in one object-store transaction, each checked against its id
+        when one is given (CorruptObject otherwise); their ids."""
+        return self.objects.put_many(items)
+
+    def has_objects(self, oids: Sequence[ObjectId]) -> list[bool]:
+        """Whether each object is stored, in order."""
+        return self.objects.has(oids)
+
+    def read_object(self, oid: ObjectId) -> tuple[ObjectKind, bytes]:
+        """An object's kind and verified content (the store checks kind, then hash)."""
+        try:
+            return ObjectKind.CHUNK, self.objects.get(oid, ObjectKind.CHUNK)
+        except CorruptObject as chunk_error:
+            try:
+                return ObjectKind.TREE, self.objects.get(oid, ObjectKind.TREE)
+            except CorruptObject:
+                raise chunk_error from None
 
     # --- workspaces -----------------------------------------------------------------
 
