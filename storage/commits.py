@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from citcfs.errors import (CitcError, InvalidArgument, ObjectMissing, OutOfSequence,
+from citcfs.errors import (InvalidArgument, ObjectMissing, OutOfSequence,
                            StaleVersion, WorkspaceNotFound)
 from citcfs.objects import ObjectId
 
@@ -79,14 +79,12 @@ class Commits(Engine):
                 raise missing[min(missing)]
             now = self._clock()
             view = IndexOverlay(txn, state.id, state.version)
-            skipped: tuple[tuple[int, CitcError], ...] = ()
             if skip_failing:
-                writes, skipped = plan_skipping(ops, view, self.load_tree, self.store_tree,
-                                                state.root, now, missing)
+                plan = plan_skipping(ops, view, self.load_tree, state.root, now, missing)
             else:
-                writes = plan_commit(ops, view, self.load_tree, self.store_tree, state.root, now)
-            return self._commit_writes(txn, state, writes, None, now=now, writer=writer,
-                                       skipped=skipped)
+                plan = plan_commit(ops, view, self.load_tree, state.root, now)
+            return self._commit_writes(txn, state, plan.writes, None, now=now, writer=writer,
+                                       skipped=plan.skipped, objects=plan.objects)
         return self._writer.submit(job)
 
     def _missing_objects(self, chunk_ids: dict[int, tuple[ObjectId, ...]]) -> dict[int, ObjectMissing]:

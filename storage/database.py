@@ -34,7 +34,7 @@ from .importer import (ImportStats, Progress, build_trees, check_reachable,
 from .indexes import IndexOverlay, find_workspace, redirections
 from .lmdb_backend import LmdbKVStore, LmdbObjectStore
 from .maintenance import Maintenance
-from .overlay import MemoryOverlay
+from .overlay import MemoryOverlay, TreeBatch
 from .records import (BaseRevision, BaseRevisionAdded, Committed, ForkPoint, Label, LabelRemoved,
                       LabelSet, OverlayWrite, RedirectionsSet, RetentionSet, VersionInfo,
                       WorkspaceCreated, WorkspaceDeleted, WorkspaceState)
@@ -123,7 +123,10 @@ class Database(Commits, History, Maintenance):
         of `base`. Directories are implied by the paths beneath them; a directory
         entry gives their attributes, or makes an empty directory, or (with `tree`)
         reuses an uploaded tree. The objects the entries name must be stored first."""
-        return self.import_tree(base, build_trees(entries, self.store_tree), message)
+        trees = TreeBatch(self.load_tree)
+        root = build_trees(entries, trees.store)
+        self.objects.put_many(trees.objects())
+        return self.import_tree(base, root, message)
 
     def base_revision(self, base: str, rev: int | None = None) -> BaseRevision:
         """Revision `rev` of `base` (the newest when None); BaseNotFound if absent."""

@@ -14,19 +14,19 @@ from __future__ import annotations
 import functools
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 from citcfs import paths
 from citcfs.entries import Tree
 from citcfs.errors import (CitcError, CorruptLog, FailedPrecondition, HistoryTruncated, InvalidArgument,
                            ObjectMissing, SnapshotNotFound, WorkspaceNotFound)
-from citcfs.objects import ObjectId, ObjectKind, object_id
+from citcfs.objects import ObjectId, ObjectKind
 
 from . import keys, overlay
 from .backend import KVStore, KVTxn, ObjectStore
 from .group_commit import GroupCommitter
 from .indexes import IndexOverlay, apply_record, find_workspace, kept_versions_from
-from .overlay import OverlayView
+from .overlay import OverlayView, StoredObject, TreeBatch
 from .records import (BaseRevision, Committed, Label, OverlayWrite, Record, VersionInfo,
                       WorkspaceState, decode_record, encode_record, frame, unframe)
 from .results import (CommitListener, CommitResult, RedirectionsResult, SubmitResult,
@@ -195,14 +195,20 @@ class Engine:
     def _commit_writes(self, txn: KVTxn, state: WorkspaceState, writes: tuple[OverlayWrite, ...],
                        rebase: tuple[int, ObjectId] | None, *, now: int | None = None,
                        writer: WriterSeq | None = None,
-                       skipped: tuple[tuple[int, CitcError], ...] = ()) -> CommitResult:
+                       skipped: tuple[tuple[int, CitcError], ...] = (),
+                       objects: Sequence[StoredObject] = ()) -> CommitResult:
         """Record `writes` as the workspace's next version; the one path by which
         commits, restores, reverts, syncs, submits and redirection changes make one.
 
-        `rebase` = (base revision, root) moves the workspace onto that root with this
-        version. `now` is the time the writes were planned at (the clock when None),
-        `writer` the writer batch applied, `skipped` what a skipping commit left out.
+        `objects` (new trees the writes name) are stored first, then the record is
+        appended: a crash in between leaves only unreferenced objects, which GC
+        reclaims. `rebase` = (base revision, root) moves the workspace onto that root
+        with this version. `now` is the time the writes were planned at (the clock
+        when None), `writer` the writer batch applied, `skipped` what a skipping
+        commit left out.
         """
+        if objects:
+            self.objects.put_many(objects)
         now = self._clock() if now is None else now
         record = Committed(state.id, state.version + 1, now, writes,
                            rebase[0] if rebase else None, rebase[1] if rebase else None,
@@ -217,17 +223,10 @@ class Engine:
         Only directories with overlay changes get new tree objects, and they are
         written in one object-store transaction, children before parents.
         """
-        batch: list[tuple[ObjectKind, bytes, ObjectId | None]] = []
-
-        def store(tree: Tree) -> ObjectId:
-            data = tree.encode()
-            oid = object_id(ObjectKind.TREE, data)
-            batch.append((ObjectKind.TREE, data, oid))
-            return oid
-
+        trees = TreeBatch(self.load_tree)
         node = overlay.resolve(view, self.load_tree, root, paths.ROOT)
-        frozen = overlay.freeze(view, self.load_tree, store, node)
-        if batch:
-            self.objects.put_many(batch)
+        frozen = overlay.freeze(view, trees.load, trees.store, node)
+        if trees.objects():
+            self.objects.put_many(trees.objects())
         return frozen
 

@@ -22,8 +22,8 @@ from .diff import Change, DiffEntry, Side, diff
 from .engine import Engine
 from .indexes import IndexOverlay
 from .overlay import MemoryOverlay
-from .overlay import OverlayView, TreeLoader, TreeStorer
-from .planner import PendingView, Planner
+from .overlay import OverlayView, TreeBatch, TreeLoader
+from .planner import PendingView, Plan, Planner
 from .records import BaseRevision, BaseRevisionAdded, OverlayWrite, WorkspaceState
 from .results import CommitResult, SubmitResult, SyncResult
 
@@ -49,9 +49,10 @@ def restore_writes(head: OverlayView, target: OverlayView) -> tuple[OverlayWrite
 
 
 def revert_writes(head: OverlayView, head_root: ObjectId, target: OverlayView,
-                  target_root: ObjectId, load: TreeLoader, store: TreeStorer,
-                  targets: Iterable[str], time_ns: int) -> tuple[OverlayWrite, ...]:
-    """Writes that make each path (and everything below it) as it was in `target`.
+                  target_root: ObjectId, load: TreeLoader,
+                  targets: Iterable[str], time_ns: int) -> Plan:
+    """Writes that make each path (and everything below it) as it was in `target`,
+    with the new trees they name (a reverted directory's frozen tree).
 
     Missing parent directories are recreated, holding only what is reverted into
     them, as `git checkout <rev> -- path` does. Where the target path did not exist,
@@ -66,7 +67,7 @@ def revert_writes(head: OverlayView, head_root: ObjectId, target: OverlayView,
                 and overlay.try_resolve(head, load, head_root, path) is None):
             raise PathNotFound(f"{path}: no such path in the workspace or in the state "
                                f"to revert to")
-    planner = Planner(head, load, store, head_root, time_ns)
+    planner = Planner(head, load, head_root, time_ns)
     for path in normalized:
         wanted = overlay.try_resolve(target, load, target_root, path)
         current = overlay.try_resolve(planner.view, load, head_root, path)
@@ -87,12 +88,12 @@ def revert_writes(head: OverlayView, head_root: ObjectId, target: OverlayView,
                 planner.view.set(below, entry)
             continue
         if wanted.is_dir:
-            tree = overlay.freeze(target, load, store, wanted)
+            tree = overlay.freeze(target, planner.trees.load, planner.trees.store, wanted)
             entry = wanted.entry.replace(tree=tree, opaque=False, origin=None)
         else:
             entry = wanted.entry.replace(origin=None)
         planner.place(path, entry)
-    return tuple(OverlayWrite(p, e) for p, e in planner.view.writes.items())
+    return planner.plan()
 
 
 def _ensure_parents(planner: Planner, target: OverlayView, target_root: ObjectId,
@@ -161,7 +162,7 @@ def rebase_writes(head: OverlayView, old_root: ObjectId, new_root: ObjectId,
     into the overlay, with its old attributes, so that nothing the workspace changed
     disappears. The workspace's version wins; `find_conflicts` reports where.
     """
-    planner = Planner(head, load, lambda tree: tree.id, new_root, 0)
+    planner = Planner(head, load, new_root, 0)
     for path, entry in sorted(live_entries(head).items(), key=lambda item: paths.to_bytes(item[0])):
         if path == paths.ROOT or entry.kind == EntryKind.WHITEOUT:
             continue
@@ -244,7 +245,10 @@ class History(Engine):
             if not changed:
                 raise FailedPrecondition(f"workspace {name!r} has no changes to submit")
             node = overlay.resolve(view, self.load_tree, latest.root, paths.ROOT)
-            root = overlay.freeze(view, self.load_tree, self.store_tree, node)
+            trees = TreeBatch(self.load_tree)
+            root = overlay.freeze(view, trees.load, trees.store, node)
+            if trees.objects():
+                self.objects.put_many(trees.objects())  # before the records naming them
             now = self._clock()
             revision = BaseRevision(state.base, latest.rev + 1, root, now, message)
             self._append(txn, BaseRevisionAdded(state.base, revision.rev, root, now, message))
@@ -277,10 +281,10 @@ class History(Engine):
         def job(txn: KVTxn) -> CommitResult:
             state = self._workspace(txn, name)
             target, target_root = self._revert_target(txn, state, ref)
-            writes = revert_writes(
+            plan = revert_writes(
                 IndexOverlay(txn, state.id, state.version), state.root, target, target_root,
-                self.load_tree, self.store_tree, normalized, self._clock())
-            return self._commit_writes(txn, state, writes, None)
+                self.load_tree, normalized, self._clock())
+            return self._commit_writes(txn, state, plan.writes, None, objects=plan.objects)
         return self._writer.submit(job)
 
     def _revert_target(self, txn: KVTxn, state: WorkspaceState,
