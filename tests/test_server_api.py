@@ -22,11 +22,7 @@ from citcfs.protos import citc_pb2 as pb
 from citcfs.server.app import CitcServer
 from citcfs.server.limits import Limits
 
-
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[CitcServer]:
-    with running_server(tmp_path / "data", sync=False) as running:
-        yield running
+pytestmark = pytest.mark.server_config(sync=False)
 
 
 @pytest.fixture
