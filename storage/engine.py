@@ -18,8 +18,8 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 
 from citcfs import paths
 from citcfs.entries import Tree
-from citcfs.errors import (CitcError, CorruptLog, FailedPrecondition, HistoryTruncated, InvalidArgument,
-                           ObjectMissing, SnapshotNotFound, WorkspaceNotFound)
+from citcfs.errors import (CitcError, CorruptLog, FailedPrecondition, HistoryTruncated,
+                           InvalidArgument, ObjectMissing, SnapshotNotFound, WorkspaceNotFound)
 from citcfs.objects import ObjectId, ObjectKind
 
 from . import keys, overlay

@@ -191,7 +191,7 @@ class History(Engine):
     def _conflicts(self, view: IndexOverlay | PendingView, old_root: ObjectId,
                    new_root: ObjectId) -> list[str]:
         return find_conflicts(live_entries(view),
-                                      diff(self.load_tree, Side(old_root), Side(new_root)))
+                              diff(self.load_tree, Side(old_root), Side(new_root)))
 
     def sync(self, name: str, to_rev: int | None = None, refuse_conflicts: bool = False) -> SyncResult:
         """Move the workspace onto another revision of its base (the newest by default).
@@ -265,7 +265,7 @@ class History(Engine):
             state = self._workspace(txn, name)
             info = self._version_info(txn, state, self._ref_version(txn, state, ref))
             writes = restore_writes(IndexOverlay(txn, state.id, state.version),
-                                            IndexOverlay(txn, state.id, info.version))
+                                    IndexOverlay(txn, state.id, info.version))
             moved = info.root != state.root or info.base_rev != state.base_rev
             return self._commit_writes(txn, state, writes,
                                        (info.base_rev, info.root) if moved else None)
