@@ -50,14 +50,14 @@ def build_trees(entries: Mapping[str, Entry], store: TreeStorer) -> ObjectId:
         items = []
         for name in children[directory]:
             path = paths.join(directory, name)
-            entry = entries.get(path)
+            given = entries.get(path)
             if path in children:
-                if entry is not None and (not entry.is_dir or entry.tree is not None):
+                if given is not None and (not given.is_dir or given.tree is not None):
                     raise InvalidArgument(f"{path!r} is imported as a "
-                                          f"{entry.kind.name.lower()} and has paths beneath it")
-                entry = (entry or Entry.directory()).replace(tree=tree_ids[path])
-            assert entry is not None
-            items.append((name, entry.replace(opaque=False, origin=None)))
+                                          f"{given.kind.name.lower()} and has paths beneath it")
+                given = (given or Entry.directory()).replace(tree=tree_ids[path])
+            assert given is not None
+            items.append((name, given.replace(opaque=False, origin=None)))
         tree = Tree.build(items)
         tree.check()
         tree_ids[directory] = store(tree)
