@@ -4,8 +4,9 @@ and the lookups that each job runs inside its transaction.
 `Engine` holds the state (key-value store, object store, clock, tree cache, commit
 listeners) and the helpers: appending a record and applying it to the indexes,
 finding a workspace, a version or a base revision, recording a new version. The jobs
-themselves live in their own modules (`storage.commits`, `storage.history`,
-`storage.maintenance`) as classes over `Engine`, and `storage.database.Database`
+themselves live in their own modules (`storage.bases`, `storage.workspaces`,
+`storage.reads`, `storage.commits`, `storage.history`, `storage.maintenance`) as
+classes over `Engine`, and `storage.database.Database`
 joins them into the one object the server serves.
 """
 
@@ -18,8 +19,9 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 
 from citcfs import paths
 from citcfs.entries import Tree
-from citcfs.errors import (CitcError, CorruptLog, FailedPrecondition, HistoryTruncated,
-                           InvalidArgument, ObjectMissing, SnapshotNotFound, WorkspaceNotFound)
+from citcfs.errors import (BaseNotFound, CitcError, CorruptLog, FailedPrecondition,
+                           HistoryTruncated, InvalidArgument, ObjectMissing, SnapshotNotFound,
+                           WorkspaceNotFound)
 from citcfs.objects import ObjectId, ObjectKind
 
 from . import keys, overlay
@@ -139,6 +141,21 @@ class Engine:
         for _, raw in txn.range(keys.BASES, prefix, prefix[:-1] + b"\1", reverse=True):
             return BaseRevision.decode(raw)
         return None
+
+    def base_revision(self, base: str, rev: int | None = None) -> BaseRevision:
+        """Revision `rev` of `base` (the newest when None); BaseNotFound if absent."""
+        with self.kv.read() as txn:
+            if rev is None:
+                found = self._latest_revision(txn, base)
+            elif not isinstance(rev, int) or not 1 <= rev < 1 << 64:
+                found = None  # no key can name it; struct would raise on packing
+            else:
+                raw = txn.get(keys.BASES, keys.base_key(base, rev))
+                found = None if raw is None else BaseRevision.decode(raw)
+        if found is None:
+            what = f"base {base!r}" if rev is None else f"revision {rev} of base {base!r}"
+            raise BaseNotFound(f"{what} does not exist")
+        return found
 
     @staticmethod
     def _workspace(txn: KVTxn, name: str) -> WorkspaceState:
