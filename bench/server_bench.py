@@ -38,9 +38,13 @@ import statistics
 import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 from common import log, median_of, result, scratch_dir
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests"))
+from server_support import ServerProcess  # noqa: E402 - `citc server` as a process, as tests run it
 
 from citcfs import wire
 from citcfs.client.rpc import Client
@@ -67,31 +71,8 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
-class ServerProcess:
-    """`citc server` on a Unix socket under `scratch`; stopped by pid."""
-
-    def __init__(self, scratch: str) -> None:
-        self.socket = os.path.join(scratch, "s.sock")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "citcfs.cmd.server_cmd", "--data", os.path.join(scratch, "data"),
-             "--listen", f"unix:{self.socket}", "--log-level", "warning"],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-        assert self.proc.stdout is not None
-        line = self.proc.stdout.readline().decode()
-        if "listening on" not in line:
-            self.stop()
-            raise RuntimeError(f"server did not start: {line!r}")
-        self.address = f"unix:{self.socket}"
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                os.kill(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
-
+SERVER_ONLY = (sys.executable, "-m", "citcfs.cmd.server_cmd")
+"""`citc server` without importing the rest of the CLI."""
 
 ECHO_METHOD = "/citcbench.Echo/Call"
 
@@ -126,10 +107,10 @@ def serve_echo(socket: str) -> None:
     server.stop(1).wait()
 
 
-class EchoServer(ServerProcess):
-    """`serve_echo` in its own process, like the real server."""
+class EchoServer:
+    """`serve_echo` in its own process, like the real server; stopped by pid."""
 
-    def __init__(self, scratch: str) -> None:  # noqa: D107 - same contract as ServerProcess
+    def __init__(self, scratch: str) -> None:
         self.socket = os.path.join(scratch, "echo.sock")
         self.proc = subprocess.Popen([sys.executable, os.path.abspath(__file__), "echo", self.socket],
                                      stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
@@ -139,6 +120,15 @@ class EchoServer(ServerProcess):
             self.stop()
             raise RuntimeError(f"echo server did not start: {line!r}")
         self.address = f"unix:{self.socket}"
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                os.kill(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
 
 
 def _echo_commit(client: Client) -> Any:
@@ -411,7 +401,8 @@ def run(quick: bool, runs: int = 3, smoke: bool = False) -> dict[str, dict[str, 
     log(f"server suite: {'smoke' if smoke else 'quick' if quick else 'full'} sizes")
     results: dict[str, dict[str, Any]] = {}
     with scratch_dir("citcfs-bench-server-") as scratch:
-        server = ServerProcess(scratch)
+        server = ServerProcess(Path(scratch) / "data", f"unix:{os.path.join(scratch, 's.sock')}",
+                               "--log-level", "warning", command=SERVER_ONLY)
         try:
             with Client.connect(server.address) as client:
                 client.import_base("main", entries=[("README", Entry.file(b"hello"))])

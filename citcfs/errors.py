@@ -8,6 +8,11 @@ failures, so a message reaches the user unchanged from where the problem was fou
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import grpc
+
 
 class CitcError(Exception):
     """Something went wrong in citcfs."""
@@ -142,3 +147,11 @@ class Unavailable(CitcError):
     """The server cannot be reached."""
 
     exit_code = 3
+
+
+class RpcFailed(CitcError):
+    """The server answered with a status citcfs has no error type for."""
+
+    def __init__(self, message: str, code: grpc.StatusCode) -> None:
+        super().__init__(message)
+        self.code = code

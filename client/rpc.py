@@ -4,7 +4,7 @@
 into messages and back through `citcfs.wire`, attaches the bearer token, verifies
 every object it reads against its id, and raises the citcfs error the server raised
 (rebuilt from the ``citc-error`` trailer, or from the status code when a server or
-proxy sent none). Workspace-level results are returned as their protobuf messages,
+proxy sent none; both through `citcfs.status`, the table the server answers with). Workspace-level results are returned as their protobuf messages,
 which are typed (see ``citcfs/protos/citc_pb2.pyi``).
 """
 
@@ -25,38 +25,17 @@ import grpc
 
 from citcfs import errors, objects, paths, wire
 from citcfs.entries import Entry
+from citcfs.errors import RpcFailed
 from citcfs.objects import ObjectId, ObjectKind
 from citcfs.protos import citc_pb2 as pb
 from citcfs.protos import citc_pb2_grpc as pb_grpc
+from citcfs.status import CONFLICT_PATH_KEY, ERROR_BY_STATUS, ERROR_KEY, STATUS_BY_NUMBER
 
 T = TypeVar("T")
 log = logging.getLogger("citcfs.client")
 
-ERROR_KEY = "citc-error"
-CONFLICT_PATH_KEY = "citc-conflict-path-bin"
 MAX_MESSAGE_BYTES = 64 << 20
 PUT_BATCH_BYTES = 2 << 20
-
-_ERROR_BY_STATUS: dict[grpc.StatusCode, type[errors.CitcError]] = {
-    grpc.StatusCode.INVALID_ARGUMENT: errors.InvalidArgument,
-    grpc.StatusCode.NOT_FOUND: errors.NotFound,
-    grpc.StatusCode.ALREADY_EXISTS: errors.AlreadyExists,
-    grpc.StatusCode.FAILED_PRECONDITION: errors.FailedPrecondition,
-    grpc.StatusCode.DATA_LOSS: errors.CorruptData,
-    grpc.StatusCode.RESOURCE_EXHAUSTED: errors.ResourceExhausted,
-    grpc.StatusCode.PERMISSION_DENIED: errors.PermissionDenied,
-    grpc.StatusCode.UNAUTHENTICATED: errors.Unauthenticated,
-    grpc.StatusCode.UNAVAILABLE: errors.Unavailable,
-    grpc.StatusCode.DEADLINE_EXCEEDED: errors.Unavailable,
-}
-
-
-class RpcFailed(errors.CitcError):
-    """The server answered with a status citcfs has no error type for."""
-
-    def __init__(self, message: str, code: grpc.StatusCode) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 def error_from_rpc(exc: grpc.RpcError) -> errors.CitcError:
@@ -69,12 +48,9 @@ def error_from_rpc(exc: grpc.RpcError) -> errors.CitcError:
     return _error(code, details, name, conflicts)
 
 
-_STATUS_BY_NUMBER = {code.value[0]: code for code in grpc.StatusCode}
-
-
 def error_from_commit_error(msg: pb.CommitError) -> errors.CitcError:
     """The citcfs error one commit of a CommitStream got."""
-    code = _STATUS_BY_NUMBER.get(msg.code, grpc.StatusCode.UNKNOWN)
+    code = STATUS_BY_NUMBER.get(msg.code, grpc.StatusCode.UNKNOWN)
     return _error(code, msg.message or str(code), msg.error, list(msg.conflict_paths))
 
 
@@ -82,8 +58,9 @@ def _error(code: grpc.StatusCode, details: str, name: str,
            conflicts: Sequence[bytes]) -> errors.CitcError:
     """The error of type `name` if citcfs has one, else the one the status code means."""
     error_type = getattr(errors, name, None)
-    if not (isinstance(error_type, type) and issubclass(error_type, errors.CitcError)):
-        error_type = _ERROR_BY_STATUS.get(code)
+    if not (isinstance(error_type, type) and issubclass(error_type, errors.CitcError)
+            and error_type is not RpcFailed):
+        error_type = ERROR_BY_STATUS.get(code)
     if error_type is None:
         return RpcFailed(f"{code.name}: {details}", code)
     if issubclass(error_type, errors.Conflict):

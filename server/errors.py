@@ -1,47 +1,23 @@
-"""The one table that turns citcfs errors into gRPC status codes.
+"""Turning citcfs errors into gRPC statuses, with the one table in `citcfs.status`.
 
-Every servicer method runs inside `status_for`'s mapping (see `servicer.rpc`), so an
-exception raised anywhere below (paths, storage, auth) reaches the caller as the
-status this table names, with the exception's message as the details. The class
+Every servicer method runs inside `status_for`'s mapping (see `servicer.unary`), so
+an exception raised anywhere below (paths, storage, auth) reaches the caller as the
+status the table names, with the exception's message as the details. The class
 name travels in the trailing metadata key ``citc-error`` and a conflict's paths (as
-bytes) in ``citc-conflict-path-bin``, so a client can raise the very same citcfs error type.
-Anything not in the table is a bug: it is logged with its traceback and answered
-as INTERNAL without leaking internals.
+bytes) in ``citc-conflict-path-bin`` (keys defined in `citcfs.status`, which the
+client reads too), so a client can raise the very same citcfs error type. Anything
+not in the table is a bug: it is logged with its traceback and answered as INTERNAL
+without leaking internals.
 """
 
 from __future__ import annotations
 
-import grpc
-
 from citcfs import errors, paths
+from citcfs.status import (CONFLICT_PATH_KEY, ERROR_KEY, MAX_CONFLICT_PATHS_IN_METADATA,
+                           STATUS_BY_ERROR, status_for)
 
-STATUS_BY_ERROR: tuple[tuple[type[BaseException], grpc.StatusCode], ...] = (
-    # Most specific first: the first class the exception is an instance of wins.
-    (errors.InvalidArgument, grpc.StatusCode.INVALID_ARGUMENT),   # bad paths, names, entries
-    (errors.NotFound, grpc.StatusCode.NOT_FOUND),                 # workspace, base, path, object
-    (errors.AlreadyExists, grpc.StatusCode.ALREADY_EXISTS),       # the name is taken
-    (errors.FailedPrecondition, grpc.StatusCode.FAILED_PRECONDITION),  # stale, conflict, truncated
-    (errors.ReadOnly, grpc.StatusCode.FAILED_PRECONDITION),       # writing a read-only view
-    (errors.CorruptData, grpc.StatusCode.DATA_LOSS),              # an object does not match its id
-    (errors.ResourceExhausted, grpc.StatusCode.RESOURCE_EXHAUSTED),  # over a limit
-    (errors.PermissionDenied, grpc.StatusCode.PERMISSION_DENIED),  # not your workspace
-    (errors.Unauthenticated, grpc.StatusCode.UNAUTHENTICATED),    # no or bad token
-    (errors.Unavailable, grpc.StatusCode.UNAVAILABLE),
-    (NotImplementedError, grpc.StatusCode.UNIMPLEMENTED),         # storage lacks the feature
-    (errors.CitcError, grpc.StatusCode.UNKNOWN),
-)
-
-ERROR_KEY = "citc-error"
-CONFLICT_PATH_KEY = "citc-conflict-path-bin"
-MAX_CONFLICT_PATHS_IN_METADATA = 100
-
-
-def status_for(exc: BaseException) -> grpc.StatusCode | None:
-    """The status `exc` maps to, or None if it is not an expected error (a bug)."""
-    for error_type, code in STATUS_BY_ERROR:
-        if isinstance(exc, error_type):
-            return code
-    return None
+__all__ = ["CONFLICT_PATH_KEY", "ERROR_KEY", "STATUS_BY_ERROR", "conflict_paths_for",
+           "details_for", "status_for", "trailers_for"]
 
 
 def details_for(exc: BaseException) -> str:

@@ -24,14 +24,14 @@ import grpc
 
 from citcfs import __version__ as citcfs_version
 from citcfs import paths, wire
-from citcfs.entries import Entry, EntryKind, Tree
-from citcfs.errors import (CorruptObject, HistoryTruncated, InvalidArgument, NotFound,
-                           PermissionDenied)
+from citcfs.entries import Entry, Tree
+from citcfs.errors import HistoryTruncated, InvalidArgument, PermissionDenied
 from citcfs.objects import CHUNK_SIZE, ObjectId, ObjectKind
 from citcfs.protos import citc_pb2 as pb
 from citcfs.protos import citc_pb2_grpc as pb_grpc
 from citcfs.storage import Database
-from citcfs.storage.database import BaseRef, WorkspaceRef
+from citcfs.storage.records import WorkspaceState
+from citcfs.storage.results import BaseRef, Ref, WorkspaceRef
 
 from . import convert
 from .auth import Authenticator, Identity, access_of, require
@@ -44,25 +44,6 @@ from .limits import Limits
 log = logging.getLogger("citcfs.server")
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-#: RPC name -> the Database methods it needs; missing ones answer UNIMPLEMENTED.
-STORAGE_FEATURES: dict[str, tuple[str, ...]] = {
-    "ForkWorkspace": ("fork",),
-    "Label": ("label",),
-    "Unlabel": ("unlabel",),
-    "ListLabels": ("labels",),
-    "Freeze": ("freeze",),
-    "Diff": ("diff",),
-    "Sync": ("sync",),
-    "Submit": ("submit",),
-    "Restore": ("restore",),
-    "Revert": ("revert",),
-    "SetRetention": ("set_retention",),
-    "GC": ("gc",),
-    "WriterProgress": ("writer_progress",),
-    "SetRedirections": ("set_redirections",),
-    "ListRedirections": ("redirections",),
-}
 
 _IMPORT_OBJECT_BATCH = 256
 
@@ -154,20 +135,8 @@ class CitcServicer(pb_grpc.CitcServicer):
 
     # --- helpers -------------------------------------------------------------------
 
-    def _storage(self, rpc: str) -> Callable[..., Any]:
-        """The Database method behind `rpc`, or NotImplementedError (UNIMPLEMENTED)."""
-        name = STORAGE_FEATURES[rpc][0]
-        found = getattr(self.db, name, None)
-        if found is None:
-            raise NotImplementedError(f"{rpc} is not available yet: this server's storage "
-                                      f"engine has no {name}()")
-        return found  # type: ignore[no-any-return]
-
-    def unimplemented(self) -> list[str]:
-        return sorted(rpc for rpc, needed in STORAGE_FEATURES.items()
-                      if not all(hasattr(self.db, name) for name in needed))
-
-    def _workspace(self, identity: Identity, name: str, needed: Access) -> tuple[Any, Access]:
+    def _workspace(self, identity: Identity, name: str,
+                   needed: Access) -> tuple[WorkspaceState, Access]:
         """The workspace's state and the caller's access, checked against `needed`."""
         if not name:
             raise InvalidArgument("which workspace? the name is empty")
@@ -175,21 +144,18 @@ class CitcServicer(pb_grpc.CitcServicer):
         access = require(identity, name, state.id, state.owner, self.grants, needed)
         return state, access
 
-    def _resolve_version(self, state: Any, version: int | None, label: str) -> int:
+    def _resolve_version(self, state: WorkspaceState, version: int | None, label: str) -> int:
         """The version a request names by number or label (the head by default)."""
         if label:
-            version_of = getattr(self.db, "version_of", None)
-            if version_of is None:
-                raise NotImplementedError("reading a snapshot label is not available yet")
-            return int(version_of(state.name, label))
+            return self.db.version_of(state.name, label)
         if version is None:
-            return int(state.version)
+            return state.version
         if not 0 <= version <= state.version:
             raise InvalidArgument(f"workspace {state.name!r} has versions 0 to "
                                   f"{state.version}, not {version}")
         return version
 
-    def _ref(self, identity: Identity, msg: pb.Ref) -> Any:
+    def _ref(self, identity: Identity, msg: pb.Ref) -> Ref:
         """A storage ref for Diff, after checking read access to a workspace ref."""
         which = msg.WhichOneof("ref")
         if which == "workspace":
@@ -213,7 +179,6 @@ class CitcServicer(pb_grpc.CitcServicer):
         limits = self.limits
         return pb.ServerInfoResponse(
             server_version=citcfs_version, api_version="citc.v1", user=identity.user,
-            unimplemented=self.unimplemented(),
             limits=pb.Limits(max_message_bytes=limits.max_message_bytes,
                              max_ops_per_commit=limits.max_ops_per_commit,
                              max_ids_per_request=limits.max_ids_per_request,
@@ -243,7 +208,7 @@ class CitcServicer(pb_grpc.CitcServicer):
                 pending.append(self._object_from_wire(request.object))
                 objects += 1
                 if len(pending) >= _IMPORT_OBJECT_BATCH:
-                    self.db.objects.put_many(pending)
+                    self.db.put_objects(pending)
                     pending.clear()
             elif which == "entry":
                 path = wire.path_from_wire(request.entry.path)
@@ -257,13 +222,13 @@ class CitcServicer(pb_grpc.CitcServicer):
             else:
                 raise InvalidArgument("an ImportBase message after the first holds an "
                                       "object, an entry or the root")
-        self.db.objects.put_many(pending)
+        self.db.put_objects(pending)
         if root is not None and entries:
             raise InvalidArgument("an import gives either entries or a root, not both")
         if root is None:
-            root = self._build_trees(entries)
-        self._check_reachable(root)
-        revision, made = self.db.add_base_revision_if_changed(base, root, first.header.message)
+            revision, made = self.db.import_entries(base, entries, first.header.message)
+        else:
+            revision, made = self.db.import_tree(base, root, first.header.message)
         log.info("imported base %s revision %d (%d objects, %d entries%s) for %s", base,
                  revision.rev, objects, len(entries), "" if made else ", unchanged",
                  identity.user)
@@ -271,73 +236,6 @@ class CitcServicer(pb_grpc.CitcServicer):
                                          unchanged=not made)
         convert.revision_to_wire(revision, response.revision)
         return response
-
-    def _build_trees(self, entries: dict[str, Entry]) -> ObjectId:
-        """Store the trees of an imported set of (path -> entry); return the root id.
-
-        Directories are implied by the paths beneath them; a directory entry gives
-        their attributes, or (with no paths beneath) makes an empty directory, or
-        (with `tree` set) reuses an uploaded tree.
-        """
-        children: dict[str, set[str]] = {paths.ROOT: set()}
-        for path, entry in entries.items():
-            if entry.kind == EntryKind.WHITEOUT:
-                raise InvalidArgument(f"an import has no whiteouts ({path!r})")
-            if entry.is_dir and entry.tree is None:
-                children.setdefault(path, set())
-            child = path
-            while child != paths.ROOT:
-                parent, name = paths.split(child)
-                siblings = children.setdefault(parent, set())
-                if name in siblings:
-                    break  # its ancestors are registered already
-                siblings.add(name)
-                child = parent
-        tree_ids: dict[str, ObjectId] = {}
-        for directory in sorted(children, key=lambda p: -len(paths.components(p))):
-            items = []
-            for name in children[directory]:
-                path = paths.join(directory, name)
-                entry = entries.get(path)
-                if path in children:
-                    if entry is not None and (not entry.is_dir or entry.tree is not None):
-                        raise InvalidArgument(f"{path!r} is imported as a "
-                                              f"{entry.kind.name.lower()} and has paths beneath it")
-                    entry = (entry or Entry.directory()).replace(tree=tree_ids[path])
-                assert entry is not None
-                items.append((name, entry.replace(opaque=False, origin=None)))
-            tree = Tree.build(items)
-            tree.check()
-            tree_ids[directory] = self.db.store_tree(tree)
-        return tree_ids[paths.ROOT]
-
-    def _check_reachable(self, root: ObjectId) -> None:
-        """Every tree under `root` is present and well formed, every chunk present."""
-        seen: set[ObjectId] = set()
-        stack = [root]
-        chunks: list[ObjectId] = []
-        while stack:
-            tree_id = stack.pop()
-            if tree_id in seen:
-                continue
-            seen.add(tree_id)
-            try:
-                tree = self.db.load_tree(tree_id)
-            except NotFound:
-                raise NotFound(f"tree {bytes(tree_id).hex()} is not uploaded") from None
-            tree.check()
-            for _, entry in tree:
-                if entry.is_dir and entry.tree is not None:
-                    stack.append(entry.tree)
-                elif entry.is_file:
-                    chunks.extend(entry.chunks)
-            if len(chunks) >= 4096 or not stack:
-                present = self.db.objects.has(chunks)
-                missing = [oid for oid, ok in zip(chunks, present) if not ok]
-                if missing:
-                    raise NotFound(f"{len(missing)} chunk(s) are not uploaded, first "
-                                   f"{bytes(missing[0]).hex()}")
-                chunks.clear()
 
     @unary
     def ListBases(self, request: pb.ListBasesRequest, context: grpc.ServicerContext,
@@ -369,10 +267,9 @@ class CitcServicer(pb_grpc.CitcServicer):
     @unary
     def ForkWorkspace(self, request: pb.ForkWorkspaceRequest, context: grpc.ServicerContext,
                       identity: Identity) -> pb.Workspace:
-        fork = self._storage("ForkWorkspace")
         source, _ = self._workspace(identity, request.source, Access.READ)
         version, label = _version_fields(request)
-        state = fork(source.name, request.name, label or version, owner=identity.user)
+        state = self.db.fork(source.name, request.name, label or version, owner=identity.user)
         log.info("workspace %s forked from %s by %s", state.name, source.name, identity.user)
         return convert.workspace_to_wire(state, Access.OWNER)
 
@@ -450,18 +347,8 @@ class CitcServicer(pb_grpc.CitcServicer):
         self.limits.check_count("ids", len(request.ids), self.limits.max_ids_per_request)
         oids = wire.ids_from_wire(request.ids)
         for oid in oids:
-            kind, data = self._read_object(oid)
+            kind, data = self.db.read_object(oid)
             yield pb.ReadObjectsResponse(object=pb.Object(id=oid, kind=int(kind), data=data))
-
-    def _read_object(self, oid: ObjectId) -> tuple[ObjectKind, bytes]:
-        """An object's kind and verified content (the store checks kind, then hash)."""
-        try:
-            return ObjectKind.CHUNK, self.db.objects.get(oid, ObjectKind.CHUNK)
-        except CorruptObject as chunk_error:
-            try:
-                return ObjectKind.TREE, self.db.objects.get(oid, ObjectKind.TREE)
-            except CorruptObject:
-                raise chunk_error from None
 
     # --- writes ----------------------------------------------------------------------
 
@@ -470,7 +357,7 @@ class CitcServicer(pb_grpc.CitcServicer):
                    identity: Identity) -> pb.HasObjectsResponse:
         self.limits.check_count("ids", len(request.ids), self.limits.max_ids_per_request)
         oids = wire.ids_from_wire(request.ids)
-        present = self.db.objects.has(oids)
+        present = self.db.has_objects(oids)
         return pb.HasObjectsResponse(missing=[oid for oid, ok in zip(oids, present) if not ok])
 
     def _object_from_wire(self, msg: pb.Object) -> tuple[ObjectKind, bytes, ObjectId]:
@@ -491,7 +378,7 @@ class CitcServicer(pb_grpc.CitcServicer):
         for request in request_iterator:
             # A whole message is checked before any of it is stored.
             batch = [self._object_from_wire(obj) for obj in request.objects]
-            self.db.objects.put_many(batch)
+            self.db.put_objects(batch)
             count += len(batch)
             size += sum(len(data) for _, data, _ in batch)
         return pb.PutObjectsResponse(objects=count, bytes=size)
@@ -563,9 +450,8 @@ class CitcServicer(pb_grpc.CitcServicer):
     @unary
     def WriterProgress(self, request: pb.WriterProgressRequest, context: grpc.ServicerContext,
                        identity: Identity) -> pb.WriterProgressResponse:
-        writer_progress = self._storage("WriterProgress")
         state, _ = self._workspace(identity, request.workspace, Access.READ)
-        last_seq, version = writer_progress(state.name, bytes(request.writer_id))
+        last_seq, version = self.db.writer_progress(state.name, bytes(request.writer_id))
         return pb.WriterProgressResponse(last_seq=last_seq, version=version)
 
     # --- history and invalidation ----------------------------------------------------
@@ -629,53 +515,49 @@ class CitcServicer(pb_grpc.CitcServicer):
     @unary
     def Label(self, request: pb.LabelRequest, context: grpc.ServicerContext,
               identity: Identity) -> pb.LabelInfo:
-        label = self._storage("Label")
         state, _ = self._workspace(identity, request.workspace, Access.WRITE)
         version = request.version if request.HasField("version") else None
-        return convert.label_to_wire(label(state.name, request.label, version,
-                                           replace=request.replace))
+        return convert.label_to_wire(self.db.label(state.name, request.label, version,
+                                                   replace=request.replace))
 
     @unary
     def Unlabel(self, request: pb.UnlabelRequest, context: grpc.ServicerContext,
                 identity: Identity) -> pb.UnlabelResponse:
-        unlabel = self._storage("Unlabel")
         state, _ = self._workspace(identity, request.workspace, Access.WRITE)
-        unlabel(state.name, request.label)
+        self.db.unlabel(state.name, request.label)
         return pb.UnlabelResponse()
 
     @unary
     def ListLabels(self, request: pb.ListLabelsRequest, context: grpc.ServicerContext,
                    identity: Identity) -> pb.ListLabelsResponse:
-        labels = self._storage("ListLabels")
         state, _ = self._workspace(identity, request.workspace, Access.READ)
         return pb.ListLabelsResponse(labels=[convert.label_to_wire(label)
-                                             for label in labels(state.name)])
+                                             for label in self.db.labels(state.name)])
 
     @unary
     def Freeze(self, request: pb.FreezeRequest, context: grpc.ServicerContext,
                identity: Identity) -> pb.FreezeResponse:
-        freeze = self._storage("Freeze")
         state, _ = self._workspace(identity, request.workspace, Access.READ)
         version = self._resolve_version(state, *_version_fields(request))
-        return pb.FreezeResponse(tree=freeze(state.name, version))
+        return pb.FreezeResponse(tree=self.db.freeze(state.name, version))
 
     @streaming
     def Diff(self, request: pb.DiffRequest, context: grpc.ServicerContext,
              identity: Identity) -> Iterator[pb.DiffResponse]:
-        diff = self._storage("Diff")
         a = self._ref(identity, request.a)
         b = self._ref(identity, request.b)
-        entries = (convert.diff_entry_to_wire(entry, pb.DiffEntry()) for entry in diff(a, b))
+        entries = (convert.diff_entry_to_wire(entry, pb.DiffEntry())
+                   for entry in self.db.diff(a, b))
         for batch in _batches(entries, self.limits.diff_batch, self._batch_bytes):
             yield pb.DiffResponse(entries=batch)
 
     @unary
     def Sync(self, request: pb.SyncRequest, context: grpc.ServicerContext,
              identity: Identity) -> pb.SyncResponse:
-        sync = self._storage("Sync")
         state, _ = self._workspace(identity, request.workspace, Access.WRITE)
         to_rev = request.to_rev if request.HasField("to_rev") else None
-        result = sync(state.name, to_rev=to_rev, refuse_conflicts=request.refuse_conflicts)
+        result = self.db.sync(state.name, to_rev=to_rev,
+                              refuse_conflicts=request.refuse_conflicts)
         log.info("workspace %s synced to %s@%d by %s", state.name, state.base,
                  result.base_rev, identity.user)
         return pb.SyncResponse(version=result.version, base_rev=result.base_rev,
@@ -684,9 +566,8 @@ class CitcServicer(pb_grpc.CitcServicer):
     @unary
     def Submit(self, request: pb.SubmitRequest, context: grpc.ServicerContext,
                identity: Identity) -> pb.SubmitResponse:
-        submit = self._storage("Submit")
         state, _ = self._workspace(identity, request.workspace, Access.WRITE)
-        result = submit(state.name, message=request.message)
+        result = self.db.submit(state.name, message=request.message)
         response = pb.SubmitResponse(version=result.version)
         convert.revision_to_wire(result.revision, response.revision)
         log.info("workspace %s submitted by %s", state.name, identity.user)
@@ -695,32 +576,29 @@ class CitcServicer(pb_grpc.CitcServicer):
     @unary
     def Restore(self, request: pb.RestoreRequest, context: grpc.ServicerContext,
                 identity: Identity) -> pb.CommitResponse:
-        restore = self._storage("Restore")
         state, _ = self._workspace(identity, request.workspace, Access.WRITE)
         version, label = _version_fields(request)
         if version is None and not label:
             raise InvalidArgument("restore which version? give a version or a label")
-        return convert.commit_to_wire(restore(state.name, label or version))
+        return convert.commit_to_wire(self.db.restore(state.name, label or version))
 
     @unary
     def Revert(self, request: pb.RevertRequest, context: grpc.ServicerContext,
                identity: Identity) -> pb.CommitResponse:
-        revert = self._storage("Revert")
         targets = [wire.path_from_wire(p) for p in request.paths]
         if not targets:
             raise InvalidArgument("revert which paths? the request names none")
         state, _ = self._workspace(identity, request.workspace, Access.WRITE)
         version, label = _version_fields(request)
         # Neither a version nor a label: the base revision the workspace sits on now.
-        return convert.commit_to_wire(revert(state.name, targets, label or version))
+        return convert.commit_to_wire(self.db.revert(state.name, targets, label or version))
 
     @unary
     def GC(self, request: pb.GCRequest, context: grpc.ServicerContext,
            identity: Identity) -> pb.GCResponse:
-        gc = self._storage("GC")
         if not identity.admin:
             raise PermissionDenied(f"user {identity.user!r} is not an administrator")
-        report = gc(dry_run=request.dry_run)
+        report = self.db.gc(dry_run=request.dry_run)
         log.info("gc by %s: %s", identity.user, report)
         return pb.GCResponse(dry_run=report.dry_run, versions_pruned=report.versions_pruned,
                              objects_freed=report.objects_freed, bytes_freed=report.bytes_freed,
@@ -743,9 +621,8 @@ class CitcServicer(pb_grpc.CitcServicer):
     @unary
     def SetRetention(self, request: pb.SetRetentionRequest, context: grpc.ServicerContext,
                      identity: Identity) -> pb.SetRetentionResponse:
-        set_retention = self._storage("SetRetention")
         state, _ = self._workspace(identity, request.workspace, Access.OWNER)
-        set_retention(state.name, request.keep)
+        self.db.set_retention(state.name, request.keep)
         log.info("workspace %s keeps %d unlabelled versions (set by %s)", state.name,
                  request.keep, identity.user)
         return pb.SetRetentionResponse()
@@ -756,10 +633,10 @@ class CitcServicer(pb_grpc.CitcServicer):
     def SetRedirections(self, request: pb.SetRedirectionsRequest,
                         context: grpc.ServicerContext,
                         identity: Identity) -> pb.RedirectionsResponse:
-        set_redirections = self._storage("SetRedirections")
         state, _ = self._workspace(identity, request.workspace, Access.WRITE)
-        result = set_redirections(state.name, [wire.path_from_wire(p) for p in request.add],
-                                  [wire.path_from_wire(p) for p in request.remove])
+        result = self.db.set_redirections(state.name,
+                                          [wire.path_from_wire(p) for p in request.add],
+                                          [wire.path_from_wire(p) for p in request.remove])
         log.info("workspace %s redirects %s (set by %s)", state.name,
                  ", ".join(result.paths) or "nothing", identity.user)
         return pb.RedirectionsResponse(paths=[wire.path_to_wire(p) for p in result.paths],
@@ -769,8 +646,7 @@ class CitcServicer(pb_grpc.CitcServicer):
     def ListRedirections(self, request: pb.ListRedirectionsRequest,
                          context: grpc.ServicerContext,
                          identity: Identity) -> pb.RedirectionsResponse:
-        redirections = self._storage("ListRedirections")
         state, _ = self._workspace(identity, request.workspace, Access.READ)
-        found = redirections(state.name)
+        found = self.db.redirections(state.name)
         return pb.RedirectionsResponse(paths=[wire.path_to_wire(p) for p in found],
                                        version=state.version)

@@ -1,24 +1,31 @@
-"""Moving a workspace through time: restore, revert, sync conflicts, rebasing an overlay.
+"""Moving a workspace through time: restore, revert, sync and submit.
 
-Pure logic over OverlayViews and a tree loader, like `storage.overlay`. The functions
-return overlay writes (or conflicting paths); `storage.database` records them as a
-new version, so history is never rewritten: undoing is itself a commit.
+The functions are pure logic over OverlayViews and a tree loader, like
+`storage.overlay`: they return overlay writes (or conflicting paths). The `History`
+jobs below record them as a new version, so history is never rewritten: undoing is
+itself a commit.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from citcfs import paths
 from citcfs.entries import Entry, EntryKind
-from citcfs.errors import NotADirectory, PathNotFound
+from citcfs.errors import (BaseNotFound, Conflict, FailedPrecondition, InvalidArgument,
+                           NotADirectory, PathNotFound)
 from citcfs.objects import ObjectId
 
-from . import overlay
-from .diff import Change, DiffEntry
-from .overlay import OverlayView, TreeLoader, TreeStorer
-from .planner import Planner
-from .records import OverlayWrite
+from . import keys, overlay
+from .backend import KVTxn
+from .diff import Change, DiffEntry, Side, diff
+from .engine import Engine
+from .indexes import IndexOverlay
+from .overlay import MemoryOverlay
+from .overlay import OverlayView, TreeBatch, TreeLoader
+from .planner import PendingView, Plan, Planner
+from .records import BaseRevision, BaseRevisionAdded, OverlayWrite, WorkspaceState
+from .results import CommitResult, SubmitResult, SyncResult
 
 
 def live_entries(view: OverlayView) -> dict[str, Entry]:
@@ -42,9 +49,10 @@ def restore_writes(head: OverlayView, target: OverlayView) -> tuple[OverlayWrite
 
 
 def revert_writes(head: OverlayView, head_root: ObjectId, target: OverlayView,
-                  target_root: ObjectId, load: TreeLoader, store: TreeStorer,
-                  targets: Iterable[str], time_ns: int) -> tuple[OverlayWrite, ...]:
-    """Writes that make each path (and everything below it) as it was in `target`.
+                  target_root: ObjectId, load: TreeLoader,
+                  targets: Iterable[str], time_ns: int) -> Plan:
+    """Writes that make each path (and everything below it) as it was in `target`,
+    with the new trees they name (a reverted directory's frozen tree).
 
     Missing parent directories are recreated, holding only what is reverted into
     them, as `git checkout <rev> -- path` does. Where the target path did not exist,
@@ -59,7 +67,7 @@ def revert_writes(head: OverlayView, head_root: ObjectId, target: OverlayView,
                 and overlay.try_resolve(head, load, head_root, path) is None):
             raise PathNotFound(f"{path}: no such path in the workspace or in the state "
                                f"to revert to")
-    planner = Planner(head, load, store, head_root, time_ns)
+    planner = Planner(head, load, head_root, time_ns)
     for path in normalized:
         wanted = overlay.try_resolve(target, load, target_root, path)
         current = overlay.try_resolve(planner.view, load, head_root, path)
@@ -80,12 +88,12 @@ def revert_writes(head: OverlayView, head_root: ObjectId, target: OverlayView,
                 planner.view.set(below, entry)
             continue
         if wanted.is_dir:
-            tree = overlay.freeze(target, load, store, wanted)
+            tree = overlay.freeze(target, planner.trees.load, planner.trees.store, wanted)
             entry = wanted.entry.replace(tree=tree, opaque=False, origin=None)
         else:
             entry = wanted.entry.replace(origin=None)
         planner.place(path, entry)
-    return tuple(OverlayWrite(p, e) for p, e in planner.view.writes.items())
+    return planner.plan()
 
 
 def _ensure_parents(planner: Planner, target: OverlayView, target_root: ObjectId,
@@ -154,7 +162,7 @@ def rebase_writes(head: OverlayView, old_root: ObjectId, new_root: ObjectId,
     into the overlay, with its old attributes, so that nothing the workspace changed
     disappears. The workspace's version wins; `find_conflicts` reports where.
     """
-    planner = Planner(head, load, lambda tree: tree.id, new_root, 0)
+    planner = Planner(head, load, new_root, 0)
     for path, entry in sorted(live_entries(head).items(), key=lambda item: paths.to_bytes(item[0])):
         if path == paths.ROOT or entry.kind == EntryKind.WHITEOUT:
             continue
@@ -169,3 +177,122 @@ def rebase_writes(head: OverlayView, old_root: ObjectId, new_root: ObjectId,
             planner.view.set(current, Entry.directory(mode=attrs.mode, uid=attrs.uid,
                                                       gid=attrs.gid, mtime_ns=attrs.mtime_ns))
     return tuple(OverlayWrite(p, e) for p, e in planner.view.writes.items())
+
+
+class History(Engine):
+    """Recording moves through time as new versions: restore, revert, sync, submit.
+
+    Each job computes its writes with the pure functions above and records them
+    with `Engine._commit_writes`, so undoing is itself a commit.
+    """
+
+    # --- sync and submit ------------------------------------------------------------
+
+    def _conflicts(self, view: IndexOverlay | PendingView, old_root: ObjectId,
+                   new_root: ObjectId) -> list[str]:
+        return find_conflicts(live_entries(view),
+                              diff(self.load_tree, Side(old_root), Side(new_root)))
+
+    def sync(self, name: str, to_rev: int | None = None, refuse_conflicts: bool = False) -> SyncResult:
+        """Move the workspace onto another revision of its base (the newest by default).
+
+        Paths that both the workspace and the base changed are conflicts: they keep
+        the workspace's version and are reported. With `refuse_conflicts`, a sync that
+        would have any is refused (Conflict) and changes nothing.
+        """
+        def job(txn: KVTxn) -> SyncResult:
+            state = self._workspace(txn, name)
+            if to_rev is None:
+                target = self._latest_revision(txn, state.base)
+                assert target is not None
+            else:
+                raw = txn.get(keys.BASES, keys.base_key(state.base, to_rev))
+                if raw is None:
+                    raise BaseNotFound(f"revision {to_rev} of base {state.base!r} does not exist")
+                target = BaseRevision.decode(raw)
+            if target.rev == state.base_rev:
+                return SyncResult(name, state.version, state.base_rev, ())
+            head = IndexOverlay(txn, state.id, state.version)
+            conflicts = self._conflicts(head, state.root, target.root)
+            if conflicts and refuse_conflicts:
+                raise Conflict(f"sync of {name!r} to revision {target.rev} conflicts at "
+                               + ", ".join(conflicts[:10]), tuple(conflicts))
+            writes = rebase_writes(head, state.root, target.root, self.load_tree)
+            result = self._commit_writes(txn, state, writes, (target.rev, target.root))
+            return SyncResult(name, result.version, target.rev, tuple(conflicts))
+        return self._writer.submit(job)
+
+    def submit(self, name: str, message: str = "") -> SubmitResult:
+        """Make the workspace the next revision of its base; it then has an empty overlay.
+
+        If the base moved on since the workspace's revision, the workspace's changes
+        go onto the newest revision, unless the base changed paths the workspace
+        changed too: then the submit is refused with those paths (Conflict).
+        """
+        def job(txn: KVTxn) -> SubmitResult:
+            state = self._workspace(txn, name)
+            latest = self._latest_revision(txn, state.base)
+            assert latest is not None
+            view = PendingView(IndexOverlay(txn, state.id, state.version))
+            if latest.rev != state.base_rev:
+                conflicts = self._conflicts(view, state.root, latest.root)
+                if conflicts:
+                    raise Conflict(f"base {state.base!r} changed under {name!r} since revision "
+                                   f"{state.base_rev}: " + ", ".join(conflicts[:10]), tuple(conflicts))
+                for write in rebase_writes(view, state.root, latest.root, self.load_tree):
+                    view.set(write.path, write.entry)
+            changed = live_entries(view)
+            if not changed:
+                raise FailedPrecondition(f"workspace {name!r} has no changes to submit")
+            node = overlay.resolve(view, self.load_tree, latest.root, paths.ROOT)
+            trees = TreeBatch(self.load_tree)
+            root = overlay.freeze(view, trees.load, trees.store, node)
+            if trees.objects():
+                self.objects.put_many(trees.objects())  # before the records naming them
+            now = self._clock()
+            revision = BaseRevision(state.base, latest.rev + 1, root, now, message)
+            self._append(txn, BaseRevisionAdded(state.base, revision.rev, root, now, message))
+            cleared = {path: None for path in changed}
+            cleared.update({path: None for path in view.writes})
+            writes = tuple(OverlayWrite(p, None) for p in cleared)
+            result = self._commit_writes(txn, state, writes, (revision.rev, root))
+            return SubmitResult(name, result.version, revision)
+        return self._writer.submit(job)
+
+    def restore(self, name: str, ref: int | str) -> CommitResult:
+        """Make the head equal to an earlier version, as a new version."""
+        def job(txn: KVTxn) -> CommitResult:
+            state = self._workspace(txn, name)
+            info = self._version_info(txn, state, self._ref_version(txn, state, ref))
+            writes = restore_writes(IndexOverlay(txn, state.id, state.version),
+                                    IndexOverlay(txn, state.id, info.version))
+            moved = info.root != state.root or info.base_rev != state.base_rev
+            return self._commit_writes(txn, state, writes,
+                                       (info.base_rev, info.root) if moved else None)
+        return self._writer.submit(job)
+
+    def revert(self, name: str, targets: Sequence[str], ref: int | str | None = None) -> CommitResult:
+        """Make each path as it was at `ref`: a version or a label, or (None) the base
+        revision the workspace sits on now, which after a sync is not version 0's."""
+        if not targets:
+            raise InvalidArgument("revert needs at least one path")
+        normalized = [paths.normalize(path) for path in targets]
+
+        def job(txn: KVTxn) -> CommitResult:
+            state = self._workspace(txn, name)
+            target, target_root = self._revert_target(txn, state, ref)
+            plan = revert_writes(
+                IndexOverlay(txn, state.id, state.version), state.root, target, target_root,
+                self.load_tree, normalized, self._clock())
+            return self._commit_writes(txn, state, plan.writes, None, objects=plan.objects)
+        return self._writer.submit(job)
+
+    def _revert_target(self, txn: KVTxn, state: WorkspaceState,
+                       ref: int | str | None) -> tuple[OverlayView, ObjectId]:
+        """The overlay and root `revert` copies from: a version's, or the current base's
+        (its root with nothing over it) when `ref` is None."""
+        if ref is None:
+            return MemoryOverlay({}), state.root
+        info = self._version_info(txn, state, self._ref_version(txn, state, ref))
+        return IndexOverlay(txn, state.id, info.version), info.root
+

@@ -22,10 +22,12 @@ from typing import NamedTuple, Protocol
 from citcfs import paths
 from citcfs.entries import Entry, EntryKind, Tree
 from citcfs.errors import NotADirectory, PathNotFound
-from citcfs.objects import ObjectId
+from citcfs.objects import ObjectId, ObjectKind, object_id
 
 TreeLoader = Callable[[ObjectId], Tree]
 TreeStorer = Callable[[Tree], ObjectId]
+StoredObject = tuple[ObjectKind, bytes, ObjectId | None]
+"""An object as `ObjectStore.put_many` takes it: kind, content, id (checked if given)."""
 
 ROOT_ENTRY_NAME = ""
 """The root's own overlay entry (its attributes) sits at parent "" and name ""."""
@@ -208,6 +210,35 @@ def freeze(view: OverlayView, load: TreeLoader, store: TreeStorer, node: Node) -
     if node.path not in dirty_children:
         return node.beneath if node.beneath is not None else store(Tree())
     return freeze_dir(node.path, node.beneath)
+
+
+class TreeBatch:
+    """Tree objects made while planning, held in memory for the caller to store.
+
+    `store` is a TreeStorer that only computes the id and keeps the tree, so the
+    logic that freezes directories does no I/O. `load` finds a tree of the batch
+    before asking the real loader: a later operation of the same commit may read
+    inside a directory an earlier one froze. `objects()` gives them, children
+    before parents, for one `ObjectStore.put_many` before the record that names
+    them (objects first, then the log).
+    """
+
+    def __init__(self, load: TreeLoader) -> None:
+        self._stored_load = load
+        self._made: dict[ObjectId, tuple[Tree, bytes]] = {}
+
+    def store(self, tree: Tree) -> ObjectId:
+        data = tree.encode()
+        oid = object_id(ObjectKind.TREE, data)
+        self._made.setdefault(oid, (tree, data))
+        return oid
+
+    def load(self, oid: ObjectId) -> Tree:
+        made = self._made.get(oid)
+        return made[0] if made is not None else self._stored_load(oid)
+
+    def objects(self) -> tuple[StoredObject, ...]:
+        return tuple((ObjectKind.TREE, data, oid) for oid, (_, data) in self._made.items())
 
 
 

@@ -1,9 +1,11 @@
 """Turning a batch of operations into overlay writes.
 
 Pure logic over an `OverlayView` of the workspace head: `plan_commit` checks every
-operation against the state left by the ones before it and returns the overlay writes
-(path -> entry, or None to drop the path's overlay entry) that the log records. An
-error in any operation raises before anything is written.
+operation against the state left by the ones before it and returns a `Plan`: the
+overlay writes (path -> entry, or None to drop the path's overlay entry) that the log
+records, and the tree objects they name that are new (a renamed directory's frozen
+tree), which the caller stores before it appends the record. The planner itself
+writes nothing. An error in any operation raises before anything is written.
 
 Invariant kept here: every live overlay entry lies under a directory that exists.
 So deleting or replacing a directory also drops the overlay entries below it, and a
@@ -13,6 +15,7 @@ renamed directory becomes one entry naming a frozen tree, however large it is.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 
 from citcfs import paths
 from citcfs.entries import Entry, EntryKind
@@ -23,10 +26,21 @@ from citcfs.objects import ObjectId
 
 from . import overlay
 from .ops import MakeDir, Op, Remove, Rename, SetAttr, Symlink, WriteFile
-from .overlay import Node, OverlayView, TreeLoader, TreeStorer
+from .overlay import Node, OverlayView, StoredObject, TreeBatch, TreeLoader
 from .records import OverlayWrite
 
 _UNSET = object()
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """What a batch of operations comes to: the overlay writes to record, the new
+    tree objects they name (store them first), and (index, error) of each operation
+    a skipping plan left out."""
+
+    writes: tuple[OverlayWrite, ...]
+    objects: tuple[StoredObject, ...] = ()
+    skipped: tuple[tuple[int, CitcError], ...] = ()
 
 
 class PendingView:
@@ -116,13 +130,19 @@ class PendingView:
 class Planner:
     """Applies operations one by one to a PendingView of the workspace head."""
 
-    def __init__(self, committed: OverlayView, load: TreeLoader, store: TreeStorer,
+    def __init__(self, committed: OverlayView, load: TreeLoader,
                  root: ObjectId, time_ns: int, *, undoable: bool = False) -> None:
         self.view = PendingView(committed, undoable=undoable)
-        self._load = load
-        self._store = store
+        self.trees = TreeBatch(load)
+        self._load = self.trees.load
+        self._store = self.trees.store
         self._root = root
         self._now = time_ns
+
+    def plan(self, skipped: tuple[tuple[int, CitcError], ...] = ()) -> Plan:
+        """The writes made so far and the trees they need."""
+        writes = tuple(OverlayWrite(path, entry) for path, entry in self.view.writes.items())
+        return Plan(writes, self.trees.objects(), skipped)
 
     # --- helpers ------------------------------------------------------------------
 
@@ -293,11 +313,10 @@ class Planner:
 
 
 def plan_skipping(ops: Sequence[Op], committed: OverlayView, load: TreeLoader,
-                  store: TreeStorer, root: ObjectId, time_ns: int,
-                  refused: Mapping[int, CitcError] | None = None,
-                  ) -> tuple[tuple[OverlayWrite, ...], tuple[tuple[int, CitcError], ...]]:
-    """The overlay writes of the operations that pass their checks, applied in order,
-    and (index, error) of each one left out.
+                  root: ObjectId, time_ns: int,
+                  refused: Mapping[int, CitcError] | None = None) -> Plan:
+    """The plan of the operations that pass their checks, applied in order, with
+    (index, error) of each one left out in `skipped`.
 
     Each operation either takes effect whole or not at all: its writes are rolled
     back if it raises. Operations check before they change anything, so this is
@@ -305,7 +324,7 @@ def plan_skipping(ops: Sequence[Op], committed: OverlayView, load: TreeLoader,
     object): they are left out with that error. Damaged storage (CorruptData) is not
     an operation's fault and still fails the whole commit.
     """
-    planner = Planner(committed, load, store, root, time_ns, undoable=True)
+    planner = Planner(committed, load, root, time_ns, undoable=True)
     skipped: list[tuple[int, CitcError]] = []
     for index, op in enumerate(ops):
         if refused and index in refused:
@@ -319,16 +338,15 @@ def plan_skipping(ops: Sequence[Op], committed: OverlayView, load: TreeLoader,
         except CitcError as exc:
             planner.view.rollback(mark)
             skipped.append((index, exc))
-    writes = tuple(OverlayWrite(path, entry) for path, entry in planner.view.writes.items())
-    return writes, tuple(skipped)
+    return planner.plan(tuple(skipped))
 
 
 def plan_commit(ops: Sequence[Op], committed: OverlayView, load: TreeLoader,
-                store: TreeStorer, root: ObjectId, time_ns: int) -> tuple[OverlayWrite, ...]:
-    """The overlay writes that apply `ops` in order, or the first operation's error."""
+                root: ObjectId, time_ns: int) -> Plan:
+    """The plan that applies `ops` in order, or the first operation's error."""
     if not ops:
         raise InvalidArgument("a commit needs at least one operation")
-    planner = Planner(committed, load, store, root, time_ns)
+    planner = Planner(committed, load, root, time_ns)
     for op in ops:
         planner.apply(op)
-    return tuple(OverlayWrite(path, entry) for path, entry in planner.view.writes.items())
+    return planner.plan()

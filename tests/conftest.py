@@ -7,8 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from server_support import running_server, tls_server_config
 from tree_support import SMALL_BASE, TreeSpec, write_tree
 
+from citcfs.server.app import CitcServer, ServerConfig
 from citcfs.storage import Database
 
 # --- storage (citcfs.storage): databases in tmp_path and small directory trees ---------
@@ -44,3 +46,35 @@ def ws_db(db: Database, make_tree: Callable[..., Path]) -> Database:
     db.import_directory("main", str(make_tree(SMALL_BASE, "base")))
     db.create_workspace("ws", "main")
     return db
+
+
+# --- server (citcfs.server): one in-process server per test ------------------------
+
+@pytest.fixture
+def tls_config(tmp_path: Path) -> ServerConfig:
+    """TLS with a certificate made here and the tokens of `server_support.TOKENS`."""
+    return tls_server_config(tmp_path)
+
+
+@pytest.fixture
+def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[CitcServer]:
+    """An in-process server over tmp_path/"data", stopped after the test.
+
+    Its settings are `ServerConfig` keyword arguments from the closest
+    `server_config` marker (a module's `pytestmark`, or a test's own):
+    `server_config(sync=False, limits=...)` for a Unix socket server, or
+    `server_config(tls=True)` for `tls_config` (TLS and tokens on TCP). Without
+    one, `ServerConfig`'s defaults on a Unix socket.
+    """
+    marker = request.node.get_closest_marker("server_config")
+    options = dict(marker.kwargs) if marker is not None else {}
+    if options.pop("tls", False):
+        assert not options, "a TLS server takes its settings from tls_config"
+        running = CitcServer.start(request.getfixturevalue("tls_config"))
+        try:
+            yield running
+        finally:
+            running.stop(grace=5)
+        return
+    with running_server(tmp_path / "data", **options) as running:
+        yield running

@@ -38,7 +38,8 @@ BASE = {
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+def cli_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """`citc server` as a process, shared by the module's tests."""
     data = tmp_path_factory.mktemp("cli-server") / "data"
     with socket_dir() as sockets, server_process(data, f"unix:{sockets}/citc.sock") as proc:
         yield proc
@@ -50,9 +51,9 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def citc(server: ServerProcess, home: Path) -> Citc:
+def citc(cli_server: ServerProcess, home: Path) -> Citc:
     """citc pointed at the test server by CITC_SERVER, with a private HOME."""
-    return Citc(private_env(home, home / "run", CITC_SERVER=server.address), home)
+    return Citc(private_env(home, home / "run", CITC_SERVER=cli_server.address), home)
 
 
 @pytest.fixture(scope="module")
@@ -63,8 +64,8 @@ def tree(home: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def client(server: ServerProcess) -> Iterator[Client]:
-    with Client.connect(server.address) as connected:
+def client(cli_server: ServerProcess) -> Iterator[Client]:
+    with Client.connect(cli_server.address) as connected:
         yield connected
 
 

@@ -7,11 +7,10 @@ reclaims objects a batch needs between their upload and the commit.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from server_support import import_small_base, running_server
+from server_support import import_small_base
 
 from citcfs.client.cache import ObjectCache
 from citcfs.client.flusher import Flusher
@@ -22,11 +21,7 @@ from citcfs.entries import Entry
 from citcfs.objects import CHUNK_SIZE, ObjectKind, object_id
 from citcfs.server.app import CitcServer
 
-
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[CitcServer]:
-    with running_server(tmp_path / "data", sync=False) as running:
-        yield running
+pytestmark = pytest.mark.server_config(sync=False)
 
 
 def test_flusher_uploads_again_what_gc_reclaimed(server: CitcServer, tmp_path: Path) -> None:

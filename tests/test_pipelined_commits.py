@@ -20,14 +20,10 @@ from citcfs.protos import citc_pb2 as pb
 from citcfs.server.app import CitcServer, ServerConfig
 from citcfs.server.limits import Limits
 
+pytestmark = pytest.mark.server_config(sync=False)
+
 W1 = bytes(range(16))
 W2 = bytes(range(16, 32))
-
-
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[CitcServer]:
-    with running_server(tmp_path / "data", sync=False) as running:
-        yield running
 
 
 @pytest.fixture

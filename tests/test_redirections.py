@@ -9,14 +9,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from server_support import import_small_base, running_server
-from test_server_auth import TOKENS, connect, tls_config  # noqa: F401 (a fixture)
+from server_support import TOKENS, connect, import_small_base
 
 from citcfs import errors, redirections, wire
 from citcfs.client.rpc import Client
 from citcfs.entries import Entry
 from citcfs.protos import citc_pb2 as pb
-from citcfs.server.app import CitcServer, ServerConfig
+from citcfs.server.app import CitcServer
 from citcfs.storage import Database, WriteFile
 from citcfs.storage.records import (RedirectionsSet, RetentionSet, decode_record,
                                     encode_record)
@@ -123,12 +122,6 @@ def test_rebuild_reproduces_redirections(db: Database) -> None:
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[CitcServer]:
-    with running_server(tmp_path / "data") as running:
-        yield running
-
-
-@pytest.fixture
 def client(server: CitcServer) -> Iterator[Client]:
     with Client.connect(server.address) as connected:
         import_small_base(connected)
@@ -171,18 +164,10 @@ def test_api_change_reaches_watchers(client: Client) -> None:
     assert client.redirections("w") == ("build",)  # commits leave them alone
 
 
-@pytest.fixture
-def auth_server(tls_config: ServerConfig) -> Iterator[CitcServer]:
-    running = CitcServer.start(tls_config)
-    try:
-        yield running
-    finally:
-        running.stop(grace=5)
-
-
-def test_api_access_write_to_change_read_to_list(auth_server: CitcServer) -> None:
-    with connect(auth_server, TOKENS["alice"]) as alice, \
-            connect(auth_server, TOKENS["bob"]) as bob:
+@pytest.mark.server_config(tls=True)
+def test_api_access_write_to_change_read_to_list(server: CitcServer) -> None:
+    with connect(server, TOKENS["alice"]) as alice, \
+            connect(server, TOKENS["bob"]) as bob:
         import_small_base(alice)
         alice.create_workspace("alice-ws", "main")
         alice.set_redirections("alice-ws", add=["build"])

@@ -2,17 +2,10 @@
 
 from __future__ import annotations
 
-import datetime
-import ipaddress
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
-from server_support import import_small_base
+from server_support import TOKENS, connect, import_small_base, make_certificate
 
 from citcfs import errors, wire
 from citcfs.client.rpc import Client
@@ -20,57 +13,7 @@ from citcfs.entries import Entry
 from citcfs.protos import citc_pb2 as pb
 from citcfs.server.app import CitcServer, ServerConfig
 
-TOKENS = {"alice": "tok-alice-0123456789", "bob": "tok-bob-0123456789",
-          "root": "tok-admin-0123456789"}
-
-
-def make_certificate(directory: Path) -> tuple[Path, Path]:
-    """A self-signed certificate for localhost / 127.0.0.1, and its key."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
-            .public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(minutes=5))
-            .not_valid_after(now + datetime.timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName([
-                x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-                critical=False)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .sign(key, hashes.SHA256()))
-    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM,
-                                           serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
-    return cert_path, key_path
-
-
-@pytest.fixture
-def tls_config(tmp_path: Path) -> ServerConfig:
-    cert, key = make_certificate(tmp_path)
-    tokens = tmp_path / "tokens"
-    tokens.write_text("# token user [admin]\n"
-                      f"{TOKENS['alice']} alice\n{TOKENS['bob']} bob\n{TOKENS['root']} root admin\n")
-    # A non-loopback listener: allowed only because TLS and tokens are configured.
-    return ServerConfig(data_dir=str(tmp_path / "data"), listen="0.0.0.0:0", tls_cert=str(cert),
-                        tls_key=str(key), tokens_file=str(tokens), sync=False)
-
-
-@pytest.fixture
-def server(tls_config: ServerConfig) -> Iterator[CitcServer]:
-    running = CitcServer.start(tls_config)
-    try:
-        yield running
-    finally:
-        running.stop(grace=5)
-
-
-def connect(server: CitcServer, token: str | None) -> Client:
-    port = server.address.rsplit(":", 1)[1]
-    ca = Path(server.config.tls_cert or "").read_bytes()
-    return Client.connect(f"127.0.0.1:{port}", token=token, tls_ca=ca)
-
+pytestmark = pytest.mark.server_config(tls=True)  # `server`: TLS and tokens (TOKENS)
 
 def test_insecure_remote_listener_is_refused(tmp_path: Path) -> None:
     with pytest.raises(errors.InvalidArgument, match="--tls-cert"):

@@ -8,7 +8,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import grpc
@@ -22,13 +21,16 @@ from citcfs.server.app import CitcServer
 from citcfs.server.limits import Limits
 
 
+pytestmark = pytest.mark.server_config(limits=Limits(max_watch_streams=64))
+
+
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[CitcServer]:
-    with running_server(tmp_path / "data", limits=Limits(max_watch_streams=64)) as running:
-        with Client.connect(running.address) as client:
-            import_small_base(client)
-            client.create_workspace("shared", "main")
-        yield running
+def server_with_shared(server: CitcServer) -> CitcServer:
+    """`server` with base "main" and workspace "shared" over it."""
+    with Client.connect(server.address) as client:
+        import_small_base(client)
+        client.create_workspace("shared", "main")
+    return server
 
 
 def run_threads(count: int, target: object) -> None:
@@ -48,7 +50,8 @@ def run_threads(count: int, target: object) -> None:
     assert not errors, errors[:3]
 
 
-def test_sixteen_committers_all_acknowledged_and_gap_free(server: CitcServer) -> None:
+def test_sixteen_committers_all_acknowledged_and_gap_free(server_with_shared: CitcServer) -> None:
+    server = server_with_shared
     per_thread = 40
     acknowledged: dict[int, str] = {}
     lock = threading.Lock()
@@ -117,18 +120,9 @@ class WatchRecorder:
         self.thread.join(10)
 
 
-@pytest.fixture
-def fast_server(tmp_path: Path) -> Iterator[CitcServer]:
-    """Without fsync, so that commits outrun the watchers and coalescing shows."""
-    with running_server(tmp_path / "fast", sync=False) as running:
-        with Client.connect(running.address) as client:
-            import_small_base(client)
-            client.create_workspace("shared", "main")
-        yield running
-
-
-def test_fifty_watchers_coalesce_and_catch_up(fast_server: CitcServer) -> None:
-    server = fast_server
+@pytest.mark.server_config(sync=False)  # so that commits outrun the watchers and coalescing shows
+def test_fifty_watchers_coalesce_and_catch_up(server_with_shared: CitcServer) -> None:
+    server = server_with_shared
     commits = 1000
     channels = [Client.connect(server.address) for _ in range(10)]
     try:
@@ -220,7 +214,8 @@ for event in stream:
 """
 
 
-def test_dead_client_stream_is_reclaimed(server: CitcServer) -> None:
+def test_dead_client_stream_is_reclaimed(server_with_shared: CitcServer) -> None:
+    server = server_with_shared
     child = subprocess.Popen([sys.executable, "-c", WATCH_CHILD, server.address],
                              stdout=subprocess.PIPE, cwd=ROOT)
     try:

@@ -19,11 +19,7 @@ from citcfs.server.limits import Limits
 
 LIMITS = Limits(max_message_bytes=2 << 20, max_ops_per_commit=50, max_ids_per_request=20)
 
-
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[CitcServer]:
-    with running_server(tmp_path / "data", sync=False, limits=LIMITS) as running:
-        yield running
+pytestmark = pytest.mark.server_config(sync=False, limits=LIMITS)
 
 
 @pytest.fixture

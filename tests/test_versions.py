@@ -6,7 +6,6 @@ from __future__ import annotations
 import inspect
 import itertools
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -28,15 +27,6 @@ UID, GID = os.getuid(), os.getgid()
 BASE = SMALL_BASE
 LONG = "L" * 201
 """A directory name past keys.PARENT_KEY_MAX: its children's keys hold it cut and hashed."""
-
-
-@pytest.fixture
-def db(tmp_path: Path) -> Iterator[Database]:
-    database = Database.open(str(tmp_path / "db"), sync=False)
-    try:
-        yield database
-    finally:
-        database.close()
 
 
 def import_spec(db: Database, tmp_path: Path, spec: dict[str, object], base: str = "main") -> int:
