@@ -63,6 +63,18 @@ def flush_mounts(workspace: str, timeout: float | None = None) -> list[MountStat
 
     Unavailable when a mount cannot reach the server within `timeout`.
     """
+    found = []
+    for mountpoint in serving_mounts(workspace):
+        state = flush_mount(mountpoint, timeout)
+        if state is not None:
+            found.append(state)
+    return found
+
+
+def serving_mounts(workspace: str) -> list[str]:
+    """The live mounts on this machine that serve `workspace` from this command's
+    server, as their `.citc/status` says (dead mounts, and mounts of a workspace of
+    that name on another server, are left out)."""
     address = context.get().address()
     found = []
     for mount in context.citc_mounts():
@@ -73,9 +85,7 @@ def flush_mounts(workspace: str, timeout: float | None = None) -> list[MountStat
             continue
         if status.get("server") and status["server"] != address:
             continue
-        state = flush_mount(mount.mountpoint, timeout)
-        if state is not None:
-            found.append(state)
+        found.append(mount.mountpoint)
     return found
 
 
