@@ -342,7 +342,7 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
                 "version": self.watcher.known_version, "pending_ops": self._flusher.pending_ops,
                 "pending_bytes": self._flusher.pending_bytes,
                 "journal_seq": self._flusher.last_seq, "applied_seq": self._flusher.acked_seq,
-                "conflicts": self.conflicts,
+                "conflicts": self.conflicts, "workspace_deleted": self._flusher.gone,
                 "sync_writes": self.sync_writes, "last_error": self._flusher.last_error,
                 "redirections": list(self.redirects.paths),
                 "redirections_dir": self.redirects.base_dir}

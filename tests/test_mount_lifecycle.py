@@ -12,6 +12,7 @@ happened (`cleanup_mounts`, `FuseEnv.close`).
 from __future__ import annotations
 
 import errno
+import json
 import os
 import signal
 import time
@@ -151,9 +152,12 @@ def test_a_mounted_workspace_is_deleted_only_when_forced_and_its_mount_ends_clea
         # What it had cached is gone too; changes are refused, not journaled.
         wait_for(lambda: _errno(os.stat, mnt / "README") == errno.ENOENT, what="ENOENT")
         assert _errno(os.mkdir, mnt / "new") in (errno.ENOENT, errno.ESTALE)
+        assert json.loads((mnt / ".citc/status").read_bytes())["workspace_deleted"] is True
         started = time.monotonic()
-        cli.ok("unmount", str(mnt))
+        unmounted = cli("unmount", str(mnt))
         assert time.monotonic() - started < 10
+        assert unmounted.returncode == 0, unmounted.stderr
+        assert "was deleted on the server" in unmounted.stderr
         assert str(mnt) not in citc_mountpoints()
     log = _mount_log(cli, workspace)
     assert log.count("is gone from the server") == 1, log

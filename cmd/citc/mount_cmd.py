@@ -208,7 +208,7 @@ def unmount(directory: str) -> None:
     if mount is not None:
         try:
             barrier.flush_mount(mount.mountpoint)
-        except errors.Unavailable as exc:
+        except (errors.Unavailable, errors.WorkspaceDeleted) as exc:
             click.echo(f"citc: warning: {exc.message}", err=True)
     unmount_path(path)
     context.forget_mount(path)
