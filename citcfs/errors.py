@@ -49,6 +49,10 @@ class WorkspaceNotFound(NotFound):
     """No such workspace."""
 
 
+class WorkspaceDeleted(WorkspaceNotFound):
+    """The workspace this mount serves was deleted on the server."""
+
+
 class BaseNotFound(NotFound):
     """No such base or base revision."""
 

@@ -13,6 +13,7 @@ _ERRNO: list[tuple[type[errors.CitcError], int]] = [
     (errors.IsADirectory, errno.EISDIR),
     (errors.DirectoryNotEmpty, errno.ENOTEMPTY),
     (errors.InvalidArgument, errno.EINVAL),
+    (errors.WorkspaceDeleted, errno.ESTALE),
     (errors.NotFound, errno.ENOENT),
     (errors.AlreadyExists, errno.EEXIST),
     (errors.ReadOnly, errno.EROFS),

@@ -18,6 +18,12 @@ again from there with backoff: nothing is lost and nothing applied twice.
 holds at most `bound_bytes` of records and pinned chunks that the server lacks;
 `make_room` blocks a writer while it is full, then fails with JournalFull (ENOSPC).
 
+A workspace deleted on the server never takes the journal: the first answer saying
+so (or `abandon`, when the mount's watch stream learns it first) drops every
+journaled record with one log line, and from then on `make_room` fails with
+WorkspaceDeleted (ESTALE) and the barriers return at once, so nothing retries
+forever and an unmount is not held up.
+
 Locking: one condition guards the queues. Callbacks (`on_applied`) run without it.
 """
 
@@ -32,7 +38,8 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
-from citcfs.errors import CitcError, CorruptData, JournalFull
+from citcfs.errors import (CitcError, CorruptData, JournalFull, WorkspaceDeleted,
+                           WorkspaceNotFound)
 from citcfs.objects import ObjectKind
 
 from .cache import ObjectCache
@@ -105,6 +112,8 @@ class Flusher:
         self.batches = 0
         self.skipped = 0
         self.last_error = ""
+        self.gone = False
+        """The workspace was deleted on the server: everything journaled is dropped."""
         now = time.monotonic()
         for seq, op in recovered:
             # A dead mount pinned the new chunks of its files; which were new is not
@@ -124,6 +133,8 @@ class Flusher:
         """Wait until `size` more bytes fit under the bound; JournalFull if they never do."""
         deadline = time.monotonic() + self.full_wait_s
         with self._cond:
+            if self.gone:
+                raise WorkspaceDeleted(self.last_error)
             while self._bytes and self._bytes + size > self.bound_bytes:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
@@ -149,10 +160,11 @@ class Flusher:
 
     def wait_for(self, seq: int | None = None, timeout: float | None = None) -> bool:
         """Block until the server has applied everything up to `seq` (default: all
-        journaled so far); False on timeout."""
+        journaled so far); False on timeout. Returns at once once the workspace is
+        gone (`gone`): nothing will ever be applied then."""
         with self._cond:
             target = self.last_seq if seq is None else seq
-            return self._cond.wait_for(lambda: self.acked_seq >= target, timeout)
+            return self._cond.wait_for(lambda: self.acked_seq >= target or self.gone, timeout)
 
     @property
     def sent_seq(self) -> int:
@@ -190,15 +202,19 @@ class Flusher:
                     self._cond.wait(self._wait_time())
                 if self._stopping:
                     return
-                broken = self._broken
-                if broken and any(not b.done for b in self._in_flight):
+                gone, broken = self.gone, self._broken
+                if not gone and broken and any(not b.done for b in self._in_flight):
                     continue
             try:
-                if broken:
+                if gone:
+                    self._drop_all()
+                elif broken:
                     self._recover()
                     delay = BACKOFF_S[0]
                 else:
                     self._send_batch()
+            except WorkspaceNotFound as exc:
+                self.abandon(exc.message)
             except CitcError as exc:
                 self.last_error = exc.message
                 log.warning("journal: the server has not taken the changes to %r yet (%s); "
@@ -208,10 +224,43 @@ class Flusher:
                     self._cond.wait_for(lambda: self._stopping, timeout=delay)
                 delay = min(delay * 2, BACKOFF_S[1])
 
+    def abandon(self, reason: str) -> None:
+        """The workspace is gone from the server: drop everything journaled, and
+        refuse what comes (see the module docstring). Logs once."""
+        with self._cond:
+            if self.gone:
+                return
+            self.gone = True
+            self.last_error = (f"workspace {self.workspace!r} no longer exists on the "
+                               f"server ({reason})")
+        dropped = self._drop_all()
+        if dropped:
+            log.error("journal: %s; dropping %d journaled changes that can no longer be "
+                      "sent", self.last_error, dropped)
+
+    def _drop_all(self) -> int:
+        """Forget every record waiting or in flight (the workspace is gone), releasing
+        their pins and journal segments; how many there were."""
+        with self._cond:
+            records = [r for b in self._in_flight for r in b.records] + list(self._waiting)
+            self._in_flight.clear()
+            self._waiting.clear()
+            self._broken = False
+        if records:
+            records.sort(key=lambda record: record.seq)
+            self._settle(_Batch(records[0].seq, records[-1].seq, records,
+                                [record.op for record in records]), _Recovered(records[-1].seq))
+        with self._cond:
+            self.acked_seq = max(self.acked_seq, self.last_seq)
+            self._cond.notify_all()
+        return len(records)
+
     def _ready(self) -> bool:
         """Whether the sending thread has something to do now."""
         if self._stopping:
             return True
+        if self.gone:
+            return bool(self._waiting or self._in_flight)
         if self._broken:
             return all(b.done for b in self._in_flight)
         if not self._waiting or len(self._in_flight) >= MAX_IN_FLIGHT:
@@ -287,6 +336,8 @@ class Flusher:
         """A batch's answer arrived (answers come in order); settle every finished one."""
         with self._cond:
             batch.done = True
+            if self.gone:
+                return  # dropped with the rest of the journal
             exc = future.exception()
             if exc is not None:
                 batch.error = exc
@@ -389,6 +440,6 @@ def replay_orphans(remote: Any, server: str, workspace: str, cache: ObjectCache,
             journal.close()
             raise Unavailable(f"could not replay the journal of an earlier mount of "
                               f"{workspace!r}: {flusher.last_error or 'timed out'}")
-        journal.remove()
-        replayed += len(records)
+        journal.remove()  # sent, or dropped because the workspace is gone (logged)
+        replayed += 0 if flusher.gone else len(records)
     return replayed

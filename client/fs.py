@@ -164,7 +164,8 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         self.cache = cache
         # First: WorkspaceNotFound before anything is made for the mount.
         self.watcher = Watcher(remote, workspace, remote.workspace_version(workspace),
-                               drop=self._drop_changed, settle=self._settle)
+                               drop=self._drop_changed, settle=self._settle,
+                               gone=self._workspace_gone)
         self._watch_enabled = watch
         self._on_ready = on_ready
         self.meta = HeadMetadata()
@@ -250,6 +251,10 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         raise _fail(errno.ENOENT)
 
     def _writable(self, fuse_path: str) -> str:
+        """The head path a change names; EROFS anywhere in `.citc`, also for names
+        that do not exist there (mkdir .citc/x)."""
+        if fuse_path.lstrip("/").split("/", 1)[0] == HISTORY_DIR:
+            raise _fail(errno.EROFS)
         view = self._view(fuse_path)
         if view.version is not None:
             raise _fail(errno.EROFS)
@@ -337,7 +342,7 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
                 "version": self.watcher.known_version, "pending_ops": self._flusher.pending_ops,
                 "pending_bytes": self._flusher.pending_bytes,
                 "journal_seq": self._flusher.last_seq, "applied_seq": self._flusher.acked_seq,
-                "conflicts": self.conflicts,
+                "conflicts": self.conflicts, "workspace_deleted": self._flusher.gone,
                 "sync_writes": self.sync_writes, "last_error": self._flusher.last_error,
                 "redirections": list(self.redirects.paths),
                 "redirections_dir": self.redirects.base_dir}
@@ -457,6 +462,16 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
                             "still in its journal, will replace it", path)
             self._forget(path)
             self._invalidate_kernel(path)
+
+    def _workspace_gone(self, reason: str) -> None:
+        """The workspace was deleted on the server: drop the journal and every cache,
+        so paths answer ENOENT and changes ESTALE until the mount is unmounted."""
+        self._flusher.abandon(reason)
+        with self._lock:  # the root stays: unmounting stats the mountpoint
+            root = self.meta.entries.get(paths.ROOT) or Entry.directory(mode=0o755)
+            self._forget(paths.ROOT)
+            self._remember(paths.ROOT, root)
+        self._invalidate_kernel(paths.ROOT)
 
     def _settle(self) -> None:
         """Wait (a while) for the batches in flight, whose versions are this mount's."""
@@ -996,15 +1011,21 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         if is_local_fh(fh):
             return redirect.fsync(fh, datasync)
         self.flush(path, fh)
+        return self._barrier()
+
+    def _barrier(self) -> int:
+        """Wait until the server has everything journaled; ESTALE if it never will
+        (the workspace was deleted, and the journal dropped)."""
         self._flusher.wait_for()
+        if self._flusher.gone:
+            raise _fail(errno.ESTALE)
         return 0
 
     def fsyncdir(self, path: str | None, datasync: int, fh: int) -> int:
         """The barrier of `citc` commands: everything journaled is on the server."""
         if local := self.redirects.find(path):
             return local[0].fsyncdir(local[1])
-        self._flusher.wait_for()
-        return 0
+        return self._barrier()
 
     def sync_journal(self, timeout: float | None = None) -> bool:
         """Wait until the server has everything journaled so far."""

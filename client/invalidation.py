@@ -7,6 +7,10 @@ from its caches and the kernel's. A lost message costs only latency: the next on
 or a reconnect from the last known version, catches up. Versions the mount made
 itself are recognised (`own`) and cost nothing.
 
+When the workspace is deleted on the server (the stream says so, or the server no
+longer knows it), the watcher logs it once, tells the mount (`gone`) and stops:
+there is nothing left to follow.
+
 The watcher runs in a thread of its own that never serves a FUSE request, so the
 kernel invalidations it triggers cannot deadlock.
 """
@@ -18,7 +22,7 @@ import threading
 from collections.abc import Callable, Sequence
 
 from citcfs import paths
-from citcfs.errors import CitcError
+from citcfs.errors import CitcError, WorkspaceNotFound
 
 from .remote import Remote
 
@@ -32,12 +36,14 @@ class Watcher:
     """Keeps `known_version` up with the server and reports what others changed."""
 
     def __init__(self, remote: Remote, workspace: str, version: int, *,
-                 drop: Dropped, settle: Callable[[], None] = lambda: None) -> None:
+                 drop: Dropped, settle: Callable[[], None] = lambda: None,
+                 gone: Callable[[str], None] = lambda reason: None) -> None:
         self.remote = remote
         self.workspace = workspace
         self.known_version = version
         self._drop = drop
         self._settle = settle
+        self._gone = gone
         self._lock = threading.Lock()
         self._own: set[int] = set()
         self._stop = threading.Event()
@@ -65,6 +71,12 @@ class Watcher:
                         return
                     if version > self.known_version:
                         self.catch_up(version)
+            except WorkspaceNotFound as exc:
+                log.error("workspace %r is gone from the server (%s): this mount now answers "
+                          "ENOENT or ESTALE; unmount it (citc unmount DIR)",
+                          self.workspace, exc.message)
+                self._gone(exc.message)
+                return
             except CitcError as exc:
                 log.info("watch stream ended (%s); reconnecting", exc)
             except Exception:  # a broken stream must never kill invalidation

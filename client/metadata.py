@@ -86,9 +86,13 @@ class HeadMetadata:
                 return listing
             generation = self.generation
             made_here = path in self._new_dirs
+            # The server may apply these while the fetch runs, and the answer may
+            # predate that: they are merged in even if no longer pending then.
+            pending_before = dict(self._pending_children.get(path, {}))
         items = {} if made_here else dict(fetch(path))
         with self.lock:
-            for name, state in self._pending_children.get(path, {}).items():
+            pending = {**pending_before, **self._pending_children.get(path, {})}
+            for name, state in pending.items():
                 if state is None:
                     items.pop(name, None)
                 else:

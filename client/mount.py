@@ -6,13 +6,21 @@ mount is ready, or raises with the child's own error line (missing /dev/fuse, un
 workspace, unreachable server), so `citc mount` never leaves a user guessing.
 The child reports over a pipe: "ready" from the filesystem's init callback, or
 "error <message>" before it gives up.
+
+Mounting never strands anyone. A directory that holds files is refused unless asked
+(`nonempty`), since the mount would hide them. A *dead* mount (its daemon was
+killed: every call answers ENOTCONN, so the directory looks neither mounted nor
+present) is unmounted lazily by `unmount` and by a new mount on the same
+directory; the journal the dead daemon left is replayed by the new mount first.
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -46,19 +54,104 @@ class MountOptions:
     journal_bytes: int = DEFAULT_JOURNAL_BYTES
     journal_full_wait_s: float = 10.0
     """How long a write waits for room in a full journal before it fails (ENOSPC)."""
+    nonempty: bool = False
+    """Mount over a directory that holds files (hiding them while mounted)."""
 
 
 class MountError(errors.CitcError):
     """The workspace could not be mounted."""
 
 
-def _check_mountpoint(path: str) -> None:
+SHOWN_NAMES = 5
+"""How many of a non-empty mountpoint's names the refusal shows."""
+
+
+def _check_mountpoint(path: str, nonempty: bool = False) -> None:
     if not os.path.exists("/dev/fuse"):
         raise MountError("cannot mount: /dev/fuse is missing (is the fuse kernel module loaded?)")
     if not os.path.isdir(path):
         raise MountError(f"cannot mount on {path!r}: not a directory")
     if os.path.ismount(path):
         raise MountError(f"cannot mount on {path!r}: something is already mounted there")
+    if not nonempty:
+        check_empty(path)
+
+
+def check_empty(path: str) -> None:
+    """MountError naming (some of) the files in `path`, which a mount would hide."""
+    names = sorted(os.listdir(path))
+    if not names:
+        return
+    shown = ", ".join(names[:SHOWN_NAMES])
+    more = f" and {len(names) - SHOWN_NAMES} more" if len(names) > SHOWN_NAMES else ""
+    raise MountError(f"cannot mount on {path!r}: it is not empty ({shown}{more}), and the "
+                     f"mount would hide what it holds; mount on an empty directory, or "
+                     f"pass --nonempty")
+
+
+def _mountinfo_fields(mountinfo: str = "/proc/self/mountinfo") -> list[tuple[str, str, str]]:
+    """(mount point, filesystem type, source) of every mount this process sees."""
+    found = []
+    try:
+        with open(mountinfo) as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return []
+    for line in lines:
+        head, sep, tail = line.partition(" - ")
+        fields, rest = head.split(), tail.split()
+        if sep and len(fields) >= 5 and len(rest) >= 2:
+            found.append((_unescape(fields[4]), rest[0], _unescape(rest[1])))
+    return found
+
+
+def _unescape(field_: str) -> str:
+    """Undo mountinfo's octal escapes (\\040 for a space and so on)."""
+    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), field_)
+
+
+def dead_mount(path: str) -> str | None:
+    """The source (``citcfs:<workspace>``) of a dead FUSE mount on `path`, or None.
+
+    A mount whose daemon died answers every call with ENOTCONN ("Transport endpoint
+    is not connected"), so `os.path.ismount` and `isdir` say False; mountinfo still
+    lists it.
+    """
+    path = os.path.abspath(path)
+    try:
+        os.stat(path)
+        return None
+    except OSError as exc:
+        if exc.errno != errno.ENOTCONN:
+            return None
+    for point, fstype, source in _mountinfo_fields():
+        if point == path and fstype.startswith("fuse"):
+            return source
+    return None
+
+
+def clear_dead_mount(path: str) -> str | None:
+    """Unmount a dead citcfs mount on `path` (lazily if it is busy); its source, or
+    None when there was none. Its journal stays for the next mount to replay."""
+    source = dead_mount(path)
+    if source is None or not source.startswith("citcfs:"):
+        return None
+    _fusermount(os.path.abspath(path), lazy_if_busy=True)
+    return source
+
+
+def _fusermount(path: str, lazy_if_busy: bool = False) -> None:
+    """`fusermount3 -u PATH` (umount where it is missing); MountError if it fails,
+    after a lazy `-u -z` when `lazy_if_busy`."""
+    tool = shutil.which("fusermount3") or shutil.which("fusermount")
+    command = [tool, "-u", path] if tool else ["umount", path]
+    result = subprocess.run(command, capture_output=True, text=True)
+    if result.returncode != 0 and lazy_if_busy:
+        result = subprocess.run(command[:-1] + ["-z" if tool else "-l", path],
+                                capture_output=True, text=True)
+    if result.returncode != 0:
+        raise MountError(f"cannot unmount {path!r}: "
+                         f"{(result.stderr or result.stdout).strip()}")
 
 
 def _fuse_options(opts: MountOptions) -> dict[str, object]:
@@ -91,7 +184,11 @@ def mount_foreground(opts: MountOptions, report: "Reporter | None" = None) -> No
     from .remote import RpcRemote
     from .rpc import Client
 
-    _check_mountpoint(opts.mountpoint)
+    dead = clear_dead_mount(opts.mountpoint)
+    if dead is not None:
+        log.warning("%s held a dead mount of %s (its process had ended); unmounted it",
+                    opts.mountpoint, dead)
+    _check_mountpoint(opts.mountpoint, opts.nonempty)
     keep_large_buffers()
     tls_ca = open(opts.tls_ca, "rb").read() if opts.tls_ca else None
     client = Client.connect(opts.server, token=opts.token, tls_ca=tls_ca)
@@ -141,7 +238,8 @@ class Reporter:
 
 def mount_background(opts: MountOptions, log_file: str | None = None) -> int:
     """Start a mount daemon and wait until it is ready; return its pid."""
-    _check_mountpoint(opts.mountpoint)
+    clear_dead_mount(opts.mountpoint)
+    _check_mountpoint(opts.mountpoint, opts.nonempty)
     read_fd, write_fd = os.pipe()
     command = [sys.executable, "-m", "citcfs.client.mount", "--server", opts.server,
                "--workspace", opts.workspace, "--mountpoint", opts.mountpoint,
@@ -151,6 +249,8 @@ def mount_background(opts: MountOptions, log_file: str | None = None) -> int:
                "--journal-full-wait", str(opts.journal_full_wait_s)]
     if opts.sync_writes:
         command.append("--sync-writes")
+    if opts.nonempty:
+        command.append("--nonempty")
     if opts.tls_ca:
         command += ["--tls-ca", opts.tls_ca]
     env = dict(os.environ)
@@ -198,16 +298,14 @@ def _read_line(fd: int, timeout: float) -> str:
 
 
 def unmount(mountpoint: str, timeout: float = 10.0) -> None:
-    """Unmount a citcfs mount and wait until it is gone."""
+    """Unmount a citcfs mount and wait until it is gone. A dead mount (its daemon
+    died) is unmounted too, lazily if something still uses it."""
     path = os.path.abspath(mountpoint)
-    if not os.path.ismount(path):
+    if clear_dead_mount(path) is not None:
+        return
+    if not os.path.ismount(path) and path not in (p for p, _, _ in _mountinfo_fields()):
         raise MountError(f"{mountpoint!r} is not mounted")
-    tool = shutil.which("fusermount3") or shutil.which("fusermount")
-    command = [tool, "-u", path] if tool else ["umount", path]
-    result = subprocess.run(command, capture_output=True, text=True)
-    if result.returncode != 0:
-        raise MountError(f"cannot unmount {mountpoint!r}: "
-                         f"{(result.stderr or result.stdout).strip()}")
+    _fusermount(path)
     deadline = time.monotonic() + timeout
     while os.path.ismount(path) and time.monotonic() < deadline:
         time.sleep(0.02)
@@ -228,6 +326,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sync-writes", action="store_true")
     parser.add_argument("--journal-bytes", type=int, default=DEFAULT_JOURNAL_BYTES)
     parser.add_argument("--journal-full-wait", type=float, default=10.0)
+    parser.add_argument("--nonempty", action="store_true")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.debug else logging.INFO,
                         format="%(asctime)s citcfs-mount %(levelname)s %(message)s")
@@ -235,7 +334,8 @@ def main(argv: list[str] | None = None) -> int:
     opts = MountOptions(args.server, args.workspace, os.path.abspath(args.mountpoint),
                         args.cache_dir, args.cache_bytes, args.attr_timeout,
                         os.environ.get("CITC_TOKEN"), args.tls_ca, args.debug,
-                        args.sync_writes, args.journal_bytes, args.journal_full_wait)
+                        args.sync_writes, args.journal_bytes, args.journal_full_wait,
+                        args.nonempty)
     try:
         mount_foreground(opts, reporter)
     except errors.CitcError as exc:

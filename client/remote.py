@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 import grpc
 
 from citcfs.entries import Entry
-from citcfs.errors import Unavailable
+from citcfs.errors import Unavailable, WorkspaceDeleted
 from citcfs.objects import ObjectId, ObjectKind
 
 from .rpc import error_from_rpc
@@ -99,7 +99,8 @@ class Remote(Protocol):
         ...
 
     def watch(self, known: Mapping[str, int]) -> Iterator[tuple[str, int]]:
-        """(workspace, newest version) events until the stream ends or fails."""
+        """(workspace, newest version) events until the stream ends or fails;
+        WorkspaceDeleted when the server says a watched workspace was deleted."""
         ...
 
     def close(self) -> None: ...
@@ -204,6 +205,8 @@ class RpcRemote:
         self._stream = stream
         try:
             for event in stream:
+                if event.deleted:
+                    raise WorkspaceDeleted(f"workspace {event.workspace!r} was deleted")
                 if not event.heartbeat:
                     yield event.workspace, int(event.version)
         except grpc.RpcError as exc:

@@ -75,6 +75,25 @@ def test_history_views_are_read_only(mounted: Mounted) -> None:
     assert mounted.version() == before, "nothing was committed"
 
 
+def test_nothing_can_be_made_in_citc(mounted: Mounted) -> None:
+    """Names that do not exist in `.citc` are read-only too (EROFS, not ENOENT).
+
+    For a user other than root the kernel refuses first (EACCES: the views' modes
+    have no write bits, and mounts use default_permissions).
+    """
+    root = mounted.root
+    refused = errno.EROFS if os.geteuid() == 0 else errno.EACCES
+    before = mounted.version()
+    for where in (root / ".citc", root / ".citc/versions", root / ".citc/snapshots"):
+        assert error_of(os.mkdir, where / "x") == refused
+        assert error_of(os.open, where / "new", os.O_CREAT | os.O_WRONLY) == refused
+        assert error_of(os.symlink, "target", where / "link") == refused
+    assert error_of(os.rename, root / "README", root / ".citc/README") == refused
+    assert error_of(os.open, root / ".citc/status", os.O_WRONLY) in (errno.EROFS, errno.EACCES)
+    assert sorted(os.listdir(root / ".citc")) == ["snapshots", "status", "versions"]
+    assert mounted.version() == before, "nothing was committed"
+
+
 def test_citc_is_hidden_from_listings_and_diffs(mounted: Mounted) -> None:
     root, client, ws = mounted.root, mounted.client, mounted.workspace
     (root / "file").write_bytes(b"x")

@@ -11,6 +11,7 @@ is still waiting.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import threading
@@ -63,6 +64,18 @@ def flush_mounts(workspace: str, timeout: float | None = None) -> list[MountStat
 
     Unavailable when a mount cannot reach the server within `timeout`.
     """
+    found = []
+    for mountpoint in serving_mounts(workspace):
+        state = flush_mount(mountpoint, timeout)
+        if state is not None:
+            found.append(state)
+    return found
+
+
+def serving_mounts(workspace: str) -> list[str]:
+    """The live mounts on this machine that serve `workspace` from this command's
+    server, as their `.citc/status` says (dead mounts, mounts of a workspace of that
+    name on another server, and mounts whose workspace was deleted are left out)."""
     address = context.get().address()
     found = []
     for mount in context.citc_mounts():
@@ -73,17 +86,22 @@ def flush_mounts(workspace: str, timeout: float | None = None) -> list[MountStat
             continue
         if status.get("server") and status["server"] != address:
             continue
-        state = flush_mount(mount.mountpoint, timeout)
-        if state is not None:
-            found.append(state)
+        if status.get("workspace_deleted"):
+            continue  # serves nothing: the workspace it served was deleted
+        found.append(mount.mountpoint)
     return found
 
 
 def flush_mount(mountpoint: str, timeout: float | None = None) -> MountState | None:
-    """The barrier for one mount (None if it cannot answer: a dead mount)."""
+    """The barrier for one mount (None if it cannot answer: a dead mount).
+    WorkspaceDeleted when its workspace was deleted (it dropped its journal)."""
     status = mount_status(mountpoint)
     if status is None:
         return None
+    if status.get("workspace_deleted"):
+        raise errors.WorkspaceDeleted(
+            f"the workspace of the mount on {mountpoint} was deleted on the server; what "
+            f"the mount had not sent was dropped")
     state = MountState(mountpoint, int(status.get("pending_ops", 0)),
                        int(status.get("conflicts", 0)), bool(status.get("sync_writes")),
                        str(status.get("last_error", "")))
@@ -109,6 +127,10 @@ def _wait(state: MountState, timeout: float) -> None:
             f"changes to the server within {timeout:g} s"
             + (f" ({state.last_error})" if state.last_error else "")
             + "; they are kept, and sent when the server answers")
+    if failure and failure[0].errno == errno.ESTALE:
+        raise errors.WorkspaceDeleted(
+            f"the workspace of the mount on {state.mountpoint} was deleted on the server "
+            f"while it flushed; what the mount had not sent was dropped")
     if failure:
         raise errors.Unavailable(f"cannot flush the mount on {state.mountpoint}: "
                                  f"{failure[0].strerror}")

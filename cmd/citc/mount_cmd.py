@@ -16,7 +16,8 @@ import click
 
 from citcfs import errors, paths
 from citcfs.client.cache import DEFAULT_CACHE_BYTES
-from citcfs.client.mount import MountOptions, mount_background, mount_foreground
+from citcfs.client.mount import (MountOptions, check_empty, clear_dead_mount, dead_mount,
+                                  mount_background, mount_foreground)
 from citcfs.client.mount import unmount as unmount_path
 
 from . import barrier, context, local_server, output
@@ -113,10 +114,16 @@ def _ensure_workspace(name: str, tree: str | None, base_name: str | None) -> Non
               metavar="SIZE", callback=lambda _c, _p, v: output.parse_size(v),
               help="Journaled changes the server has not taken yet, at most; past it, "
                    "writes wait, then fail with ENOSPC.")
+@click.option("--nonempty", is_flag=True,
+              help="Mount even if DIR holds files (they are hidden while it is mounted).")
 def mount(workspace: str, directory: str, tree: str | None, base_name: str | None,
           server: str | None, foreground: bool, cache_bytes: int, attr_timeout: float,
-          sync_writes: bool, journal_bytes: int) -> None:
-    """Mount workspace WS on DIR (made if missing).
+          sync_writes: bool, journal_bytes: int, nonempty: bool) -> None:
+    """Mount workspace WS on DIR (made if missing; refused if it holds files, unless
+    --nonempty).
+
+    A dead mount on DIR (its process was killed) is unmounted first, and what it
+    had journaled reaches the server before the new mount serves anything.
 
     Needs FUSE: libfuse 3 (the fuse3 package) and /dev/fuse; without them it says
     what is missing and changes nothing.
@@ -134,14 +141,19 @@ def mount(workspace: str, directory: str, tree: str | None, base_name: str | Non
     if server:
         ctx.server = server
     _check_fuse()
-    _ensure_workspace(workspace, tree, base_name)
+    _check_names(workspace, base_name)
     mountpoint = os.path.abspath(os.path.expanduser(directory))
+    _clear_dead(mountpoint)
+    if not nonempty and os.path.isdir(mountpoint) and not os.path.ismount(mountpoint):
+        check_empty(mountpoint)  # before a workspace or base is made for nothing
+    _ensure_workspace(workspace, tree, base_name)
     os.makedirs(mountpoint, exist_ok=True)
     options = MountOptions(server=ctx.address(), workspace=workspace, mountpoint=mountpoint,
                            cache_bytes=cache_bytes,
                            attr_timeout=attr_timeout, token=os.environ.get("CITC_TOKEN"),
                            tls_ca=os.environ.get("CITC_TLS_CA"), debug=ctx.debug,
-                           sync_writes=sync_writes, journal_bytes=journal_bytes)
+                           sync_writes=sync_writes, journal_bytes=journal_bytes,
+                           nonempty=nonempty)
     if foreground:
         click.echo(f"serving {workspace} on {mountpoint} (Ctrl-C or citc unmount to stop)",
                    err=True)
@@ -160,13 +172,24 @@ def mount(workspace: str, directory: str, tree: str | None, base_name: str | Non
                f"log {log_file})")
 
 
+def _clear_dead(mountpoint: str) -> None:
+    """Unmount a dead citcfs mount on `mountpoint`, saying so."""
+    source = clear_dead_mount(mountpoint)
+    if source is not None:
+        click.echo(f"{mountpoint} held a dead mount of {source.partition(':')[2]} (its "
+                   f"process had ended); unmounted it", err=True)
+        context.forget_mount(mountpoint)
+
+
 @click.command()
 @click.argument("directory", metavar="DIR", type=click.Path())
 def unmount(directory: str) -> None:
     """Unmount the citcfs mount at DIR, once the server has everything it journaled.
 
     If the server cannot be reached, the journal stays in the cache directory and the
-    next mount of the workspace sends it first.
+    next mount of the workspace sends it first. A dead mount (its process was
+    killed) is unmounted as well, lazily if something still uses it; the next mount
+    of its workspace sends what it had journaled.
 
     \b
     Example:
@@ -174,12 +197,18 @@ def unmount(directory: str) -> None:
     """
     path = os.path.abspath(os.path.expanduser(directory))
     mount = next((m for m in context.citc_mounts() if m.mountpoint == path), None)
-    if mount is None and os.path.ismount(path):
+    if mount is None and (os.path.ismount(path) or dead_mount(path) is not None):
         raise errors.InvalidArgument(f"{directory!r} is not a citcfs mount")
+    if mount is not None and dead_mount(path) is not None:
+        unmount_path(path)
+        context.forget_mount(path)
+        click.echo(f"unmounted {mount.workspace} from {path} (its mount process had ended; "
+                   f"the next mount of {mount.workspace} sends what it had journaled)")
+        return
     if mount is not None:
         try:
             barrier.flush_mount(mount.mountpoint)
-        except errors.Unavailable as exc:
+        except (errors.Unavailable, errors.WorkspaceDeleted) as exc:
             click.echo(f"citc: warning: {exc.message}", err=True)
     unmount_path(path)
     context.forget_mount(path)

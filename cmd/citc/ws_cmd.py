@@ -6,9 +6,10 @@ import sys
 
 import click
 
+from citcfs import errors
 from citcfs.protos import citc_pb2 as pb
 
-from . import context, output
+from . import barrier, context, output
 
 
 @click.group()
@@ -123,10 +124,14 @@ def show(name: str | None, as_json: bool) -> None:
 @ws.command()
 @click.argument("name")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
-def delete(name: str, yes: bool) -> None:
+@click.option("--force", is_flag=True,
+              help="Delete it even while mounted here (its mounts then answer ENOENT, "
+                   "drop what they had not sent, and only unmounting is left to do).")
+def delete(name: str, yes: bool, force: bool) -> None:
     """Delete workspace NAME and its history (snapshots included).
 
-    Asks first when run on a terminal, unless --yes.
+    Asks first when run on a terminal, unless --yes. Refused while a mount on this
+    machine serves NAME (unmount it first), unless --force.
 
     \b
     Example:
@@ -134,7 +139,15 @@ def delete(name: str, yes: bool) -> None:
     """
     client = context.client()
     client.describe_workspace(name)
+    mounted = barrier.serving_mounts(name)
+    if mounted and not force:
+        raise errors.FailedPrecondition(
+            f"workspace {name!r} is mounted on {', '.join(mounted)}; unmount it first "
+            f"(citc unmount DIR), or pass --force")
     if not yes and sys.stdin.isatty():
         click.confirm(f"delete workspace {name!r} and all its versions?", abort=True)
     client.delete_workspace(name)
     click.echo(f"deleted workspace {name}")
+    for mountpoint in mounted:
+        click.echo(f"citc: warning: {mountpoint} served {name}; it now answers ENOENT "
+                   f"(citc unmount {mountpoint})", err=True)
