@@ -5,8 +5,8 @@ from .database import (BaseInfo, BaseRef, Changes, CommitResult, Database, FsckR
                        SubmitResult,
                        SyncResult, VerifyReport, WorkspaceRef, WriterSeq)
 from .diff import Change, DiffEntry
-from .ops import MakeDir, Op, Remove, Rename, SetAttr, Symlink, WriteFile
+from .ops import MakeDir, MakeNode, Op, Remove, Rename, SetAttr, Symlink, WriteFile
 
 __all__ = ["BaseInfo", "BaseRef", "Change", "Changes", "CommitResult", "Database", "DiffEntry", "FsckReport",
            "GcReport", "SubmitResult", "SyncResult", "VerifyReport", "WorkspaceRef", "WriterSeq",
-           "MakeDir", "Op", "Remove", "Rename", "SetAttr", "Symlink", "WriteFile"]
+           "MakeDir", "MakeNode", "Op", "Remove", "Rename", "SetAttr", "Symlink", "WriteFile"]
