@@ -390,7 +390,8 @@ def check_xattrs(xattrs: Xattrs) -> None:
         previous = name
         check_xattr_name(name)
         if len(value) > XATTR_VALUE_MAX:
-            raise InvalidArgument(f"an extended attribute value is limited to {XATTR_VALUE_MAX} bytes")
+            raise InvalidArgument(
+                f"an extended attribute value is limited to {XATTR_VALUE_MAX} bytes")
         total += len(name) + len(value)
     if total > XATTRS_TOTAL_MAX:
         raise InvalidArgument(f"extended attributes are limited to {XATTRS_TOTAL_MAX} bytes a path")
@@ -401,7 +402,8 @@ def check_xattr_name(name: bytes) -> None:
     if not 0 < len(name) <= XATTR_NAME_MAX or b"\0" in name:
         raise InvalidArgument("an extended attribute name is 1-255 bytes without NUL")
     if not any(name.startswith(ns.encode()) and len(name) > len(ns) for ns in XATTR_NAMESPACES):
-        raise InvalidArgument("extended attributes are in the user., trusted. or security. namespace")
+        raise InvalidArgument(
+            "extended attributes are in the user., trusted. or security. namespace")
 
 
 def with_xattr(xattrs: Xattrs, name: bytes, value: bytes | None) -> Xattrs:

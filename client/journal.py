@@ -280,7 +280,7 @@ def _merge_attrs(prior: JournalOp, change: SetAttr) -> JournalOp | None:
         return SetAttr(prior.path, **{**prior.changes(), **changes})
     if isinstance(prior, (WriteFile, MakeNode)):
         return replace(prior, entry=prior.entry.replace(**changes).compact_times())
-    if isinstance(prior, (MakeDir, Symlink)) and not (isinstance(prior, Symlink) and "mode" in changes):
+    if isinstance(prior, MakeDir) or (isinstance(prior, Symlink) and "mode" not in changes):
         entry = prior.entry.replace(**changes).compact_times()
         if entry.atime_ns is None and entry.ctime_ns is None and not entry.xattrs:
             return replace(prior, entry=entry)  # all a MakeDirOp or SymlinkOp carries

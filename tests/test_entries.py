@@ -214,7 +214,8 @@ def test_tree_get_matches_names_by_their_bytes():
 
 def test_trees_written_before_the_new_fields_keep_their_ids() -> None:
     tree = Tree.build([
-        ("a", Entry.file(b"hello", mode=0o755, uid=1000, gid=100, mtime_ns=1_700_000_000_123_456_789)),
+        ("a", Entry.file(b"hello", mode=0o755, uid=1000, gid=100,
+                         mtime_ns=1_700_000_000_123_456_789)),
         ("d", Entry.directory(tree=OID, mode=0o700, mtime_ns=5)),
         ("l", Entry.symlink("../t", mtime_ns=-5))])
     # The id the encoding gave before atime, ctime, rdev and xattrs existed.
