@@ -14,6 +14,15 @@ Encoding of an entry (all integers are varints, see `citcfs.codec`):
     [target: length, bytes]          if kind == SYMLINK
     [tree: 32 bytes]                 if flags & HAS_TREE
     [origin: length, bytes]          if flags & HAS_ORIGIN
+    [atime_ns (zig-zag)]             if flags & HAS_ATIME
+    [ctime_ns (zig-zag)]             if flags & HAS_CTIME
+    [rdev]                           if kind is CHARDEV or BLOCKDEV
+    [xattrs: count, (name, value)*]  if flags & HAS_XATTRS (names sorted, unique)
+
+The parts after `origin` came later: they are written only when they hold
+something (an atime or ctime of its own, a device, extended attributes), so every
+entry written before them still has the same bytes, and every tree the same id. An
+entry without its own atime or ctime shows its mtime for them.
 
 A tree is `version=1 | count | (name, entry-bytes)*` with names in strictly increasing
 byte order. Decoding rejects anything a canonical encoder would not have produced.
@@ -43,6 +52,17 @@ _HAS_INLINE = 2
 _HAS_TREE = 4
 _OPAQUE = 8
 _HAS_ORIGIN = 16
+_HAS_ATIME = 32
+_HAS_CTIME = 64
+_HAS_XATTRS = 128
+
+XATTR_NAME_MAX = 255
+"""The longest extended attribute name, in bytes (ext4's limit)."""
+XATTR_VALUE_MAX = 64 * 1024
+"""The largest extended attribute value, in bytes (ext4's limit with large xattrs)."""
+XATTRS_TOTAL_MAX = 64 * 1024
+"""The most bytes of names and values one entry may hold."""
+XATTR_NAMESPACES = ("user.", "trusted.", "security.")
 
 
 class EntryKind(enum.IntEnum):
@@ -53,6 +73,32 @@ class EntryKind(enum.IntEnum):
     SYMLINK = 3
     WHITEOUT = 4
     """Deleted in an overlay: hides whatever the base has at this path."""
+    FIFO = 5
+    SOCKET = 6
+    CHARDEV = 7
+    BLOCKDEV = 8
+
+
+SPECIAL_KINDS = frozenset((EntryKind.FIFO, EntryKind.SOCKET, EntryKind.CHARDEV,
+                           EntryKind.BLOCKDEV))
+"""Kinds whose entry is all there is: the kernel does their I/O (a FIFO, a socket)
+or a driver does (a device, named by `rdev`)."""
+DEVICE_KINDS = frozenset((EntryKind.CHARDEV, EntryKind.BLOCKDEV))
+
+_TYPE_BITS = {EntryKind.FILE: stat.S_IFREG, EntryKind.DIR: stat.S_IFDIR,
+              EntryKind.SYMLINK: stat.S_IFLNK, EntryKind.FIFO: stat.S_IFIFO,
+              EntryKind.SOCKET: stat.S_IFSOCK, EntryKind.CHARDEV: stat.S_IFCHR,
+              EntryKind.BLOCKDEV: stat.S_IFBLK}
+_KIND_OF_TYPE = {bits: kind for kind, bits in _TYPE_BITS.items()}
+
+
+def kind_of_mode(st_mode: int) -> EntryKind | None:
+    """The kind of an `st_mode` (its type bits), or None for a type citcfs has not."""
+    return _KIND_OF_TYPE.get(stat.S_IFMT(st_mode))
+
+
+Xattrs = tuple[tuple[bytes, bytes], ...]
+"""Extended attributes: (name, value) pairs sorted by name, names unique."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +111,11 @@ class Entry:
     shows that tree's content; with `opaque` set and no tree it hides the base beneath
     it (it was created empty). `origin` records the path an entry was renamed from, so
     that diffs can report renames; it is dropped when an entry goes into a tree.
+
+    `atime_ns` and `ctime_ns` are None when they equal `mtime_ns` (entries written
+    before they existed, and most new ones); `st_atime_ns`/`st_ctime_ns` resolve
+    that. `rdev` names the device of a CHARDEV or BLOCKDEV entry. `xattrs` are the
+    extended attributes, sorted by name.
     """
 
     kind: EntryKind
@@ -79,6 +130,10 @@ class Entry:
     tree: ObjectId | None = None
     opaque: bool = False
     origin: str | None = None
+    atime_ns: int | None = None
+    ctime_ns: int | None = None
+    rdev: int = 0
+    xattrs: Xattrs = ()
 
     # --- constructors -------------------------------------------------------------
 
@@ -107,6 +162,12 @@ class Entry:
     def whiteout(cls) -> "Entry":
         return cls(EntryKind.WHITEOUT, 0)
 
+    @classmethod
+    def special(cls, kind: EntryKind, *, mode: int = 0o644, uid: int = 0, gid: int = 0,
+                mtime_ns: int = 0, rdev: int = 0) -> "Entry":
+        """A FIFO, socket or device node (`rdev` only for a device)."""
+        return cls(kind, mode, uid, gid, 0, mtime_ns, rdev=rdev)
+
     # --- queries ------------------------------------------------------------------
 
     @property
@@ -118,11 +179,38 @@ class Entry:
         return self.kind == EntryKind.FILE
 
     @property
+    def is_special(self) -> bool:
+        return self.kind in SPECIAL_KINDS
+
+    @property
     def st_mode(self) -> int:
         """The full st_mode (type bits and permissions) of this entry."""
-        type_bits = {EntryKind.FILE: stat.S_IFREG, EntryKind.DIR: stat.S_IFDIR,
-                     EntryKind.SYMLINK: stat.S_IFLNK}.get(self.kind, 0)
-        return type_bits | (self.mode & 0o7777)
+        return _TYPE_BITS.get(self.kind, 0) | (self.mode & 0o7777)
+
+    @property
+    def st_atime_ns(self) -> int:
+        return self.mtime_ns if self.atime_ns is None else self.atime_ns
+
+    @property
+    def st_ctime_ns(self) -> int:
+        return self.mtime_ns if self.ctime_ns is None else self.ctime_ns
+
+    def compact_times(self) -> "Entry":
+        """This entry with an atime or ctime equal to its mtime left unset (as
+        entries written before those fields were), so equal states encode alike."""
+        if self.atime_ns is None or self.atime_ns != self.mtime_ns:
+            if self.ctime_ns is None or self.ctime_ns != self.mtime_ns:
+                return self
+        return dataclasses.replace(
+            self, atime_ns=None if self.atime_ns == self.mtime_ns else self.atime_ns,
+            ctime_ns=None if self.ctime_ns == self.mtime_ns else self.ctime_ns)
+
+    def xattr(self, name: bytes) -> bytes | None:
+        """The value of extended attribute `name`, or None."""
+        for key, value in self.xattrs:
+            if key == name:
+                return value
+        return None
 
     def replace(self, **changes: object) -> "Entry":
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
@@ -159,6 +247,15 @@ class Entry:
                 raise InvalidArgument("invalid symlink target")
             if self.chunks or self.inline is not None or self.tree is not None:
                 raise InvalidArgument("a symlink has only a target")
+        elif self.kind in SPECIAL_KINDS:
+            if self.chunks or self.inline is not None or self.target or self.size \
+                    or self.tree is not None or self.opaque:
+                raise InvalidArgument("a special file has no content")
+        if self.rdev and self.kind not in DEVICE_KINDS:
+            raise InvalidArgument("only a device node has a device number")
+        if self.rdev < 0:
+            raise InvalidArgument("a device number must not be negative")
+        check_xattrs(self.xattrs)
         for oid in self.chunks:
             if len(oid) != ID_SIZE:
                 raise InvalidArgument("a chunk id is 32 bytes")
@@ -182,6 +279,12 @@ class Entry:
             flags |= _OPAQUE
         if self.origin is not None:
             flags |= _HAS_ORIGIN
+        if self.atime_ns is not None:
+            flags |= _HAS_ATIME
+        if self.ctime_ns is not None:
+            flags |= _HAS_CTIME
+        if self.xattrs:
+            flags |= _HAS_XATTRS
         u = encode_uint
         parts = [_VERSION_BYTE, u(self.kind), u(flags), u(self.mode), u(self.uid), u(self.gid),
                  u(self.size), encode_sint(self.mtime_ns)]
@@ -201,6 +304,16 @@ class Entry:
             raw = self.origin.encode("utf-8", "surrogateescape")
             parts.append(u(len(raw)))
             parts.append(raw)
+        if self.atime_ns is not None:
+            parts.append(encode_sint(self.atime_ns))
+        if self.ctime_ns is not None:
+            parts.append(encode_sint(self.ctime_ns))
+        if self.kind in DEVICE_KINDS:
+            parts.append(u(self.rdev))
+        if self.xattrs:
+            parts.append(u(len(self.xattrs)))
+            for name, value in self.xattrs:
+                parts += (u(len(name)), name, u(len(value)), value)
         return b"".join(parts)
 
     @classmethod
@@ -262,13 +375,49 @@ def decode_entries(values: list[bytes]) -> list[Entry]:
 
 _VERSION_BYTE = encode_uint(ENCODING_VERSION)
 _KINDS = {int(kind): kind for kind in EntryKind}
-_ALL_FLAGS = _HAS_CHUNKS | _HAS_INLINE | _HAS_TREE | _OPAQUE | _HAS_ORIGIN
+_ALL_FLAGS = (_HAS_CHUNKS | _HAS_INLINE | _HAS_TREE | _OPAQUE | _HAS_ORIGIN | _HAS_ATIME
+              | _HAS_CTIME | _HAS_XATTRS)
+
+
+def check_xattrs(xattrs: Xattrs) -> None:
+    """Raise InvalidArgument unless `xattrs` are sorted, unique, in a known namespace
+    and within ext4's limits."""
+    previous: bytes | None = None
+    total = 0
+    for name, value in xattrs:
+        if previous is not None and name <= previous:
+            raise InvalidArgument("extended attributes are not sorted and unique")
+        previous = name
+        check_xattr_name(name)
+        if len(value) > XATTR_VALUE_MAX:
+            raise InvalidArgument(
+                f"an extended attribute value is limited to {XATTR_VALUE_MAX} bytes")
+        total += len(name) + len(value)
+    if total > XATTRS_TOTAL_MAX:
+        raise InvalidArgument(f"extended attributes are limited to {XATTRS_TOTAL_MAX} bytes a path")
+
+
+def check_xattr_name(name: bytes) -> None:
+    """Raise InvalidArgument unless `name` is a valid extended attribute name."""
+    if not 0 < len(name) <= XATTR_NAME_MAX or b"\0" in name:
+        raise InvalidArgument("an extended attribute name is 1-255 bytes without NUL")
+    if not any(name.startswith(ns.encode()) and len(name) > len(ns) for ns in XATTR_NAMESPACES):
+        raise InvalidArgument(
+            "extended attributes are in the user., trusted. or security. namespace")
+
+
+def with_xattr(xattrs: Xattrs, name: bytes, value: bytes | None) -> Xattrs:
+    """`xattrs` with `name` set to `value` (removed when None), still sorted."""
+    kept = {key: val for key, val in xattrs if key != name}
+    if value is not None:
+        kept[name] = value
+    return tuple(sorted(kept.items()))
 
 
 _VARINT_GROUP = rb"([\x80-\xff]{0,10}[\x00-\x7f])"
-_HEADER = re.compile(rb"\x01([\x01-\x04])([\x00-\x1f])" + _VARINT_GROUP * 5)
+_HEADER = re.compile(rb"\x01([\x01-\x08])([\x00-\x7f])" + _VARINT_GROUP * 5)
 """The fixed fields of an entry in their usual form (version 1, a known kind and
-flags, five varints): one match reads them all, where field by field is slower.
+one-byte flags, five varints): one match reads them all, where field by field is slower.
 Anything else goes to `_read_header`, which reads any form and finds the errors."""
 
 
@@ -326,9 +475,35 @@ def _read_entry(cls: type[Entry], data: bytes, pos: int) -> tuple[Entry, int]:
     if flags & _HAS_ORIGIN:
         raw, pos = read_blob(data, pos)
         origin = raw.decode("utf-8", "surrogateescape")
+    atime_ns = ctime_ns = None
+    rdev = 0
+    xattrs: Xattrs = ()
+    if flags & _HAS_ATIME:
+        atime_ns, pos = read_sint(data, pos)
+    if flags & _HAS_CTIME:
+        ctime_ns, pos = read_sint(data, pos)
+    if kind in DEVICE_KINDS:
+        rdev, pos = ru(data, pos)
+    if flags & _HAS_XATTRS:
+        xattrs, pos = _read_xattrs(data, pos)
     make = _new_entry if cls is Entry else cls
     return make(kind, mode, uid, gid, size, mtime_ns, chunks, inline, target, tree,
-                bool(flags & _OPAQUE), origin), pos
+                bool(flags & _OPAQUE), origin, atime_ns, ctime_ns, rdev, xattrs), pos
+
+
+def _read_xattrs(data: bytes, pos: int) -> tuple[Xattrs, int]:
+    """The extended attributes at `pos`: at least one, sorted and unique."""
+    count, pos = read_uint(data, pos)
+    if not count:
+        raise CorruptData("an empty list of extended attributes is not written")
+    items = []
+    for _ in range(count):
+        name, pos = read_blob(data, pos)
+        value, pos = read_blob(data, pos)
+        if items and name <= items[-1][0]:
+            raise CorruptData("extended attributes are not sorted")
+        items.append((name, value))
+    return tuple(items), pos
 
 
 def _slot_setters() -> tuple[Callable[[Entry, object], None], ...]:
@@ -337,12 +512,14 @@ def _slot_setters() -> tuple[Callable[[Entry, object], None], ...]:
 
 
 (_set_kind, _set_mode, _set_uid, _set_gid, _set_size, _set_mtime, _set_chunks, _set_inline,
- _set_target, _set_tree, _set_opaque, _set_origin) = _slot_setters()
+ _set_target, _set_tree, _set_opaque, _set_origin, _set_atime, _set_ctime, _set_rdev,
+ _set_xattrs) = _slot_setters()
 
 
 def _new_entry(kind: EntryKind, mode: int, uid: int, gid: int, size: int, mtime_ns: int,
                chunks: tuple[ObjectId, ...], inline: bytes | None, target: str,
-               tree: ObjectId | None, opaque: bool, origin: str | None) -> Entry:
+               tree: ObjectId | None, opaque: bool, origin: str | None,
+               atime_ns: int | None, ctime_ns: int | None, rdev: int, xattrs: Xattrs) -> Entry:
     """`Entry(...)` with every field given, for decoders: it fills the slots through
     their descriptors, about twice as fast as a frozen dataclass's `__init__` (which
     goes through `object.__setattr__` by name), and every lookup decodes an entry."""
@@ -359,6 +536,10 @@ def _new_entry(kind: EntryKind, mode: int, uid: int, gid: int, size: int, mtime_
     _set_tree(entry, tree)
     _set_opaque(entry, opaque)
     _set_origin(entry, origin)
+    _set_atime(entry, atime_ns)
+    _set_ctime(entry, ctime_ns)
+    _set_rdev(entry, rdev)
+    _set_xattrs(entry, xattrs)
     return entry
 
 

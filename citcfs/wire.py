@@ -16,9 +16,10 @@ since `citcfs` does not depend on `citcfs.storage`.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from citcfs import paths
-from citcfs.entries import Entry, EntryKind
+from citcfs.entries import Entry, EntryKind, Xattrs, check_xattrs
 from citcfs.errors import InvalidArgument
 from citcfs.objects import ObjectId, ObjectKind, check_id
 from citcfs.protos import citc_pb2 as pb
@@ -81,7 +82,32 @@ def entry_to_wire(entry: Entry, out: pb.Entry | None = None) -> pb.Entry:
     msg.opaque = entry.opaque
     if entry.origin is not None:
         msg.origin = paths.to_bytes(entry.origin)
+    if entry.atime_ns is not None:
+        msg.atime_ns = entry.atime_ns
+    if entry.ctime_ns is not None:
+        msg.ctime_ns = entry.ctime_ns
+    if entry.rdev:
+        msg.rdev = entry.rdev
+    if entry.xattrs:
+        xattrs_to_wire(entry.xattrs, msg.xattrs)
     return msg
+
+
+def xattrs_to_wire(xattrs: Xattrs, out: Any) -> Any:
+    """Fill repeated `Xattr` field `out` with `xattrs`."""
+    for name, value in xattrs:
+        item = out.add()
+        item.name = name
+        item.value = value
+    return out
+
+
+def xattrs_from_wire(msgs: Iterable[pb.Xattr]) -> Xattrs:
+    """Extended attributes received over the API, checked (InvalidArgument if not
+    sorted, unique and within limits)."""
+    xattrs = tuple((bytes(m.name), bytes(m.value)) for m in msgs)
+    check_xattrs(xattrs)
+    return xattrs
 
 
 def entry_from_wire(msg: pb.Entry) -> Entry:
@@ -103,6 +129,10 @@ def entry_from_wire(msg: pb.Entry) -> Entry:
         tree=id_from_wire(msg.tree) if msg.HasField("tree") else None,
         opaque=msg.opaque,
         origin=path_from_wire(msg.origin) if msg.HasField("origin") else None,
+        atime_ns=msg.atime_ns if msg.HasField("atime_ns") else None,
+        ctime_ns=msg.ctime_ns if msg.HasField("ctime_ns") else None,
+        rdev=msg.rdev,
+        xattrs=tuple((bytes(m.name), bytes(m.value)) for m in msg.xattrs),
     )
     entry.check()
     return entry
@@ -166,10 +196,25 @@ def rename_op(src: str, dst: str, no_replace: bool = False) -> pb.Op:
 
 
 def set_attr_op(path: str, mode: int | None = None, uid: int | None = None,
-                gid: int | None = None, mtime_ns: int | None = None) -> pb.Op:
-    """Change the attributes of `path`; None leaves one as it is."""
+                gid: int | None = None, mtime_ns: int | None = None,
+                atime_ns: int | None = None, ctime_ns: int | None = None,
+                xattrs: Xattrs | None = None) -> pb.Op:
+    """Change the attributes of `path`; None leaves one as it is (`xattrs`: the
+    whole new set)."""
     op = pb.Op(set_attr=pb.SetAttrOp(path=path_to_wire(path)))
-    for field, value in (("mode", mode), ("uid", uid), ("gid", gid), ("mtime_ns", mtime_ns)):
+    for field, value in (("mode", mode), ("uid", uid), ("gid", gid), ("mtime_ns", mtime_ns),
+                         ("atime_ns", atime_ns), ("ctime_ns", ctime_ns)):
         if value is not None:
             setattr(op.set_attr, field, value)
+    if xattrs is not None:
+        op.set_attr.xattrs.SetInParent()
+        xattrs_to_wire(xattrs, op.set_attr.xattrs.items)
+    return op
+
+
+def make_node_op(path: str, entry: Entry) -> pb.Op:
+    """Create the FIFO, socket or device node `entry` at `path`."""
+    op = pb.Op()
+    op.make_node.path = path_to_wire(path)
+    entry_to_wire(entry, op.make_node.entry)
     return op

@@ -25,11 +25,15 @@ tracked one by one.
 `.citc/versions/<N>/` and `.citc/snapshots/<label>/` in the root show the workspace
 as it was (`.citc` is reachable by name but not listed, like ZFS's hidden `.zfs`);
 they never change, so they are cached without bound, and writes there fail with
-EROFS. Hard links, device nodes and extended attributes are not part of the data
-model: link and mknod fail with EPERM, as filesystems without them answer. The xattr
-calls are left unimplemented on purpose: libfuse answers ENOSYS, the kernel then
-remembers that this filesystem has no xattrs and answers every later call with
-ENOTSUP itself, which also spares every write its security.capability lookup.
+EROFS. Hard links are not part of the data model: link fails with EPERM.
+
+Times follow POSIX: each entry keeps atime, mtime and ctime in nanoseconds; ctime
+moves on every change to the entry, and a directory's mtime and ctime move when a
+name is added to it, removed from it or renamed in it (a journaled attribute change
+of the directory). Reads do not move atime (mounts are `noatime`). FIFOs, sockets and
+device nodes are entries (`mknod`); the kernel does their I/O. Extended attributes
+live in the entry: `getxattr` is answered from memory (the kernel asks for
+`security.capability` before every write), and changes are journaled.
 
 Locking: `_lock` guards the metadata dictionaries and is never held across a call to
 the server; each open file has a lock of its own for its scratch copy. A cache fill
@@ -54,7 +58,8 @@ from typing import Any
 import json
 
 from citcfs import paths
-from citcfs.entries import Entry, EntryKind
+from citcfs.entries import (XATTR_NAME_MAX, XATTR_NAMESPACES, XATTR_VALUE_MAX, XATTRS_TOTAL_MAX,
+                            Entry, EntryKind, kind_of_mode, with_xattr)
 from citcfs.errors import (CitcError, HistoryTruncated, InvalidArgument, NotADirectory,
                            PathNotFound)
 from citcfs.objects import CHUNK_SIZE, INLINE_MAX, ObjectId, ObjectKind, object_id
@@ -63,7 +68,8 @@ from .cache import ObjectCache
 from .chunks import ChunkReader
 from .errno_map import to_errno
 from .flusher import Flusher
-from .journal import Journal, JournalOp, MakeDir, Remove, Rename, SetAttr, Symlink, WriteFile
+from .journal import (Journal, JournalOp, MakeDir, MakeNode, Remove, Rename, SetAttr, Symlink,
+                      WriteFile)
 from .invalidation import Watcher
 from .metadata import HeadMetadata
 from .fuse_lib import FuseOSError, Operations, current_fuse, fuse_get_context
@@ -81,10 +87,21 @@ STATUS_VIEW = -2
 UNMOUNT_DRAIN_S = 30.0
 UTIME_NOW = (1 << 30) - 1
 UTIME_OMIT = (1 << 30) - 2
+XATTR_CREATE = 1
+XATTR_REPLACE = 2
 
 
 def _fail(code: int) -> FuseOSError:
     return FuseOSError(code)
+
+
+def _check_xattr_name(name: bytes) -> None:
+    """The errno Linux gives for a name setxattr cannot take: ERANGE for a long one,
+    ENOTSUP outside the user., trusted. and security. namespaces."""
+    if not name or len(name) > XATTR_NAME_MAX:
+        raise _fail(errno.ERANGE)
+    if not any(name.startswith(ns.encode()) and len(name) > len(ns) for ns in XATTR_NAMESPACES):
+        raise _fail(errno.ENOTSUP)
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +121,11 @@ class OpenFile:
         self.mode = entry.mode if entry is not None else mode
         self.uid = entry.uid if entry is not None else uid
         self.gid = entry.gid if entry is not None else gid
-        self.mtime_ns = entry.mtime_ns if entry is not None else time.time_ns()
+        now = time.time_ns()
+        self.mtime_ns = entry.mtime_ns if entry is not None else now
+        self.atime_ns = entry.st_atime_ns if entry is not None else now
+        self.ctime_ns = entry.st_ctime_ns if entry is not None else now
+        self.xattrs = entry.xattrs if entry is not None else ()
         self.size = entry.size if entry is not None else 0
         self.scratch: Any = None
         self.dirty = entry is None
@@ -114,7 +135,15 @@ class OpenFile:
         self.lock = threading.RLock()
 
     def attrs(self) -> Entry:
-        return Entry(EntryKind.FILE, self.mode, self.uid, self.gid, self.size, self.mtime_ns)
+        mtime = self.mtime_ns
+        return Entry(EntryKind.FILE, self.mode, self.uid, self.gid, self.size, mtime,
+                     atime_ns=None if self.atime_ns == mtime else self.atime_ns,
+                     ctime_ns=None if self.ctime_ns == mtime else self.ctime_ns,
+                     xattrs=self.xattrs)
+
+    def modified(self) -> None:
+        """The content changed now: mtime and ctime move."""
+        self.mtime_ns = self.ctime_ns = time.time_ns()
 
 
 @dataclass(slots=True)
@@ -173,6 +202,8 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         self._history: dict[tuple[int, str], Entry | None] = {}
         self._history_listings: dict[tuple[int, str], dict[str, Entry]] = {}
         self._labels: dict[str, int] = {}
+        self._version_times: dict[int, int] = {}
+        self._mounted_ns = time.time_ns()
         self._inodes: dict[tuple[int | None, str], int] = {}
         self._next_inode = 2
         self._open: dict[str, OpenFile] = {}
@@ -381,9 +412,9 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
 
     def _history_entry(self, version: int, path: str) -> Entry:
         if version == STATUS_VIEW:
-            return Entry.file(b"", mode=0o444)
+            return Entry.file(b"", mode=0o444, mtime_ns=self._mounted_ns)
         if version < 0:  # .citc and its two folders
-            return Entry.directory(mode=0o555)
+            return Entry.directory(mode=0o555, mtime_ns=self._mounted_ns)
         key = (version, path)
         with self._lock:
             if key in self._history:
@@ -392,11 +423,30 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
                     raise _fail(errno.ENOENT)
                 return found
         entry = self._fetch_entry(path, version)
+        if entry is not None and path == paths.ROOT:
+            entry = self._at_version_time(entry, version)
         with self._lock:
             self._history[key] = entry
         if entry is None:
             raise _fail(errno.ENOENT)
         return entry
+
+    def _at_version_time(self, root: Entry, version: int) -> Entry:
+        """The root entry of a version's view, showing when that version was made
+        (its tree keeps no time of its own)."""
+        made = self._version_time(version)
+        if made is None:
+            return root
+        return root.replace(mtime_ns=made, atime_ns=None, ctime_ns=None)
+
+    def _version_time(self, version: int) -> int | None:
+        with self._lock:
+            if version in self._version_times:
+                return self._version_times[version]
+        times = self._call(self.remote.version_times, self.workspace, version)
+        with self._lock:
+            self._version_times.update(times)
+            return self._version_times.get(version)
 
     def _history_listing(self, view: View) -> dict[str, Entry]:
         if view.version == -1:
@@ -405,8 +455,10 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
                         "versions": Entry.directory(mode=0o555),
                         "status": Entry.file(b"", mode=0o444)}
             if view.path == HISTORY_DIR + "/versions":
-                versions = self._call(self.remote.versions, self.workspace)
-                return {str(v): Entry.directory(mode=0o555) for v in versions}
+                times = self._call(self.remote.version_times, self.workspace)
+                with self._lock:
+                    self._version_times.update(times)
+                return {str(v): Entry.directory(mode=0o555, mtime_ns=t) for v, t in times.items()}
             if view.path == HISTORY_DIR + "/snapshots":
                 labels = self._call(self.remote.labels, self.workspace)
                 with self._lock:
@@ -438,8 +490,9 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
             "st_blocks": (entry.size + 511) // 512,
             "st_blksize": 128 * 1024,
             "st_mtime": entry.mtime_ns,
-            "st_ctime": entry.mtime_ns,
-            "st_atime": entry.mtime_ns,
+            "st_ctime": entry.st_ctime_ns,
+            "st_atime": entry.st_atime_ns,
+            "st_rdev": entry.rdev,
         }
 
     def _remember(self, path: str, entry: Entry | None) -> None:
@@ -454,7 +507,7 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         """Others changed these paths (the watcher says): drop them from every cache."""
         changed = list(changed) + self._refresh_redirections()
         for path in changed:
-            if self.meta.is_pending(path) and not truncated:
+            if self.meta.is_pending(path, dirs=False) and not truncated:
                 # Another client changed a path this mount changed too and has not
                 # sent yet: this mount's change lands after it (last writer wins).
                 self.conflicts += 1
@@ -495,8 +548,7 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
             return local[0].getattr(local[1])
         if fh is not None and fh in self._handles:
             handle = self._handles[fh]
-            entry = handle.file.attrs() if handle.file is not None else handle.entry
-            return self._stat(handle.view, entry)
+            return self._stat(handle.view, self._handle_entry(handle))
         if path is None:
             raise _fail(errno.EBADF)
         view = self._view(path)
@@ -508,6 +560,21 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
             if view.path == HISTORY_DIR:
                 return self._stat(View(-1, HISTORY_DIR), self._history_entry(-1, HISTORY_DIR))
         return self._stat(view, self._lookup(view))
+
+    def _handle_entry(self, handle: Handle) -> Entry:
+        """What an open handle shows: a file open for reading shows its path's entry
+        now (fchmod, futimens and fsetxattr change it), or the one it was opened
+        with once the path is gone."""
+        if handle.file is not None:
+            return handle.file.attrs()
+        if handle.view.version is None and handle.content is None:
+            try:
+                current = self._head_entry(handle.view.path)
+            except FuseOSError:
+                return handle.entry
+            if current.kind == handle.entry.kind:
+                return current
+        return handle.entry
 
     def access(self, path: str, amode: int) -> int:
         view = self._view(path)
@@ -603,6 +670,7 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         uid, gid = self._context()
         entry = Entry.directory(mode=mode & 0o7777, uid=uid, gid=gid, mtime_ns=time.time_ns())
         self._journal(MakeDir(target, entry), [(target, entry)])
+        self._touch_dirs([paths.split(target)[0]])
         return 0
 
     def symlink(self, path: str, target: str) -> int:
@@ -614,6 +682,7 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         uid, gid = self._context()
         entry = Entry.symlink(target, uid=uid, gid=gid, mtime_ns=time.time_ns())
         self._journal(Symlink(where, entry), [(where, entry)])
+        self._touch_dirs([paths.split(where)[0]])
         return 0
 
     def unlink(self, path: str) -> int:
@@ -630,10 +699,12 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
                     self._open.pop(target, None)
             if local_only:
                 self._remember(target, None)
+                self._touch_dirs([paths.split(target)[0]])
                 return 0
         if self._lookup(View(None, target)).is_dir:
             raise _fail(errno.EISDIR)
         self._journal(Remove(target, must_be_dir=False), [(target, None)])
+        self._touch_dirs([paths.split(target)[0]])
         return 0
 
     def rmdir(self, path: str) -> int:
@@ -650,6 +721,7 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
             raise _fail(errno.ENOTEMPTY)
         self._journal(Remove(target, must_be_dir=True), [(target, None)])
         self.meta.removed_dir(target)
+        self._touch_dirs([paths.split(target)[0]])
         return 0
 
     def _open_below(self, directory: str) -> bool:
@@ -704,12 +776,17 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
             if replaced_entry.is_dir and self._head_listing(dst):
                 raise _fail(errno.ENOTEMPTY)
         op = Rename(src, dst, no_replace=bool(flags & 1))
+        now = time.time_ns()
         if moved_entry.is_dir:
             # What lies below a moved directory is not tracked path by path: the
             # rename is a barrier, and the caches below both names start afresh.
             self._flusher.wait_for(self._journal(op, []))
         else:
             self._journal(op, [(src, None), (dst, moved_entry)])
+        # A rename changes the moved inode (its ctime) and both directories.
+        moved_now = moved_entry.replace(ctime_ns=now, atime_ns=moved_entry.st_atime_ns)
+        self._journal(SetAttr(dst, ctime_ns=now), [(dst, moved_now.compact_times())])
+        self._touch_dirs([paths.split(src)[0], paths.split(dst)[0]])
         with self._lock:
             moved = self._open.pop(src, None)
             replaced = self._open.pop(dst, None)
@@ -717,6 +794,7 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
                 replaced.unlinked = True
             if moved is not None:
                 moved.path = dst
+                moved.ctime_ns = now
                 self._open[dst] = moved
             inode = self._inodes.pop((None, src), None)
             if inode is not None:
@@ -726,7 +804,9 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
             self._forget(dst)
         return 0
 
-    def _set_attr(self, path: str | None, **changes: int) -> None:
+    def _set_attr(self, path: str | None, change: Callable[[Entry], dict[str, Any]]) -> None:
+        """Apply `change` (the current entry -> the fields it sets) to `path`; ctime
+        moves to now, as on every change to an inode."""
         if path is None:
             raise _fail(errno.EBADF)
         target = self._writable(path)
@@ -734,6 +814,7 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
             open_file = self._open.get(target)
         if open_file is not None:
             with open_file.lock:
+                changes = {"ctime_ns": time.time_ns(), **change(open_file.attrs())}
                 for key, value in changes.items():
                     setattr(open_file, key, value)
                 if open_file.entry is None:
@@ -744,38 +825,67 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
                 if open_file.dirty:
                     return self._flush_file(open_file)
         current = self._lookup(View(None, target))
-        self._journal(SetAttr(target, **changes), [(target, current.replace(**changes))])
+        changes = {"ctime_ns": time.time_ns(), **change(current)}
+        if "mtime_ns" in changes:
+            changes.setdefault("atime_ns", current.st_atime_ns)  # else it follows mtime
+        self._journal(SetAttr(target, **changes),
+                      [(target, current.replace(**changes).compact_times())])
+
+    def _touch_dirs(self, directories: Sequence[str], *, journal: bool = True) -> None:
+        """Names were added to, removed from or renamed in `directories`: their
+        mtime and ctime move to now, as POSIX asks, journaled like any change
+        (without `journal`, in the mount's view only: a created file journals its
+        directory's times with its first content, so that `tar` extracting a file
+        still makes one commit of it)."""
+        now = time.time_ns()
+        for directory in dict.fromkeys(directories):
+            try:
+                current = self._head_entry(directory)
+            except FuseOSError:
+                continue  # removed meanwhile
+            if not current.is_dir:
+                continue
+            changes = {"mtime_ns": now, "ctime_ns": now, "atime_ns": current.st_atime_ns}
+            touched = current.replace(**changes).compact_times()
+            if journal:
+                self._journal(SetAttr(directory, **changes), [(directory, touched)])
+            else:
+                self._remember(directory, touched)
 
     def chmod(self, path: str | None, mode: int) -> int:
         if local := self.redirects.find(path):
             return local[0].chmod(local[1], mode)
-        self._set_attr(path, mode=mode & 0o7777)
+        self._set_attr(path, lambda _: {"mode": mode & 0o7777})
         return 0
 
     def chown(self, path: str | None, uid: int, gid: int) -> int:
         if local := self.redirects.find(path):
             return local[0].chown(local[1], uid, gid)
-        changes = {}
+        changes: dict[str, Any] = {}
         if uid != -1:
             changes["uid"] = uid
         if gid != -1:
             changes["gid"] = gid
-        if changes:
-            self._set_attr(path, **changes)
+        # ctime moves even when nothing else does (chown(f, -1, -1) does that too).
+        self._set_attr(path, lambda _: changes)
         return 0
 
     def utimens(self, path: str | None, times: tuple[int, int] | None = None) -> int:
         if local := self.redirects.find(path):
             return local[0].utimens(local[1], times)
-        if times is None:
-            mtime = time.time_ns()
-        else:
-            mtime = times[1]
-            if mtime == UTIME_OMIT:
-                return 0
-            if mtime == UTIME_NOW:
-                mtime = time.time_ns()
-        self._set_attr(path, mtime_ns=int(mtime))
+        now = time.time_ns()
+        atime, mtime = (now, now) if times is None else times
+        if atime == UTIME_OMIT and mtime == UTIME_OMIT:
+            return 0  # nothing changes, not even ctime (as utimensat does)
+
+        def change(current: Entry) -> dict[str, Any]:
+            chosen = {}
+            for field, value in (("atime_ns", atime), ("mtime_ns", mtime)):
+                if value != UTIME_OMIT:
+                    chosen[field] = now if value == UTIME_NOW else int(value)
+            chosen.setdefault("atime_ns", current.st_atime_ns)
+            return chosen
+        self._set_attr(path, change)
         return 0
 
     def link(self, target: str, source: str) -> int:
@@ -785,9 +895,100 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         raise _fail(errno.EXDEV if new is not None or existing is not None else errno.EPERM)
 
     def mknod(self, path: str, mode: int, dev: int) -> int:
+        """A FIFO, socket or device node: an entry only (the kernel does the I/O,
+        and checks that the caller may make a device)."""
         if local := self.redirects.find(path):
             return local[0].mknod(local[1], mode, dev, self._context())
-        raise _fail(errno.EPERM)
+        target = self._writable(path)
+        if target == HISTORY_DIR:
+            raise _fail(errno.EEXIST)
+        kind = kind_of_mode(mode)
+        if kind == EntryKind.FILE:
+            handle = self.create(path, mode)  # mknod(S_IFREG): an empty file
+            return self.release(path, handle)
+        if kind is None or kind in (EntryKind.DIR, EntryKind.SYMLINK):
+            raise _fail(errno.EINVAL)
+        uid, gid = self._context()
+        entry = Entry.special(kind, mode=mode & 0o7777, uid=uid, gid=gid, mtime_ns=time.time_ns(),
+                              rdev=dev if kind in (EntryKind.CHARDEV, EntryKind.BLOCKDEV) else 0)
+        self._journal(MakeNode(target, entry), [(target, entry)])
+        self._touch_dirs([paths.split(target)[0]])
+        return 0
+
+    # --- FUSE: extended attributes ----------------------------------------------------
+
+    def _xattrs(self, path: str) -> tuple[tuple[bytes, bytes], ...]:
+        """The extended attributes of `path`, from memory when the file is open or
+        its entry cached (the kernel asks for security.capability before every write)."""
+        view = self._view(path)
+        if view.version is None:
+            with self._lock:
+                open_file = self._open.get(view.path)
+            if open_file is not None:
+                return open_file.xattrs  # type: ignore[no-any-return]
+        return self._lookup(view).xattrs
+
+    def getxattr(self, path: str, name: str, position: int = 0) -> bytes:
+        value = self.xattr_value(path, name)
+        if value is None:
+            raise _fail(errno.ENODATA)
+        return value
+
+    def xattr_value(self, path: str, name: str) -> bytes | None:
+        """The value of extended attribute `name` of `path`, or None: `getxattr`
+        without an exception for a missing one, which is the usual answer (the
+        kernel asks for security.capability before every write)."""
+        if local := self.redirects.find(path):
+            try:
+                return local[0].getxattr(local[1], name)  # type: ignore[no-any-return]
+            except FuseOSError as exc:
+                if exc.errno == errno.ENODATA:
+                    return None
+                raise
+        raw = paths.to_bytes(name)
+        for key, value in self._xattrs(path):
+            if key == raw:
+                return value
+        return None
+
+    def listxattr(self, path: str) -> list[str]:
+        if local := self.redirects.find(path):
+            return local[0].listxattr(local[1])
+        return [paths.from_bytes(key) for key, _ in self._xattrs(path)]
+
+    def setxattr(self, path: str, name: str, value: bytes, options: int,
+                 position: int = 0) -> int:
+        if local := self.redirects.find(path):
+            return local[0].setxattr(local[1], name, value, options)
+        raw = paths.to_bytes(name)
+        _check_xattr_name(raw)
+        if len(value) > XATTR_VALUE_MAX:
+            raise _fail(errno.E2BIG)
+
+        def change(current: Entry) -> dict[str, Any]:
+            exists = current.xattr(raw) is not None
+            if options & XATTR_CREATE and exists:
+                raise _fail(errno.EEXIST)
+            if options & XATTR_REPLACE and not exists:
+                raise _fail(errno.ENODATA)
+            xattrs = with_xattr(current.xattrs, raw, bytes(value))
+            if sum(len(k) + len(v) for k, v in xattrs) > XATTRS_TOTAL_MAX:
+                raise _fail(errno.ENOSPC)  # as ext4 answers when they do not fit
+            return {"xattrs": xattrs}
+        self._set_attr(path, change)
+        return 0
+
+    def removexattr(self, path: str, name: str) -> int:
+        if local := self.redirects.find(path):
+            return local[0].removexattr(local[1], name)
+        raw = paths.to_bytes(name)
+
+        def change(current: Entry) -> dict[str, Any]:
+            if current.xattr(raw) is None:
+                raise _fail(errno.ENODATA)
+            return {"xattrs": with_xattr(current.xattrs, raw, None)}
+        self._set_attr(path, change)
+        return 0
 
     # --- FUSE: files ------------------------------------------------------------------
 
@@ -829,6 +1030,7 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         open_file = self._open_file(target, None, mode & 0o7777)
         with open_file.lock:
             self._truncate_scratch(open_file, 0)
+        self._touch_dirs([parent], journal=False)
         return self._new_handle(Handle(View(None, target), open_file.attrs(), open_file))
 
     def open(self, path: str, flags: int) -> int:
@@ -883,7 +1085,7 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
             open_file.dirty_chunks.update(range(low // CHUNK_SIZE, high // CHUNK_SIZE + 1))
         open_file.size = length
         open_file.dirty = True
-        open_file.mtime_ns = time.time_ns()
+        open_file.modified()
 
     def read(self, path: str | None, size: int, offset: int, fh: int) -> bytes:
         if is_local_fh(fh):
@@ -921,7 +1123,7 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
                 open_file.dirty_chunks.update(range(open_file.size // CHUNK_SIZE, first))
             open_file.size = max(open_file.size, end)
             open_file.dirty = True
-            open_file.mtime_ns = time.time_ns()
+            open_file.modified()
         return written
 
     def truncate(self, path: str | None, length: int, fh: int | None = None) -> int:
@@ -958,11 +1160,14 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         size = open_file.size
         common = dict(mode=open_file.mode, uid=open_file.uid, gid=open_file.gid,
                       mtime_ns=open_file.mtime_ns)
+        extra = dict(atime_ns=open_file.atime_ns, ctime_ns=open_file.ctime_ns,
+                     xattrs=open_file.xattrs)
         if size <= INLINE_MAX:
             data = b""
             if size:
                 data = self._scratch(open_file).pread(size, 0)
-            return Entry.file(data, **common), []  # type: ignore[arg-type]
+            entry = Entry.file(data, **common).replace(**extra)  # type: ignore[arg-type]
+            return entry.compact_times(), []
         old = open_file.entry
         old_chunks = old.chunks if old is not None and old.inline is None else ()
         old_size = old.size if old is not None else 0
@@ -982,7 +1187,7 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
             new_objects.append((ObjectKind.CHUNK, oid, data))
             self.chunks.keep([(oid, data)])
         entry = Entry.file(chunks=tuple(chunks), size=size, **common)  # type: ignore[arg-type]
-        return entry, new_objects
+        return entry.replace(**extra).compact_times(), new_objects
 
     def _flush_file(self, open_file: OpenFile) -> None:
         """Journal an open file's content and attributes, its new chunks pinned in the
@@ -992,8 +1197,10 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
                 return
             entry, new_objects = self._file_entry(open_file)
             path = open_file.path
-            self._journal(WriteFile(path, entry, new=open_file.entry is None),
-                          [(path, entry)], new_objects)
+            created = open_file.entry is None
+            self._journal(WriteFile(path, entry, new=created), [(path, entry)], new_objects)
+            if created and path:
+                self._touch_dirs([paths.split(path)[0]])
             open_file.entry = entry
             open_file.dirty = False
             open_file.dirty_chunks.clear()

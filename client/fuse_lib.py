@@ -9,6 +9,7 @@ FUSE_LIBRARY_NAME set to fuse3 first.
 from __future__ import annotations
 
 import ctypes
+import errno
 import os
 
 os.environ.setdefault("FUSE_LIBRARY_NAME", "fuse3")
@@ -117,6 +118,21 @@ class CitcFUSE(FUSE):
         if self.operations.is_generated(fi.fh):
             fi.direct_io = 1
         return 0
+
+    def getxattr(self, path: bytes, name: bytes, value: object, size: int, *args: object) -> int:
+        # The kernel asks for security.capability before every write(); a missing
+        # attribute is answered without raising (mfusepy's path raises, formats
+        # and logs an exception per call).
+        found = self.operations.xattr_value(path.decode(self.encoding, self.errors),
+                                            name.decode(self.encoding, self.errors))
+        if found is None:
+            return -errno.ENODATA
+        if not value:
+            return len(found)  # a size query
+        if len(found) > size:
+            return -errno.ERANGE
+        ctypes.memmove(value, found, len(found))
+        return len(found)
 
     def create(self, path: bytes, mode: int, fip: object) -> int:
         # mfusepy calls inspect.signature on every create to choose between two

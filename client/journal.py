@@ -37,7 +37,7 @@ from typing import Union
 import xxhash
 
 from citcfs import paths, wire
-from citcfs.entries import Entry
+from citcfs.entries import Entry, Xattrs
 from citcfs.errors import CorruptData
 from citcfs.protos import citc_pb2 as pb
 
@@ -76,6 +76,14 @@ class Symlink:
 
 
 @dataclass(frozen=True, slots=True)
+class MakeNode:
+    """A FIFO, socket or device node made at `path`."""
+
+    path: str
+    entry: Entry
+
+
+@dataclass(frozen=True, slots=True)
 class Remove:
     path: str
     must_be_dir: bool
@@ -95,13 +103,19 @@ class SetAttr:
     uid: int | None = None
     gid: int | None = None
     mtime_ns: int | None = None
+    atime_ns: int | None = None
+    ctime_ns: int | None = None
+    xattrs: Xattrs | None = None
 
-    def changes(self) -> dict[str, int]:
-        found = {"mode": self.mode, "uid": self.uid, "gid": self.gid, "mtime_ns": self.mtime_ns}
+    def changes(self) -> dict[str, object]:
+        """The fields this change sets, by Entry field name."""
+        found = {"mode": self.mode, "uid": self.uid, "gid": self.gid, "mtime_ns": self.mtime_ns,
+                 "atime_ns": self.atime_ns, "ctime_ns": self.ctime_ns, "xattrs": self.xattrs}
         return {key: value for key, value in found.items() if value is not None}
 
 
-JournalOp = Union[WriteFile, MakeDir, Symlink, Remove, Rename, SetAttr]
+JournalOp = Union[WriteFile, MakeDir, Symlink, MakeNode, Remove, Rename, SetAttr]
+_ATTR_FIELDS = ("mode", "uid", "gid", "mtime_ns", "atime_ns", "ctime_ns")
 
 
 def op_to_wire(op: JournalOp) -> pb.Op:
@@ -118,7 +132,10 @@ def op_to_wire(op: JournalOp) -> pb.Op:
         return wire.remove_op(op.path, must_be_dir=op.must_be_dir)
     if isinstance(op, Rename):
         return wire.rename_op(op.src, op.dst, no_replace=op.no_replace)
-    return wire.set_attr_op(op.path, op.mode, op.uid, op.gid, op.mtime_ns)
+    if isinstance(op, MakeNode):
+        return wire.make_node_op(op.path, op.entry)
+    return wire.set_attr_op(op.path, op.mode, op.uid, op.gid, op.mtime_ns, op.atime_ns,
+                            op.ctime_ns, op.xattrs)
 
 
 def op_from_wire(msg: pb.Op, new: bool = False) -> JournalOp:
@@ -143,9 +160,13 @@ def op_from_wire(msg: pb.Op, new: bool = False) -> JournalOp:
         return Rename(wire.path_from_wire(m.src), wire.path_from_wire(m.dst), m.no_replace)
     if which == "set_attr":
         m = msg.set_attr
+        xattrs = wire.xattrs_from_wire(m.xattrs.items) if m.HasField("xattrs") else None
         return SetAttr(wire.path_from_wire(m.path),
-                       *(getattr(m, f) if m.HasField(f) else None
-                         for f in ("mode", "uid", "gid", "mtime_ns")))
+                       *(getattr(m, f) if m.HasField(f) else None for f in _ATTR_FIELDS),
+                       xattrs=xattrs)
+    if which == "make_node":
+        m = msg.make_node
+        return MakeNode(wire.path_from_wire(m.path), wire.entry_from_wire(m.entry))
     raise CorruptData(f"unknown journal operation {which!r}")
 
 
@@ -249,7 +270,7 @@ def coalesce(ops: Sequence[JournalOp]) -> list[JournalOp]:
 
 def _made_here(op: JournalOp | None) -> bool:
     """Whether `op` created its path (so removing it again leaves no trace)."""
-    return isinstance(op, (MakeDir, Symlink)) or (isinstance(op, WriteFile) and op.new)
+    return isinstance(op, (MakeDir, Symlink, MakeNode)) or (isinstance(op, WriteFile) and op.new)
 
 
 def _merge_attrs(prior: JournalOp, change: SetAttr) -> JournalOp | None:
@@ -257,10 +278,12 @@ def _merge_attrs(prior: JournalOp, change: SetAttr) -> JournalOp | None:
     changes = change.changes()
     if isinstance(prior, SetAttr):
         return SetAttr(prior.path, **{**prior.changes(), **changes})
-    if isinstance(prior, (WriteFile, MakeDir)):
-        return replace(prior, entry=prior.entry.replace(**changes))
-    if isinstance(prior, Symlink) and "mode" not in changes:
-        return replace(prior, entry=prior.entry.replace(**changes))
+    if isinstance(prior, (WriteFile, MakeNode)):
+        return replace(prior, entry=prior.entry.replace(**changes).compact_times())
+    if isinstance(prior, MakeDir) or (isinstance(prior, Symlink) and "mode" not in changes):
+        entry = prior.entry.replace(**changes).compact_times()
+        if entry.atime_ns is None and entry.ctime_ns is None and not entry.xattrs:
+            return replace(prior, entry=entry)  # all a MakeDirOp or SymlinkOp carries
     return None
 
 

@@ -103,9 +103,15 @@ class HeadMetadata:
                     self.entries.pop(path, None)
         return items
 
-    def is_pending(self, path: str) -> bool:
+    def is_pending(self, path: str, *, dirs: bool = True) -> bool:
+        """Whether a journaled change of `path` waits for the server (with `dirs`
+        False, not counting a directory whose change was to its attributes or times:
+        every name added to or removed from it changes those)."""
         with self.lock:
-            return path in self._pending
+            found = self._pending.get(path)
+            if found is None:
+                return False
+            return dirs or found[0] is None or not found[0].is_dir
 
     def cached_readdir(self, path: str) -> tuple[Any, int]:
         """A built readdir answer of `path` (or None), and the generation to store one."""
@@ -133,7 +139,9 @@ class HeadMetadata:
                 if path == made_dir:
                     self._new_dirs[path] = seq
                     self.listings[path] = {}
-                else:
+                elif state is None or not state.is_dir:
+                    # Replaced or removed. A directory made here whose attributes
+                    # changed is still unknown to the server until its MakeDir lands.
                     self._new_dirs.pop(path, None)
                 self.remember(path, state)
 
@@ -142,12 +150,12 @@ class HeadMetadata:
         with self.lock:
             while self._order and self._order[0][0] <= last_seq:
                 seq, path = self._order.popleft()
+                if self._new_dirs.get(path) == seq:
+                    del self._new_dirs[path]  # the server has the directory now
                 found = self._pending.get(path)
                 if found is None or found[1] != seq:
                     continue  # a later change set it again
                 del self._pending[path]
-                if self._new_dirs.get(path) == seq:
-                    del self._new_dirs[path]
                 if path:
                     parent, name = paths.split(path)
                     children = self._pending_children.get(parent)

@@ -275,6 +275,27 @@ class LocalDir:
         return 0
 
 
+    # --- extended attributes --------------------------------------------------------
+
+    @_passthrough
+    def getxattr(self, rel: str, name: str) -> bytes:
+        return os.getxattr(self.local(rel), name, follow_symlinks=False)
+
+    @_passthrough
+    def setxattr(self, rel: str, name: str, value: bytes, flags: int) -> int:
+        os.setxattr(self.local(rel), name, value, flags, follow_symlinks=False)
+        return 0
+
+    @_passthrough
+    def listxattr(self, rel: str) -> list[str]:
+        return os.listxattr(self.local(rel), follow_symlinks=False)
+
+    @_passthrough
+    def removexattr(self, rel: str, name: str) -> int:
+        os.removexattr(self.local(rel), name, follow_symlinks=False)
+        return 0
+
+
 class Redirector:
     """A mount's redirected directories, by workspace path.
 

@@ -92,6 +92,11 @@ class Remote(Protocol):
 
     def versions(self, workspace: str) -> list[int]: ...
 
+    def version_times(self, workspace: str, start: int = 0) -> dict[int, int]:
+        """Each version of the workspace from `start` on, and when it was made (ns
+        since the epoch)."""
+        ...
+
     def labels(self, workspace: str) -> dict[str, int]: ...
 
     def redirections(self, workspace: str) -> tuple[str, ...]:
@@ -192,6 +197,10 @@ class RpcRemote:
 
     def versions(self, workspace: str) -> list[int]:
         return [int(v.version) for v in _retrying(lambda: self.client.versions(workspace), "versions")]
+
+    def version_times(self, workspace: str, start: int = 0) -> dict[int, int]:
+        found = _retrying(lambda: self.client.versions(workspace, start), "versions")
+        return {int(v.version): int(v.time_ns) for v in found}
 
     def labels(self, workspace: str) -> dict[str, int]:
         found = _retrying(lambda: self.client.labels(workspace), "labels")

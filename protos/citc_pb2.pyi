@@ -20,6 +20,10 @@ class EntryKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     ENTRY_KIND_DIR: _ClassVar[EntryKind]
     ENTRY_KIND_SYMLINK: _ClassVar[EntryKind]
     ENTRY_KIND_WHITEOUT: _ClassVar[EntryKind]
+    ENTRY_KIND_FIFO: _ClassVar[EntryKind]
+    ENTRY_KIND_SOCKET: _ClassVar[EntryKind]
+    ENTRY_KIND_CHARDEV: _ClassVar[EntryKind]
+    ENTRY_KIND_BLOCKDEV: _ClassVar[EntryKind]
 
 class Access(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -45,6 +49,10 @@ ENTRY_KIND_FILE: EntryKind
 ENTRY_KIND_DIR: EntryKind
 ENTRY_KIND_SYMLINK: EntryKind
 ENTRY_KIND_WHITEOUT: EntryKind
+ENTRY_KIND_FIFO: EntryKind
+ENTRY_KIND_SOCKET: EntryKind
+ENTRY_KIND_CHARDEV: EntryKind
+ENTRY_KIND_BLOCKDEV: EntryKind
 ACCESS_UNSPECIFIED: Access
 ACCESS_NONE: Access
 ACCESS_READ: Access
@@ -57,8 +65,22 @@ CHANGE_DELETED: Change
 CHANGE_TYPE_CHANGED: Change
 CHANGE_RENAMED: Change
 
+class Xattr(_message.Message):
+    __slots__ = ("name", "value")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    name: bytes
+    value: bytes
+    def __init__(self, name: _Optional[bytes] = ..., value: _Optional[bytes] = ...) -> None: ...
+
+class XattrList(_message.Message):
+    __slots__ = ("items",)
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
+    items: _containers.RepeatedCompositeFieldContainer[Xattr]
+    def __init__(self, items: _Optional[_Iterable[_Union[Xattr, _Mapping]]] = ...) -> None: ...
+
 class Entry(_message.Message):
-    __slots__ = ("kind", "mode", "uid", "gid", "size", "mtime_ns", "chunks", "inline", "target", "tree", "opaque", "origin")
+    __slots__ = ("kind", "mode", "uid", "gid", "size", "mtime_ns", "chunks", "inline", "target", "tree", "opaque", "origin", "atime_ns", "ctime_ns", "rdev", "xattrs")
     KIND_FIELD_NUMBER: _ClassVar[int]
     MODE_FIELD_NUMBER: _ClassVar[int]
     UID_FIELD_NUMBER: _ClassVar[int]
@@ -71,6 +93,10 @@ class Entry(_message.Message):
     TREE_FIELD_NUMBER: _ClassVar[int]
     OPAQUE_FIELD_NUMBER: _ClassVar[int]
     ORIGIN_FIELD_NUMBER: _ClassVar[int]
+    ATIME_NS_FIELD_NUMBER: _ClassVar[int]
+    CTIME_NS_FIELD_NUMBER: _ClassVar[int]
+    RDEV_FIELD_NUMBER: _ClassVar[int]
+    XATTRS_FIELD_NUMBER: _ClassVar[int]
     kind: EntryKind
     mode: int
     uid: int
@@ -83,7 +109,11 @@ class Entry(_message.Message):
     tree: bytes
     opaque: bool
     origin: bytes
-    def __init__(self, kind: _Optional[_Union[EntryKind, str]] = ..., mode: _Optional[int] = ..., uid: _Optional[int] = ..., gid: _Optional[int] = ..., size: _Optional[int] = ..., mtime_ns: _Optional[int] = ..., chunks: _Optional[_Iterable[bytes]] = ..., inline: _Optional[bytes] = ..., target: _Optional[bytes] = ..., tree: _Optional[bytes] = ..., opaque: _Optional[bool] = ..., origin: _Optional[bytes] = ...) -> None: ...
+    atime_ns: int
+    ctime_ns: int
+    rdev: int
+    xattrs: _containers.RepeatedCompositeFieldContainer[Xattr]
+    def __init__(self, kind: _Optional[_Union[EntryKind, str]] = ..., mode: _Optional[int] = ..., uid: _Optional[int] = ..., gid: _Optional[int] = ..., size: _Optional[int] = ..., mtime_ns: _Optional[int] = ..., chunks: _Optional[_Iterable[bytes]] = ..., inline: _Optional[bytes] = ..., target: _Optional[bytes] = ..., tree: _Optional[bytes] = ..., opaque: _Optional[bool] = ..., origin: _Optional[bytes] = ..., atime_ns: _Optional[int] = ..., ctime_ns: _Optional[int] = ..., rdev: _Optional[int] = ..., xattrs: _Optional[_Iterable[_Union[Xattr, _Mapping]]] = ...) -> None: ...
 
 class DirEntry(_message.Message):
     __slots__ = ("name", "entry")
@@ -524,34 +554,50 @@ class RenameOp(_message.Message):
     def __init__(self, src: _Optional[bytes] = ..., dst: _Optional[bytes] = ..., no_replace: _Optional[bool] = ...) -> None: ...
 
 class SetAttrOp(_message.Message):
-    __slots__ = ("path", "mode", "uid", "gid", "mtime_ns")
+    __slots__ = ("path", "mode", "uid", "gid", "mtime_ns", "atime_ns", "ctime_ns", "xattrs")
     PATH_FIELD_NUMBER: _ClassVar[int]
     MODE_FIELD_NUMBER: _ClassVar[int]
     UID_FIELD_NUMBER: _ClassVar[int]
     GID_FIELD_NUMBER: _ClassVar[int]
     MTIME_NS_FIELD_NUMBER: _ClassVar[int]
+    ATIME_NS_FIELD_NUMBER: _ClassVar[int]
+    CTIME_NS_FIELD_NUMBER: _ClassVar[int]
+    XATTRS_FIELD_NUMBER: _ClassVar[int]
     path: bytes
     mode: int
     uid: int
     gid: int
     mtime_ns: int
-    def __init__(self, path: _Optional[bytes] = ..., mode: _Optional[int] = ..., uid: _Optional[int] = ..., gid: _Optional[int] = ..., mtime_ns: _Optional[int] = ...) -> None: ...
+    atime_ns: int
+    ctime_ns: int
+    xattrs: XattrList
+    def __init__(self, path: _Optional[bytes] = ..., mode: _Optional[int] = ..., uid: _Optional[int] = ..., gid: _Optional[int] = ..., mtime_ns: _Optional[int] = ..., atime_ns: _Optional[int] = ..., ctime_ns: _Optional[int] = ..., xattrs: _Optional[_Union[XattrList, _Mapping]] = ...) -> None: ...
+
+class MakeNodeOp(_message.Message):
+    __slots__ = ("path", "entry")
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    ENTRY_FIELD_NUMBER: _ClassVar[int]
+    path: bytes
+    entry: Entry
+    def __init__(self, path: _Optional[bytes] = ..., entry: _Optional[_Union[Entry, _Mapping]] = ...) -> None: ...
 
 class Op(_message.Message):
-    __slots__ = ("write_file", "make_dir", "symlink", "remove", "rename", "set_attr")
+    __slots__ = ("write_file", "make_dir", "symlink", "remove", "rename", "set_attr", "make_node")
     WRITE_FILE_FIELD_NUMBER: _ClassVar[int]
     MAKE_DIR_FIELD_NUMBER: _ClassVar[int]
     SYMLINK_FIELD_NUMBER: _ClassVar[int]
     REMOVE_FIELD_NUMBER: _ClassVar[int]
     RENAME_FIELD_NUMBER: _ClassVar[int]
     SET_ATTR_FIELD_NUMBER: _ClassVar[int]
+    MAKE_NODE_FIELD_NUMBER: _ClassVar[int]
     write_file: WriteFileOp
     make_dir: MakeDirOp
     symlink: SymlinkOp
     remove: RemoveOp
     rename: RenameOp
     set_attr: SetAttrOp
-    def __init__(self, write_file: _Optional[_Union[WriteFileOp, _Mapping]] = ..., make_dir: _Optional[_Union[MakeDirOp, _Mapping]] = ..., symlink: _Optional[_Union[SymlinkOp, _Mapping]] = ..., remove: _Optional[_Union[RemoveOp, _Mapping]] = ..., rename: _Optional[_Union[RenameOp, _Mapping]] = ..., set_attr: _Optional[_Union[SetAttrOp, _Mapping]] = ...) -> None: ...
+    make_node: MakeNodeOp
+    def __init__(self, write_file: _Optional[_Union[WriteFileOp, _Mapping]] = ..., make_dir: _Optional[_Union[MakeDirOp, _Mapping]] = ..., symlink: _Optional[_Union[SymlinkOp, _Mapping]] = ..., remove: _Optional[_Union[RemoveOp, _Mapping]] = ..., rename: _Optional[_Union[RenameOp, _Mapping]] = ..., set_attr: _Optional[_Union[SetAttrOp, _Mapping]] = ..., make_node: _Optional[_Union[MakeNodeOp, _Mapping]] = ...) -> None: ...
 
 class CommitRequest(_message.Message):
     __slots__ = ("workspace", "ops", "expected_version", "writer_id", "first_seq", "last_seq", "skip_failing_ops")

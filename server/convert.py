@@ -13,8 +13,8 @@ from typing import Any
 from citcfs import paths, wire
 from citcfs.errors import CitcError, InvalidArgument
 from citcfs.protos import citc_pb2 as pb
-from citcfs.storage import (CommitResult, MakeDir, Op, Remove, Rename, SetAttr, Symlink,
-                            WriteFile, WriterSeq)
+from citcfs.storage import (CommitResult, MakeDir, MakeNode, Op, Remove, Rename, SetAttr,
+                            Symlink, WriteFile, WriterSeq)
 
 from .grants import Access
 
@@ -50,9 +50,14 @@ def op_from_wire(msg: pb.Op) -> Op:
     if which == "set_attr":
         m = msg.set_attr
         return SetAttr(wire.path_from_wire(m.path), _opt(m, "mode"), _opt(m, "uid"),
-                       _opt(m, "gid"), _opt(m, "mtime_ns"))
+                       _opt(m, "gid"), _opt(m, "mtime_ns"), _opt(m, "atime_ns"),
+                       _opt(m, "ctime_ns"),
+                       wire.xattrs_from_wire(m.xattrs.items) if m.HasField("xattrs") else None)
+    if which == "make_node":
+        m = msg.make_node
+        return MakeNode(wire.path_from_wire(m.path), wire.entry_from_wire(m.entry))
     raise InvalidArgument("an operation names none of write_file, make_dir, symlink, "
-                          "remove, rename, set_attr")
+                          "remove, rename, set_attr, make_node")
 
 
 def ops_from_wire_skipping(msgs: Sequence[pb.Op],

@@ -123,14 +123,21 @@ class Side:
 
 
 def _same_attrs(a: Entry, b: Entry) -> bool:
-    return (a.mode, a.uid, a.gid, a.mtime_ns) == (b.mode, b.uid, b.gid, b.mtime_ns)
+    """Whether two directories look alike. Their times are left out: a directory's
+    mtime and ctime move whenever a name is added, removed or renamed in it, and
+    those changes are reported as the names' own."""
+    return (a.mode, a.uid, a.gid, a.xattrs) == (b.mode, b.uid, b.gid, b.xattrs)
 
 
 def _same_content(a: Entry, b: Entry) -> bool:
+    """Whether two non-directories look alike (atime and ctime left out: they move
+    without any change a diff could show)."""
     if a is b or a == b:
         return True
-    return (a.kind, a.mode, a.uid, a.gid, a.size, a.mtime_ns, a.chunks, a.inline, a.target) == \
-        (b.kind, b.mode, b.uid, b.gid, b.size, b.mtime_ns, b.chunks, b.inline, b.target)
+    return (a.kind, a.mode, a.uid, a.gid, a.size, a.mtime_ns, a.chunks, a.inline, a.target,
+            a.rdev, a.xattrs) == \
+        (b.kind, b.mode, b.uid, b.gid, b.size, b.mtime_ns, b.chunks, b.inline, b.target,
+         b.rdev, b.xattrs)
 
 
 class _Walker:

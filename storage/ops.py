@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Union
 
-from citcfs.entries import Entry
+from citcfs.entries import Entry, Xattrs
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +73,19 @@ class SetAttr:
     uid: int | None = None
     gid: int | None = None
     mtime_ns: int | None = None
+    atime_ns: int | None = None
+    ctime_ns: int | None = None
+    xattrs: Xattrs | None = None
+    """The whole new set of extended attributes, when given."""
 
 
-Op = Union[WriteFile, MakeDir, Symlink, Remove, Rename, SetAttr]
+@dataclass(frozen=True, slots=True)
+class MakeNode:
+    """Create a FIFO, socket or device node (`entry` of a special kind); the path
+    must not exist."""
+
+    path: str
+    entry: Entry
+
+
+Op = Union[WriteFile, MakeDir, Symlink, Remove, Rename, SetAttr, MakeNode]

@@ -25,7 +25,7 @@ from citcfs.errors import (AlreadyExists, CitcError, CorruptData, DirectoryNotEm
 from citcfs.objects import ObjectId
 
 from . import overlay
-from .ops import MakeDir, Op, Remove, Rename, SetAttr, Symlink, WriteFile
+from .ops import MakeDir, MakeNode, Op, Remove, Rename, SetAttr, Symlink, WriteFile
 from .overlay import Node, OverlayView, StoredObject, TreeBatch, TreeLoader
 from .records import OverlayWrite
 
@@ -213,6 +213,8 @@ class Planner:
             self._rename(op)
         elif isinstance(op, SetAttr):
             self._set_attr(op)
+        elif isinstance(op, MakeNode):
+            self._make_node(op)
         else:
             raise InvalidArgument(f"unknown operation {type(op).__name__}")
 
@@ -246,6 +248,15 @@ class Planner:
         entry = Entry.symlink(op.target, uid=op.uid, gid=op.gid,
                               mtime_ns=self._now if op.mtime_ns is None else op.mtime_ns)
         entry.check()
+        self.place(path, entry, clear_below=False)  # nothing there (checked above)
+
+    def _make_node(self, op: MakeNode) -> None:
+        path = paths.normalize(op.path)
+        if not op.entry.is_special:
+            raise InvalidArgument("a node is a FIFO, a socket or a device")
+        op.entry.check()
+        self._create_check(path)
+        entry = op.entry if op.entry.origin is None else op.entry.replace(origin=None)
         self.place(path, entry, clear_below=False)  # nothing there (checked above)
 
     def _remove(self, op: Remove) -> None:
@@ -298,16 +309,12 @@ class Planner:
             current = node.entry.replace(tree=None, opaque=False)
         else:
             current = node.entry
-        changes: dict[str, int] = {}
-        if op.mode is not None:
-            changes["mode"] = op.mode
-        if op.uid is not None:
-            changes["uid"] = op.uid
-        if op.gid is not None:
-            changes["gid"] = op.gid
-        if op.mtime_ns is not None:
-            changes["mtime_ns"] = op.mtime_ns
-        updated = current.replace(**changes)
+        changes: dict[str, object] = {}
+        for field in ("mode", "uid", "gid", "mtime_ns", "atime_ns", "ctime_ns", "xattrs"):
+            value = getattr(op, field)
+            if value is not None:
+                changes[field] = value
+        updated = current.replace(**changes).compact_times()
         updated.check()
         self.view.set(path, updated)
 

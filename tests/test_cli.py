@@ -462,7 +462,8 @@ def test_export_keeps_modes_symlinks_and_mtimes(citc: Citc, client: Client, base
            write(client, "bin/run", b"#!/bin/sh\n", mode=0o750))
     out = home / "exported"
     doc = citc.json("export", "exp", str(out))
-    assert set(doc) == {"source", "root", "directory", "files", "bytes"}
+    assert set(doc) == {"source", "root", "directory", "files", "bytes", "skipped"}
+    assert doc["skipped"] == []
     assert doc["files"] == 7 and doc["bytes"] == sum(
         len(v) for v in BASE.values() if isinstance(v, bytes)) + (3 << 20) + 10
     assert (out / "big.dat").stat().st_size == 3 << 20

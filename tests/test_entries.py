@@ -207,3 +207,86 @@ def test_tree_get_matches_names_by_their_bytes():
     assert tree.get(accented) == tree.get(escaped) == Entry.file(b"1")
     assert tree.get("b") == Entry.file(b"2")
     assert tree.get("\u00e9") is None and tree.get("c") is None
+
+
+# --- times, special files and extended attributes ---------------------------------------------
+
+
+def test_trees_written_before_the_new_fields_keep_their_ids() -> None:
+    tree = Tree.build([
+        ("a", Entry.file(b"hello", mode=0o755, uid=1000, gid=100,
+                         mtime_ns=1_700_000_000_123_456_789)),
+        ("d", Entry.directory(tree=OID, mode=0o700, mtime_ns=5)),
+        ("l", Entry.symlink("../t", mtime_ns=-5))])
+    # The id the encoding gave before atime, ctime, rdev and xattrs existed.
+    assert tree.id.hex() == "0b054e02b8a9aec3825e02b6f7fa6cbffb470439631915a60930ab13c917f7fb"
+
+
+NEW_SAMPLES = [
+    Entry.file(b"x", mtime_ns=10).replace(atime_ns=5, ctime_ns=20),
+    Entry.file(b"x", mtime_ns=10).replace(ctime_ns=-3),
+    Entry.file(b"x").replace(xattrs=((b"security.capability", b"\x01\x00"), (b"user.a", b""))),
+    Entry.directory(opaque=True).replace(xattrs=((b"trusted.t", b"v" * 300),), atime_ns=1),
+    Entry.special(EntryKind.FIFO, mode=0o600, uid=5),
+    Entry.special(EntryKind.SOCKET, mode=0o755),
+    Entry.special(EntryKind.CHARDEV, mode=0o666, rdev=(1 << 8) | 3),
+    Entry.special(EntryKind.BLOCKDEV, rdev=(8 << 8) | 1, mtime_ns=9).replace(ctime_ns=10),
+    Entry.special(EntryKind.CHARDEV),  # rdev 0 is still written for a device
+]
+
+
+@pytest.mark.parametrize("entry", NEW_SAMPLES)
+def test_new_fields_round_trip_and_check(entry: Entry) -> None:
+    entry.check()
+    data = entry.encode()
+    assert Entry.decode(data) == entry
+    with pytest.raises(CorruptData):
+        Entry.decode(data + b"\x00")
+    for cut in range(len(data)):
+        with pytest.raises(CorruptData):
+            Entry.decode(data[:cut])
+    assert Tree.decode(Tree.build([("n", entry)]).encode()) == Tree.build([("n", entry)])
+
+
+def test_times_default_to_mtime_and_compact_away() -> None:
+    entry = Entry.file(b"", mtime_ns=7)
+    assert (entry.st_atime_ns, entry.st_ctime_ns) == (7, 7)
+    same = entry.replace(atime_ns=7, ctime_ns=7).compact_times()
+    assert same == entry and same.encode() == entry.encode()
+    moved = entry.replace(atime_ns=7, ctime_ns=8).compact_times()
+    assert (moved.atime_ns, moved.ctime_ns, moved.st_ctime_ns) == (None, 8, 8)
+
+
+@pytest.mark.parametrize("entry", [
+    Entry.special(EntryKind.FIFO).replace(rdev=3),
+    Entry.special(EntryKind.FIFO).replace(size=1),
+    Entry.file(b"").replace(rdev=1),
+    Entry.file(b"").replace(xattrs=((b"user.b", b""), (b"user.a", b""))),
+    Entry.file(b"").replace(xattrs=((b"user.a", b""), (b"user.a", b"x"))),
+    Entry.file(b"").replace(xattrs=((b"other.a", b""),)),
+    Entry.file(b"").replace(xattrs=((b"user.", b""),)),
+    Entry.file(b"").replace(xattrs=((b"user." + b"n" * 251, b""),)),
+    Entry.file(b"").replace(xattrs=((b"user.a", b"v" * (64 * 1024 + 1)),)),
+    Entry.file(b"").replace(xattrs=((b"user.a", b"v" * 40000), (b"user.b", b"v" * 40000))),
+])
+def test_check_rejects_bad_new_fields(entry: Entry) -> None:
+    with pytest.raises(InvalidArgument):
+        entry.check()
+
+
+def test_decode_rejects_unsorted_or_empty_xattrs() -> None:
+    good = Entry.file(b"").replace(xattrs=((b"user.a", b"1"), (b"user.b", b"2"))).encode()
+    swapped = good.replace(b"user.a", b"user.c")
+    with pytest.raises(CorruptData):
+        Entry.decode(swapped)
+    empty = Entry.file(b"").replace(xattrs=((b"user.a", b"1"),)).encode()
+    with pytest.raises(CorruptData):
+        Entry.decode(empty[:-len(b"\x01\x06user.a\x011")] + b"\x00")
+
+
+def test_special_st_modes() -> None:
+    import stat as st_
+    assert st_.S_ISFIFO(Entry.special(EntryKind.FIFO).st_mode)
+    assert st_.S_ISSOCK(Entry.special(EntryKind.SOCKET).st_mode)
+    assert st_.S_ISCHR(Entry.special(EntryKind.CHARDEV).st_mode)
+    assert st_.S_ISBLK(Entry.special(EntryKind.BLOCKDEV).st_mode)

@@ -541,18 +541,7 @@ def test_statfs_and_access(mounted: Mounted) -> None:
 # --- what the data model does not have -------------------------------------------------------------
 
 
-def test_hard_links_and_device_nodes_are_eperm(mounted: Mounted) -> None:
+def test_hard_links_are_eperm(mounted: Mounted) -> None:
     root = mounted.root
     assert error_of(os.link, root / "README", root / "hardlink") == errno.EPERM
-    assert error_of(os.mkfifo, root / "fifo") == errno.EPERM
-    assert error_of(os.mknod, root / "node", 0o600 | stat.S_IFCHR, os.makedev(1, 3)) == errno.EPERM
     assert not os.path.lexists(root / "hardlink")
-    assert not os.path.lexists(root / "fifo")
-
-
-def test_xattrs_are_not_supported(mounted: Mounted) -> None:
-    path = mounted.root / "README"
-    assert error_of(os.getxattr, path, "user.test") == errno.ENOTSUP
-    assert error_of(os.setxattr, path, "user.test", b"v") == errno.ENOTSUP
-    assert error_of(os.listxattr, path) == errno.ENOTSUP
-    assert error_of(os.removexattr, path, "user.test") == errno.ENOTSUP

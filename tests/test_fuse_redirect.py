@@ -68,6 +68,11 @@ def test_redirected_directory_stays_on_local_disk(shared_env: FuseEnv, citc: Cit
     assert (build / "obj" / "b.o").read_bytes() == b"\0object"
     st = os.stat(build / "log.txt")
     assert (st.st_mode & 0o777, st.st_mtime_ns) == (0o600, 2_000_000_000)
+    os.setxattr(build / "log.txt", "user.k", b"v")  # xattrs pass through too
+    assert (os.listxattr(build / "log.txt"), os.getxattr(build / "log.txt", "user.k")) \
+        == (["user.k"], b"v")
+    os.removexattr(build / "log.txt", "user.k")
+    _fails_with(errno.ENODATA, lambda: os.getxattr(build / "log.txt", "user.k"))
     # Across the edge of the redirection a rename is EXDEV (mv then copies); the
     # redirected directory itself stays, like a mount point.
     _fails_with(errno.EXDEV, lambda: os.rename(build / "log.txt", root / "log.txt"))

@@ -5,10 +5,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from citcfs.client.journal import (Journal, MakeDir, Remove, Rename, SetAttr, Symlink,
+from citcfs.client.journal import (Journal, MakeDir, MakeNode, Remove, Rename, SetAttr, Symlink,
                                    WriteFile, coalesce, decode_record, encode_record,
                                    read_frames)
-from citcfs.entries import Entry
+from citcfs.entries import Entry, EntryKind
 
 F = Entry.file(b"data", mode=0o644)
 
@@ -91,3 +91,22 @@ def test_a_live_journal_is_no_orphan_and_segments_go_when_applied(tmp_path: Path
     assert Journal.orphans(str(tmp_path), "other-server", "ws") == []
     journal.remove()
     assert os.listdir(tmp_path) == []
+
+
+def test_new_attributes_merge_and_round_trip() -> None:
+    fifo = Entry.special(EntryKind.FIFO, mode=0o600)
+    xattrs = ((b"user.a", b"1"),)
+    merged = coalesce([MakeNode("p", fifo), SetAttr("p", ctime_ns=9, xattrs=xattrs)])
+    assert merged == [MakeNode("p", fifo.replace(ctime_ns=9, xattrs=xattrs))]
+    assert coalesce([MakeNode("p", fifo), Remove("p", False)]) == []
+    assert coalesce([SetAttr("f", atime_ns=1, mtime_ns=2), SetAttr("f", ctime_ns=3, xattrs=())]) \
+        == [SetAttr("f", mtime_ns=2, atime_ns=1, ctime_ns=3, xattrs=())]
+    # What a MakeDirOp cannot carry (a ctime of its own, xattrs) stays a SetAttr.
+    made = MakeDir("d", Entry.directory(mtime_ns=1))
+    touched = SetAttr("d", mtime_ns=5, ctime_ns=5, atime_ns=1)
+    assert coalesce([made, touched]) == [made, touched]
+    assert coalesce([made, SetAttr("d", mtime_ns=5, ctime_ns=5, atime_ns=5)]) == \
+        [MakeDir("d", Entry.directory(mtime_ns=5))]
+    for op in (MakeNode("n", fifo.replace(xattrs=xattrs)),
+               SetAttr("p", atime_ns=1, ctime_ns=2, xattrs=xattrs), SetAttr("p", xattrs=())):
+        assert decode_record(encode_record(7, op)) == (7, op)

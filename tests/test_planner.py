@@ -11,7 +11,7 @@ from citcfs import paths
 from citcfs.entries import Entry, EntryKind
 from citcfs.errors import (AlreadyExists, CitcError, DirectoryNotEmpty, InvalidArgument,
                            InvalidPath, IsADirectory, NotADirectory, PathNotFound)
-from citcfs.storage import (Database, MakeDir, Op, Remove, Rename, SetAttr, Symlink,
+from citcfs.storage import (Database, MakeDir, MakeNode, Op, Remove, Rename, SetAttr, Symlink,
                             WriteFile)
 from citcfs.storage import keys
 
@@ -255,3 +255,25 @@ def test_failed_batch_changes_nothing(ws_db: Database) -> None:
     refused(ws_db, [WriteFile("ok", F(b"1")), Remove("README"), MakeDir("src")], AlreadyExists)
     assert not exists(ws_db, "ok")
     assert exists(ws_db, "README")
+
+
+# --- special files, times, extended attributes -----------------------------------------
+
+def test_make_node_and_new_attributes(ws_db: Database) -> None:
+    fifo = Entry.special(EntryKind.FIFO, mode=0o600, mtime_ns=3)
+    dev = Entry.special(EntryKind.CHARDEV, mode=0o666, rdev=0x103)
+    xattrs = ((b"user.k", b"v"),)
+    ws_db.commit("ws", [MakeNode("p", fifo), MakeNode("src/null", dev),
+                        SetAttr("README", atime_ns=1, ctime_ns=50, xattrs=xattrs),
+                        SetAttr("p", mtime_ns=4, ctime_ns=4)])
+    assert ws_db.lookup("ws", "p") == fifo.replace(mtime_ns=4)
+    assert ws_db.lookup("ws", "src/null") == dev
+    readme = ws_db.lookup("ws", "README")
+    assert (readme.st_atime_ns, readme.st_ctime_ns, readme.xattrs) == (1, 50, xattrs)
+    assert ws_db.read_file(readme) == b"hello\n"
+    refused(ws_db, [MakeNode("p", fifo)], AlreadyExists)
+    refused(ws_db, [MakeNode("q", F(b""))], InvalidArgument)
+    refused(ws_db, [MakeNode("missing/q", fifo)], PathNotFound)
+    refused(ws_db, [SetAttr("README", xattrs=((b"bad.k", b""),))], InvalidArgument)
+    ws_db.commit("ws", [Remove("p"), Rename("src/null", "null")])
+    assert not exists(ws_db, "p") and ws_db.lookup("ws", "null").replace(origin=None) == dev

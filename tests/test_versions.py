@@ -17,8 +17,8 @@ from citcfs.errors import (AlreadyExists, BaseNotFound, Conflict, FailedPrecondi
                            HistoryTruncated, InvalidArgument, ObjectMissing, PathNotFound,
                            SnapshotNotFound)
 from citcfs.objects import CHUNK_SIZE, ObjectKind, split_chunks
-from citcfs.storage import (BaseRef, Change, Database, MakeDir, Remove, Rename, SetAttr, Symlink,
-                            WorkspaceRef, WriteFile)
+from citcfs.storage import (BaseRef, Change, Database, MakeDir, MakeNode, Remove, Rename,
+                            SetAttr, Symlink, WorkspaceRef, WriteFile)
 
 UID, GID = os.getuid(), os.getgid()
 
@@ -407,6 +407,20 @@ def test_diff_between_workspace_versions(ws_db: Database) -> None:
     back = list(db.diff(WorkspaceRef("ws", version=2), WorkspaceRef("ws", version=1)))
     assert apply_diff(db, walk(db, "ws", 2), back) == walk(db, "ws", 1)
     assert list(db.diff(WorkspaceRef("ws"), WorkspaceRef("ws", version=2))) == []
+
+
+def test_diff_leaves_out_times_but_not_xattrs_or_devices(ws_db: Database) -> None:
+    db = ws_db
+    db.commit("ws", [SetAttr("src", mtime_ns=5, ctime_ns=6), SetAttr("", mtime_ns=7),
+                     SetAttr("README", atime_ns=9, ctime_ns=10)])
+    assert list(db.diff(BaseRef("main"), WorkspaceRef("ws"))) == []
+    db.commit("ws", [SetAttr("src", xattrs=((b"user.k", b"v"),)),
+                     MakeNode("null", Entry.special(EntryKind.CHARDEV, rdev=0x103))])
+    assert summary(db.diff(BaseRef("main"), WorkspaceRef("ws"))) == [
+        ("null", Change.ADDED, None), ("src", Change.MODIFIED, None)]
+    db.commit("ws", [Remove("null"), MakeNode("null", Entry.special(EntryKind.CHARDEV, rdev=0x105))])
+    assert summary(db.diff(WorkspaceRef("ws", version=2), WorkspaceRef("ws"))) == [
+        ("null", Change.MODIFIED, None)]
 
 
 def test_diff_workspace_against_its_base_and_labels(ws_db: Database) -> None:

@@ -16,12 +16,14 @@ from citcfs.protos import citc_pb2 as pb
 
 from . import barrier, context, output, quoting, refs, trees
 from .redirect_cmd import note, note_json, outside
-from .patch import Change, file_diffs, name_status, stat_lines
+from .patch import Change, file_diffs, inexpressible, name_status, stat_lines
 
 CHANGE_NAMES = {pb.CHANGE_ADDED: "added", pb.CHANGE_MODIFIED: "modified",
                 pb.CHANGE_DELETED: "deleted", pb.CHANGE_TYPE_CHANGED: "type_changed",
                 pb.CHANGE_RENAMED: "renamed"}
-KIND_NAMES = {EntryKind.FILE: "file", EntryKind.DIR: "dir", EntryKind.SYMLINK: "symlink"}
+KIND_NAMES = {EntryKind.FILE: "file", EntryKind.DIR: "dir", EntryKind.SYMLINK: "symlink",
+              EntryKind.FIFO: "fifo", EntryKind.SOCKET: "socket", EntryKind.CHARDEV: "chardev",
+              EntryKind.BLOCKDEV: "blockdev"}
 
 
 def _side(msg: pb.DiffEntry, field: str) -> Entry | None:
@@ -190,6 +192,8 @@ def diff(workspace: str | None, from_: str | None, to: str | None, mode: str,
         for change in found:
             click.echo(_coloured(name_status(change)))
         return
+    for line in inexpressible(found):
+        click.echo(f"citc: not in the patch: {line}", err=True)
     # A bar on stderr for long diffs, unless it would mix with the diff on the terminal.
     show_bar = not sys.stdout.isatty() and len(found) >= PROGRESS_MIN_CHANGES
     total = sum(e.size for c in found for e in (c.old, c.new)

@@ -232,6 +232,28 @@ def _file_diffs(changes: list[Change], file_diff: Callable[..., FileDiff],
                         change.path if new is not None else None, old, new)
 
 
+KIND_WORDS = {EntryKind.FIFO: "fifo", EntryKind.SOCKET: "socket",
+              EntryKind.CHARDEV: "character device", EntryKind.BLOCKDEV: "block device"}
+
+
+def inexpressible(changes: Iterable[Change]) -> list[str]:
+    """What a patch cannot carry among `changes`, one line each: special files
+    (FIFOs, sockets, devices) and extended attributes. The diff still names them."""
+    notes = []
+    for change in changes:
+        for side, entry in (("old", change.old), ("new", change.new)):
+            if entry is not None and entry.kind in KIND_WORDS:
+                verb = {"added": "added", "deleted": "deleted", "renamed": "renamed"}.get(
+                    change.change, "changed")
+                notes.append(f"{KIND_WORDS[entry.kind]} {quoting.quote(change.path)} {verb}")
+                break
+        old_xattrs = change.old.xattrs if change.old is not None else ()
+        new_xattrs = change.new.xattrs if change.new is not None else ()
+        if old_xattrs != new_xattrs:
+            notes.append(f"extended attributes of {quoting.quote(change.path)} changed")
+    return notes
+
+
 def name_status(change: Change) -> str:
     """git's --name-status line, names quoted as git quotes them."""
     suffix = "/" if change.is_dir() else ""
