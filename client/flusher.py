@@ -107,6 +107,9 @@ class Flusher:
         self._broken = bool(recovered)  # recovered records: ask the server first
         self._thread: threading.Thread | None = None
         self._last_sent = 0.0
+        self.before_batch: Callable[[], None] | None = None
+        """Called (by the sending thread, holding no lock) before each batch is cut:
+        the mount journals what it gathers per batch rather than per change."""
         self.acked_seq = 0
         self.last_seq = 0
         self.batches = 0
@@ -215,10 +218,12 @@ class Flusher:
                     self._send_batch()
             except WorkspaceNotFound as exc:
                 self.abandon(exc.message)
-            except CitcError as exc:
-                self.last_error = exc.message
+            except Exception as exc:  # the sending thread must outlive any failure
+                if not isinstance(exc, CitcError):
+                    log.exception("journal: sending a batch failed")
+                self.last_error = exc.message if isinstance(exc, CitcError) else repr(exc)
                 log.warning("journal: the server has not taken the changes to %r yet (%s); "
-                            "retrying in %.2f s", self.workspace, exc.message, delay)
+                            "retrying in %.2f s", self.workspace, self.last_error, delay)
                 with self._cond:
                     self._broken = True
                     self._cond.wait_for(lambda: self._stopping, timeout=delay)
@@ -291,6 +296,8 @@ class Flusher:
             return taken
 
     def _send_batch(self) -> None:
+        if self.before_batch is not None:
+            self.before_batch()
         records = self._take()
         if not records:
             return

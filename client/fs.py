@@ -211,6 +211,8 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         self._next_handle = 1
         self.chunks = ChunkReader(remote, cache, self._call)
         self.conflicts = 0
+        # Directories whose times moved since the last batch was cut: their changes.
+        self._dirty_dirs: dict[str, dict[str, int]] = {}
         self.server = server
         self.sync_writes = sync_writes
         self._fuse_ptr = 0
@@ -221,6 +223,7 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         self.journal = journal
         self._flusher = Flusher(remote, workspace, journal, cache, on_applied=self._applied,
                                 bound_bytes=journal_bytes, full_wait_s=journal_full_wait_s)
+        self._flusher.before_batch = self._journal_dir_times
         self._flusher.start()
         self.redirects = Redirector(redirections_dir(cache.directory, server, workspace),
                                     lambda path: self._inode(None, path))
@@ -780,6 +783,8 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         if moved_entry.is_dir:
             # What lies below a moved directory is not tracked path by path: the
             # rename is a barrier, and the caches below both names start afresh.
+            # Directory times gathered so far go first, under their old names.
+            self._journal_dir_times()
             self._flusher.wait_for(self._journal(op, []))
         else:
             self._journal(op, [(src, None), (dst, moved_entry)])
@@ -833,10 +838,13 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
 
     def _touch_dirs(self, directories: Sequence[str], *, journal: bool = True) -> None:
         """Names were added to, removed from or renamed in `directories`: their
-        mtime and ctime move to now, as POSIX asks, journaled like any change
-        (without `journal`, in the mount's view only: a created file journals its
-        directory's times with its first content, so that `tar` extracting a file
-        still makes one commit of it)."""
+        mtime and ctime move to now, as POSIX asks. The mount shows it at once; the
+        journal gets one change of a directory's times per batch (`_journal_dir_times`,
+        called as the flusher cuts a batch), not one per name, so an `rm -rf` or a
+        `tar` costs one journal record per file. A crash of the mount before the
+        batch is cut loses at most those times, never the change of the name.
+        `journal=False`: the view only (as when a file is created but not yet
+        journaled)."""
         now = time.time_ns()
         for directory in dict.fromkeys(directories):
             try:
@@ -847,10 +855,23 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
                 continue
             changes = {"mtime_ns": now, "ctime_ns": now, "atime_ns": current.st_atime_ns}
             touched = current.replace(**changes).compact_times()
-            if journal:
-                self._journal(SetAttr(directory, **changes), [(directory, touched)])
-            else:
-                self._remember(directory, touched)
+            with self._lock:
+                # Pending until the batch that carries it: the state the view shows.
+                self.meta.pend(self._flusher.last_seq, [(directory, touched)])
+                if journal:
+                    self._dirty_dirs[directory] = changes
+
+    def _journal_dir_times(self) -> None:
+        """Journal the latest times of each directory touched since the last batch."""
+        with self._lock:
+            dirty, self._dirty_dirs = self._dirty_dirs, {}
+            for directory, changes in dirty.items():
+                known, state = self.meta.peek(directory)
+                if known and (state is None or not state.is_dir):
+                    continue  # removed or replaced since: its times went with it
+                seq = self._flusher.append(SetAttr(directory, **changes))
+                if state is not None:
+                    self.meta.pend(seq, [(directory, state)])
 
     def chmod(self, path: str | None, mode: int) -> int:
         if local := self.redirects.find(path):

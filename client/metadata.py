@@ -103,6 +103,21 @@ class HeadMetadata:
                     self.entries.pop(path, None)
         return items
 
+    def peek(self, path: str) -> tuple[bool, Entry | None]:
+        """(known, entry): what the mount knows of `path` without asking the server."""
+        with self.lock:
+            pending = self._pending.get(path)
+            if pending is not None:
+                return True, pending[0]
+            if path in self.entries:
+                return True, self.entries[path]
+            if path:
+                parent, name = paths.split(path)
+                listing = self.listings.get(parent)
+                if listing is not None:
+                    return True, listing.get(name)
+            return False, None
+
     def is_pending(self, path: str, *, dirs: bool = True) -> bool:
         """Whether a journaled change of `path` waits for the server (with `dirs`
         False, not counting a directory whose change was to its attributes or times:

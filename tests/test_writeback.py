@@ -260,8 +260,8 @@ def test_status_counts_what_is_not_on_the_server(fuse_env: FuseEnv) -> None:
         for i in range(5):
             (mount.path / f"f{i}").write_bytes(b"x")
         st = status(mount)
-        # each file, and its directory's new mtime and ctime
-        assert st["pending_ops"] == 10 and st["workspace"] == "ws"
+        # Five files, and at most one change of the root's times per batch cut.
+        assert 5 <= st["pending_ops"] <= 7 and st["workspace"] == "ws"
         assert stat.S_ISREG(os.stat(mount.path / ".citc/status").st_mode)
     finally:
         fuse_env.server.start()
