@@ -39,6 +39,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 from common import log, median_of, result, scratch_dir
@@ -210,27 +211,32 @@ def bench_commit16(address: str, seconds: float, run: int, stream: bool = False,
         with Client.connect(address) as client:
             for i in range(16):
                 client.create_workspace(f"c16-{stream:d}-{run}-{i}", "main")
+    total = _run_together(ctx, lambda i, ready, go, queue: ctx.Process(
+        target=_committer, args=(address, f"c16-{stream:d}-{run}-{i}", seconds, stream, ready,
+                                 go, queue, echo)), "committer")
+    return total / seconds
+
+
+def _run_together(ctx: Any, make: Callable[[int, Any, Any, Any], Any], what: str) -> int:
+    """Start 16 processes made by `make(i, ready, go, queue)`, let them go at once
+    when every one is ready (connected and warmed up), and sum what they report."""
     queue: multiprocessing.Queue[int] = ctx.Queue()
     ready = ctx.Semaphore(0)
     go = ctx.Event()
-    procs = [ctx.Process(target=_committer,
-                         args=(address, f"c16-{stream:d}-{run}-{i}", seconds, stream, ready, go,
-                               queue, echo))
-             for i in range(16)]
+    procs = [make(i, ready, go, queue) for i in range(16)]
     for proc in procs:
         proc.start()
     try:
-        for _ in procs:  # every client connected and warmed up
+        for _ in procs:
             if not ready.acquire(timeout=120):
-                raise RuntimeError("a committer process did not start")
+                raise RuntimeError(f"a {what} process did not start")
         go.set()
-        total = sum(queue.get(timeout=120) for _ in procs)
+        return sum(queue.get(timeout=120) for _ in procs)
     finally:
         for proc in procs:
             proc.join(30)
             if proc.is_alive():
                 proc.kill()
-    return total / seconds
 
 
 BATCH_OPS = 64
@@ -275,24 +281,8 @@ def bench_batched16(address: str, seconds: float, run: int) -> float:
         for i in range(16):
             client.create_workspace(f"b16-{run}-{i}", "main")
             client.commit(f"b16-{run}-{i}", [wire.make_dir_op("d")])
-    queue: multiprocessing.Queue[int] = ctx.Queue()
-    ready = ctx.Semaphore(0)
-    go = ctx.Event()
-    procs = [ctx.Process(target=_batcher, args=(address, f"b16-{run}-{i}", seconds, ready, go, queue))
-             for i in range(16)]
-    for proc in procs:
-        proc.start()
-    try:
-        for _ in procs:
-            if not ready.acquire(timeout=120):
-                raise RuntimeError("a writer process did not start")
-        go.set()
-        total = sum(queue.get(timeout=120) for _ in procs)
-    finally:
-        for proc in procs:
-            proc.join(30)
-            if proc.is_alive():
-                proc.kill()
+    total = _run_together(ctx, lambda i, ready, go, queue: ctx.Process(
+        target=_batcher, args=(address, f"b16-{run}-{i}", seconds, ready, go, queue)), "writer")
     return total / seconds
 
 

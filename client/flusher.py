@@ -384,12 +384,9 @@ class Flusher:
         """After a failure: requeue what was not applied, from the server's progress."""
         applied = self.remote.writer_progress(self.workspace, self.journal.writer_id)
         with self._cond:
-            requeue: list[_Record] = []
-            unsettled = []
-            for batch in self._in_flight:
-                if batch.error is None and batch.result is not None:
-                    unsettled.append(batch)  # answered, waiting for an earlier one
-                requeue.extend(batch.records)
+            # Every batch in flight goes back, answered or not: those the server
+            # applied are at or below `applied` and are settled here.
+            requeue = [record for batch in self._in_flight for record in batch.records]
             self._in_flight.clear()
             requeue.extend(self._waiting)
             self._waiting.clear()
@@ -405,7 +402,6 @@ class Flusher:
         with self._cond:
             self.acked_seq = max(self.acked_seq, min(applied, self.last_seq))
             self._cond.notify_all()
-        del unsettled
 
 
 def _messages(batch: _Batch) -> list[Any]:

@@ -1255,10 +1255,6 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
             return local[0].fsyncdir(local[1])
         return self._barrier()
 
-    def sync_journal(self, timeout: float | None = None) -> bool:
-        """Wait until the server has everything journaled so far."""
-        return self._flusher.wait_for(timeout=timeout)
-
     def release(self, path: str | None, fh: int) -> int:
         if is_local_fh(fh):
             return redirect.release(fh)

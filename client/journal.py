@@ -170,13 +170,6 @@ def op_from_wire(msg: pb.Op, new: bool = False) -> JournalOp:
     raise CorruptData(f"unknown journal operation {which!r}")
 
 
-def op_paths(op: JournalOp) -> tuple[str, ...]:
-    """The paths whose state `op` sets."""
-    if isinstance(op, Rename):
-        return (op.src, op.dst)
-    return (op.path,)
-
-
 def chunk_ids(op: JournalOp) -> tuple[bytes, ...]:
     """The chunks a journaled file refers to (pinned in the local cache until sent)."""
     if isinstance(op, WriteFile):

@@ -65,10 +65,10 @@ def flush_mounts(workspace: str, timeout: float | None = None) -> list[MountStat
     Unavailable when a mount cannot reach the server within `timeout`.
     """
     found = []
-    for mountpoint in serving_mounts(workspace):
-        state = flush_mount(mountpoint, timeout)
-        if state is not None:
-            found.append(state)
+    for mountpoint, status in _serving(workspace):
+        state = _state(mountpoint, status)
+        _wait(state, FLUSH_TIMEOUT_S if timeout is None else timeout)
+        found.append(state)
     return found
 
 
@@ -76,6 +76,11 @@ def serving_mounts(workspace: str) -> list[str]:
     """The live mounts on this machine that serve `workspace` from this command's
     server, as their `.citc/status` says (dead mounts, mounts of a workspace of that
     name on another server, and mounts whose workspace was deleted are left out)."""
+    return [mountpoint for mountpoint, _ in _serving(workspace)]
+
+
+def _serving(workspace: str) -> list[tuple[str, dict[str, Any]]]:
+    """`serving_mounts`, each with the status it answered."""
     address = context.get().address()
     found = []
     for mount in context.citc_mounts():
@@ -88,7 +93,7 @@ def serving_mounts(workspace: str) -> list[str]:
             continue
         if status.get("workspace_deleted"):
             continue  # serves nothing: the workspace it served was deleted
-        found.append(mount.mountpoint)
+        found.append((mount.mountpoint, status))
     return found
 
 
@@ -102,11 +107,15 @@ def flush_mount(mountpoint: str, timeout: float | None = None) -> MountState | N
         raise errors.WorkspaceDeleted(
             f"the workspace of the mount on {mountpoint} was deleted on the server; what "
             f"the mount had not sent was dropped")
-    state = MountState(mountpoint, int(status.get("pending_ops", 0)),
-                       int(status.get("conflicts", 0)), bool(status.get("sync_writes")),
-                       str(status.get("last_error", "")))
+    state = _state(mountpoint, status)
     _wait(state, FLUSH_TIMEOUT_S if timeout is None else timeout)
     return state
+
+
+def _state(mountpoint: str, status: dict[str, Any]) -> MountState:
+    return MountState(mountpoint, int(status.get("pending_ops", 0)),
+                      int(status.get("conflicts", 0)), bool(status.get("sync_writes")),
+                      str(status.get("last_error", "")))
 
 
 def _wait(state: MountState, timeout: float) -> None:
