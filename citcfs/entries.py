@@ -468,9 +468,10 @@ def _read_entry(cls: type[Entry], data: bytes, pos: int) -> tuple[Entry, int]:
     if kind == EntryKind.SYMLINK:
         raw, pos = read_blob(data, pos)
         target = raw.decode("utf-8", "surrogateescape")
-    tree = None
+    tree: ObjectId | None = None
     if flags & _HAS_TREE:
-        tree, pos = read_raw(data, pos, ID_SIZE)
+        raw_tree, pos = read_raw(data, pos, ID_SIZE)
+        tree = ObjectId(raw_tree)
     origin = None
     if flags & _HAS_ORIGIN:
         raw, pos = read_blob(data, pos)
@@ -496,7 +497,7 @@ def _read_xattrs(data: bytes, pos: int) -> tuple[Xattrs, int]:
     count, pos = read_uint(data, pos)
     if not count:
         raise CorruptData("an empty list of extended attributes is not written")
-    items = []
+    items: list[tuple[bytes, bytes]] = []
     for _ in range(count):
         name, pos = read_blob(data, pos)
         value, pos = read_blob(data, pos)

@@ -16,7 +16,7 @@ since `citcfs` does not depend on `citcfs.storage`.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, cast
 
 from citcfs import paths
 from citcfs.entries import Entry, EntryKind, Xattrs, check_xattrs
@@ -65,7 +65,7 @@ def kind_from_wire(value: int) -> ObjectKind:
 def entry_to_wire(entry: Entry, out: pb.Entry | None = None) -> pb.Entry:
     """`entry` as a message (filled into `out` when given)."""
     msg = pb.Entry() if out is None else out
-    msg.kind = int(entry.kind)
+    msg.kind = cast(pb.EntryKind, int(entry.kind))
     msg.mode = entry.mode
     msg.uid = entry.uid
     msg.gid = entry.gid

@@ -29,6 +29,7 @@ Locking: one condition guards the queues. Callbacks (`on_applied`) run without i
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -323,7 +324,7 @@ class Flusher:
             raise
         self.batches += 1
         self._last_sent = time.monotonic()
-        batch.future.add_done_callback(lambda future, b=batch: self._answered(b, future))
+        batch.future.add_done_callback(functools.partial(self._answered, batch))
 
     def _upload(self, batch: _Batch) -> None:
         """Upload the chunks of `batch` that the server does not hold yet."""

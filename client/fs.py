@@ -127,7 +127,7 @@ class OpenFile:
         self.ctime_ns = entry.st_ctime_ns if entry is not None else now
         self.xattrs = entry.xattrs if entry is not None else ()
         self.size = entry.size if entry is not None else 0
-        self.scratch: Any = None
+        self.scratch: Scratch | None = None
         self.dirty = entry is None
         self.dirty_chunks: set[int] = set()
         self.refs = 0
@@ -869,7 +869,9 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
                 known, state = self.meta.peek(directory)
                 if known and (state is None or not state.is_dir):
                     continue  # removed or replaced since: its times went with it
-                seq = self._flusher.append(SetAttr(directory, **changes))
+                seq = self._flusher.append(SetAttr(directory, mtime_ns=changes["mtime_ns"],
+                                                   atime_ns=changes["atime_ns"],
+                                                   ctime_ns=changes["ctime_ns"]))
                 if state is not None:
                     self.meta.pend(seq, [(directory, state)])
 
@@ -946,7 +948,7 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
             with self._lock:
                 open_file = self._open.get(view.path)
             if open_file is not None:
-                return open_file.xattrs  # type: ignore[no-any-return]
+                return open_file.xattrs
         return self._lookup(view).xattrs
 
     def getxattr(self, path: str, name: str, position: int = 0) -> bytes:
@@ -961,7 +963,7 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         kernel asks for security.capability before every write)."""
         if local := self.redirects.find(path):
             try:
-                return local[0].getxattr(local[1], name)  # type: ignore[no-any-return]
+                return local[0].getxattr(local[1], name)
             except FuseOSError as exc:
                 if exc.errno == errno.ENODATA:
                     return None
@@ -1080,7 +1082,7 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
                 self._truncate_scratch(open_file, 0)
         return self._new_handle(Handle(view, entry, open_file))
 
-    def _scratch(self, open_file: OpenFile) -> Any:
+    def _scratch(self, open_file: OpenFile) -> Scratch:
         """The file's scratch copy, filled with its committed content on first need."""
         if open_file.scratch is None:
             scratch = Scratch(self._scratch_dir)

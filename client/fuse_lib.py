@@ -11,6 +11,7 @@ from __future__ import annotations
 import ctypes
 import errno
 import os
+from typing import Any
 
 os.environ.setdefault("FUSE_LIBRARY_NAME", "fuse3")
 
@@ -86,7 +87,7 @@ LOOP_THREADS = 10
 """libfuse 3's default cap on the threads serving requests, passed explicitly."""
 
 
-class CitcFUSE(FUSE):
+class CitcFUSE(FUSE):  # type: ignore[valid-type,misc]  # mfusepy has no types
     """mfusepy's FUSE, passing rename(2) flags and ftruncate's handle on (mfusepy drops
     them), and creating files without inspecting the operation's signature each time."""
 
@@ -119,7 +120,7 @@ class CitcFUSE(FUSE):
             fi.direct_io = 1
         return 0
 
-    def getxattr(self, path: bytes, name: bytes, value: object, size: int, *args: object) -> int:
+    def getxattr(self, path: bytes, name: bytes, value: Any, size: int, *args: object) -> int:
         # The kernel asks for security.capability before every write(); a missing
         # attribute is answered without raising (mfusepy's path raises, formats
         # and logs an exception per call).

@@ -32,7 +32,7 @@ import os
 import struct
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
-from typing import Union
+from typing import Any, Union
 
 import xxhash
 
@@ -107,7 +107,7 @@ class SetAttr:
     ctime_ns: int | None = None
     xattrs: Xattrs | None = None
 
-    def changes(self) -> dict[str, object]:
+    def changes(self) -> dict[str, Any]:
         """The fields this change sets, by Entry field name."""
         found = {"mode": self.mode, "uid": self.uid, "gid": self.gid, "mtime_ns": self.mtime_ns,
                  "atime_ns": self.atime_ns, "ctime_ns": self.ctime_ns, "xattrs": self.xattrs}
@@ -145,28 +145,27 @@ def op_from_wire(msg: pb.Op, new: bool = False) -> JournalOp:
         return WriteFile(wire.path_from_wire(msg.write_file.path),
                          wire.entry_from_wire(msg.write_file.entry), new)
     if which == "make_dir":
-        m = msg.make_dir
-        return MakeDir(wire.path_from_wire(m.path),
-                       Entry.directory(mode=m.mode, uid=m.uid, gid=m.gid, mtime_ns=m.mtime_ns))
+        md = msg.make_dir
+        return MakeDir(wire.path_from_wire(md.path),
+                       Entry.directory(mode=md.mode, uid=md.uid, gid=md.gid, mtime_ns=md.mtime_ns))
     if which == "symlink":
-        m = msg.symlink
-        return Symlink(wire.path_from_wire(m.path),
-                       Entry.symlink(paths.from_bytes(m.target), uid=m.uid, gid=m.gid,
-                                     mtime_ns=m.mtime_ns))
+        sl = msg.symlink
+        return Symlink(wire.path_from_wire(sl.path),
+                       Entry.symlink(paths.from_bytes(sl.target), uid=sl.uid, gid=sl.gid,
+                                     mtime_ns=sl.mtime_ns))
     if which == "remove":
         return Remove(wire.path_from_wire(msg.remove.path), bool(msg.remove.must_be_dir))
     if which == "rename":
-        m = msg.rename
-        return Rename(wire.path_from_wire(m.src), wire.path_from_wire(m.dst), m.no_replace)
+        mv = msg.rename
+        return Rename(wire.path_from_wire(mv.src), wire.path_from_wire(mv.dst), mv.no_replace)
     if which == "set_attr":
-        m = msg.set_attr
-        xattrs = wire.xattrs_from_wire(m.xattrs.items) if m.HasField("xattrs") else None
-        return SetAttr(wire.path_from_wire(m.path),
-                       *(getattr(m, f) if m.HasField(f) else None for f in _ATTR_FIELDS),
-                       xattrs=xattrs)
+        sa = msg.set_attr
+        xattrs = wire.xattrs_from_wire(sa.xattrs.items) if sa.HasField("xattrs") else None
+        fields: dict[str, Any] = {f: getattr(sa, f) for f in _ATTR_FIELDS if sa.HasField(f)}
+        return SetAttr(wire.path_from_wire(sa.path), **fields, xattrs=xattrs)
     if which == "make_node":
-        m = msg.make_node
-        return MakeNode(wire.path_from_wire(m.path), wire.entry_from_wire(m.entry))
+        mn = msg.make_node
+        return MakeNode(wire.path_from_wire(mn.path), wire.entry_from_wire(mn.entry))
     raise CorruptData(f"unknown journal operation {which!r}")
 
 

@@ -209,7 +209,7 @@ class HeadMetadata:
             prefix = path + "/"
             for table in (self.entries, self.listings, self.readdir_cache):
                 for key in [k for k in table if k == path or k.startswith(prefix) or not path]:
-                    del table[key]  # type: ignore[attr-defined]
+                    del table[key]
             if path:
                 parent = paths.split(path)[0]
                 self.listings.pop(parent, None)

@@ -176,7 +176,7 @@ class RpcRemote:
             # The stream is the cheaper way; a commit arriving while another thread's
             # is in it takes a call of its own rather than waiting its turn.
             if self._commits.busy:
-                return self.client.commit(workspace, ops, expected_version)  # type: ignore[arg-type]
+                return self.client.commit(workspace, ops, expected_version)
             return self._commits.commit(workspace, ops, expected_version)  # type: ignore[arg-type]
         return int(_retrying(commit, "commit").version)
 

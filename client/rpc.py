@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import grpc
 
@@ -42,7 +42,9 @@ def error_from_rpc(exc: grpc.RpcError) -> errors.CitcError:
     """The citcfs error a failed call stands for."""
     code = exc.code() if hasattr(exc, "code") else grpc.StatusCode.UNKNOWN
     details = (exc.details() if hasattr(exc, "details") else None) or str(code)
-    trailers = (exc.trailing_metadata() if hasattr(exc, "trailing_metadata") else None) or ()
+    # (key, value) pairs at run time, whatever the stubs say of their type
+    trailers: Any = (exc.trailing_metadata() if hasattr(exc, "trailing_metadata")
+                     else None) or ()
     name = next((str(v) for k, v in trailers if k == ERROR_KEY), "")
     conflicts = [bytes(v) for k, v in trailers if k == CONFLICT_PATH_KEY]
     return _error(code, details, name, conflicts)
@@ -154,7 +156,8 @@ class Client:
             yield pb.ImportBaseRequest(header=pb.ImportBaseHeader(base=base, message=message))
             for kind, data in objects_:
                 yield pb.ImportBaseRequest(object=pb.Object(
-                    id=objects.object_id(kind, data), kind=int(kind), data=data))
+                    id=objects.object_id(kind, data), kind=cast(pb.ObjectKind, int(kind)),
+                    data=data))
             for path, entry in entries:
                 request = pb.ImportBaseRequest()
                 request.entry.path = wire.path_to_wire(path)
@@ -207,7 +210,8 @@ class Client:
     def grant(self, workspace: str, user: str, access: int,
               timeout: float | None = 30) -> None:
         """Grant `access` (pb.ACCESS_READ, pb.ACCESS_WRITE, pb.ACCESS_NONE to revoke)."""
-        self.stub.Grant(pb.GrantRequest(workspace=workspace, user=user, access=access),
+        self.stub.Grant(pb.GrantRequest(workspace=workspace, user=user,
+                                        access=cast(pb.Access, access)),
                         **self._kw(timeout))
 
     # --- reads -----------------------------------------------------------------------
@@ -543,7 +547,7 @@ class CommitStream:
                 raise error_from_rpc(exc) from None
         if answer.HasField("error"):
             raise error_from_commit_error(answer.error)
-        return answer.committed  # type: ignore[no-any-return]
+        return answer.committed
 
     def close(self) -> None:
         with self._lock:

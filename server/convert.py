@@ -31,31 +31,31 @@ def op_from_wire(msg: pb.Op) -> Op:
     """One commit operation, validated (InvalidArgument/InvalidPath if malformed)."""
     which = msg.WhichOneof("op")
     if which == "write_file":
-        m = msg.write_file
-        return WriteFile(wire.path_from_wire(m.path), wire.entry_from_wire(m.entry))
+        wf = msg.write_file
+        return WriteFile(wire.path_from_wire(wf.path), wire.entry_from_wire(wf.entry))
     if which == "make_dir":
-        m = msg.make_dir
-        return MakeDir(wire.path_from_wire(m.path), m.mode or 0o755, m.uid, m.gid,
-                       _opt(m, "mtime_ns"))
+        md = msg.make_dir
+        return MakeDir(wire.path_from_wire(md.path), md.mode or 0o755, md.uid, md.gid,
+                       _opt(md, "mtime_ns"))
     if which == "symlink":
-        m = msg.symlink
-        return Symlink(wire.path_from_wire(m.path), paths.from_bytes(m.target), m.uid, m.gid,
-                       _opt(m, "mtime_ns"))
+        sl = msg.symlink
+        return Symlink(wire.path_from_wire(sl.path), paths.from_bytes(sl.target), sl.uid, sl.gid,
+                       _opt(sl, "mtime_ns"))
     if which == "remove":
-        m = msg.remove
-        return Remove(wire.path_from_wire(m.path), m.recursive, _opt(m, "must_be_dir"))
+        rm = msg.remove
+        return Remove(wire.path_from_wire(rm.path), rm.recursive, _opt(rm, "must_be_dir"))
     if which == "rename":
-        m = msg.rename
-        return Rename(wire.path_from_wire(m.src), wire.path_from_wire(m.dst), m.no_replace)
+        mv = msg.rename
+        return Rename(wire.path_from_wire(mv.src), wire.path_from_wire(mv.dst), mv.no_replace)
     if which == "set_attr":
-        m = msg.set_attr
-        return SetAttr(wire.path_from_wire(m.path), _opt(m, "mode"), _opt(m, "uid"),
-                       _opt(m, "gid"), _opt(m, "mtime_ns"), _opt(m, "atime_ns"),
-                       _opt(m, "ctime_ns"),
-                       wire.xattrs_from_wire(m.xattrs.items) if m.HasField("xattrs") else None)
+        sa = msg.set_attr
+        return SetAttr(wire.path_from_wire(sa.path), _opt(sa, "mode"), _opt(sa, "uid"),
+                       _opt(sa, "gid"), _opt(sa, "mtime_ns"), _opt(sa, "atime_ns"),
+                       _opt(sa, "ctime_ns"),
+                       wire.xattrs_from_wire(sa.xattrs.items) if sa.HasField("xattrs") else None)
     if which == "make_node":
-        m = msg.make_node
-        return MakeNode(wire.path_from_wire(m.path), wire.entry_from_wire(m.entry))
+        mn = msg.make_node
+        return MakeNode(wire.path_from_wire(mn.path), wire.entry_from_wire(mn.entry))
     raise InvalidArgument("an operation names none of write_file, make_dir, symlink, "
                           "remove, rename, set_attr, make_node")
 

@@ -18,7 +18,7 @@ import functools
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar, cast
 
 import grpc
 
@@ -43,49 +43,61 @@ from .limits import Limits
 
 log = logging.getLogger("citcfs.server")
 
-F = TypeVar("F", bound=Callable[..., Any])
+Request = TypeVar("Request")
+Response = TypeVar("Response")
+Handler = Callable[["CitcServicer", Request, grpc.ServicerContext, Identity], Response]
+"""An RPC method as written: it also takes the caller's authenticated identity."""
+RpcMethod = Callable[["CitcServicer", Request, grpc.ServicerContext], Response]
+"""An RPC method as grpcio calls it."""
 
 _IMPORT_OBJECT_BATCH = 256
 
 
-def _fail(context: grpc.ServicerContext, method: str, exc: BaseException) -> None:
+def _fail(context: grpc.ServicerContext, method: str, exc: BaseException) -> NoReturn:
     """Abort the call with the status `exc` maps to (this raises)."""
     code = status_for(exc)
     if code is None:
         log.error("%s failed unexpectedly", method, exc_info=exc)
         context.abort(grpc.StatusCode.INTERNAL, f"internal error in {method}: "
                       f"{type(exc).__name__}; see the server log")
-    log.info("%s -> %s: %s", method, code.name, details_for(exc))  # type: ignore[union-attr]
+    log.info("%s -> %s: %s", method, code.name, details_for(exc))
     context.set_trailing_metadata(trailers_for(exc))
-    context.abort(code, details_for(exc))  # type: ignore[arg-type]
+    context.abort(code, details_for(exc))
 
 
-def unary(method: F) -> F:
+def _aborted(context: grpc.ServicerContext) -> bool:
+    """Whether the call already ended with a status (`context.abort` raised)."""
+    return cast(Any, context).code() is not None
+
+
+def unary(method: Handler[Request, Response]) -> RpcMethod[Request, Response]:
     """Wrap an RPC returning one message: authenticate, map errors to a status."""
     @functools.wraps(method)
-    def wrapper(self: "CitcServicer", request: Any, context: grpc.ServicerContext) -> Any:
+    def wrapper(self: "CitcServicer", request: Request, context: grpc.ServicerContext) -> Response:
         try:
             identity = self.auth.authenticate(context)
             return method(self, request, context, identity)
         except Exception as exc:  # noqa: BLE001 - every error becomes a status
-            if context.code() is not None:
-                raise  # already aborted
+            if _aborted(context):
+                raise
             _fail(context, method.__name__, exc)
-    return wrapper  # type: ignore[return-value]
+    return wrapper
 
 
-def streaming(method: F) -> F:
+def streaming(method: Handler[Request, Iterator[Response]]
+              ) -> RpcMethod[Request, Iterator[Response]]:
     """Wrap an RPC that yields messages: authenticate, map errors to a status."""
     @functools.wraps(method)
-    def wrapper(self: "CitcServicer", request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
+    def wrapper(self: "CitcServicer", request: Request,
+                context: grpc.ServicerContext) -> Iterator[Response]:
         try:
             identity = self.auth.authenticate(context)
             yield from method(self, request, context, identity)
         except Exception as exc:  # noqa: BLE001
-            if context.code() is not None:
+            if _aborted(context):
                 raise
             _fail(context, method.__name__, exc)
-    return wrapper  # type: ignore[return-value]
+    return wrapper
 
 
 def commit_error_for(exc: BaseException) -> pb.CommitError | None:
@@ -348,7 +360,8 @@ class CitcServicer(pb_grpc.CitcServicer):
         oids = wire.ids_from_wire(request.ids)
         for oid in oids:
             kind, data = self.db.read_object(oid)
-            yield pb.ReadObjectsResponse(object=pb.Object(id=oid, kind=int(kind), data=data))
+            kind_value = cast(pb.ObjectKind, int(kind))
+            yield pb.ReadObjectsResponse(object=pb.Object(id=oid, kind=kind_value, data=data))
 
     # --- writes ----------------------------------------------------------------------
 
@@ -578,9 +591,14 @@ class CitcServicer(pb_grpc.CitcServicer):
                 identity: Identity) -> pb.CommitResponse:
         state, _ = self._workspace(identity, request.workspace, Access.WRITE)
         version, label = _version_fields(request)
-        if version is None and not label:
+        target: int | str
+        if label:
+            target = label
+        elif version is not None:
+            target = version
+        else:
             raise InvalidArgument("restore which version? give a version or a label")
-        return convert.commit_to_wire(self.db.restore(state.name, label or version))
+        return convert.commit_to_wire(self.db.restore(state.name, target))
 
     @unary
     def Revert(self, request: pb.RevertRequest, context: grpc.ServicerContext,

@@ -36,15 +36,16 @@ class LmdbTxn:
 
     __slots__ = ("_txn", "_dbs", "_env", "_seekers")
 
-    def __init__(self, env: lmdb.Environment, txn: lmdb.Transaction, dbs: dict[str, Any]) -> None:
+    def __init__(self, env: lmdb.Environment, txn: "lmdb.Transaction[bytes]",
+                 dbs: dict[str, Any]) -> None:
         self._env = env
         self._txn = txn
         self._dbs = dbs
         # One cursor per table for single seeks (lookups seek once per path component);
         # range scans get cursors of their own, since they may interleave.
-        self._seekers: dict[str, lmdb.Cursor] = {}
+        self._seekers: dict[str, "lmdb.Cursor[bytes]"] = {}
 
-    def _seeker(self, table: str) -> lmdb.Cursor:
+    def _seeker(self, table: str) -> "lmdb.Cursor[bytes]":
         cursor = self._seekers.get(table)
         if cursor is None:
             cursor = self._seekers[table] = self._txn.cursor(self._dbs[table])

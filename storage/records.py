@@ -334,7 +334,7 @@ def decode_paths(data: bytes) -> tuple[str, ...]:
 Record = Union[BaseRevisionAdded, WorkspaceCreated, Committed, WorkspaceDeleted, LabelSet,
                LabelRemoved, RetentionSet, VersionsPruned, RedirectionsSet]
 
-_RECORD_CLASSES: dict[int, type] = {
+_RECORD_CLASSES: dict[int, type[Record]] = {
     cls.TYPE: cls for cls in (BaseRevisionAdded, WorkspaceCreated, Committed, WorkspaceDeleted,
                               LabelSet, LabelRemoved, RetentionSet, VersionsPruned,
                               RedirectionsSet)

@@ -19,8 +19,8 @@ from citcfs.errors import CitcError, Unavailable
 from . import context
 
 # click 8.2+ raises this for a group given no subcommand; older clicks print help.
-_NO_ARGS_IS_HELP: type[Exception] = getattr(click.exceptions, "NoArgsIsHelpError",
-                                            type("_Never", (Exception,), {}))
+_NO_ARGS_IS_HELP: type[click.ClickException] = getattr(click.exceptions, "NoArgsIsHelpError",
+                                            type("_Never", (click.ClickException,), {}))
 
 
 def _fail(message: str, code: int) -> None:
