@@ -135,7 +135,7 @@ class EchoServer:
 def _echo_commit(client: Client) -> Any:
     """A callable shaped like `Client.commit` that calls the echo method instead: the
     same request built and serialized, the same metadata and timeout."""
-    from citcfs.client.rpc import _commit_request
+    from citcfs.client.commit_streams import commit_request
     from citcfs.protos import citc_pb2 as pb
 
     call = client.channel.unary_unary(ECHO_METHOD,
@@ -144,7 +144,7 @@ def _echo_commit(client: Client) -> Any:
 
     def commit(workspace: str, ops: Any, expected_version: int | None = None,
                timeout: float | None = 60) -> Any:
-        return call(_commit_request(workspace, ops, expected_version), **client._kw(timeout))
+        return call(commit_request(workspace, ops, expected_version), **client._kw(timeout))
     return commit
 
 

@@ -20,10 +20,11 @@ from citcfs.entries import Entry
 from citcfs.errors import Unavailable, WorkspaceDeleted
 from citcfs.objects import ObjectId, ObjectKind
 
-from .rpc import error_from_rpc
+from .rpc_errors import error_from_rpc
 
 if TYPE_CHECKING:
-    from .rpc import BatchResult, Client
+    from .commit_streams import BatchResult
+    from .rpc import Client
 
 log = logging.getLogger("citcfs.client")
 T = TypeVar("T")

@@ -14,7 +14,8 @@ from server_support import import_small_base, running_server, server_process, so
 
 from citcfs import errors, wire
 from citcfs.client.remote import RpcRemote
-from citcfs.client.rpc import BatchResult, Client
+from citcfs.client.commit_streams import BatchResult
+from citcfs.client.rpc import Client
 from citcfs.entries import Entry
 from citcfs.protos import citc_pb2 as pb
 from citcfs.server.app import CitcServer, ServerConfig
