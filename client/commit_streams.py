@@ -27,11 +27,11 @@ log = logging.getLogger("citcfs.client")
 
 
 def commit_request(workspace: str, ops: Sequence[pb.Op], expected_version: int | None, *,
-                    writer_id: bytes = b"", first_seq: int = 0, last_seq: int = 0,
-                    skip_failing_ops: bool = False) -> pb.CommitRequest:
+                   writer_id: bytes = b"", first_seq: int = 0, last_seq: int = 0,
+                   skip_failing_ops: bool = False, workspace_id: int = 0) -> pb.CommitRequest:
     request = pb.CommitRequest(workspace=workspace, ops=list(ops), writer_id=writer_id,
                                first_seq=first_seq, last_seq=last_seq,
-                               skip_failing_ops=skip_failing_ops)
+                               skip_failing_ops=skip_failing_ops, workspace_id=workspace_id)
     if expected_version is not None:
         request.expected_version = expected_version
     return request
@@ -208,10 +208,13 @@ class PipelinedCommits:
             return len(self._outstanding)
 
     def submit(self, workspace: str, ops: Sequence[pb.Op], *, writer_id: bytes, first_seq: int,
-               last_seq: int, skip_failing_ops: bool = True) -> "Future[BatchResult]":
-        """Send one writer batch now; its future gives the BatchResult or the error."""
+               last_seq: int, skip_failing_ops: bool = True,
+               workspace_id: int = 0) -> "Future[BatchResult]":
+        """Send one writer batch now (to the workspace with `workspace_id` only, if
+        given); its future gives the BatchResult or the error."""
         request = commit_request(workspace, ops, None, writer_id=writer_id, first_seq=first_seq,
-                                  last_seq=last_seq, skip_failing_ops=skip_failing_ops)
+                                 last_seq=last_seq, skip_failing_ops=skip_failing_ops,
+                                 workspace_id=workspace_id)
         future: Future[BatchResult] = Future()
         future.set_running_or_notify_cancel()
         with self._lock:

@@ -118,6 +118,9 @@ class Flusher:
         self.last_error = ""
         self.gone = False
         """The workspace was deleted on the server: everything journaled is dropped."""
+        self._gone_reason = ""
+        """Why the server refused a batch as not for this workspace (it was deleted,
+        or its name now names another one), until the sending thread abandons."""
         now = time.monotonic()
         for seq, op in recovered:
             # A dead mount pinned the new chunks of its files; which were new is not
@@ -213,6 +216,8 @@ class Flusher:
                 if gone:
                     self._drop_all()
                 elif broken:
+                    if self._gone_reason:
+                        raise WorkspaceNotFound(self._gone_reason)
                     self._recover()
                     delay = BACKOFF_S[0]
                 else:
@@ -313,7 +318,8 @@ class Flusher:
                     return
             batch.future = self.remote.commit_batch(
                 self.workspace, _messages(batch),
-                writer_id=self.journal.writer_id, first_seq=batch.first, last_seq=batch.last)
+                writer_id=self.journal.writer_id, first_seq=batch.first, last_seq=batch.last,
+                workspace_id=self.journal.workspace_id)
         except BaseException:
             with self._cond:
                 if batch not in self._in_flight:
@@ -349,7 +355,9 @@ class Flusher:
             exc = future.exception()
             if exc is not None:
                 batch.error = exc
-                if not self._broken:
+                if isinstance(exc, WorkspaceNotFound):
+                    self._gone_reason = exc.message  # the sending thread abandons
+                elif not self._broken:
                     log.info("journal: batch %d-%d not applied (%s); resending from the "
                              "server's progress", batch.first, batch.last, exc)
                 self._broken = True

@@ -192,7 +192,8 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         self.workspace = workspace
         self.cache = cache
         # First: WorkspaceNotFound before anything is made for the mount.
-        self.watcher = Watcher(remote, workspace, remote.workspace_version(workspace),
+        workspace_id, version = remote.workspace_head(workspace)
+        self.watcher = Watcher(remote, workspace, version,
                                drop=self._drop_changed, settle=self._settle,
                                gone=self._workspace_gone)
         self._watch_enabled = watch
@@ -219,7 +220,8 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         self.rpc_count = 0
         self._scratch_dir = _scratch_dir(cache.directory)
         if journal is None:
-            journal = Journal.create(journal_dir(cache.directory), server, workspace)
+            journal = Journal.create(journal_dir(cache.directory), server, workspace,
+                                     workspace_id)
         self.journal = journal
         self._flusher = Flusher(remote, workspace, journal, cache, on_applied=self._applied,
                                 bound_bytes=journal_bytes, full_wait_s=journal_full_wait_s)

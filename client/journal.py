@@ -282,6 +282,17 @@ def _merge_attrs(prior: JournalOp, change: SetAttr) -> JournalOp | None:
 # --- the journal files ------------------------------------------------------------------
 
 
+def _read_header(payload: bytes) -> dict[str, str]:
+    """The fields of a segment's header frame ({} if it is not one this code wrote)."""
+    try:
+        fields = json.loads(payload)
+    except ValueError:
+        return {}
+    if not isinstance(fields, dict):
+        return {}
+    return {str(key): str(value) for key, value in fields.items() if key != "segment"}
+
+
 def journal_key(server: str, workspace: str) -> str:
     """The name part shared by every journal of one workspace on one server."""
     return xxhash.xxh3_64_hexdigest(f"{server}\0{workspace}".encode())
@@ -295,6 +306,9 @@ class Journal:
         self.directory = directory
         self.key = key
         self.writer_id = writer_id
+        self.workspace_id = int(header.get("workspace_id", 0))
+        """The id of the workspace written to (0: unknown, a journal of an older
+        version): its batches go to that workspace only, never to a namesake."""
         self._lock_fd = lock_fd
         self._header = header
         self._segments: list[tuple[int, int]] = []  # (segment number, its last seq)
@@ -305,8 +319,10 @@ class Journal:
     # --- opening ----------------------------------------------------------------------
 
     @classmethod
-    def create(cls, directory: str, server: str, workspace: str) -> "Journal":
-        """A new, empty journal with a writer id of its own, locked by this process."""
+    def create(cls, directory: str, server: str, workspace: str,
+               workspace_id: int = 0) -> "Journal":
+        """A new, empty journal of the workspace with `workspace_id`, with a writer
+        id of its own, locked by this process."""
         os.makedirs(directory, exist_ok=True)
         key = journal_key(server, workspace)
         writer_id = os.urandom(16)
@@ -314,7 +330,8 @@ class Journal:
                           os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         return cls(directory, key, writer_id, lock_fd,
-                   {"server": server, "workspace": workspace, "writer": writer_id.hex()})
+                   {"server": server, "workspace": workspace, "writer": writer_id.hex(),
+                    "workspace_id": str(workspace_id)})
 
     @classmethod
     def orphans(cls, directory: str, server: str,
@@ -352,7 +369,10 @@ class Journal:
         for number in numbers:
             with open(self._segment_path(number), "rb") as handle:
                 frames = read_frames(handle.read())
-            next(frames, None)  # the header
+            header = next(frames, None)
+            if header is not None and not self.workspace_id:
+                self._header = {**self._header, **_read_header(header)}
+                self.workspace_id = int(self._header.get("workspace_id", 0))
             last = 0
             for payload in frames:
                 seq, op = decode_record(payload)

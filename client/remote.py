@@ -44,8 +44,8 @@ class ChangeSet:
 
 
 class Remote(Protocol):
-    def workspace_version(self, workspace: str) -> int:
-        """The head version; WorkspaceNotFound if there is no such workspace."""
+    def workspace_head(self, workspace: str) -> tuple[int, int]:
+        """(id, head version); WorkspaceNotFound if there is no such workspace."""
         ...
 
     def lookup(self, workspace: str, path: str, version: int | None = None) -> Entry: ...
@@ -78,9 +78,11 @@ class Remote(Protocol):
         ...
 
     def commit_batch(self, workspace: str, ops: Sequence[object], *, writer_id: bytes,
-                     first_seq: int, last_seq: int) -> "Future[BatchResult]":
+                     first_seq: int, last_seq: int,
+                     workspace_id: int = 0) -> "Future[BatchResult]":
         """Send one writer batch (wire ops, citcfs.wire's *_op) pipelined, skipping
-        failing ops; the future gives its BatchResult, or the error (OutOfSequence,
+        failing ops, to the workspace with `workspace_id` only (if non-zero); the
+        future gives its BatchResult, or the error (OutOfSequence, WorkspaceNotFound,
         or Unavailable when the stream broke: the caller resends, duplicates are
         recognized). Never retried here."""
         ...
@@ -140,8 +142,9 @@ class RpcRemote:
         self._commits = client.commit_stream()
         self._batches = client.pipelined_commits()
 
-    def workspace_version(self, workspace: str) -> int:
-        return int(_retrying(lambda: self.client.describe_workspace(workspace), "describe").version)
+    def workspace_head(self, workspace: str) -> tuple[int, int]:
+        found = _retrying(lambda: self.client.describe_workspace(workspace), "describe")
+        return int(found.id), int(found.version)
 
     def lookup(self, workspace: str, path: str, version: int | None = None) -> Entry:
         return _retrying(lambda: self.client.lookup(workspace, path, version), "lookup")
@@ -182,10 +185,11 @@ class RpcRemote:
         return int(_retrying(commit, "commit").version)
 
     def commit_batch(self, workspace: str, ops: Sequence[object], *, writer_id: bytes,
-                     first_seq: int, last_seq: int) -> "Future[BatchResult]":
+                     first_seq: int, last_seq: int,
+                     workspace_id: int = 0) -> "Future[BatchResult]":
         return self._batches.submit(workspace, ops, writer_id=writer_id,  # type: ignore[arg-type]
                                     first_seq=first_seq, last_seq=last_seq,
-                                    skip_failing_ops=True)
+                                    skip_failing_ops=True, workspace_id=workspace_id)
 
     def writer_progress(self, workspace: str, writer_id: bytes) -> int:
         return _retrying(lambda: self.client.writer_progress(workspace, writer_id),

@@ -281,8 +281,8 @@ class Client:
         `skipped`) instead of failing the commit. See CommitRequest in the .proto.
         """
         request = commit_request(workspace, ops, expected_version, writer_id=writer_id,
-                                  first_seq=first_seq, last_seq=last_seq,
-                                  skip_failing_ops=skip_failing_ops)
+                                 first_seq=first_seq, last_seq=last_seq,
+                                 skip_failing_ops=skip_failing_ops)
         return self.stub.Commit(request, **self._kw(timeout))
 
     def commit_stream(self) -> "CommitStream":

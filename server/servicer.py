@@ -25,7 +25,8 @@ import grpc
 from citcfs import __version__ as citcfs_version
 from citcfs import paths, wire
 from citcfs.entries import Entry, Tree
-from citcfs.errors import HistoryTruncated, InvalidArgument, PermissionDenied
+from citcfs.errors import (HistoryTruncated, InvalidArgument, PermissionDenied,
+                           WorkspaceNotFound)
 from citcfs.objects import CHUNK_SIZE, ObjectId, ObjectKind
 from citcfs.protos import citc_pb2 as pb
 from citcfs.protos import citc_pb2_grpc as pb_grpc
@@ -448,6 +449,9 @@ class CitcServicer(pb_grpc.CitcServicer):
             positions, refused = list(range(len(ops))), []
         state, _ = self._workspace(identity, request.workspace, Access.WRITE)
         expected = request.expected_version if request.HasField("expected_version") else None
+        if request.workspace_id and request.workspace_id != state.id:
+            raise WorkspaceNotFound(f"workspace {state.name!r} is not the one this writer "
+                                    f"wrote to (that one was deleted)")
         result = self.db.commit(state.name, ops, expected, workspace_id=state.id, writer=writer,
                                 skip_failing=request.skip_failing_ops)
         log.debug("commit %s@%d (%d paths%s) by %s", result.workspace, result.version,

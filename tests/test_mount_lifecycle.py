@@ -190,3 +190,31 @@ def test_the_journal_of_a_deleted_workspace_is_dropped_not_replayed_forever(
     # The file and its directory's times: two journaled changes, dropped once.
     assert sum(len(re.findall(r"dropping \d+ journaled changes", text))
                for text in logs) == 1, logs
+
+
+def test_the_journal_of_a_deleted_workspace_never_reaches_a_namesake(fuse_env: FuseEnv) -> None:
+    """Deleted and created again under its name, a workspace is another one: what a
+    dead mount journaled for the old one is dropped, not written into the new one."""
+    assert fuse_env.server is not None
+    fuse_env.import_tree(SMALL_TREE)
+    workspace = fuse_env.new_workspace()
+    mount = fuse_env.mount(workspace)
+    os.listdir(mount.path)
+    fuse_env.server.stop()
+    (mount.path / "orphan.txt").write_bytes(b"meant for the old workspace\n")
+    mount.kill9()
+    fuse_env.server.start()
+    client = fuse_env.client()
+    client.delete_workspace(workspace)
+    client.create_workspace(workspace, "main")
+    journals = mount.cache_dir / "journals"
+    left = set(os.listdir(journals))
+    assert any(name.endswith(".jnl") for name in left), "the dead mount left its journal"
+
+    again = fuse_env.mount(workspace, cache_dir=mount.cache_dir)
+    assert not (again.path / "orphan.txt").exists()
+    assert (again.path / "README").read_bytes() == SMALL_TREE["README"]
+    assert client.describe_workspace(workspace).version == 0
+    assert not left & set(os.listdir(journals)), "the old journal was dropped"
+    logs = [p.read_text() for p in fuse_env.tmp_path.glob("mount*.log")]
+    assert any(re.search(r"dropping \d+ journaled changes", text) for text in logs), logs

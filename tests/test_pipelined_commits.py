@@ -71,6 +71,29 @@ def test_commit_with_writer_and_skipped_ops(client: Client) -> None:
         client.commit("w", [put("c"), wire.remove_op("missing")])
 
 
+
+def test_a_batch_for_a_deleted_workspace_never_reaches_its_namesake(client: Client) -> None:
+    old_id = client.describe_workspace("w").id
+    pipe = client.pipelined_commits()
+    try:
+        first = pipe.submit("w", [put("a")], writer_id=W1, first_seq=1, last_seq=1,
+                            workspace_id=old_id)
+        assert first.result(timeout=30).version == 1
+        client.delete_workspace("w")
+        client.create_workspace("w", "main")
+        late = pipe.submit("w", [put("b")], writer_id=W1, first_seq=2, last_seq=2,
+                           workspace_id=old_id)
+        with pytest.raises(errors.WorkspaceNotFound, match="deleted"):
+            late.result(timeout=30)
+    finally:
+        pipe.close()
+    assert client.describe_workspace("w").version == 0
+    with pytest.raises(errors.PathNotFound):
+        client.lookup("w", "b")
+    new_id = client.describe_workspace("w").id
+    assert new_id != old_id
+    assert client.commit("w", [put("c")], writer_id=W1, first_seq=1, last_seq=1).version == 1
+
 def test_writer_progress_needs_read_access(tmp_path: Path) -> None:
     tokens = tmp_path / "tokens"
     tokens.write_text("tok-alice-0123456789 alice\ntok-bob-0123456789 bob\n")
