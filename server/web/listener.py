@@ -24,6 +24,7 @@ from citcfs.errors import AlreadyExists, InvalidArgument, Unavailable
 log = logging.getLogger("citcfs.server.http")
 
 START_TIMEOUT_S = 10.0
+STOP_GRACE_S = 5.0
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -62,7 +63,7 @@ class HttpListener:
         try:
             config = uvicorn.Config(app, ssl_certfile=tls_cert, ssl_keyfile=tls_key,
                                     log_config=None, access_log=False, lifespan="off",
-                                    timeout_graceful_shutdown=5, server_header=False)
+                                    timeout_graceful_shutdown=None, server_header=False)
             config.load()  # TLS files are read here, in the caller's thread
             server = uvicorn.Server(config)
             thread = threading.Thread(target=cls._run, args=(server, sock), daemon=True,
@@ -91,8 +92,17 @@ class HttpListener:
         except BaseException:  # noqa: BLE001 - logged; start() or stop() sees the thread end
             log.exception("the HTTP listener failed")
 
-    def stop(self) -> None:
-        """Stop accepting, let requests in flight finish (5 s at most), join the thread."""
+    def stop(self, grace_s: float = STOP_GRACE_S) -> None:
+        """Stop accepting, let requests in flight finish (`grace_s` at most), then close
+        every connection and join the thread.
+
+        uvicorn would also wait for idle keep-alive connections to close, and a
+        browser may keep one open for minutes; only requests in flight are waited for.
+        """
         self._server.should_exit = True
+        deadline = time.monotonic() + grace_s
+        while self._server.server_state.tasks and time.monotonic() < deadline:
+            time.sleep(0.02)
+        self._server.force_exit = True
         self._thread.join(10)
         self._socket.close()

@@ -39,7 +39,7 @@ from .render import MAX_DIFF_BYTES, file_diff, is_shown
 from .site import Site, ws_url
 
 VERSIONS_PER_PAGE = 50
-PATHS_PER_VERSION = 20
+PATHS_PER_VERSION = 10
 FILES_PER_PAGE = 25
 MAX_VIEW_BYTES = MAX_DIFF_BYTES
 
