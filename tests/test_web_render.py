@@ -80,3 +80,19 @@ def test_file_diff_names_binary_added_and_mode_changes() -> None:
     link = DiffEntry("l", Change.ADDED, None, Entry.symlink("target"))
     assert render.file_diff(link, _read).hunks[0].lines[0].html == "target"
     assert not render.is_shown(DiffEntry("d", Change.ADDED, None, Entry.directory()))
+
+
+def test_highlighted_files_are_cached_by_content_and_bounded() -> None:
+    from citcfs.server.web.highlight import LineCache, highlight_file
+
+    data = b"def cached():\n    return 'once'\n"
+    first = highlight_file("x.py", data)
+    assert highlight_file("y.py", data) is first  # same content, same lexer: one entry
+    assert highlight_file("x.txt", data) is not first  # another lexer
+    cache = LineCache(max_chars=8 * 200)
+    for i in range(20):
+        cache.put((bytes([i]), "x.py"), ("a" * 100,))
+    assert cache.get((bytes([0]), "x.py")) is None  # the oldest went first
+    assert cache.get((bytes([19]), "x.py")) == ("a" * 100,)
+    cache.put((b"big", "x.py"), ("b" * 1000,))  # over an eighth of the cache: not kept
+    assert cache.get((b"big", "x.py")) is None

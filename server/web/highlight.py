@@ -11,9 +11,13 @@ escaped but not coloured. Classes are pygments' short names, styled by `CSS`.
 
 from __future__ import annotations
 
+import collections
 import functools
 import posixpath
+import threading
 from html import escape
+
+import blake3
 
 from pygments.formatters import HtmlFormatter
 from pygments.lexer import Lexer
@@ -35,11 +39,15 @@ def _lexer_for(name: str) -> Lexer | None:
         return None
 
 
-def lexer_for(path: str) -> Lexer | None:
-    """The lexer for a file name (cached by extension, or by name without one)."""
+def _lexer_key(path: str) -> str:
     name = posixpath.basename(path)
     _, ext = posixpath.splitext(name)
-    return _lexer_for(f"x{ext}" if ext else name)
+    return f"x{ext}" if ext else name
+
+
+def lexer_for(path: str) -> Lexer | None:
+    """The lexer for a file name (cached by extension, or by name without one)."""
+    return _lexer_for(_lexer_key(path))
 
 
 @functools.lru_cache(maxsize=None)
@@ -72,3 +80,52 @@ def highlight_lines(path: str, text: str) -> list[str]:
     if len(lines) != wanted:  # a lexer that added or dropped a line end: stay exact
         return plain_lines(text)
     return ["".join(parts) for parts in lines]
+
+
+class LineCache:
+    """Highlighted files by (BLAKE3 of the bytes, lexer), least recently used first
+    out, bounded in characters. Content never changes under its hash, so an entry is
+    never stale; a cryptographic hash, so no one can make their file show as
+    another's. Thread-safe: pages render on a thread pool."""
+
+    def __init__(self, max_chars: int) -> None:
+        self._max_chars = max_chars
+        self._chars = 0
+        self._items: collections.OrderedDict[tuple[bytes, str], tuple[str, ...]] = \
+            collections.OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[bytes, str]) -> tuple[str, ...] | None:
+        with self._lock:
+            lines = self._items.get(key)
+            if lines is not None:
+                self._items.move_to_end(key)
+            return lines
+
+    def put(self, key: tuple[bytes, str], lines: tuple[str, ...]) -> None:
+        size = sum(len(line) for line in lines) + 64
+        if size > self._max_chars // 8:
+            return  # one file may not push out everything else
+        with self._lock:
+            if key in self._items:
+                return
+            self._items[key] = lines
+            self._chars += size
+            while self._chars > self._max_chars:
+                _, dropped = self._items.popitem(last=False)
+                self._chars -= sum(len(line) for line in dropped) + 64
+
+
+CACHE = LineCache(max_chars=32 << 20)
+
+
+def highlight_file(path: str, data: bytes) -> tuple[str, ...]:
+    """`data` decoded as UTF-8 (bad bytes replaced) and highlighted for `path`, one
+    HTML string per line, from `CACHE` when this content was shown before: a review
+    page is opened again and again, and lexing is most of its cost."""
+    key = (blake3.blake3(data).digest(), _lexer_key(path))
+    lines = CACHE.get(key)
+    if lines is None:
+        lines = tuple(highlight_lines(path, data.decode("utf-8", "replace")))
+        CACHE.put(key, lines)
+    return lines

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from citcfs.entries import Entry, EntryKind
 from citcfs.storage.diff import Change, DiffEntry
 
-from .highlight import highlight_lines
+from .highlight import highlight_file
 
 MAX_DIFF_BYTES = 1 << 20
 MAX_DIFF_LINES = 20_000
@@ -87,12 +87,11 @@ def _content(entry: Entry | None, read: Reader, notes: list[str]) -> bytes | Non
     return read(entry)
 
 
-def _lines(path: str, data: bytes) -> list[str]:
-    text = data.decode("utf-8", "replace")
-    lines = highlight_lines(path, text)
-    if text.endswith("\n"):
-        lines.pop()
-    return lines if text else []
+def _lines(path: str, data: bytes) -> tuple[str, ...]:
+    if not data:
+        return ()
+    lines = highlight_file(path, data)
+    return lines[:-1] if data.endswith(b"\n") else lines
 
 
 def _raw_lines(data: bytes) -> list[bytes]:
@@ -102,8 +101,8 @@ def _raw_lines(data: bytes) -> list[bytes]:
     return lines if data else []
 
 
-def _hunks(old_raw: list[bytes], new_raw: list[bytes], old_html: list[str],
-           new_html: list[str]) -> tuple[Hunk, ...]:
+def _hunks(old_raw: list[bytes], new_raw: list[bytes], old_html: tuple[str, ...],
+           new_html: tuple[str, ...]) -> tuple[Hunk, ...]:
     matcher = difflib.SequenceMatcher(None, old_raw, new_raw, autojunk=False)
     hunks = []
     for group in matcher.get_grouped_opcodes(CONTEXT_LINES):

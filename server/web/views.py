@@ -34,7 +34,7 @@ from citcfs.storage.results import Ref
 
 from ..auth import Identity
 from . import refs
-from .highlight import highlight_lines
+from .highlight import highlight_file
 from .render import MAX_DIFF_BYTES, file_diff, is_shown
 from .site import Site, ws_url
 
@@ -191,8 +191,8 @@ def file_view(site: Site, request: Request, identity: Identity) -> Response:
         if b"\0" in data:
             note = f"binary file, {entry.size:,} bytes"
         else:
-            lines = highlight_lines(path, data.decode("utf-8", "replace"))
-            if lines and lines[-1] == "":
+            lines = list(highlight_file(path, data)) if data else []
+            if data.endswith(b"\n"):
                 lines.pop()
     return site.page("file.html", identity, ws=state, at=at, path=path, entry=entry,
                      crumbs=_breadcrumbs(posixpath.dirname(path) or paths.ROOT),
