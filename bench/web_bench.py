@@ -29,7 +29,8 @@ from typing import Any
 from common import log, result, scratch_dir
 from generated_base import import_generated_base
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests"))
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "tests"))
 from server_support import ServerProcess  # noqa: E402 - `citc server` as a process, as tests run it
 
 from citcfs import wire

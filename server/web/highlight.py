@@ -54,7 +54,7 @@ def lexer_for(path: str) -> Lexer | None:
 def _css_class(ttype: _TokenType) -> str:
     while ttype not in STANDARD_TYPES:
         ttype = ttype.parent
-    return STANDARD_TYPES[ttype]
+    return str(STANDARD_TYPES[ttype])
 
 
 def plain_lines(text: str) -> list[str]:

@@ -56,8 +56,10 @@ def parse_at(workspace: str, at: str) -> At:
         return At(workspace)
     if at.isdigit():
         return At(workspace, "version", version=int(at))
-    if at in ("fork", "base"):
-        return At(workspace, at)
+    if at == "fork":
+        return At(workspace, "fork")
+    if at == "base":
+        return At(workspace, "base")
     if at.startswith("base@"):
         rev = at[len("base@"):]
         if not rev.isdigit():
