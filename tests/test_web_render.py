@@ -96,3 +96,26 @@ def test_highlighted_files_are_cached_by_content_and_bounded() -> None:
     assert cache.get((bytes([19]), "x.py")) == ("a" * 100,)
     cache.put((b"big", "x.py"), ("b" * 1000,))  # over an eighth of the cache: not kept
     assert cache.get((b"big", "x.py")) is None
+
+
+def test_a_large_diff_is_summed_up_not_shown() -> None:
+    from citcfs.objects import ObjectKind, object_id
+
+    contents: dict[ObjectId, bytes] = {}
+
+    def chunked(data: bytes) -> Entry:
+        oid = object_id(ObjectKind.CHUNK, data)
+        contents[oid] = data
+        return Entry.file(chunks=(oid,), size=len(data))
+
+    def read(entry: Entry) -> bytes:
+        return entry.inline if entry.inline is not None else contents[entry.chunks[0]]
+
+    big = b"".join(f"{i}\n".encode() for i in range(render.MAX_SHOWN_LINES + 1))
+    diff = render.file_diff(DiffEntry("big", Change.ADDED, None, chunked(big)), read)
+    assert diff.hunks == () and diff.added == render.MAX_SHOWN_LINES + 1
+    assert diff.notes == (f"a large diff ({render.MAX_SHOWN_LINES + 1:,} lines): not shown "
+                          "here; view the file",)
+    huge = chunked(b"x\n" * (render.MAX_DIFF_LINES + 1))
+    notes = render.file_diff(DiffEntry("huge", Change.ADDED, None, huge), read).notes
+    assert notes[0].startswith("too many lines")

@@ -226,3 +226,26 @@ def test_unknown_workspace_and_pages_carry_security_headers(web: Web) -> None:
     style = web.get("/style.css")
     assert style.status == 200 and style.headers["content-type"].startswith("text/css")
     assert ".code .k" in style.text  # pygments' classes
+
+
+def test_paths_with_odd_bytes_round_trip_through_urls(server: CitcServer, web: Web) -> None:
+    from citcfs import paths, wire
+    from citcfs.entries import Entry
+    from server_support import connect
+
+    odd = paths.from_bytes(b"dir x/caf\xe9 #1?.txt")  # not UTF-8, a space, '#' and '?'
+    client = connect(server, ALICE)
+    try:
+        client.create_workspace("odd", "main")
+        client.commit("odd", [wire.make_dir_op("dir x"),
+                              wire.write_file_op(odd, Entry.file(b"odd\n"))])
+    finally:
+        client.close()
+    listing = web.get("/ws/odd/tree/dir%20x", token=ALICE).text
+    link = re.search(r'href="(/ws/odd/file/dir%20x/caf%E9%20%231%3F.txt\?at=head)"', listing)
+    assert link is not None, listing
+    page = web.get(html.unescape(link.group(1)), token=ALICE)
+    assert page.status == 200 and "odd" in text_of(page.text)
+    raw = web.get("/ws/odd/raw/dir%20x/caf%E9%20%231%3F.txt", token=ALICE)
+    assert raw.body == b"odd\n"
+    assert raw.headers["content-disposition"] == "attachment; filename*=UTF-8''caf%E9%20%231%3F.txt"

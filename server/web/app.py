@@ -29,7 +29,7 @@ from citcfs.storage import Database
 from ..auth import Authenticator, Identity
 from ..grants import GrantStore
 from . import http_metrics, session, views
-from .highlight import CSS
+from .highlight import CSS, warm_up
 from .site import Site
 
 MAX_LOGIN_BODY = 8 << 10
@@ -38,6 +38,7 @@ MAX_LOGIN_BODY = 8 << 10
 def create_app(db: Database, auth: Authenticator, grants: GrantStore, tls: bool) -> Starlette:
     """The ASGI app of one server's HTTP listener."""
     site = Site(db, auth, grants, tls)
+    warm_up()
     style = site.templates.get_template("style.css").render(code_css=CSS)
 
     @site.endpoint("/metrics", login=False)

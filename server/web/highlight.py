@@ -45,6 +45,18 @@ def _lexer_key(path: str) -> str:
     return f"x{ext}" if ext else name
 
 
+def warm_up() -> threading.Thread:
+    """Find the first lexers in a background thread. pygments' first lookup scans
+    every installed package's entry points for plugins: seconds, once per process,
+    which the first page viewed would otherwise wait for."""
+    def find() -> None:
+        for name in ("x.py", "x.c", "x.go", "x.md", "x.txt"):
+            _lexer_for(name)
+    thread = threading.Thread(target=find, name="citc-http-lexers", daemon=True)
+    thread.start()
+    return thread
+
+
 def lexer_for(path: str) -> Lexer | None:
     """The lexer for a file name (cached by extension, or by name without one)."""
     return _lexer_for(_lexer_key(path))

@@ -22,6 +22,9 @@ from .highlight import highlight_file
 
 MAX_DIFF_BYTES = 1 << 20
 MAX_DIFF_LINES = 20_000
+MAX_SHOWN_LINES = 2_000
+"""A file whose hunks hold more lines is summed up, not shown, so that a page of 25
+files stays a page (GitHub calls these "large diffs")."""
 CONTEXT_LINES = 3
 
 Reader = Callable[[Entry], bytes]
@@ -154,5 +157,9 @@ def file_diff(entry: DiffEntry, read: Reader) -> FileDiff:
                    _lines(entry.path, new_data or b""))
     added = sum(1 for hunk in hunks for line in hunk.lines if line.kind == "add")
     deleted = sum(1 for hunk in hunks for line in hunk.lines if line.kind == "del")
+    shown = sum(len(hunk.lines) for hunk in hunks)
+    if shown > MAX_SHOWN_LINES:
+        notes.append(f"a large diff ({shown:,} lines): not shown here; view the file")
+        hunks = ()
     return FileDiff(entry.path, entry.change.value, entry.old_path, tuple(notes), hunks,
                     added, deleted)

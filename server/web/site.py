@@ -111,7 +111,10 @@ class Site:
     def page(self, name: str, identity: Identity | None, status: int = 200,
              **values: Any) -> HTMLResponse:
         html = self.templates.get_template(name).render(user=identity, **values)
-        return HTMLResponse(html, status_code=status, headers=SECURITY_HEADERS)
+        # A path whose bytes are not UTF-8 holds surrogate escapes: shown as U+FFFD
+        # (its links keep the exact bytes, percent-encoded by `url_path`).
+        body = html.encode("utf-8", "surrogateescape").decode("utf-8", "replace").encode()
+        return HTMLResponse(body, status_code=status, headers=SECURITY_HEADERS)
 
     def error_page(self, exc: BaseException, identity: Identity | None) -> HTMLResponse:
         code = status_of(exc)

@@ -21,7 +21,7 @@ from __future__ import annotations
 import itertools
 import posixpath
 from dataclasses import dataclass
-from urllib.parse import quote
+from urllib.parse import quote, unquote_to_bytes
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -63,8 +63,15 @@ def _page_number(request: Request) -> int:
 
 
 def _path_param(request: Request) -> str:
-    raw = str(request.path_params.get("path", ""))
-    return paths.normalize(raw) if raw.strip("/") else paths.ROOT
+    """The workspace path a URL names after ``/ws/NAME/KIND/``, from its exact bytes:
+    the decoded ``path`` parameter would have replaced bytes that are not UTF-8."""
+    raw_path = request.scope.get("raw_path")
+    if raw_path:
+        parts = raw_path.split(b"?", 1)[0].split(b"/", 4)
+        text = paths.from_bytes(unquote_to_bytes(parts[4])) if len(parts) == 5 else ""
+    else:
+        text = str(request.path_params.get("path", ""))
+    return paths.normalize(text) if text.strip("/") else paths.ROOT
 
 
 def _resolve(site: Site, identity: Identity, page_ws: str, at: refs.At) -> Ref:
