@@ -29,10 +29,11 @@ from starlette.routing import Route
 
 from citcfs import paths
 from citcfs.entries import Entry, EntryKind
-from citcfs.errors import HistoryTruncated, InvalidArgument, IsADirectory
+from citcfs.errors import HistoryTruncated, InvalidArgument, IsADirectory, WorkspaceNotFound
 from citcfs.storage.results import Ref
 
-from ..auth import Identity
+from ..auth import Identity, access_of
+from ..grants import Access
 from . import refs
 from .highlight import highlight_file
 from .render import MAX_DIFF_BYTES, file_diff, is_shown
@@ -90,11 +91,12 @@ def _labels_by_version(site: Site, name: str) -> dict[int, list[str]]:
 def workspaces(site: Site, request: Request, identity: Identity) -> Response:
     rows = []
     for state in sorted(site.db.list_workspaces(), key=lambda s: s.name):
+        if access_of(identity, state.id, state.owner, site.grants) < Access.READ:
+            continue  # as ListWorkspaces: only what the caller may read
         try:
-            site.workspace(identity, state.name)
-        except Exception:  # noqa: BLE001 - no access (or deleted meanwhile): not listed
-            continue
-        labels = [label.label for label in site.db.labels(state.name)]
+            labels = [label.label for label in site.db.labels(state.name)]
+        except WorkspaceNotFound:
+            continue  # deleted since the listing
         rows.append((state, labels))
     return site.page("workspaces.html", identity, rows=rows)
 
