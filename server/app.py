@@ -32,6 +32,7 @@ import threading
 from collections.abc import Callable
 from concurrent import futures
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -48,8 +49,9 @@ from .grants import GrantStore
 from .hub import InvalidationHub
 from .limits import Limits
 from .servicer import CitcServicer
-from .web.app import create_app
-from .web.listener import HttpListener
+
+if TYPE_CHECKING:
+    from .web.listener import HttpListener
 
 log = logging.getLogger("citcfs.server")
 
@@ -201,9 +203,7 @@ class CitcServer:
             server.start()
             started = server
             if http_address is not None:
-                app = create_app(db, servicer.auth, servicer.grants, tls=bool(config.tls_cert))
-                http = HttpListener.start(app, *http_address, tls_cert=config.tls_cert,
-                                          tls_key=config.tls_key)
+                http = cls._start_http(config, db, servicer, http_address)
         except BaseException:
             if started is not None:
                 started.stop(0)
@@ -215,6 +215,18 @@ class CitcServer:
                  config.data_dir, limits.thread_pool_size,
                  "TLS" if credentials else "no TLS")
         return cls(config, db, server, executor, servicer, health_servicer, address, http)
+
+    @staticmethod
+    def _start_http(config: ServerConfig, db: Database, servicer: CitcServicer,
+                    address: tuple[str, int]) -> HttpListener:
+        """The HTTP listener. Its modules (Starlette, uvicorn, Jinja2, pygments) are
+        imported only here, so a server without --http starts as fast as before."""
+        from .web.app import create_app
+        from .web.listener import HttpListener
+
+        app = create_app(db, servicer.auth, servicer.grants, tls=bool(config.tls_cert))
+        return HttpListener.start(app, *address, tls_cert=config.tls_cert,
+                                  tls_key=config.tls_key)
 
     @staticmethod
     def _http_address(config: ServerConfig, tokens: TokenTable | None) -> tuple[str, int] | None:
