@@ -22,6 +22,9 @@ must run in parallel are separate processes (multiprocessing, spawn).
     watch      100 Watch streams in 4 processes; one commit at a
                time; time from sending the commit to each stream's
                event (one monotonic clock)                         -> watch_latency_p50/p99_ms
+    web_diff   the web view's diff page, 10 changed files in a
+               100k-file base (bench/web_bench.py; alone:
+               `python bench/run.py web`)                          -> web_diff_ms_p50
 
 Watch streams pace themselves (`Limits.watch_min_interval_s`, 25 ms) so that bursts
 coalesce; the watch step spaces its commits 40 ms apart so that it measures the
@@ -43,6 +46,7 @@ from collections.abc import Callable
 from typing import Any
 
 from common import log, median_of, result, scratch_dir
+from web_bench import bench_web_diff
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests"))
 from server_support import ServerProcess  # noqa: E402 - `citc server` as a process, as tests run it
@@ -429,6 +433,7 @@ def run(quick: bool, runs: int = 3, smoke: bool = False) -> dict[str, dict[str, 
             log(f"watch: {results['watch_latency_p99_ms']['value']} ms p99")
         finally:
             server.stop()
+    results.update(bench_web_diff(quick, smoke))  # a server of its own, with --http
     return results
 
 

@@ -32,6 +32,7 @@ import threading
 from collections.abc import Callable
 from concurrent import futures
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -48,6 +49,9 @@ from .grants import GrantStore
 from .hub import InvalidationHub
 from .limits import Limits
 from .servicer import CitcServicer
+
+if TYPE_CHECKING:
+    from .web.listener import HttpListener
 
 log = logging.getLogger("citcfs.server")
 
@@ -97,6 +101,9 @@ class ServerConfig:
     """fsync every commit (False only for throwaway benchmarks)."""
     local_user: str | None = None
     """Who Unix-socket callers are; the server's OS user by default."""
+    http: str | None = None
+    """``host:port`` of the HTTP listener (metrics, health, web view); None: none.
+    Loopback unless TLS and tokens are configured, as for the gRPC port."""
 
 
 def is_unix(address: str) -> bool:
@@ -152,8 +159,11 @@ class CitcServer:
 
     def __init__(self, config: ServerConfig, db: Database, server: grpc.Server,
                  executor: futures.ThreadPoolExecutor, servicer: CitcServicer,
-                 health_servicer: health.HealthServicer, address: str) -> None:
+                 health_servicer: health.HealthServicer, address: str,
+                 http: HttpListener | None = None) -> None:
         self.config = config
+        self.http = http
+        """The HTTP listener (`config.http`), or None."""
         self.db = db
         self.servicer = servicer
         self.address = address
@@ -173,7 +183,10 @@ class CitcServer:
         limits = config.limits
         tokens = TokenTable.load(config.tokens_file) if config.tokens_file else None
         credentials = cls._credentials(config, tokens)
+        http_address = cls._http_address(config, tokens)
         db = Database.open(config.data_dir, sync=config.sync)
+        http: HttpListener | None = None
+        started: grpc.Server | None = None
         try:
             hub = InvalidationHub(limits.max_watch_streams)
             servicer = CitcServicer(db, Authenticator(tokens, config.local_user),
@@ -188,7 +201,12 @@ class CitcServer:
             enable_reflection(server, (SERVICE_NAME, health.SERVICE_NAME))
             address = cls._bind(server, config, credentials)
             server.start()
+            started = server
+            if http_address is not None:
+                http = cls._start_http(config, db, servicer, http_address)
         except BaseException:
+            if started is not None:
+                started.stop(0)
             db.close()
             raise
         for service in ("", SERVICE_NAME):
@@ -196,7 +214,35 @@ class CitcServer:
         log.info("serving %s on %s (data %s, %d threads, %s)", SERVICE_NAME, address,
                  config.data_dir, limits.thread_pool_size,
                  "TLS" if credentials else "no TLS")
-        return cls(config, db, server, executor, servicer, health_servicer, address)
+        return cls(config, db, server, executor, servicer, health_servicer, address, http)
+
+    @staticmethod
+    def _start_http(config: ServerConfig, db: Database, servicer: CitcServicer,
+                    address: tuple[str, int]) -> HttpListener:
+        """The HTTP listener. Its modules (Starlette, uvicorn, Jinja2, pygments) are
+        imported only here, so a server without --http starts as fast as before."""
+        from .web.app import create_app
+        from .web.listener import HttpListener
+
+        app = create_app(db, servicer.auth, servicer.grants, tls=bool(config.tls_cert))
+        return HttpListener.start(app, *address, tls_cert=config.tls_cert,
+                                  tls_key=config.tls_key)
+
+    @staticmethod
+    def _http_address(config: ServerConfig, tokens: TokenTable | None) -> tuple[str, int] | None:
+        """Where the HTTP listener binds; the same rule as the gRPC port: a
+        non-loopback address needs TLS and tokens."""
+        if config.http is None:
+            return None
+        host, port = split_host_port(config.http)
+        if not is_loopback(host) and (not config.tls_cert or tokens is None):
+            raise InvalidArgument(
+                f"--http on {host or 'every address'} needs --tls-cert, --tls-key and "
+                "--tokens: a remote web view requires TLS and bearer tokens")
+        if tokens is None:
+            log.warning("HTTP on loopback without --tokens: every local caller reads every "
+                        "workspace as the server's user")
+        return host, port
 
     @staticmethod
     def _options(config: ServerConfig) -> list[tuple[str, int]]:
@@ -272,6 +318,8 @@ class CitcServer:
             grace = self.config.grace_s if grace is None else grace
             log.info("shutting down (grace %.0f s)", grace)
             self._health.enter_graceful_shutdown()
+            if self.http is not None:
+                self.http.stop()
             self.hub.shutdown()
             self.servicer.commit_streams.shutdown()
             self._server.stop(grace).wait()

@@ -96,6 +96,23 @@ class Authenticator:
     def local(self) -> Identity:
         return self._local
 
+    @property
+    def requires_tokens(self) -> bool:
+        """Whether TCP callers must present a token (a tokens file is loaded)."""
+        return self._tokens is not None
+
+    def from_token(self, token: str | None) -> Identity:
+        """The identity of an HTTP caller (the web view) presenting `token`: the
+        token's user; without a tokens file, the local user, as on loopback gRPC."""
+        if self._tokens is None:
+            return self._local
+        if not token:
+            raise Unauthenticated("this server requires a token: log in first")
+        identity = self._tokens.find(token.strip())
+        if identity is None:
+            raise Unauthenticated("the token is not valid on this server")
+        return identity
+
     def authenticate(self, context: grpc.ServicerContext) -> Identity:
         token = None
         for key, value in context.invocation_metadata() or ():

@@ -55,8 +55,9 @@ class Reads(Engine):
             return [VersionInfo.decode(raw) for _, raw in txn.range(
                 keys.VERSIONS, keys.version_key(state.id, start), keys.version_key(state.id + 1, 0))]
 
-    def changes(self, name: str, since: int) -> Changes:
-        """The paths changed after version `since`: the head scan behind invalidation.
+    def changes(self, name: str, since: int, until: int | None = None) -> Changes:
+        """The paths changed after version `since` up to `until` (the head when None):
+        the head scan behind invalidation, and one version's paths in the web view.
 
         HistoryTruncated means the log no longer holds that range: drop every cached
         path of the workspace instead.
@@ -66,10 +67,14 @@ class Reads(Engine):
             if not 0 <= since <= state.version:
                 raise InvalidArgument(f"workspace {name!r} has "
                                       f"{self._version_range(txn, state)}, not {since}")
+            last = state.version if until is None else until
+            if not since <= last <= state.version:
+                raise InvalidArgument(f"workspace {name!r} has "
+                                      f"{self._version_range(txn, state)}, not {last}")
             changed: dict[str, None] = {}
             expected = since + 1
             for _, raw in txn.range(keys.VERSIONS, keys.version_key(state.id, since + 1),
-                                    keys.version_key(state.id, state.version + 1)):
+                                    keys.version_key(state.id, last + 1)):
                 info = VersionInfo.decode(raw)
                 if info.version != expected:
                     raise HistoryTruncated(f"versions {expected} to {info.version - 1} of "
@@ -82,7 +87,7 @@ class Reads(Engine):
                         raise HistoryTruncated(f"version {info.version} of {name!r} moved to "
                                                "another base revision")
                     changed.update((write.path, None) for write in record.writes)
-            return Changes(name, since, state.version, tuple(changed))
+            return Changes(name, since, last, tuple(changed))
 
     # --- diff -----------------------------------------------------------------------
 
@@ -108,6 +113,18 @@ class Reads(Engine):
             raise NotForked(f"{state.name}@fork: workspace {state.name!r} was not forked, "
                             f"so it has no fork point")
         return state.fork
+
+    def lookup_ref(self, ref: Ref, path: str) -> Entry:
+        """The entry at `path` in any state a ref names (a base revision, a fork
+        point, or a workspace version), for views that browse every state alike."""
+        side = self._side(ref)
+        return overlay.resolve(side.view, self.load_tree, side.root, paths.normalize(path)).entry
+
+    def listdir_ref(self, ref: Ref, path: str) -> list[tuple[str, Entry]]:
+        """The directory at `path` in any state a ref names, sorted by name."""
+        side = self._side(ref)
+        node = overlay.resolve(side.view, self.load_tree, side.root, paths.normalize(path))
+        return overlay.list_dir(side.view, self.load_tree, node)
 
     def diff(self, old: Ref, new: Ref) -> Iterator[DiffEntry]:
         """Stream what changed from `old` to `new`, in path order."""

@@ -36,21 +36,29 @@ def _setup_logging(level: str) -> None:
               help="Bearer tokens file: one 'TOKEN USER [admin]' per line.")
 @click.option("--grace", type=float, default=30.0, show_default=True,
               help="Seconds calls in flight get to finish at shutdown.")
+@click.option("--http", "http", metavar="HOST:PORT",
+              help="Also serve /metrics, /healthz and the web view over HTTP here "
+                   "(e.g. 127.0.0.1:8080; port 0 picks a free one).")
 def server(data_dir: str, listen: str, log_level: str, tls_cert: str | None,
-           tls_key: str | None, tokens_file: str | None, grace: float) -> None:
+           tls_key: str | None, tokens_file: str | None, grace: float,
+           http: str | None) -> None:
     """Serve workspaces from DATA on ADDR until Ctrl-C or SIGTERM.
 
     A Unix socket is made owner-only (mode 0600) and its callers are the server's
-    user. A non-loopback TCP address requires --tls-cert, --tls-key and --tokens.
+    user. A non-loopback TCP address requires --tls-cert, --tls-key and --tokens,
+    and so does a non-loopback --http address (it uses the same certificate and
+    tokens; a browser logs in with a token once).
     """
-    from citcfs.server.app import ServerConfig, serve
+    from citcfs.server.app import CitcServer, ServerConfig, serve
 
     _setup_logging(log_level)
     config = ServerConfig(data_dir=data_dir, listen=listen, tls_cert=tls_cert,
-                          tls_key=tls_key, tokens_file=tokens_file, grace_s=grace)
+                          tls_key=tls_key, tokens_file=tokens_file, grace_s=grace, http=http)
 
-    def ready(running: object) -> None:
-        click.echo(f"citc server listening on {running.address}", err=False)  # type: ignore[attr-defined]
+    def ready(running: CitcServer) -> None:
+        click.echo(f"citc server listening on {running.address}", err=False)
+        if running.http is not None:
+            click.echo(f"citc server web view on {running.http.url}/", err=False)
         sys.stdout.flush()
 
     try:

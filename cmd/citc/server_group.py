@@ -50,7 +50,7 @@ def server(ctx: click.Context, /, **options: object) -> None:
     """
     if ctx.invoked_subcommand is not None:
         if any(options.get(name) for name in ("data_dir", "listen", "tls_cert", "tls_key",
-                                                 "tokens_file")):
+                                                 "tokens_file", "http")):
             raise click.UsageError("serving options go without a subcommand")
         return
     if not options.get("data_dir") or not options.get("listen"):
