@@ -58,8 +58,10 @@ class Engine:
         with self.kv.read() as txn:
             found = txn.get(keys.META, keys.META_FORMAT)
         if found is None:
-            with self.kv.write() as txn:
-                txn.put(keys.META, keys.META_FORMAT, keys.u64(keys.FORMAT_VERSION))
+            def job(txn: KVTxn) -> None:  # a job: servers starting together may race
+                if txn.get(keys.META, keys.META_FORMAT) is None:
+                    txn.put(keys.META, keys.META_FORMAT, keys.u64(keys.FORMAT_VERSION))
+            self._writer.submit(job)
         elif keys.read_u64(found) != keys.FORMAT_VERSION:
             raise FailedPrecondition(
                 f"data directory has format {keys.read_u64(found)}, this citcfs reads "
