@@ -53,6 +53,7 @@ import grpc
 from citcfs.errors import InvalidArgument, TxnTooLarge, Unavailable, WriteConflict
 from citcfs.protos import etcd_rpc_pb2 as rpc
 
+from .etcd_cache import PrefixWatch, ReadCache
 from .etcd_client import EtcdClient, is_compacted, is_retryable, translate
 
 PAGE = 512
@@ -91,12 +92,14 @@ class EtcdSettings:
 
 
 class _Snapshot:
-    """The revision a transaction reads; fixed by its first read."""
+    """The revision a transaction reads, fixed by its first read; `cached` when it is
+    the revision the server's cache holds (`storage.etcd_cache`)."""
 
-    __slots__ = ("revision",)
+    __slots__ = ("revision", "cached")
 
     def __init__(self, revision: int = 0) -> None:
         self.revision = revision
+        self.cached = False
 
 
 class EtcdTxn:
@@ -115,8 +118,26 @@ class EtcdTxn:
 
     # --- reading the snapshot ---------------------------------------------------------
 
-    def _range(self, request: rpc.RangeRequest) -> rpc.RangeResponse:
-        request.revision = self._snapshot.revision
+    def _range(self, low: bytes, high: bytes | None = None, limit: int = 0,
+               descend: bool = False) -> tuple[list[tuple[bytes, bytes]], bool]:
+        """Items of [low, high) (a single key when `high` is None) at the snapshot's
+        revision, and whether more follow: from the server's cache when it may answer
+        (read transactions while its watch is current), else one etcd range call."""
+        snapshot = self._snapshot
+        cache = self._store.cache
+        if not self._writable and not snapshot.revision:
+            snapshot.revision = cache.usable_revision(self._store.min_read_revision)
+            snapshot.cached = bool(snapshot.revision)
+        query = (low, high, limit, descend)
+        if snapshot.cached:
+            found = cache.get(query)
+            if found is not None:
+                return found
+        request = rpc.RangeRequest(key=low, range_end=high or b"", limit=limit,
+                                   revision=snapshot.revision)
+        if descend:
+            request.sort_order = rpc.RangeRequest.DESCEND
+            request.sort_target = rpc.RangeRequest.KEY
         try:
             response = self._store.client.range(request)
         except grpc.RpcError as exc:
@@ -124,15 +145,18 @@ class EtcdTxn:
                 raise (WriteConflict if self._writable else Unavailable)(
                     "etcd compacted the revision this transaction reads; try again") from None
             raise translate(exc, "a read") from None
-        if not self._snapshot.revision:
-            self._snapshot.revision = response.header.revision
-        return response
+        if not snapshot.revision:
+            snapshot.revision = response.header.revision
+        answer = ([(bytes(kv.key), bytes(kv.value)) for kv in response.kvs], response.more)
+        if snapshot.cached:
+            cache.put(query, answer, snapshot.revision)
+        return answer
 
     def _remote_get(self, full: bytes) -> bytes | None:
         if full in self._origin:
             return self._origin[full]
-        response = self._range(rpc.RangeRequest(key=full))
-        value = bytes(response.kvs[0].value) if response.kvs else None
+        items, _ = self._range(full)
+        value = items[0][1] if items else None
         self._origin[full] = value
         return value
 
@@ -143,23 +167,18 @@ class EtcdTxn:
         low = head + start
         high = head + end if end is not None else prefix_end(head)
         limit = FIRST_PAGE
+        cut = len(head)
         while low < high:
-            request = rpc.RangeRequest(key=low, range_end=high, limit=limit)
-            if reverse:
-                request.sort_order = rpc.RangeRequest.DESCEND
-                request.sort_target = rpc.RangeRequest.KEY
-            response = self._range(request)
-            cut = len(head)
-            for kv in response.kvs:
-                key, value = bytes(kv.key), bytes(kv.value)
+            items, more = self._range(low, high, limit, reverse)
+            for key, value in items:
                 self._origin.setdefault(key, value)
                 yield key[cut:], value
-            if not response.more or not response.kvs:
+            if not more or not items:
                 return
             if reverse:
-                high = bytes(response.kvs[-1].key)
+                high = items[-1][0]
             else:
-                low = bytes(response.kvs[-1].key) + b"\0"
+                low = items[-1][0] + b"\0"
             limit = PAGE
 
     # --- the KVTxn interface ----------------------------------------------------------
@@ -279,6 +298,19 @@ class EtcdKVStore:
         self._write_lock = threading.Lock()
         self.commits = 0
         self.conflicts = 0
+        self.cache = ReadCache(settings.prefix)
+        self.min_read_revision = 0
+        """The revision of this store's last commit: a cached read must include it."""
+        self._watch: PrefixWatch | None = None
+
+    def watch(self) -> PrefixWatch:
+        """The watch on this store's prefix, started on first use: it keeps the read
+        cache current and tells listeners of every change (`storage.etcd_cache`)."""
+        with self._write_lock:
+            if self._watch is None:
+                self._watch = PrefixWatch(self.client, self.settings.prefix, self.cache)
+                self._watch.start()
+            return self._watch
 
     def table_prefix(self, table: str) -> bytes:
         return self._prefixes[table]
@@ -314,8 +346,13 @@ class EtcdKVStore:
             if not is_retryable(exc):
                 raise translate(exc, "a commit") from None
             applied = self._resolve(fence_mod, token)
+            if applied:  # its revision is unknown: reads wait for today's newest
+                newest = self.client.range(rpc.RangeRequest(key=self.fence_key)).header.revision
+                self.min_read_revision = max(self.min_read_revision, newest)
         else:
             applied = response.succeeded
+            if applied:
+                self.min_read_revision = max(self.min_read_revision, response.header.revision)
         if not applied:
             self.conflicts += 1
             raise WriteConflict("another server committed first")
@@ -374,4 +411,6 @@ class EtcdKVStore:
         raise Unavailable("etcd did not say whether a commit was applied")
 
     def close(self) -> None:
+        if self._watch is not None:
+            self._watch.stop()
         self.client.close()

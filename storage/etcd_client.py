@@ -83,6 +83,8 @@ class EtcdClient:
         self._current = 0
         self._channels: dict[int, grpc.Channel] = {}
         self._closed = False
+        self.reads = 0
+        """Range calls sent (a figure for tests and benchmarks)."""
 
     def _stubs(self) -> tuple[int, rpc_grpc.KVStub, rpc_grpc.WatchStub]:
         with self._lock:
@@ -126,6 +128,7 @@ class EtcdClient:
                 delay = min(delay * 2, 0.5)
 
     def range(self, request: rpc.RangeRequest) -> rpc.RangeResponse:
+        self.reads += 1
         return self.retrying("a read", lambda kv: kv.Range(request, timeout=CALL_TIMEOUT))
 
     def txn_once(self, request: rpc.TxnRequest) -> rpc.TxnResponse:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from etcd_support import etcd_cluster
-from kv_support import KV_BACKENDS, kv_url
+from kv_support import KV_BACKENDS, follow, kv_url
 from server_support import running_server, tls_server_config
 from tree_support import SMALL_BASE, TreeSpec, write_tree
 
@@ -42,8 +42,10 @@ def open_db(request: pytest.FixtureRequest, kv_backend: str) -> Callable[..., Da
     endpoints = request.getfixturevalue("etcd_endpoints") if kv_backend == "etcd" else None
 
     def open_(directory: Path | str, sync: bool = False) -> Database:
-        return Database.open(str(directory), sync=sync,
-                             kv=kv_url(kv_backend, Path(directory), endpoints))
+        database = Database.open(str(directory), sync=sync,
+                                 kv=kv_url(kv_backend, Path(directory), endpoints))
+        follow(database.kv)  # reads through the server's cache, as a server does
+        return database
     return open_
 
 

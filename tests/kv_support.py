@@ -14,6 +14,14 @@ from pathlib import Path
 KV_BACKENDS = ("lmdb", "etcd")
 
 
+def follow(store: object) -> None:
+    """Start an etcd store's watch and read cache, as a server does, and wait until
+    it follows (nothing for LMDB)."""
+    from citcfs.storage.etcd_backend import EtcdKVStore
+    if isinstance(store, EtcdKVStore):
+        assert store.watch().connected.wait(10), "the etcd watch never connected"
+
+
 def kv_url(backend: str, place: Path, etcd_endpoints: list[str] | None) -> str | None:
     if backend == "lmdb":
         return None

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from kv_support import kv_url
+from kv_support import follow, kv_url
 
 from citcfs.errors import InvalidArgument
 from citcfs.storage.backend import KVStore
@@ -36,6 +36,7 @@ def open_kv(request: pytest.FixtureRequest, kv_backend: str, tmp_path: Path) -> 
         store: KVStore
         if location.etcd is not None:
             store = EtcdKVStore(location.etcd, TABLES)
+            follow(store)
         else:
             store = LmdbKVStore(str(tmp_path / "kv"), TABLES, sync=True)
         opened.append(store)
