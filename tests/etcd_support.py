@@ -79,7 +79,7 @@ def _command(member: Member, cluster: str) -> list[str]:
             "--listen-peer-urls", member.peer_url,
             "--initial-advertise-peer-urls", member.peer_url,
             "--initial-cluster", cluster, "--initial-cluster-state", "new",
-            "--initial-cluster-token", os.path.basename(member.data_dir),
+            "--initial-cluster-token", os.path.basename(os.path.dirname(member.data_dir)),
             *LIMIT_FLAGS,
             "--auto-compaction-mode", "periodic", "--auto-compaction-retention", "5m",
             "--heartbeat-interval", "50", "--election-timeout", "500",
