@@ -10,10 +10,11 @@ its `revision`, the newest revision whose changes it has applied. A read transac
 that starts while the watch is connected reads at exactly that revision: each of its
 calls is answered from the cache or sent to etcd *at that revision* (so fresh and
 cached answers belong to one snapshot) and then cached, unless the cache moved on
-meanwhile. A change drops the cached answers it may affect: its own key, and the
-ranges of its table that start in the same workspace (the first 8 bytes of a key
-after the table name: every per-workspace key starts with the workspace id), or
-that span workspaces.
+meanwhile. A change is applied to the cached answers it may affect, so they stay
+exact at the new revision (`updated`): its own key, and the ranges of its table that
+start in the same workspace (the first 8 bytes of a key after the table name: every
+per-workspace key starts with the workspace id), or that span workspaces. Only an
+answer cut at its limit that loses a key is dropped (what follows it is unknown).
 
 Freshness. A server's own commit is visible to its next read: a read transaction
 uses the cache only once the watch has delivered the store's last commit
@@ -68,11 +69,15 @@ class Change:
 class ReadCache:
     """Answers of range calls at one revision (see the module doc)."""
 
-    def __init__(self, prefix: bytes) -> None:
+    def __init__(self, prefix: bytes, fence_key: bytes) -> None:
         self._prefix = prefix
+        self._fence_key = fence_key
         self._lock = threading.Lock()
+        self._moved = threading.Condition(self._lock)
         self.revision = 0
         self.healthy = False
+        self.fence_mod = -1
+        """The fence's mod revision at `revision` (0: absent; -1: not known yet)."""
         self._points: dict[bytes, Answer] = {}
         self._ranges: dict[bytes, dict[Query, Answer]] = {}
         self._count = 0
@@ -96,6 +101,21 @@ class ReadCache:
             if self.healthy and self.revision and self.revision >= min_revision:
                 return self.revision
             return 0
+
+    def write_snapshot(self, min_revision: int, wait: float) -> tuple[int, int] | None:
+        """(revision, fence mod revision) a write transaction may start from without
+        asking etcd, once the cache holds `min_revision` (waiting up to `wait`
+        seconds for the watch to deliver it); None: ask etcd."""
+        deadline = time.monotonic() + wait
+        with self._lock:
+            while self.healthy and self.fence_mod >= 0 and self.revision < min_revision:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return None
+                self._moved.wait(left)
+            if self.healthy and self.fence_mod >= 0 and self.revision >= max(min_revision, 1):
+                return self.revision, self.fence_mod
+            return None
 
     def get(self, query: Query) -> Answer | None:
         low, high = query[0], query[1]
@@ -127,28 +147,86 @@ class ReadCache:
         """Drop what `changes` may affect and move to `revision`."""
         with self._lock:
             for change in changes:
-                key = change.key
-                self._points.pop(key, None)
+                key, value = change.key, change.value
+                if key == self._fence_key:
+                    self.fence_mod = change.revision if value is not None else 0
+                if key in self._points:
+                    self._points[key] = ([(key, value)] if value is not None else [], False)
                 table_end = key.find(b"/", len(self._prefix))
-                if table_end >= 0:
-                    self._ranges.pop(key[:table_end + 1], None)
-                    self._ranges.pop(key[:table_end + 1 + WORKSPACE_ID_BYTES], None)
+                if table_end < 0:
+                    continue
+                for partition in (key[:table_end + 1],
+                                  key[:table_end + 1 + WORKSPACE_ID_BYTES]):
+                    answers = self._ranges.get(partition)
+                    if not answers:
+                        continue
+                    for query, answer in list(answers.items()):
+                        new = updated(query, answer, key, value)
+                        if new is None:
+                            del answers[query]
+                        elif new is not answer:
+                            answers[query] = new
             self.revision = max(self.revision, revision)
+            self._moved.notify_all()
 
-    def reset(self, revision: int) -> None:
+    def reset(self, revision: int, fence_mod: int = -1) -> None:
         """Start over, empty, at `revision` (after a compaction ate the history)."""
         with self._lock:
             self._clear()
             self.revision = revision
+            self.fence_mod = fence_mod
 
     def set_healthy(self, healthy: bool) -> None:
         with self._lock:
             self.healthy = healthy
+            self._moved.notify_all()
 
     def _clear(self) -> None:
         self._points.clear()
         self._ranges.clear()
         self._count = 0
+
+
+def _position(items: list[tuple[bytes, bytes]], key: bytes, descend: bool) -> int:
+    """Where `key` is or would go in `items` (ascending, or descending)."""
+    low, high = 0, len(items)
+    while low < high:
+        middle = (low + high) // 2
+        if (items[middle][0] > key) if descend else (items[middle][0] < key):
+            low = middle + 1
+        else:
+            high = middle
+    return low
+
+
+def updated(query: Query, answer: Answer, key: bytes, value: bytes | None) -> Answer | None:
+    """`answer` to `query` after `key` was set to `value` (None: deleted): the same
+    object if unaffected, a new answer, or None if it can no longer be known."""
+    low, high, limit, descend = query
+    if high is None:
+        return answer if key != low else ([(key, value)] if value is not None else [], False)
+    if not low <= key < high:
+        return answer
+    items, more = answer
+    if more and items and ((key < items[-1][0]) if descend else (key > items[-1][0])):
+        return answer  # beyond what the answer covers: the cut stays where it was
+    index = _position(items, key, descend)
+    exists = index < len(items) and items[index][0] == key
+    if value is None:
+        if not exists:
+            return answer
+        if more:
+            return None  # the item after the cut would move in: unknown here
+        return items[:index] + items[index + 1:], False
+    changed = list(items)
+    if exists:
+        changed[index] = (key, value)
+        return changed, more
+    changed.insert(index, (key, value))
+    if limit and len(changed) > limit:
+        changed.pop()
+        more = True
+    return changed, more
 
 
 ChangeListener = Callable[[list[Change]], None]
@@ -160,9 +238,11 @@ class PrefixWatch:
     on to listeners (the server's Watch hub). `resync` listeners are called when
     changes may have been missed (a compacted history): they re-read what they need."""
 
-    def __init__(self, client: EtcdClient, prefix: bytes, cache: ReadCache) -> None:
+    def __init__(self, client: EtcdClient, prefix: bytes, fence_key: bytes,
+                 cache: ReadCache) -> None:
         self._client = client
         self._prefix = prefix
+        self._fence_key = fence_key
         self._cache = cache
         self._listeners: list[ChangeListener] = []
         self._resync: list[ResyncListener] = []
@@ -186,15 +266,18 @@ class PrefixWatch:
     def start(self) -> None:
         self._thread.start()
 
-    def _current_revision(self) -> int:
-        return int(self._client.range(rpc.RangeRequest(key=self._prefix)).header.revision)
+    def _current(self) -> tuple[int, int]:
+        """etcd's newest revision and the fence's mod revision at it (0: absent)."""
+        response = self._client.range(rpc.RangeRequest(key=self._fence_key))
+        return (int(response.header.revision),
+                int(response.kvs[0].mod_revision) if response.kvs else 0)
 
     def _run(self) -> None:
         delay = 0.05
         while not self._stop.is_set():
             try:
                 if not self._cache.revision:
-                    self._cache.reset(self._current_revision())
+                    self._cache.reset(*self._current())
                     self._notify_resync()
                 self._follow()
                 delay = 0.05

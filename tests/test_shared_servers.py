@@ -108,7 +108,8 @@ def test_grants_are_shared_by_every_server(etcd_endpoints: list[str], tmp_path: 
         first.grant(7, "bob", Access.WRITE)
         first.grant(7, "carol", Access.READ)
         first.grant(8, "bob", Access.READ)
-        assert wait_until(lambda: second.access(7, "bob") == Access.WRITE, 5)
+        assert wait_until(lambda: second.grantees(8) == {"bob": Access.READ}, 5)  # the last
+        assert second.access(7, "bob") == Access.WRITE
         assert second.grantees(7) == {"bob": Access.WRITE, "carol": Access.READ}
         second.grant(7, "bob", Access.NONE)
         assert wait_until(lambda: first.access(7, "bob") == Access.NONE, 5)
