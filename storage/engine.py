@@ -177,7 +177,7 @@ class Engine:
         """The root and overlay view of workspace `name` at `version` (None: head)."""
         state = self._workspace(txn, name)
         if version is None or version == state.version:
-            return state.root, IndexOverlay(txn, state.id, state.version)
+            return state.root, IndexOverlay(txn, state.id, state.version, head=True)
         return self._version_info(txn, state, version).root, IndexOverlay(txn, state.id, version)
 
     @staticmethod

@@ -303,7 +303,8 @@ class EtcdKVStore:
         self.cache = ReadCache(settings.prefix, self.fence_key)
         self.min_read_revision = 0
         """The revision of this store's last commit: a cached read must include it."""
-        self._fresh_next = False
+        self._write_floor = 0
+        """After a conflict: the revision the next write must see (the winner's)."""
         self._watch: PrefixWatch | None = None
 
     def watch(self) -> PrefixWatch:
@@ -329,10 +330,10 @@ class EtcdKVStore:
         block returns; `WriteConflict` if another writer committed since it began."""
         with self._write_lock:
             # From the cache's revision when the watch holds this store's last commit
-            # (and no conflict just showed the cache behind): no round trip to begin,
+            # (and the winner of its last conflict): no round trip to begin,
             # and reads answered from the cache. Else from etcd's newest revision.
-            known = None if self._fresh_next else self.cache.write_snapshot(
-                self.min_read_revision, WRITE_WAIT)
+            known = self.cache.write_snapshot(
+                max(self.min_read_revision, self._write_floor), WRITE_WAIT)
             if known is not None:
                 snapshot = _Snapshot(known[0])
                 snapshot.cached = True
@@ -341,16 +342,11 @@ class EtcdKVStore:
                 fence = self.client.range(rpc.RangeRequest(key=self.fence_key))
                 fence_mod = fence.kvs[0].mod_revision if fence.kvs else 0
                 snapshot = _Snapshot(fence.header.revision)
-            self._fresh_next = False
             txn = EtcdTxn(self, snapshot, writable=True)
             yield txn
             ops = txn.operations()
             if ops:
-                try:
-                    self._commit(ops, fence_mod)
-                except WriteConflict:
-                    self._fresh_next = True
-                    raise
+                self._commit(ops, fence_mod)
 
     def _commit(self, ops: list[rpc.RequestOp], fence_mod: int) -> None:
         token = os.urandom(16)
@@ -371,6 +367,8 @@ class EtcdKVStore:
                 self.min_read_revision = max(self.min_read_revision, newest)
         else:
             applied = response.succeeded
+            if not applied:  # the winner committed at or before this revision
+                self._write_floor = max(self._write_floor, response.header.revision)
             if applied:
                 self.min_read_revision = max(self.min_read_revision, response.header.revision)
         if not applied:
