@@ -40,23 +40,25 @@ _RETRYABLE_TEXT = ("no leader", "leader changed", "timed out", "not capable",
 
 def is_retryable(exc: grpc.RpcError) -> bool:
     """Whether an etcd error means "try again, maybe on another member"."""
-    code = exc.code()  # type: ignore[attr-defined]
-    text = (exc.details() or "").lower()  # type: ignore[attr-defined]
+    code = exc.code()  # type: ignore[attr-defined, unused-ignore]
+    text = (exc.details() or "").lower()  # type: ignore[attr-defined, unused-ignore]
     return code in _RETRYABLE or any(part in text for part in _RETRYABLE_TEXT)
 
 
 def is_compacted(exc: grpc.RpcError) -> bool:
-    return "compacted" in ((exc.details() or "").lower())  # type: ignore[attr-defined]
+    details = exc.details()  # type: ignore[attr-defined, unused-ignore]
+    return "compacted" in (details or "").lower()
 
 
 def translate(exc: grpc.RpcError, what: str) -> Exception:
     """Our error for an etcd error that retrying will not cure."""
-    text = exc.details() or str(exc.code())  # type: ignore[attr-defined]
+    text = exc.details() or str(exc.code())  # type: ignore[attr-defined, unused-ignore]
     lowered = text.lower()
+    code = exc.code()  # type: ignore[attr-defined, unused-ignore]
     if "too many operations" in lowered or "request is too large" in lowered \
-            or exc.code() == grpc.StatusCode.RESOURCE_EXHAUSTED:  # type: ignore[attr-defined]
+            or code == grpc.StatusCode.RESOURCE_EXHAUSTED:
         return TxnTooLarge(f"etcd refused {what}: {text}")
-    if exc.code() == grpc.StatusCode.INVALID_ARGUMENT:  # type: ignore[attr-defined]
+    if code == grpc.StatusCode.INVALID_ARGUMENT:
         return InvalidArgument(f"etcd refused {what}: {text}")
     return Unavailable(f"etcd failed {what}: {text}")
 
@@ -99,7 +101,9 @@ class EtcdClient:
                              ("grpc.max_send_message_length", MAX_MESSAGE),
                              ("grpc.initial_reconnect_backoff_ms", 100),
                              ("grpc.max_reconnect_backoff_ms", 1000)])
-        return index, rpc_grpc.KVStub(channel), rpc_grpc.WatchStub(channel)
+        kv = rpc_grpc.KVStub(channel)  # type: ignore[no-untyped-call, unused-ignore]
+        watch = rpc_grpc.WatchStub(channel)  # type: ignore[no-untyped-call, unused-ignore]
+        return index, kv, watch
 
     def _move_on(self, index: int) -> None:
         """Use the next member after `index` failed (once per failure)."""
@@ -129,7 +133,9 @@ class EtcdClient:
 
     def range(self, request: rpc.RangeRequest) -> rpc.RangeResponse:
         self.reads += 1
-        return self.retrying("a read", lambda kv: kv.Range(request, timeout=CALL_TIMEOUT))
+        response: rpc.RangeResponse = self.retrying(
+            "a read", lambda kv: kv.Range(request, timeout=CALL_TIMEOUT))
+        return response
 
     def txn_once(self, request: rpc.TxnRequest) -> rpc.TxnResponse:
         """One attempt at a transaction; on a retryable error the caller cannot tell
