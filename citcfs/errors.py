@@ -153,6 +153,15 @@ class Unavailable(CitcError):
     exit_code = 3
 
 
+class WriteConflict(Unavailable):
+    """Another server committed to the shared store after this transaction read it:
+    the transaction was not applied, and its jobs are planned again."""
+
+
+class TxnTooLarge(ResourceExhausted):
+    """A transaction exceeds the store's limits on operations or request bytes."""
+
+
 class RpcFailed(CitcError):
     """The server answered with a status citcfs has no error type for."""
 

@@ -21,10 +21,13 @@ import tempfile
 from pathlib import Path
 
 PROTO_ROOT = Path(__file__).resolve().parent
-PROTOS = ("citc/v1/citc.proto",)
-OUTPUTS = ("citc_pb2.py", "citc_pb2.pyi", "citc_pb2_grpc.py")
+PROTOS = ("citc/v1/citc.proto",
+          # etcd's own API (v3.4), for the etcd backend (storage/etcd_backend.py):
+          "etcd/etcd_kv.proto", "etcd/etcd_auth.proto", "etcd/etcd_rpc.proto")
+OUTPUTS = tuple(f"{Path(proto).stem}{suffix}" for proto in PROTOS
+                for suffix in ("_pb2.py", "_pb2.pyi", "_pb2_grpc.py"))
 
-_IMPORT = re.compile(r"^from citc\.v1 import (\w+_pb2) as (\w+)$", re.MULTILINE)
+_IMPORT = re.compile(r"^from (?:citc\.v1|etcd) import (\w+_pb2) as (\w+)$", re.MULTILINE)
 
 
 def _rewrite(text: str) -> str:
@@ -48,8 +51,8 @@ def generate(out_dir: str | os.PathLike[str]) -> list[Path]:
         if status != 0:
             raise RuntimeError(f"protoc failed with status {status}")
         written = []
-        for proto in PROTOS:
-            subdir = Path(raw_dir) / Path(proto).parent
+        for folder in dict.fromkeys(Path(proto).parent for proto in PROTOS):
+            subdir = Path(raw_dir) / folder
             for produced in sorted(subdir.iterdir()):
                 target = out / produced.name
                 target.write_text(_rewrite(produced.read_text()))

@@ -43,9 +43,12 @@ from citcfs.memory import keep_large_buffers
 from citcfs.protos import citc_pb2 as pb
 from citcfs.protos import citc_pb2_grpc as pb_grpc
 from citcfs.storage import Database
+from citcfs.storage.etcd_backend import EtcdKVStore
 
 from .auth import Authenticator, TokenTable
 from .grants import GrantStore
+from .head_feed import feed_hub
+from .shared_grants import SharedGrantStore
 from .hub import InvalidationHub
 from .limits import Limits
 from .servicer import CitcServicer
@@ -104,6 +107,11 @@ class ServerConfig:
     http: str | None = None
     """``host:port`` of the HTTP listener (metrics, health, web view); None: none.
     Loopback unless TLS and tokens are configured, as for the gRPC port."""
+    kv: str | None = None
+    """Where the log and indexes live (`storage.backends`): LMDB in `data_dir` by
+    default, or ``etcd://host:port,...`` shared by any number of servers."""
+    objects: str | None = None
+    """Where objects live: ``local`` (in `data_dir`, the default) or ``file:///path``."""
 
 
 def is_unix(address: str) -> bool:
@@ -172,6 +180,7 @@ class CitcServer:
         self._health = health_servicer
         self._stopped = threading.Event()
         self._stop_lock = threading.Lock()
+        self._stop_feed: Callable[[], None] | None = None
 
     @property
     def hub(self) -> InvalidationHub:
@@ -184,14 +193,19 @@ class CitcServer:
         tokens = TokenTable.load(config.tokens_file) if config.tokens_file else None
         credentials = cls._credentials(config, tokens)
         http_address = cls._http_address(config, tokens)
-        db = Database.open(config.data_dir, sync=config.sync)
+        db = Database.open(config.data_dir, sync=config.sync, kv=config.kv,
+                           objects=config.objects)
         http: HttpListener | None = None
         started: grpc.Server | None = None
+        stop_feed: Callable[[], None] | None = None
         try:
             hub = InvalidationHub(limits.max_watch_streams)
+            shared = isinstance(db.kv, EtcdKVStore)
+            grants = SharedGrantStore(db.kv) if shared else GrantStore(config.data_dir)
             servicer = CitcServicer(db, Authenticator(tokens, config.local_user),
-                                    GrantStore(config.data_dir), hub, limits)
+                                    grants, hub, limits)  # type: ignore[arg-type]
             db.add_listener(hub.published)
+            stop_feed = feed_hub(db, hub)
             executor = futures.ThreadPoolExecutor(max_workers=limits.thread_pool_size,
                                                   thread_name_prefix="citc-rpc")
             server = grpc.server(executor, options=cls._options(config))
@@ -207,14 +221,18 @@ class CitcServer:
         except BaseException:
             if started is not None:
                 started.stop(0)
+            if stop_feed is not None:
+                stop_feed()
             db.close()
             raise
         for service in ("", SERVICE_NAME):
             health_servicer.set(service, health_pb2.HealthCheckResponse.SERVING)
-        log.info("serving %s on %s (data %s, %d threads, %s)", SERVICE_NAME, address,
-                 config.data_dir, limits.thread_pool_size,
+        log.info("serving %s on %s (data %s, kv %s, %d threads, %s)", SERVICE_NAME, address,
+                 config.data_dir, config.kv or "lmdb", limits.thread_pool_size,
                  "TLS" if credentials else "no TLS")
-        return cls(config, db, server, executor, servicer, health_servicer, address, http)
+        running = cls(config, db, server, executor, servicer, health_servicer, address, http)
+        running._stop_feed = stop_feed
+        return running
 
     @staticmethod
     def _start_http(config: ServerConfig, db: Database, servicer: CitcServicer,
@@ -325,6 +343,8 @@ class CitcServer:
             self._server.stop(grace).wait()
             self._executor.shutdown(wait=True)  # handler threads still committing
             self.db.remove_listener(self.hub.published)
+            if self._stop_feed is not None:
+                self._stop_feed()
             self.db.close()
             if is_unix(self.address):
                 try:

@@ -78,7 +78,7 @@ class Commits(Engine):
             if missing and not skip_failing:
                 raise missing[min(missing)]
             now = self._clock()
-            view = IndexOverlay(txn, state.id, state.version)
+            view = IndexOverlay(txn, state.id, state.version, head=True)
             if skip_failing:
                 plan = plan_skipping(ops, view, self.load_tree, state.root, now, missing)
             else:

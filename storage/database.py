@@ -19,11 +19,10 @@ from collections.abc import Iterable, Sequence
 from citcfs.errors import CorruptObject
 from citcfs.objects import ObjectId, ObjectKind
 
-from . import keys
+from . import backends
 from .bases import Bases
 from .commits import Commits
 from .history import History
-from .lmdb_backend import LmdbKVStore, LmdbObjectStore
 from .maintenance import Maintenance
 from .reads import Reads
 from .results import (BaseInfo, BaseRef, Changes, CommitListener, CommitResult, FsckReport,
@@ -49,13 +48,24 @@ class Database(Bases, Workspaces, Reads, Commits, History, Maintenance):
     """
 
     @classmethod
-    def open(cls, directory: str, *, sync: bool = True, map_size: int | None = None) -> "Database":
-        """Open (creating if needed) the data directory `directory`."""
-        extra = {} if map_size is None else {"map_size": map_size}
+    def open(cls, directory: str, *, sync: bool = True, map_size: int | None = None,
+             kv: str | None = None, objects: str | None = None) -> "Database":
+        """Open (creating if needed) the data directory `directory`; `kv` and
+        `objects` name other stores by URL (`storage.backends`)."""
         os.makedirs(directory, exist_ok=True)
-        kv = LmdbKVStore(os.path.join(directory, "log"), keys.ALL_TABLES, sync=sync, **extra)
-        objects = LmdbObjectStore(os.path.join(directory, "objects"), sync=sync, **extra)
-        return cls(kv, objects)
+        kv_store = backends.open_kv(kv, directory, sync=sync, map_size=map_size)
+        try:
+            object_store = backends.open_objects(objects, directory, sync=sync,
+                                                 map_size=map_size)
+        except BaseException:
+            kv_store.close()
+            raise
+        try:
+            return cls(kv_store, object_store)
+        except BaseException:
+            kv_store.close()
+            object_store.close()
+            raise
 
     def close(self) -> None:
         self.kv.close()

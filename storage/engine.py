@@ -58,8 +58,10 @@ class Engine:
         with self.kv.read() as txn:
             found = txn.get(keys.META, keys.META_FORMAT)
         if found is None:
-            with self.kv.write() as txn:
-                txn.put(keys.META, keys.META_FORMAT, keys.u64(keys.FORMAT_VERSION))
+            def job(txn: KVTxn) -> None:  # a job: servers starting together may race
+                if txn.get(keys.META, keys.META_FORMAT) is None:
+                    txn.put(keys.META, keys.META_FORMAT, keys.u64(keys.FORMAT_VERSION))
+            self._writer.submit(job)
         elif keys.read_u64(found) != keys.FORMAT_VERSION:
             raise FailedPrecondition(
                 f"data directory has format {keys.read_u64(found)}, this citcfs reads "
@@ -175,7 +177,7 @@ class Engine:
         """The root and overlay view of workspace `name` at `version` (None: head)."""
         state = self._workspace(txn, name)
         if version is None or version == state.version:
-            return state.root, IndexOverlay(txn, state.id, state.version)
+            return state.root, IndexOverlay(txn, state.id, state.version, head=True)
         return self._version_info(txn, state, version).root, IndexOverlay(txn, state.id, version)
 
     @staticmethod

@@ -14,15 +14,28 @@ transaction is aborted and the batch runs again with each job in a nested
 transaction of its own. Jobs are therefore functions of the transaction they are
 given: running one twice must be harmless (database jobs read everything they
 decide on from the transaction).
+
+On a shared store (etcd) two more outcomes exist. `WriteConflict`: another server
+committed after the batch read; nothing was applied, and the batch is planned and run
+again on the new state, so no job ever applies over a head it did not see.
+`TxnTooLarge`: the batch exceeds the store's limits; it is split in two halves, each
+committed on its own, and a job too large alone gets the error.
 """
 
 from __future__ import annotations
 
+import random
 import threading
+import time
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
+from citcfs.errors import TxnTooLarge, Unavailable, WriteConflict
+
 from .backend import KVStore, KVTxn
+
+MAX_CONFLICTS = 200
+"""Conflicts one batch survives before its callers get `Unavailable`."""
 
 T = TypeVar("T")
 
@@ -78,6 +91,7 @@ class GroupCommitter:
         self._leader_active = False
         self.batches = 0
         self.jobs = 0
+        self.conflicts = 0
 
     def submit(self, job: Callable[[KVTxn], T]) -> T:
         """Run `job` inside a durable write transaction and return its result."""
@@ -113,13 +127,7 @@ class GroupCommitter:
 
     def _run(self, batch: list[_Request[Any]]) -> None:
         try:
-            try:
-                self._attempt(batch, nested=False)
-            except _Retry:
-                if len(batch) > 1:  # alone, the failed job's abort was all there was to do
-                    for request in batch:
-                        request.result = request.error = None
-                    self._attempt(batch, nested=True)
+            self._commit(batch)
         except BaseException as exc:
             for request in batch:
                 if request.error is None:
@@ -132,6 +140,36 @@ class GroupCommitter:
         succeeded = [request.result for request in batch if request.error is None]
         if self._on_durable is not None and succeeded:
             self._on_durable(succeeded)
+
+    def _commit(self, batch: list[_Request[Any]]) -> None:
+        """Run and commit `batch`: again after a conflict, in halves when too large."""
+        conflicts = 0
+        while True:
+            try:
+                try:
+                    self._attempt(batch, nested=False)
+                except _Retry:
+                    if len(batch) > 1:  # alone, the failed job's abort was all there was
+                        _reset(batch)
+                        self._attempt(batch, nested=True)
+                return
+            except WriteConflict:
+                conflicts += 1
+                self.conflicts += 1
+                if conflicts >= MAX_CONFLICTS:
+                    raise Unavailable("the store is too contended: a commit lost "
+                                      f"{conflicts} races in a row") from None
+                _reset(batch)
+                time.sleep(random.uniform(0, min(0.05, 0.001 * conflicts)))
+            except TxnTooLarge as exc:
+                _reset(batch)
+                if len(batch) == 1:
+                    batch[0].error = exc
+                    return
+                half = len(batch) // 2
+                self._commit(batch[:half])
+                self._commit(batch[half:])
+                return
 
     def _attempt(self, batch: list[_Request[Any]], nested: bool) -> None:
         """Run every job of `batch` in one write transaction and commit it.
@@ -152,3 +190,8 @@ class GroupCommitter:
                     request.result = None
                     if not nested:
                         raise _Retry() from None
+
+
+def _reset(batch: list[_Request[Any]]) -> None:
+    for request in batch:
+        request.result = request.error = None

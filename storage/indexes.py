@@ -163,11 +163,15 @@ def _apply_prune(txn: KVTxn, record: VersionsPruned) -> None:
 class IndexOverlay:
     """The OverlayView of workspace `ws_id` at `version`, read from the overlay index."""
 
-    def __init__(self, txn: KVTxn, ws_id: int, version: int) -> None:
+    def __init__(self, txn: KVTxn, ws_id: int, version: int, *, head: bool = False) -> None:
+        """`head`: `version` is the workspace's newest, so no key is newer and a seek
+        may start at a name's first key. The seek is then the same at every version,
+        which a shared store's read cache keeps answering across commits. Only for
+        a view read before its transaction writes a newer version."""
         self._txn = txn
         self._ws = ws_id
         self._version = version
-        self._cut = keys.inverted_version(version)
+        self._cut = b"" if head else keys.inverted_version(version)
 
     def entry(self, parent: str, name: str) -> Entry | None:
         prefix = keys.overlay_name_prefix(self._ws, parent, name)

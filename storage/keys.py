@@ -44,6 +44,9 @@ Tables (named LMDB databases in the embedded backend):
     write journal). Written by every commit record that carries a writer, dropped
     with its workspace, untouched by pruning (a writer must still be recognized
     after the version that recorded it was garbage-collected).
+``grants`` (not derived from the log: `rebuild` leaves it)
+    ws id (u64) + user (UTF-8) -> access level (one byte) of a user granted a
+    workspace, on a shared store (`server.shared_grants`; LMDB keeps a grants file).
 ``redirections``
     ws id (u64) -> the workspace's local-only directories (`records.encode_paths`:
     a count, then each path, sorted). Absent: none. Written by `RedirectionsSet`
@@ -70,11 +73,12 @@ LABELS = "labels"
 RETENTION = "retention"
 WRITERS = "writers"
 REDIRECTIONS = "redirections"
+GRANTS = "grants"
 
 INDEX_TABLES = (WORKSPACE_NAMES, WORKSPACES, BASES, OVERLAY, VERSIONS, LABELS, RETENTION, WRITERS,
                 REDIRECTIONS)
 """Tables derived from the log: `rebuild` drops and replays them."""
-ALL_TABLES = (LOG, META) + INDEX_TABLES
+ALL_TABLES = (LOG, META) + INDEX_TABLES + (GRANTS,)
 
 FORMAT_VERSION = 1
 META_FORMAT = b"format"

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from etcd_support import etcd_cluster
+from kv_support import KV_BACKENDS, follow, kv_url
 from server_support import running_server, tls_server_config
 from tree_support import SMALL_BASE, TreeSpec, write_tree
 
@@ -20,10 +22,38 @@ def db_dir(tmp_path: Path) -> Path:
     return tmp_path / "db"
 
 
+@pytest.fixture(scope="session")
+def etcd_endpoints() -> Iterator[list[str]]:
+    """One etcd member for the whole session; each store takes a key prefix of it."""
+    with etcd_cluster(1) as cluster:
+        yield cluster.endpoints
+
+
+@pytest.fixture(params=KV_BACKENDS)
+def kv_backend(request: pytest.FixtureRequest) -> str:
+    """Each key-value backend in turn: "lmdb", "etcd"."""
+    return str(request.param)
+
+
 @pytest.fixture
-def db(db_dir: Path) -> Iterator[Database]:
-    """An empty database without fsync (durability is not under test)."""
-    database = Database.open(str(db_dir), sync=False)
+def open_db(request: pytest.FixtureRequest, kv_backend: str) -> Callable[..., Database]:
+    """open_db(directory, sync=False): the database of `directory` on this test's
+    key-value backend; opening one directory again reopens the same data."""
+    endpoints = request.getfixturevalue("etcd_endpoints") if kv_backend == "etcd" else None
+
+    def open_(directory: Path | str, sync: bool = False) -> Database:
+        database = Database.open(str(directory), sync=sync,
+                                 kv=kv_url(kv_backend, Path(directory), endpoints))
+        follow(database.kv)  # reads through the server's cache, as a server does
+        return database
+    return open_
+
+
+@pytest.fixture
+def db(db_dir: Path, open_db: Callable[..., Database]) -> Iterator[Database]:
+    """An empty database without fsync (durability is not under test), on each
+    key-value backend."""
+    database = open_db(db_dir)
     try:
         yield database
     finally:

@@ -57,14 +57,15 @@ def test_since_beyond_head_is_an_error(ws_db: Database) -> None:
             ws_db.changes("ws", since)
 
 
-def test_changes_after_rebuild_and_reopen(ws_db: Database, db_dir: Path) -> None:
+def test_changes_after_rebuild_and_reopen(ws_db: Database, db_dir: Path,
+                                          open_db: Callable[..., Database]) -> None:
     for i in range(5):
         ws_db.commit("ws", [WriteFile(f"f{i}", Entry.file(b"%d" % i))])
     before = [ws_db.changes("ws", v) for v in range(6)]
     ws_db.rebuild()
     assert [ws_db.changes("ws", v) for v in range(6)] == before
     ws_db.close()  # closing twice (here and in the fixture) is harmless
-    with Database.open(str(db_dir), sync=False) as again:
+    with open_db(db_dir) as again:
         assert [again.changes("ws", v) for v in range(6)] == before
 
 

@@ -4,7 +4,7 @@ its diffs can show its own changes rather than those of the workspace it came fr
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -23,8 +23,8 @@ UID, GID = os.getuid(), os.getgid()
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Iterator[Database]:
-    database = Database.open(str(tmp_path / "db"), sync=False)
+def db(tmp_path: Path, open_db: Callable[..., Database]) -> Iterator[Database]:
+    database = open_db(tmp_path / "db")
     tree = write_tree(tmp_path / "import", SMALL_BASE, mtime_ns=0, fixed_modes=True)
     database.import_directory("main", str(tree))
     database.create_workspace("src", "main")

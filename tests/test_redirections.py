@@ -5,7 +5,7 @@ The mount side (passthrough to local disk) is in test_fuse_redirect.py.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -61,12 +61,12 @@ def test_record_round_trip_and_older_records_decode_unchanged() -> None:
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Iterator[Database]:
+def db(tmp_path: Path, open_db: Callable[..., Database]) -> Iterator[Database]:
     tree = tmp_path / "tree"
     (tree / "src").mkdir(parents=True)
     (tree / "src" / "main.c").write_text("int main;\n")
     (tree / "empty").mkdir()
-    database = Database.open(str(tmp_path / "data"), sync=False)
+    database = open_db(tmp_path / "data")
     database.import_directory("main", str(tree))
     database.create_workspace("w", "main")
     try:

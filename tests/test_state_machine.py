@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from hypothesis import HealthCheck, event, settings, strategies as st
@@ -203,12 +204,15 @@ def self_paths(model: "Model") -> st.SearchStrategy[str]:
 class WorkspaceMachine(RuleBasedStateMachine):
     root_dir: Path | None = None
     """Where each example makes its data directory: set to pytest's tmp_path."""
+    opener: Callable[[Path], Database] | None = None
+    """Opens (and reopens) an example's database: the test's `open_db`."""
 
     def __init__(self) -> None:
         super().__init__()
         assert self.root_dir is not None
         self.tmp = Path(tempfile.mkdtemp(prefix="example-", dir=self.root_dir))
-        self.db = Database.open(str(self.tmp / "db"), sync=False)
+        assert self.opener is not None
+        self.db = self.opener(self.tmp / "db")
         self.history: list[dict[str, Node]] = []
         self.model = Model({})
 
@@ -344,7 +348,8 @@ class WorkspaceMachine(RuleBasedStateMachine):
         """Replay the log into fresh indexes, or close and reopen the data directory."""
         if reopen:
             self.db.close()
-            self.db = Database.open(str(self.tmp / "db"), sync=False)
+            assert self.opener is not None
+            self.db = self.opener(self.tmp / "db")
         else:
             assert self.db.rebuild() == len(list(self.db.log_records()))
         self.check_all_versions()
@@ -370,9 +375,14 @@ SETTINGS = settings(max_examples=50, stateful_step_count=25, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 
 
-def test_workspace_matches_the_model(tmp_path: Path) -> None:
+def test_workspace_matches_the_model(tmp_path: Path, kv_backend: str,
+                                     open_db: Callable[..., Database]) -> None:
     WorkspaceMachine.root_dir = tmp_path
+    WorkspaceMachine.opener = staticmethod(open_db)  # type: ignore[assignment]
     try:
-        run_state_machine_as_test(WorkspaceMachine, settings=SETTINGS)
+        # Fewer examples on etcd, where every read is a network round trip.
+        run_state_machine_as_test(WorkspaceMachine, settings=SETTINGS if kv_backend == "lmdb"
+                                  else settings(SETTINGS, max_examples=4, stateful_step_count=15))
     finally:
         WorkspaceMachine.root_dir = None
+        WorkspaceMachine.opener = None

@@ -6,6 +6,7 @@ from __future__ import annotations
 import inspect
 import itertools
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -623,12 +624,12 @@ def test_diff_type_changes_and_deleted_base_directories(ws_db: Database) -> None
         == spec_model(BASE)
 
 
-def test_diff_streams(db: Database, tmp_path: Path) -> None:
+def test_diff_streams(db: Database, tmp_path: Path, open_db: Callable[..., Database]) -> None:
     db.add_base_revision("big", generated_base(db, dirs=30, subdirs=10, files=20))
     db.create_workspace("ws", "big")
     db.commit("ws", [Remove(f"d{d:02}", recursive=True) for d in range(30)])
     db.close()
-    fresh = Database.open(str(tmp_path / "db"), sync=False)  # nothing cached
+    fresh = open_db(tmp_path / "db")  # nothing cached
     try:
         loads = []
         loader = fresh._load_tree
@@ -937,7 +938,8 @@ def test_gc_retention_keeps_newest_and_labelled_versions(ws_db: Database) -> Non
     assert db.gc().versions_pruned == 0
 
 
-def test_rebuild_after_gc_gives_identical_answers(ws_db: Database, tmp_path: Path) -> None:
+def test_rebuild_after_gc_gives_identical_answers(ws_db: Database, tmp_path: Path,
+                                                 open_db: Callable[..., Database]) -> None:
     db = ws_db
     db.create_workspace("gone", "main")
     db.commit("gone", [WriteFile("g", big_file(db, b"g" * 9000))])
@@ -973,7 +975,7 @@ def test_rebuild_after_gc_gives_identical_answers(ws_db: Database, tmp_path: Pat
     assert db.gc().versions_pruned == 0  # (it frees only the trees freeze() just wrote)
     assert answers() == before
     db.close()
-    with Database.open(str(tmp_path / "db"), sync=False) as reopened:
+    with open_db(tmp_path / "db") as reopened:
         db = reopened
         assert answers() == before
 

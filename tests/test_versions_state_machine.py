@@ -20,10 +20,14 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
+from pathlib import Path
 
 from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+from hypothesis.stateful import (RuleBasedStateMachine, invariant, precondition, rule,
+                                 run_state_machine_as_test)
+from kv_support import kv_url
 from tree_support import Model, spec_model
 from versions_support import apply_diff, drop, subtree, walk, walk_tree
 
@@ -135,11 +139,18 @@ class Workspace:
         return self.versions[self.head][2]
 
 
+def _open_lmdb(directory: str) -> Database:
+    return Database.open(directory, sync=False)
+
+
 class VersionsMachine(RuleBasedStateMachine):
+    opener: Callable[[str], Database] = staticmethod(_open_lmdb)  # type: ignore[assignment]
+    """Opens each example's database: LMDB for `TestVersions`, etcd for the test below."""
+
     def __init__(self) -> None:
         super().__init__()
         self.tmp = tempfile.mkdtemp(prefix="citcfs-versions-")
-        self.db = Database.open(os.path.join(self.tmp, "db"), sync=False)
+        self.db = self.opener(os.path.join(self.tmp, "db"))
         self.imports = 0
         base = spec_model(BASE_SPEC)
         self.import_model(base)
@@ -576,3 +587,18 @@ VersionsMachine.TestCase.settings = settings(
     max_examples=30, stateful_step_count=20, deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 TestVersions = VersionsMachine.TestCase
+
+
+def test_versions_on_etcd(etcd_endpoints: list[str]) -> None:
+    """The same machine over the etcd backend, with fewer examples (each etcd call is
+    a network round trip)."""
+    def open_etcd(directory: str) -> Database:
+        return Database.open(directory, sync=False,
+                             kv=kv_url("etcd", Path(directory), etcd_endpoints))
+    VersionsMachine.opener = staticmethod(open_etcd)  # type: ignore[assignment]
+    try:
+        run_state_machine_as_test(VersionsMachine, settings=settings(
+            max_examples=4, stateful_step_count=15, deadline=None,
+            suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much]))
+    finally:
+        VersionsMachine.opener = staticmethod(_open_lmdb)  # type: ignore[assignment]

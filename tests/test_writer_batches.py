@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -33,8 +33,8 @@ W2 = bytes(range(16, 32))
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Iterator[Database]:
-    database = Database.open(str(tmp_path / "db"), sync=False)
+def db(tmp_path: Path, open_db: Callable[..., Database]) -> Iterator[Database]:
+    database = open_db(tmp_path / "db")
     try:
         tree = write_tree(tmp_path / "base", SMALL_BASE, mtime_ns=0, fixed_modes=True)
         database.import_directory("main", str(tree))

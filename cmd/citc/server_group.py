@@ -50,10 +50,12 @@ def server(ctx: click.Context, /, **options: object) -> None:
     """
     if ctx.invoked_subcommand is not None:
         if any(options.get(name) for name in ("data_dir", "listen", "tls_cert", "tls_key",
-                                                 "tokens_file", "http")):
+                                                 "tokens_file", "http", "kv", "objects",
+                                                 "config_file")):
             raise click.UsageError("serving options go without a subcommand")
         return
-    if not options.get("data_dir") or not options.get("listen"):
+    if not options.get("config_file") and (not options.get("data_dir")
+                                           or not options.get("listen")):
         raise click.UsageError("citc server needs --data DIR and --listen ADDR "
                                "(or a subcommand: status, stop)")
     ctx.invoke(serve_command, **options)
