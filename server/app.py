@@ -46,6 +46,7 @@ from citcfs.storage import Database
 from .auth import Authenticator, TokenTable
 from .grants import GrantStore
 from .hub import InvalidationHub
+from . import metrics as server_metrics
 from .limits import Limits
 from .servicer import CitcServicer
 
@@ -97,6 +98,8 @@ class ServerConfig:
     """fsync every commit (False only for throwaway benchmarks)."""
     local_user: str | None = None
     """Who Unix-socket callers are; the server's OS user by default."""
+    metrics: bool = True
+    """Record Prometheus metrics (`server.metrics`); False records nothing."""
 
 
 def is_unix(address: str) -> bool:
@@ -175,13 +178,16 @@ class CitcServer:
         credentials = cls._credentials(config, tokens)
         db = Database.open(config.data_dir, sync=config.sync)
         try:
-            hub = InvalidationHub(limits.max_watch_streams)
+            metrics = server_metrics.enable(db) if config.metrics else None
+            hub = InvalidationHub(limits.max_watch_streams,
+                                  on_sent=server_metrics.watch_events_sent if metrics else None)
             servicer = CitcServicer(db, Authenticator(tokens, config.local_user),
                                     GrantStore(config.data_dir), hub, limits)
             db.add_listener(hub.published)
             executor = futures.ThreadPoolExecutor(max_workers=limits.thread_pool_size,
                                                   thread_name_prefix="citc-rpc")
-            server = grpc.server(executor, options=cls._options(config))
+            server = grpc.server(executor, options=cls._options(config),
+                                 interceptors=[metrics] if metrics else None)
             pb_grpc.add_CitcServicer_to_server(servicer, server)
             health_servicer = health.HealthServicer()
             health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
@@ -189,8 +195,11 @@ class CitcServer:
             address = cls._bind(server, config, credentials)
             server.start()
         except BaseException:
+            server_metrics.disable(db)
             db.close()
             raise
+        if metrics:
+            server_metrics.track_hub(hub)
         for service in ("", SERVICE_NAME):
             health_servicer.set(service, health_pb2.HealthCheckResponse.SERVING)
         log.info("serving %s on %s (data %s, %d threads, %s)", SERVICE_NAME, address,
@@ -277,6 +286,7 @@ class CitcServer:
             self._server.stop(grace).wait()
             self._executor.shutdown(wait=True)  # handler threads still committing
             self.db.remove_listener(self.hub.published)
+            server_metrics.disable(self.db)
             self.db.close()
             if is_unix(self.address):
                 try:

@@ -36,8 +36,11 @@ def _setup_logging(level: str) -> None:
               help="Bearer tokens file: one 'TOKEN USER [admin]' per line.")
 @click.option("--grace", type=float, default=30.0, show_default=True,
               help="Seconds calls in flight get to finish at shutdown.")
+@click.option("--no-metrics", "no_metrics", is_flag=True,
+              help="Record no Prometheus metrics (to measure what they cost).")
 def server(data_dir: str, listen: str, log_level: str, tls_cert: str | None,
-           tls_key: str | None, tokens_file: str | None, grace: float) -> None:
+           tls_key: str | None, tokens_file: str | None, grace: float,
+           no_metrics: bool) -> None:
     """Serve workspaces from DATA on ADDR until Ctrl-C or SIGTERM.
 
     A Unix socket is made owner-only (mode 0600) and its callers are the server's
@@ -47,7 +50,8 @@ def server(data_dir: str, listen: str, log_level: str, tls_cert: str | None,
 
     _setup_logging(log_level)
     config = ServerConfig(data_dir=data_dir, listen=listen, tls_cert=tls_cert,
-                          tls_key=tls_key, tokens_file=tokens_file, grace_s=grace)
+                          tls_key=tls_key, tokens_file=tokens_file, grace_s=grace,
+                          metrics=not no_metrics)
 
     def ready(running: object) -> None:
         click.echo(f"citc server listening on {running.address}", err=False)  # type: ignore[attr-defined]
