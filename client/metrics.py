@@ -59,7 +59,7 @@ class HeadCounts(Protocol):
     listing_misses: int
 
 
-class CacheCollector(Collector):  # type: ignore[misc]
+class CacheCollector(Collector):
     """Hits and misses of every cache layer: the metadata caches' integers, read when
     scraped, and the chunk reader's counts."""
 
@@ -97,7 +97,7 @@ class CacheCollector(Collector):  # type: ignore[misc]
         yield misses
 
 
-class OpTimes(Collector):  # type: ignore[misc]
+class OpTimes(Collector):
     """FUSE operations' latency histograms and error counts, cheap to record.
 
     prometheus_client's Histogram takes a lock for each bucket and for the sum, and
