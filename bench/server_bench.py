@@ -25,6 +25,10 @@ must run in parallel are separate processes (multiprocessing, spawn).
     web_diff   the web view's diff page, 10 changed files in a
                100k-file base (bench/web_bench.py; alone:
                `python bench/run.py web`)                          -> web_diff_ms_p50
+    metrics    the commit step against two more servers, one with
+               metrics and one started with --no-metrics, in
+               alternating rounds      -> commit_rpc_p50_ms_metrics_on/_off, ..._on_vs_off
+               (alone: python bench/run.py metrics_cost)
 
 Watch streams pace themselves (`Limits.watch_min_interval_s`, 25 ms) so that bursts
 coalesce; the watch step spaces its commits 40 ms apart so that it measures the
@@ -63,7 +67,11 @@ SIZES = {  # name -> (full, quick, smoke)
     "read_chunks": (256, 128, 4),
     "watchers": (100, 100, 8),
     "watch_rounds": (200, 100, 5),
+    "metrics_commits": (3000, 1000, 40),
 }
+METRICS_ROUNDS = 8
+"""The metrics step alternates servers this many times (each gets commits / 8 a round),
+so that a change in the machine's load hits both alike."""
 
 
 def _size(name: str, quick: bool, smoke: bool) -> Any:
@@ -391,6 +399,56 @@ def _echo_ceiling(scratch: str, seconds: float, runs: int,
     }
 
 
+def bench_metrics_cost(scratch: str, commits: int) -> dict[str, dict[str, Any]]:
+    """commit_rpc_p50_ms with metrics on and off: two `citc server` processes, the same
+    commits sent to each in alternating rounds by one client process."""
+    servers = {}
+    try:
+        for mode, extra in (("on", ()), ("off", ("--no-metrics",))):
+            servers[mode] = ServerProcess(
+                Path(scratch) / f"metrics-{mode}", f"unix:{os.path.join(scratch, mode + '.sock')}",
+                "--log-level", "warning", *extra, command=SERVER_ONLY)
+        samples: dict[str, list[float]] = {"on": [], "off": []}
+        clients = {mode: Client.connect(server.address) for mode, server in servers.items()}
+        try:
+            for client in clients.values():
+                client.import_base("main", entries=[("README", Entry.file(b"hello"))])
+                client.create_workspace("latency", "main")
+            per_round = max(1, commits // METRICS_ROUNDS)
+            for round_ in range(METRICS_ROUNDS):
+                order = ("on", "off") if round_ % 2 == 0 else ("off", "on")
+                for mode in order:
+                    samples[mode] += _commit_samples(clients[mode].commit, per_round)
+        finally:
+            for client in clients.values():
+                client.close()
+    finally:
+        for server in servers.values():
+            server.stop()
+    on, off = statistics.median(samples["on"]), statistics.median(samples["off"])
+    return {
+        "commit_rpc_p50_ms_metrics_on": result(on, "ms", better="lower",
+                                               samples=len(samples["on"])),
+        "commit_rpc_p50_ms_metrics_off": result(off, "ms", better="lower",
+                                                samples=len(samples["off"]),
+                                                note="citc server --no-metrics"),
+        "commit_rpc_p50_ms_metrics_on_vs_off": result(
+            on / off, "x", target=1.05, better="lower",
+            cost_pct=round((on / off - 1) * 100, 2), rounds=METRICS_ROUNDS,
+            note="the cost of metrics on commit_rpc_p50_ms (target: at most 5 %)"),
+    }
+
+
+def run_metrics_cost(quick: bool, smoke: bool) -> dict[str, dict[str, Any]]:
+    """The metrics step alone (`python bench/run.py metrics_cost`)."""
+    with scratch_dir("citcfs-bench-metrics-") as scratch:
+        found = bench_metrics_cost(scratch, _size("metrics_commits", quick, smoke))
+    log(f"metrics: commit p50 {found['commit_rpc_p50_ms_metrics_on']['value']} ms on, "
+        f"{found['commit_rpc_p50_ms_metrics_off']['value']} ms off "
+        f"({found['commit_rpc_p50_ms_metrics_on_vs_off']['cost_pct']:+} %)")
+    return found
+
+
 def run(quick: bool, runs: int = 3, smoke: bool = False) -> dict[str, dict[str, Any]]:
     log(f"server suite: {'smoke' if smoke else 'quick' if quick else 'full'} sizes")
     results: dict[str, dict[str, Any]] = {}
@@ -434,6 +492,7 @@ def run(quick: bool, runs: int = 3, smoke: bool = False) -> dict[str, dict[str, 
         finally:
             server.stop()
     results.update(bench_web_diff(quick, smoke))  # a server of its own, with --http
+    results.update(run_metrics_cost(quick, smoke))
     return results
 
 

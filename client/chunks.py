@@ -20,6 +20,7 @@ from citcfs.objects import CHUNK_SIZE, ObjectId, ObjectKind
 
 from .cache import ObjectCache
 from .fuse_lib import FuseOSError
+from .metrics import MountMetrics
 from .remote import Remote
 
 READ_AHEAD_CHUNKS = 8
@@ -35,8 +36,9 @@ class ChunkReader:
     """The content of one workspace's files, one 1 MiB chunk at a time."""
 
     def __init__(self, remote: Remote, cache: ObjectCache,
-                 call: Callable[..., Any]) -> None:
+                 call: Callable[..., Any], metrics: MountMetrics | None = None) -> None:
         self.remote = remote
+        self.metrics = metrics or MountMetrics()
         self.cache = cache
         self._call = call
         self._chunks: OrderedDict[bytes, bytes] = OrderedDict()
@@ -86,6 +88,8 @@ class ChunkReader:
             pending = self._fetching.get(oid) if data is None else None
             if data is not None:
                 self._chunks.move_to_end(oid)
+        # A chunk still on its way (read-ahead) is a miss: the reader waits for it.
+        self.metrics.chunk("memory", data is not None)
         if pending is not None:
             try:
                 pending.result(timeout=120)
@@ -95,11 +99,13 @@ class ChunkReader:
                 data = self._chunks.get(oid)
         if data is None:
             data = self.cache.get(oid)
+            self.metrics.chunk("local", data is not None)
         if data is None:
             fetched = dict(self._call(self.remote.read_objects, [oid]))
             if oid not in fetched:
                 raise _fail(errno.EIO)
             data = fetched[oid]
+            self.metrics.fetched(len(data))
             self.cache.put_many([(ObjectKind.CHUNK, oid, data)], verified=True)
         self.keep([(oid, data)])
         return data
@@ -136,6 +142,7 @@ class ChunkReader:
         read has returned stays readable without the server.
         """
         def arrived(oid: ObjectId, data: bytes) -> None:
+            self.metrics.fetched(len(data))
             self.cache.put_many([(ObjectKind.CHUNK, oid, data)], verified=True)
             self.keep([(oid, data)])
             self._fetched(oid, futures[oid], None)

@@ -45,6 +45,7 @@ from citcfs.objects import ObjectKind
 
 from .cache import ObjectCache
 from .journal import Journal, JournalOp, chunk_ids, coalesce, op_to_wire
+from .metrics import MountMetrics
 
 log = logging.getLogger("citcfs.client")
 
@@ -79,6 +80,7 @@ class _Batch:
     done: bool = False
     error: BaseException | None = None
     result: Any = None
+    sent: float = 0.0  # time.monotonic() when its commit went out (0: never sent)
 
 
 Applied = Callable[[int, Any, list[tuple[JournalOp, CitcError]]], None]
@@ -91,8 +93,11 @@ class Flusher:
     def __init__(self, remote: Any, workspace: str, journal: Journal, cache: ObjectCache, *,
                  on_applied: Applied | None = None, bound_bytes: int = 1 << 30,
                  full_wait_s: float = 10.0, interval: float = INTERVAL_S,
-                 recovered: Sequence[tuple[int, JournalOp]] = ()) -> None:
+                 recovered: Sequence[tuple[int, JournalOp]] = (),
+                 metrics: MountMetrics | None = None) -> None:
         self.remote = remote
+        self.metrics = metrics or MountMetrics()
+        self.metrics.watch_journal(lambda: self.pending_ops, lambda: self.pending_bytes)
         self.workspace = workspace
         self.journal = journal
         self.cache = cache
@@ -316,6 +321,7 @@ class Flusher:
                 if self._broken:  # an earlier batch failed meanwhile: resend from there
                     batch.done = True
                     return
+            batch.sent = time.monotonic()
             batch.future = self.remote.commit_batch(
                 self.workspace, _messages(batch),
                 writer_id=self.journal.writer_id, first_seq=batch.first, last_seq=batch.last,
@@ -374,6 +380,8 @@ class Flusher:
     def _settle(self, batch: _Batch, result: Any) -> None:
         """The server applied `batch`: release its records and tell the mount."""
         skipped = [(batch.ops[index], error) for index, error in getattr(result, "skipped", ())]
+        if batch.sent:
+            self.metrics.flushed(len(batch.records), batch.sent, batch.records[0].added)
         self.skipped += len(skipped)
         pinned = [oid for record in batch.records for oid in record.pinned]
         if pinned:

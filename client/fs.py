@@ -72,6 +72,7 @@ from .journal import (Journal, JournalOp, MakeDir, MakeNode, Remove, Rename, Set
                       WriteFile)
 from .invalidation import Watcher
 from .metadata import HeadMetadata
+from .metrics import MountMetrics
 from .fuse_lib import FuseOSError, Operations, current_fuse, fuse_get_context
 from . import redirect
 from .redirect import Redirector, is_local_fh, redirections_dir
@@ -84,6 +85,10 @@ HISTORY_DIR = ".citc"
 STATUS_FILE = HISTORY_DIR + "/status"
 STATUS_VIEW = -2
 """The View version of `.citc/status`: a generated file, read with direct I/O."""
+STATS_FILE = HISTORY_DIR + "/stats"
+STATS_VIEW = -3
+"""`.citc/stats`: the mount's metrics as JSON (`client.metrics`), generated likewise."""
+GENERATED = {STATUS_FILE: STATUS_VIEW, STATS_FILE: STATS_VIEW}
 UNMOUNT_DRAIN_S = 30.0
 UTIME_NOW = (1 << 30) - 1
 UTIME_OMIT = (1 << 30) - 2
@@ -187,18 +192,20 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
                  *, watch: bool = True, on_ready: Callable[[], None] | None = None,
                  journal: Journal | None = None, sync_writes: bool = False,
                  journal_bytes: int = 1 << 30, journal_full_wait_s: float = 10.0,
-                 server: str = "") -> None:
+                 server: str = "", metrics: MountMetrics | None = None) -> None:
         self.remote = remote
         self.workspace = workspace
         self.cache = cache
+        self.metrics = metrics or MountMetrics()
         # First: WorkspaceNotFound before anything is made for the mount.
         workspace_id, version = remote.workspace_head(workspace)
         self.watcher = Watcher(remote, workspace, version,
                                drop=self._drop_changed, settle=self._settle,
-                               gone=self._workspace_gone)
+                               gone=self._workspace_gone, metrics=self.metrics)
         self._watch_enabled = watch
         self._on_ready = on_ready
         self.meta = HeadMetadata()
+        self.metrics.watch_head(self.meta)
         self._lock = self.meta.lock
         self._history: dict[tuple[int, str], Entry | None] = {}
         self._history_listings: dict[tuple[int, str], dict[str, Entry]] = {}
@@ -210,7 +217,7 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         self._open: dict[str, OpenFile] = {}
         self._handles: dict[int, Handle] = {}
         self._next_handle = 1
-        self.chunks = ChunkReader(remote, cache, self._call)
+        self.chunks = ChunkReader(remote, cache, self._call, self.metrics)
         self.conflicts = 0
         # Directories whose times moved since the last batch was cut: their changes.
         self._dirty_dirs: dict[str, dict[str, int]] = {}
@@ -224,7 +231,8 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
                                      workspace_id)
         self.journal = journal
         self._flusher = Flusher(remote, workspace, journal, cache, on_applied=self._applied,
-                                bound_bytes=journal_bytes, full_wait_s=journal_full_wait_s)
+                                bound_bytes=journal_bytes, full_wait_s=journal_full_wait_s,
+                                metrics=self.metrics)
         self._flusher.before_batch = self._journal_dir_times
         self._flusher.start()
         self.redirects = Redirector(redirections_dir(cache.directory, server, workspace),
@@ -273,8 +281,8 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         parts = path.split("/")
         if len(parts) == 1 or (len(parts) == 2 and parts[1] in ("versions", "snapshots")):
             return View(-1, path)  # .citc itself, or .citc/versions, .citc/snapshots
-        if path == STATUS_FILE:
-            return View(STATUS_VIEW, path)
+        if path in GENERATED:
+            return View(GENERATED[path], path)
         if len(parts) == 2:
             raise _fail(errno.ENOENT)
         kind, ref, rest = parts[1], parts[2], "/".join(parts[3:])
@@ -416,7 +424,7 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
             path, lambda missing: self._call(self.remote.listdir, self.workspace, missing))
 
     def _history_entry(self, version: int, path: str) -> Entry:
-        if version == STATUS_VIEW:
+        if version in (STATUS_VIEW, STATS_VIEW):
             return Entry.file(b"", mode=0o444, mtime_ns=self._mounted_ns)
         if version < 0:  # .citc and its two folders
             return Entry.directory(mode=0o555, mtime_ns=self._mounted_ns)
@@ -458,7 +466,8 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
             if view.path == HISTORY_DIR:
                 return {"snapshots": Entry.directory(mode=0o555),
                         "versions": Entry.directory(mode=0o555),
-                        "status": Entry.file(b"", mode=0o444)}
+                        "status": Entry.file(b"", mode=0o444),
+                        "stats": Entry.file(b"", mode=0o444)}
             if view.path == HISTORY_DIR + "/versions":
                 times = self._call(self.remote.version_times, self.workspace)
                 with self._lock:
@@ -636,8 +645,8 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
                 ino = self._inode(int(name), paths.ROOT)
             elif view.path == HISTORY_DIR + "/snapshots":
                 ino = self._inode(self._labels.get(name, -1), paths.ROOT)
-            elif child == STATUS_FILE:
-                ino = self._inode(STATUS_VIEW, child)
+            elif child in GENERATED:
+                ino = self._inode(GENERATED[child], child)
             elif history_root or (version is None and child == HISTORY_DIR):
                 ino = self._inode(-1, child)
             else:
@@ -1070,6 +1079,9 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
             handle = Handle(view, entry, None)
             if view.version == STATUS_VIEW:
                 handle.content = (json.dumps(self.status(), indent=1) + "\n").encode()
+            elif view.version == STATS_VIEW:
+                stats = {"workspace": self.workspace, **self.metrics.snapshot()}
+                handle.content = (json.dumps(stats, indent=1) + "\n").encode()
             return self._new_handle(handle)
         with self._lock:
             open_file = self._open.get(view.path)

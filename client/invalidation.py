@@ -24,6 +24,7 @@ from collections.abc import Callable, Sequence
 from citcfs import paths
 from citcfs.errors import CitcError, WorkspaceNotFound
 
+from .metrics import MountMetrics
 from .remote import Remote
 
 log = logging.getLogger("citcfs.client")
@@ -37,8 +38,10 @@ class Watcher:
 
     def __init__(self, remote: Remote, workspace: str, version: int, *,
                  drop: Dropped, settle: Callable[[], None] = lambda: None,
-                 gone: Callable[[str], None] = lambda reason: None) -> None:
+                 gone: Callable[[str], None] = lambda reason: None,
+                 metrics: MountMetrics | None = None) -> None:
         self.remote = remote
+        self.metrics = metrics or MountMetrics()
         self.workspace = workspace
         self.known_version = version
         self._drop = drop
@@ -70,6 +73,7 @@ class Watcher:
                     if self._stop.is_set():
                         return
                     if version > self.known_version:
+                        self.metrics.watch_events.inc()
                         self.catch_up(version)
             except WorkspaceNotFound as exc:
                 log.error("workspace %r is gone from the server (%s): this mount now answers "
@@ -101,6 +105,11 @@ class Watcher:
             log.warning("could not read changes since %d: %s", since, exc)
             return
         self._drop([paths.ROOT] if changes.truncated else list(changes.paths), changes.truncated)
+        self.metrics.invalidations.inc()
+        if changes.truncated:
+            self.metrics.full_invalidations.inc()
+        else:
+            self.metrics.invalidated_paths.inc(len(changes.paths))
         with self._lock:
             self._own = {v for v in self._own if v > changes.version}
         self.known_version = max(self.known_version, changes.version)

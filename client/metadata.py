@@ -47,12 +47,16 @@ class HeadMetadata:
         self._pending_children: dict[str, dict[str, Entry | None]] = {}
         self._new_dirs: dict[str, int] = {}
         self._order: deque[tuple[int, str]] = deque()
+        # Counted under `lock` for the mount's metrics (hits are lookups - misses).
+        self.entry_lookups = self.entry_misses = 0
+        self.listing_lookups = self.listing_misses = 0
 
     # --- answering --------------------------------------------------------------------
 
     def entry(self, path: str, fetch: Callable[[str], Entry | None]) -> Entry | None:
         """The entry of `path`, or None where it does not exist."""
         with self.lock:
+            self.entry_lookups += 1
             pending = self._pending.get(path)
             if pending is not None:
                 return pending[0]
@@ -66,6 +70,7 @@ class HeadMetadata:
                 if parent in self._new_dirs:
                     return None  # made here: only pending children
             generation = self.generation
+            self.entry_misses += 1
         found = fetch(path)
         with self.lock:
             pending = self._pending.get(path)
@@ -81,9 +86,11 @@ class HeadMetadata:
                 fetch: Callable[[str], Iterable[tuple[str, Entry]]]) -> dict[str, Entry]:
         """The children of directory `path` by name."""
         with self.lock:
+            self.listing_lookups += 1
             listing = self.listings.get(path)
             if listing is not None:
                 return listing
+            self.listing_misses += 1
             generation = self.generation
             made_here = path in self._new_dirs
             # The server may apply these while the fetch runs, and the answer may

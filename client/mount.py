@@ -25,12 +25,14 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from citcfs import errors
 from citcfs.memory import keep_large_buffers
 
 from .cache import DEFAULT_CACHE_BYTES, ObjectCache, default_cache_dir
+from .metrics import MountMetrics
 
 log = logging.getLogger("citcfs.client")
 
@@ -56,6 +58,8 @@ class MountOptions:
     """How long a write waits for room in a full journal before it fails (ENOSPC)."""
     nonempty: bool = False
     """Mount over a directory that holds files (hiding them while mounted)."""
+    metrics: str | None = None
+    """HOST:PORT where the mount daemon answers Prometheus scrapes (None: nowhere)."""
 
 
 class MountError(errors.CitcError):
@@ -193,6 +197,8 @@ def mount_foreground(opts: MountOptions, report: "Reporter | None" = None) -> No
                     opts.mountpoint, dead)
     _check_mountpoint(opts.mountpoint, opts.nonempty)
     keep_large_buffers()
+    metrics = MountMetrics()
+    stop_metrics = _serve_metrics(metrics, opts.metrics) if opts.metrics else None
     tls_ca = open(opts.tls_ca, "rb").read() if opts.tls_ca else None
     client = Client.connect(opts.server, token=opts.token, tls_ca=tls_ca)
     remote = RpcRemote(client)
@@ -206,15 +212,39 @@ def mount_foreground(opts: MountOptions, report: "Reporter | None" = None) -> No
                                  on_ready=report.ready if report else None,
                                  server=opts.server, sync_writes=opts.sync_writes,
                                  journal_bytes=opts.journal_bytes,
-                                 journal_full_wait_s=opts.journal_full_wait_s)
+                                 journal_full_wait_s=opts.journal_full_wait_s,
+                                 metrics=metrics)
     except errors.CitcError as exc:
         client.close()
+        if stop_metrics is not None:
+            stop_metrics()
         raise MountError(f"cannot mount {opts.workspace!r}: {exc.message}") from None
     try:
         CitcFUSE(filesystem, opts.mountpoint, foreground=True, debug=opts.debug,
                  **_fuse_options(opts))
     finally:
         remote.close()
+        if stop_metrics is not None:
+            stop_metrics()
+
+
+def _serve_metrics(metrics: MountMetrics, address: str) -> Callable[[], None]:
+    """Answer Prometheus scrapes on `address`; MountError (before anything is
+    mounted) when it is not HOST:PORT or cannot be bound."""
+    from .metrics import is_loopback, parse_address, serve
+
+    try:
+        host, _ = parse_address(address)
+        stop = serve(metrics, address)
+    except errors.CitcError as exc:
+        raise MountError(exc.message) from None
+    except OSError as exc:
+        raise MountError(f"cannot serve metrics on {address}: "
+                         f"{exc.strerror or exc}") from None
+    if not is_loopback(host):
+        log.warning("metrics are served on %s, beyond this machine", metrics.address)
+    log.info("serving metrics on http://%s/metrics", metrics.address)
+    return stop
 
 
 class Reporter:
@@ -254,6 +284,8 @@ def mount_background(opts: MountOptions, log_file: str | None = None) -> int:
         command.append("--sync-writes")
     if opts.nonempty:
         command.append("--nonempty")
+    if opts.metrics:
+        command += ["--metrics", opts.metrics]
     if opts.tls_ca:
         command += ["--tls-ca", opts.tls_ca]
     env = dict(os.environ)
@@ -330,6 +362,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--journal-bytes", type=int, default=DEFAULT_JOURNAL_BYTES)
     parser.add_argument("--journal-full-wait", type=float, default=10.0)
     parser.add_argument("--nonempty", action="store_true")
+    parser.add_argument("--metrics", metavar="HOST:PORT")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.debug else logging.INFO,
                         format="%(asctime)s citcfs-mount %(levelname)s %(message)s")
@@ -338,7 +371,7 @@ def main(argv: list[str] | None = None) -> int:
                         args.cache_dir, args.cache_bytes, args.attr_timeout,
                         os.environ.get("CITC_TOKEN"), args.tls_ca, args.debug,
                         args.sync_writes, args.journal_bytes, args.journal_full_wait,
-                        args.nonempty)
+                        args.nonempty, args.metrics)
     try:
         mount_foreground(opts, reporter)
     except errors.CitcError as exc:

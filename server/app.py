@@ -50,6 +50,7 @@ from .grants import GrantStore
 from .head_feed import feed_hub
 from .shared_grants import SharedGrantStore
 from .hub import InvalidationHub
+from . import metrics as server_metrics
 from .limits import Limits
 from .servicer import CitcServicer
 
@@ -112,6 +113,8 @@ class ServerConfig:
     default, or ``etcd://host:port,...`` shared by any number of servers."""
     objects: str | None = None
     """Where objects live: ``local`` (in `data_dir`, the default) or ``file:///path``."""
+    metrics: bool = True
+    """Record Prometheus metrics (`server.metrics`); False records nothing."""
 
 
 def is_unix(address: str) -> bool:
@@ -199,7 +202,9 @@ class CitcServer:
         started: grpc.Server | None = None
         stop_feed: Callable[[], None] | None = None
         try:
-            hub = InvalidationHub(limits.max_watch_streams)
+            metrics = server_metrics.enable(db) if config.metrics else None
+            hub = InvalidationHub(limits.max_watch_streams,
+                                  on_sent=server_metrics.watch_events_sent if metrics else None)
             shared = isinstance(db.kv, EtcdKVStore)
             grants = SharedGrantStore(db.kv) if shared else GrantStore(config.data_dir)
             servicer = CitcServicer(db, Authenticator(tokens, config.local_user),
@@ -208,7 +213,8 @@ class CitcServer:
             stop_feed = feed_hub(db, hub)
             executor = futures.ThreadPoolExecutor(max_workers=limits.thread_pool_size,
                                                   thread_name_prefix="citc-rpc")
-            server = grpc.server(executor, options=cls._options(config))
+            server = grpc.server(executor, options=cls._options(config),
+                                 interceptors=[metrics] if metrics else None)
             pb_grpc.add_CitcServicer_to_server(servicer, server)
             health_servicer = health.HealthServicer()
             health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
@@ -223,8 +229,11 @@ class CitcServer:
                 started.stop(0)
             if stop_feed is not None:
                 stop_feed()
+            server_metrics.disable(db)
             db.close()
             raise
+        if metrics:
+            server_metrics.track_hub(hub)
         for service in ("", SERVICE_NAME):
             health_servicer.set(service, health_pb2.HealthCheckResponse.SERVING)
         log.info("serving %s on %s (data %s, kv %s, %d threads, %s)", SERVICE_NAME, address,
@@ -345,6 +354,7 @@ class CitcServer:
             self.db.remove_listener(self.hub.published)
             if self._stop_feed is not None:
                 self._stop_feed()
+            server_metrics.disable(self.db)
             self.db.close()
             if is_unix(self.address):
                 try:

@@ -16,6 +16,7 @@ the hub shuts down, which wakes its thread so the server thread is returned.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from citcfs.errors import ResourceExhausted
@@ -31,7 +32,9 @@ class Event:
 class Watcher:
     """One Watch stream's pending state."""
 
-    def __init__(self, known: dict[str, int]) -> None:
+    def __init__(self, known: dict[str, int],
+                 on_sent: Callable[[int], None] | None = None) -> None:
+        self._on_sent = on_sent  # told how many events each `wait` hands out (metrics)
         self._cond = threading.Condition()
         self._sent = dict(known)           # newest version sent (or known) per workspace
         self._pending: dict[str, Event] = {}
@@ -68,14 +71,18 @@ class Watcher:
             self._pending.clear()
             for event in events:
                 self._sent[event.workspace] = event.version
-            return events
+        if events and self._on_sent is not None:
+            self._on_sent(len(events))
+        return events
 
 
 class InvalidationHub:
     """Registry of open watchers by workspace."""
 
-    def __init__(self, max_watchers: int) -> None:
+    def __init__(self, max_watchers: int,
+                 on_sent: Callable[[int], None] | None = None) -> None:
         self._max = max_watchers
+        self._on_sent = on_sent
         self._lock = threading.Lock()
         self._by_workspace: dict[str, set[Watcher]] = {}
         self._all: set[Watcher] = set()
@@ -84,7 +91,7 @@ class InvalidationHub:
 
     def open(self, known: dict[str, int]) -> Watcher:
         """Register a watcher of `known` (workspace -> version the client has)."""
-        watcher = Watcher(known)
+        watcher = Watcher(known, self._on_sent)
         with self._lock:
             if self._closed:
                 raise ResourceExhausted("the server is shutting down")

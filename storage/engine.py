@@ -27,6 +27,7 @@ from citcfs.objects import ObjectId, ObjectKind
 from . import keys, overlay
 from .backend import KVStore, KVTxn, ObjectStore
 from .group_commit import GroupCommitter
+from .observe import StorageObserver, StoreUsage, usage
 from .indexes import IndexOverlay, apply_record, find_workspace, kept_versions_from
 from .overlay import OverlayView, StoredObject, TreeBatch
 from .records import (BaseRevision, Committed, Label, OverlayWrite, Record, VersionInfo,
@@ -51,6 +52,7 @@ class Engine:
         self._listeners: list[CommitListener] = []
         self._listeners_lock = threading.Lock()
         self._writer = GroupCommitter(kv, on_durable=self._announce)
+        self.observer: StorageObserver | None = None
         self._load_tree = functools.lru_cache(maxsize=TREE_CACHE_SIZE)(self._read_tree)
         self._check_format()
 
@@ -68,6 +70,14 @@ class Engine:
                 f"{keys.FORMAT_VERSION}")
 
     # --- listeners ------------------------------------------------------------------
+
+    def observe(self, observer: StorageObserver | None) -> None:
+        """Report commits and GC runs to `observer` (None: stop reporting)."""
+        self.observer = self._writer.observer = observer
+
+    def usage(self) -> StoreUsage | None:
+        """Sizes of the log and object stores, read cheaply (`storage.observe`)."""
+        return usage(self.kv, self.objects)
 
     def add_listener(self, listener: CommitListener) -> None:
         """Call `listener(workspace, version)` after each durable commit."""

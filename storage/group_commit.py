@@ -28,7 +28,7 @@ import random
 import threading
 import time
 from collections.abc import Callable
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from citcfs.errors import TxnTooLarge, Unavailable, WriteConflict
 
@@ -37,19 +37,23 @@ from .backend import KVStore, KVTxn
 MAX_CONFLICTS = 200
 """Conflicts one batch survives before its callers get `Unavailable`."""
 
+if TYPE_CHECKING:
+    from .observe import StorageObserver
+
 T = TypeVar("T")
 
 BatchListener = Callable[[list[Any]], None]
 
 
 class _Request(Generic[T]):
-    __slots__ = ("job", "result", "error", "done", "_parked")
+    __slots__ = ("job", "result", "error", "done", "_parked", "queued", "started")
 
     def __init__(self, job: Callable[[KVTxn], T]) -> None:
         self.job = job
         self.result: T | None = None
         self.error: BaseException | None = None
         self.done = False
+        self.queued = self.started = 0.0  # perf_counter stamps, set while observed
         # A lock held from the start: the caller parks on it, and the leader releases
         # it exactly once (when the job is done, or to hand over leadership). A bare
         # lock is one C call each way, where an Event is several frames of Python.
@@ -92,10 +96,15 @@ class GroupCommitter:
         self.batches = 0
         self.jobs = 0
         self.conflicts = 0
+        self.observer: StorageObserver | None = None
+        """Told of each batch and each job's wait (`Engine.observe`); None: no timing."""
 
     def submit(self, job: Callable[[KVTxn], T]) -> T:
         """Run `job` inside a durable write transaction and return its result."""
         request: _Request[T] = _Request(job)
+        observer = self.observer
+        if observer is not None:
+            request.queued = time.perf_counter()
         with self._lock:
             self._queue.append(request)
             leading = not self._leader_active
@@ -103,6 +112,8 @@ class GroupCommitter:
         if not leading:
             request.park()
             if request.done:
+                if observer is not None:  # timed by each caller, off the leader's path
+                    observer.commit_wait(request.started - request.queued)
                 return request.outcome()
             # Otherwise the previous leader handed leadership to this caller.
         try:
@@ -110,19 +121,26 @@ class GroupCommitter:
                 with self._lock:
                     batch = self._queue[:self._max_batch]
                     del self._queue[:self._max_batch]
+                started = time.perf_counter()
                 try:
                     self._run(batch)
                 finally:
                     for item in batch:
+                        item.started = started
                         item.done = True
                         if item is not request:
                             item.wake()
+                watching = self.observer
+                if watching is not None:
+                    watching.commit_batch(len(batch), time.perf_counter() - started)
         finally:
             with self._lock:
                 if self._queue:
                     self._queue[0].wake()
                 else:
                     self._leader_active = False
+        if observer is not None:
+            observer.commit_wait(request.started - request.queued)
         return request.outcome()
 
     def _run(self, batch: list[_Request[Any]]) -> None:

@@ -180,6 +180,10 @@ class LmdbKVStore:
         except lmdb.MapFullError as exc:
             raise ResourceExhausted("the database is full") from exc
 
+    def usage(self, table: str | None = None) -> tuple[int, int]:
+        """(entries, bytes of pages) of `table`; of the whole environment when None."""
+        return _usage(self._env, None if table is None else self._dbs[table])
+
     def close(self) -> None:
         self._env.close()
 
@@ -262,6 +266,10 @@ class LmdbObjectStore:
                 total += len(value) - 1
         return count, total
 
+    def usage(self, table: str | None = None) -> tuple[int, int]:
+        """(objects, bytes of pages they occupy), from LMDB's statistics: no scan."""
+        return _usage(self._env, self._db)
+
     def corrupt_for_test(self, oid: ObjectId, content: bytes) -> None:
         """Overwrite an object's bytes without checks: for tests of read verification."""
         with self._write_lock, self._env.begin(write=True, db=self._db) as txn:
@@ -271,3 +279,15 @@ class LmdbObjectStore:
 
     def close(self) -> None:
         self._env.close()
+
+
+def _usage(env: lmdb.Environment, db: Any) -> tuple[int, int]:
+    """(entries, bytes) of one table from its page statistics, or of the whole
+    environment (every page up to the last one used) when `db` is None."""
+    with env.begin() as txn:
+        if db is None:
+            stat = env.stat()
+            return stat["entries"], (env.info()["last_pgno"] + 1) * stat["psize"]
+        stat = txn.stat(db)
+    pages = stat["branch_pages"] + stat["leaf_pages"] + stat["overflow_pages"]
+    return stat["entries"], pages * stat["psize"]

@@ -8,6 +8,7 @@ of its own that is always aborted, so it writes nothing and never joins a batch)
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -167,6 +168,7 @@ class Maintenance(Engine):
         unreferenced; a commit naming an object GC removed fails with ObjectMissing
         and the client uploads it again.
         """
+        started = time.perf_counter()
         existing = {oid: size for oid, size in self.objects.sizes()}
 
         def job(txn: KVTxn) -> tuple[int, set[ObjectId]]:
@@ -179,7 +181,10 @@ class Maintenance(Engine):
         freed_bytes = sum(existing[oid] for oid in garbage)
         if not dry_run and garbage:
             self.objects.delete(garbage)
-        return GcReport(dry_run, pruned, len(garbage), freed_bytes, len(existing) - len(garbage))
+        report = GcReport(dry_run, pruned, len(garbage), freed_bytes, len(existing) - len(garbage))
+        if self.observer is not None:
+            self.observer.gc_finished(report, time.perf_counter() - started)
+        return report
 
     def _scratch(self, job: Callable[[KVTxn], T]) -> T:
         """`job`'s answer from a write transaction of its own that is always aborted.

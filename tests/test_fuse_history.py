@@ -22,7 +22,7 @@ def test_versions_and_snapshots_show_the_workspace_as_it_was(mounted: Mounted) -
     os.rename(root / "src", root / "moved")
 
     assert (root / ".citc").is_dir()
-    assert sorted(os.listdir(root / ".citc")) == ["snapshots", "status", "versions"]
+    assert sorted(os.listdir(root / ".citc")) == ["snapshots", "stats", "status", "versions"]
     versions = os.listdir(root / ".citc/versions")
     assert str(v_mid) in versions and "0" in versions
     assert os.listdir(root / ".citc/snapshots") == ["middle"]
@@ -90,7 +90,8 @@ def test_nothing_can_be_made_in_citc(mounted: Mounted) -> None:
         assert error_of(os.symlink, "target", where / "link") == refused
     assert error_of(os.rename, root / "README", root / ".citc/README") == refused
     assert error_of(os.open, root / ".citc/status", os.O_WRONLY) in (errno.EROFS, errno.EACCES)
-    assert sorted(os.listdir(root / ".citc")) == ["snapshots", "status", "versions"]
+    assert error_of(os.open, root / ".citc/stats", os.O_WRONLY) in (errno.EROFS, errno.EACCES)
+    assert sorted(os.listdir(root / ".citc")) == ["snapshots", "stats", "status", "versions"]
     assert mounted.version() == before, "nothing was committed"
 
 

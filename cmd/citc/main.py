@@ -152,10 +152,12 @@ def _register() -> None:
     from .mount_cmd import mount, unmount
     from .redirect_cmd import redirect
     from .server_group import server
+    from .stats_cmd import stats
     from .ws_cmd import ws
 
     for command in (server, base, ws, status, diff, snapshot, snapshots, log, cat, restore,
-                    revert, sync, submit, export, mount, unmount, redirect, gc, fsck, help_):
+                    revert, sync, submit, export, mount, unmount, redirect, gc, fsck, stats,
+                    help_):
         main.add_command(command)
 
 

@@ -16,6 +16,7 @@ import click
 
 from citcfs import errors, paths
 from citcfs.client.cache import DEFAULT_CACHE_BYTES
+from citcfs.client.metrics import parse_address
 from citcfs.client.mount import (MountOptions, check_empty, clear_dead_mount, dead_mount,
                                   mount_background, mount_foreground)
 from citcfs.client.mount import unmount as unmount_path
@@ -91,6 +92,17 @@ def _ensure_workspace(name: str, tree: str | None, base_name: str | None) -> Non
     click.echo(f"created workspace {workspace.name} over {workspace.base}@{workspace.base_rev}")
 
 
+def _check_metrics_address(ctx: click.Context, param: click.Parameter,
+                           value: str | None) -> str | None:
+    """Refuse a malformed --metrics before anything is imported, created or mounted."""
+    if value is not None:
+        try:
+            parse_address(value)
+        except errors.InvalidArgument as exc:
+            raise click.BadParameter(exc.message) from None
+    return value
+
+
 @click.command()
 @click.argument("workspace", metavar="WS")
 @click.argument("directory", metavar="DIR", type=click.Path(file_okay=False))
@@ -116,9 +128,12 @@ def _ensure_workspace(name: str, tree: str | None, base_name: str | None) -> Non
                    "writes wait, then fail with ENOSPC.")
 @click.option("--nonempty", is_flag=True,
               help="Mount even if DIR holds files (they are hidden while it is mounted).")
+@click.option("--metrics", metavar="HOST:PORT", callback=_check_metrics_address,
+              help="Serve the mount's metrics for Prometheus at http://HOST:PORT/metrics "
+                   "(HOST defaults to 127.0.0.1; port 0 picks a free one).")
 def mount(workspace: str, directory: str, tree: str | None, base_name: str | None,
           server: str | None, foreground: bool, cache_bytes: int, attr_timeout: float,
-          sync_writes: bool, journal_bytes: int, nonempty: bool) -> None:
+          sync_writes: bool, journal_bytes: int, nonempty: bool, metrics: str | None) -> None:
     """Mount workspace WS on DIR (made if missing; refused if it holds files, unless
     --nonempty).
 
@@ -136,6 +151,7 @@ def mount(workspace: str, directory: str, tree: str | None, base_name: str | Non
     Example:
       citc mount demo ~/demo --base ./some/tree
       citc mount fix-1234 /src/fix --cache-size 8G
+      citc mount demo ~/demo --metrics 127.0.0.1:9567   # for Prometheus
     """
     ctx = context.get()
     if server:
@@ -153,7 +169,7 @@ def mount(workspace: str, directory: str, tree: str | None, base_name: str | Non
                            attr_timeout=attr_timeout, token=os.environ.get("CITC_TOKEN"),
                            tls_ca=os.environ.get("CITC_TLS_CA"), debug=ctx.debug,
                            sync_writes=sync_writes, journal_bytes=journal_bytes,
-                           nonempty=nonempty)
+                           nonempty=nonempty, metrics=metrics)
     if foreground:
         click.echo(f"serving {workspace} on {mountpoint} (Ctrl-C or citc unmount to stop)",
                    err=True)

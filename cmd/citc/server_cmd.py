@@ -48,10 +48,12 @@ def _setup_logging(level: str) -> None:
 @click.option("--http", "http", metavar="HOST:PORT",
               help="Also serve /metrics, /healthz and the web view over HTTP here "
                    "(e.g. 127.0.0.1:8080; port 0 picks a free one).")
+@click.option("--no-metrics", "no_metrics", is_flag=True, default=None,
+              help="Record no Prometheus metrics (to measure what they cost).")
 def server(data_dir: str | None, listen: str | None, kv: str | None, objects: str | None,
            config_file: str | None, log_level: str | None, tls_cert: str | None,
            tls_key: str | None, tokens_file: str | None, grace: float | None,
-           http: str | None) -> None:
+           http: str | None, no_metrics: bool | None) -> None:
     """Serve workspaces from DATA on ADDR until Ctrl-C or SIGTERM.
 
     A Unix socket is made owner-only (mode 0600) and its callers are the server's
@@ -65,7 +67,8 @@ def server(data_dir: str | None, listen: str | None, kv: str | None, objects: st
 
     given = {"data_dir": data_dir, "listen": listen, "kv": kv, "objects": objects,
              "log_level": log_level, "tls_cert": tls_cert, "tls_key": tls_key,
-             "tokens_file": tokens_file, "grace": grace, "http": http}
+             "tokens_file": tokens_file, "grace": grace, "http": http,
+             "no_metrics": no_metrics}
     try:
         settings = server_config.load(config_file) if config_file else {}
         settings.update({name: value for name, value in given.items() if value is not None})
@@ -88,7 +91,8 @@ def server(data_dir: str | None, listen: str | None, kv: str | None, objects: st
                           grace_s=float(settings.get("grace") or 30.0),  # type: ignore[arg-type]
                           kv=settings.get("kv"),  # type: ignore[arg-type]
                           objects=settings.get("objects"),  # type: ignore[arg-type]
-                          http=settings.get("http"))  # type: ignore[arg-type]
+                          http=settings.get("http"),  # type: ignore[arg-type]
+                          metrics=not settings.get("no_metrics"))
 
     def ready(running: CitcServer) -> None:
         click.echo(f"citc server listening on {running.address}", err=False)

@@ -17,7 +17,7 @@ OPTIONS: dict[str, tuple[str, type]] = {
     "data": ("data_dir", str), "listen": ("listen", str), "kv": ("kv", str),
     "objects": ("objects", str), "tls-cert": ("tls_cert", str), "tls-key": ("tls_key", str),
     "tokens": ("tokens_file", str), "grace": ("grace", float), "log-level": ("log_level", str),
-    "http": ("http", str),
+    "http": ("http", str), "no-metrics": ("no_metrics", bool),
 }
 """File key -> (parameter of `server_cmd.server`, type)."""
 
@@ -47,8 +47,8 @@ def load(path: str) -> dict[str, object]:
         name, kind = option
         if kind is float and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
-        if not isinstance(value, kind) or isinstance(value, bool):
-            raise InvalidArgument(f"config file {path}: {key} must be a "
-                                  f"{'number' if kind is float else 'string'}")
+        if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
+            wanted = {float: "a number", bool: "true or false"}.get(kind, "a string")
+            raise InvalidArgument(f"config file {path}: {key} must be {wanted}")
         found[name] = value
     return found
