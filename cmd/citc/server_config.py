@@ -48,7 +48,8 @@ def load(path: str) -> dict[str, object]:
         if kind is float and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
         if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
-            wanted = {float: "a number", bool: "true or false"}.get(kind, "a string")
+            wanted = ("a number" if kind is float else "true or false" if kind is bool
+                      else "a string")
             raise InvalidArgument(f"config file {path}: {key} must be {wanted}")
         found[name] = value
     return found
