@@ -147,6 +147,8 @@ def test_server_options_from_a_config_file(etcd_endpoints: list[str], tmp_path: 
     ('[server]\nkv = "etcd://nohost"\n', "host:port"),
     ('[server]\nbogus = 1\n', "unknown option 'bogus'"),
     ('[server]\ngrace = "soon"\n', "grace must be a number"),
+    ('[server]\nno-metrics = "yes"\n', "no-metrics must be true or false"),
+    ('[server]\nhttp = 8080\n', "http must be a string"),
     ('[other]\n', "unknown table"),
     ('not toml [', "not valid TOML"),
 ])
