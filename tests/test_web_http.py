@@ -12,6 +12,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from server_support import TOKENS, server_process, socket_dir, tls_server_config
 from web_support import Web, cookie_of, tls_web_server, web_of
 
+from citcfs.client.rpc import Client
 from citcfs.errors import AlreadyExists, InvalidArgument
 from citcfs.server.app import CitcServer, ServerConfig
 
@@ -44,6 +45,21 @@ def test_healthz_and_metrics_parse_and_move(server: CitcServer) -> None:
     assert _counter(after, "citcfs_http_requests_total", route="/", code="200") == seen + 3
     assert _counter(after, "citcfs_http_request_duration_seconds_count", route="/") >= 3
 
+
+@pytest.mark.server_config(sync=False, http="127.0.0.1:0")
+def test_metrics_page_shows_the_servers_own_metrics(server: CitcServer) -> None:
+    """/metrics carries the gRPC side's metrics too, and they move with its calls."""
+    web = web_of(server)
+    before = web.get("/metrics").text
+    families = {family.name for family in text_string_to_metric_families(before)}
+    assert {"citcfs_rpcs", "citcfs_rpc_duration_seconds", "citcfs_log_lsn",
+            "citcfs_watch_streams"} <= families
+    labels = {"method": "ListWorkspaces", "code": "OK"}
+    seen = _counter(before, "citcfs_rpcs_total", **labels)
+    with Client.connect(server.address) as client:
+        client.list_workspaces()
+        client.list_workspaces()
+    assert _counter(web.get("/metrics").text, "citcfs_rpcs_total", **labels) == seen + 2
 
 @pytest.mark.server_config(sync=False, http="127.0.0.1:0")
 def test_unknown_page_is_a_404_page(server: CitcServer) -> None:
