@@ -107,7 +107,8 @@ class Side:
         """name -> (entry, tree beneath it if a directory) for the directory at `path`."""
         base = load(beneath).entries if beneath is not None else ()
         result: dict[str, tuple[Entry, ObjectId | None]] = {
-            name: (entry, entry.tree if entry.is_dir else None) for name, entry in base}
+            name: (overlay.shown(self.view, entry), entry.tree if entry.is_dir else None)
+            for name, entry in base}
         if path not in self.dirty:
             return result
         underlying = dict(base)
@@ -115,7 +116,8 @@ class Side:
             if entry.kind == EntryKind.WHITEOUT:
                 result.pop(name, None)
             else:
-                result[name] = (entry, overlay._beneath(entry, underlying.get(name)))
+                result[name] = (overlay.shown(self.view, entry),
+                                overlay._beneath(entry, underlying.get(name)))
         return result
 
     def resolve(self, load: TreeLoader, path: str) -> overlay.Node | None:

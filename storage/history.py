@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 
 from citcfs import paths
 from citcfs.entries import Entry, EntryKind
+from citcfs.links import is_record_path
 from citcfs.errors import (BaseNotFound, Conflict, FailedPrecondition, InvalidArgument,
                            NotADirectory, PathNotFound)
 from citcfs.objects import ObjectId
@@ -164,8 +165,8 @@ def rebase_writes(head: OverlayView, old_root: ObjectId, new_root: ObjectId,
     """
     planner = Planner(head, load, new_root, 0)
     for path, entry in sorted(live_entries(head).items(), key=lambda item: paths.to_bytes(item[0])):
-        if path == paths.ROOT or entry.kind == EntryKind.WHITEOUT:
-            continue
+        if path == paths.ROOT or entry.kind == EntryKind.WHITEOUT or is_record_path(path):
+            continue  # a link record lies under no directory
         current = paths.ROOT
         for name in paths.components(path)[:-1]:
             current = paths.join(current, name)
