@@ -142,6 +142,11 @@ def test_links_survive_remount_views_snapshot_fork_gc_and_export(
     assert names_diff.returncode == 0, names_diff.stderr
     assert set(names_diff.stdout.splitlines()) == {"A\ta", "A\tb", "M\tREADME",
                                                    "A\tsrc/readme-too"}
+    patch = citc(mounted, "diff", mounted.workspace)
+    assert patch.returncode == 0, patch.stderr
+    assert "+++ b/b\n" in patch.stdout and "+++ b/a\n" in patch.stdout  # each name a file
+    assert "not in the patch: hard link b (one of 2 names of a file; patched in as a copy)" \
+        in patch.stderr
 
 
 def test_submit_keeps_links_in_the_base(mounted: Mounted) -> None:

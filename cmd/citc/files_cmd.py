@@ -170,7 +170,8 @@ def export(source: str, directory: str, as_json: bool) -> None:
                           os.path.abspath(directory), "files": done.files, "bytes": done.bytes,
                           "hard_links": done.links, "skipped": done.skipped})
         return
+    links = f", {done.links} more names of hard-linked files" if done.links else ""
     click.echo(f"exported {label} to {directory}: {done.files} files, "
-               f"{output.human_bytes(done.bytes)}")
+               f"{output.human_bytes(done.bytes)}{links}")
     for line in done.skipped:
         click.echo(f"citc: skipped {line}", err=True)
