@@ -12,9 +12,9 @@ from collections.abc import Iterable, Sequence
 
 from citcfs import paths
 from citcfs.entries import Entry, EntryKind
-from citcfs.links import is_record_path
 from citcfs.errors import (BaseNotFound, Conflict, FailedPrecondition, InvalidArgument,
                            NotADirectory, PathNotFound)
+from citcfs.links import is_record_path
 from citcfs.objects import ObjectId
 
 from . import keys, overlay

@@ -142,3 +142,10 @@ def test_fork_sync_restore_gc_and_submit(ws_db: Database, make_tree: object) -> 
     db.commit("next", [WriteFile("src/b", Entry.file(b"v3"))])  # names from the base
     assert names_of(db, "next", "a", "src/b") == {(L1, 2, b"v3")}
     check(db)
+
+
+def test_a_version_counts_paths_not_records(ws_db: Database) -> None:
+    db = ws_db
+    db.commit("ws", [WriteFile("a", Entry.file(b"1")), Link("a", "b", L1)])
+    db.commit("ws", [WriteFile("b", Entry.file(b"2"))])  # writes b and the record
+    assert [v.path_count for v in db.versions("ws")][-2:] == [2, 1]
