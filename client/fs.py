@@ -364,7 +364,8 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         with self._lock:  # journal order and pending states agree
             seq = self._flusher.append(op, extra, tuple(oid for _, oid, _ in objects))
             self.meta.pend(seq, states, op.path if isinstance(op, MakeDir) else None)
-            others = self._spread(seq, states) if isinstance(op, (WriteFile, SetAttr, Link)) else []
+            linked = isinstance(op, (WriteFile, SetAttr, Link))
+            others = self._spread(seq, states) if linked else []
         self._notifier.invalidate(others)
         if self.sync_writes:
             self._flusher.wait_for(seq)

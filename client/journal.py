@@ -239,8 +239,8 @@ def coalesce(ops: Sequence[JournalOp]) -> list[JournalOp]:
     Operations that set one path's state collapse into its last state: a written file
     absorbs later attribute changes and is replaced by a later write; a file or a
     directory made and then removed within `ops` vanishes with its removal. A rename
-    or a hard link (or a removal that is kept) ends what is known about paths, so nothing is moved
-    across one: whatever it touches keeps its order.
+    or a hard link (or a removal that is kept) ends what is known about paths, so
+    nothing is moved across one: whatever it touches keeps its order.
 
     One exception to "the last state": a removed path stays a removal even when an
     earlier operation of `ops` wrote it, since it may have existed before them.

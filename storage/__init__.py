@@ -9,4 +9,5 @@ from .results import (BaseInfo, BaseRef, Changes, CommitResult, FsckReport, GcRe
 
 __all__ = ["BaseInfo", "BaseRef", "Change", "Changes", "CommitResult", "Database", "DiffEntry", "FsckReport",
            "GcReport", "SubmitResult", "SyncResult", "VerifyReport", "WorkspaceRef", "WriterSeq",
-           "Link", "MakeDir", "MakeNode", "Op", "Remove", "Rename", "SetAttr", "Symlink", "WriteFile"]
+           "Link", "MakeDir", "MakeNode", "Op", "Remove", "Rename", "SetAttr", "Symlink",
+           "WriteFile"]

@@ -8,7 +8,6 @@ links go through a remount, the `.citc` views, a snapshot, a fork, GC, submit,
 
 from __future__ import annotations
 
-import errno
 import os
 import stat
 import time
@@ -16,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from citcfs.cmd import files_cmd
-from fuse_support import FuseEnv, Mounted, mounted, shared_env, shared_server, wait_for  # noqa: F401
+from fuse_support import (Mounted, mounted, shared_env, shared_server,  # noqa: F401
+                          wait_for)
 from test_fuse_native import both, citc, native, outcome  # noqa: F401
 
 
@@ -67,7 +67,8 @@ def link_sequence(d: Path) -> list[Any]:
     os.mkfifo(d / "fifo")
     os.link(d / "fifo", d / "fifo2")
     out.append((_same_file(d / "sym", d / "sym2"), os.readlink(d / "sym2"),
-                _same_file(d / "fifo", d / "fifo2"), stat.S_ISFIFO(os.lstat(d / "fifo2").st_mode)))
+                _same_file(d / "fifo", d / "fifo2"),
+                stat.S_ISFIFO(os.lstat(d / "fifo2").st_mode)))
     out.append([outcome(lambda: os.link(d / "sub", d / "sub2")),        # a directory: EPERM
                 outcome(lambda: os.link(d / "a", d / "sub/d")),         # exists: EEXIST
                 outcome(lambda: os.link(d / "missing", d / "x")),       # ENOENT

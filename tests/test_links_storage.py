@@ -4,11 +4,12 @@ fork, retention, GC, submit and rebuild (fsck is the oracle at the end)."""
 
 from __future__ import annotations
 
-import os
+from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
-from citcfs.entries import LINK_ID_SIZE, Entry, EntryKind
+from citcfs.entries import LINK_ID_SIZE, Entry
 from citcfs.errors import AlreadyExists, InvalidArgument, IsADirectory, PathNotFound
 from citcfs.links import is_record_path, link_of_record, record_path
 from citcfs.storage import (Database, Link, MakeDir, Remove, Rename, SetAttr, WorkspaceRef,
@@ -115,7 +116,8 @@ def test_records_in_changes_diff_and_listings(ws_db: Database) -> None:
     check(db)
 
 
-def test_fork_sync_restore_gc_and_submit(ws_db: Database, make_tree: object) -> None:
+def test_fork_sync_restore_gc_and_submit(ws_db: Database,
+                                         make_tree: Callable[..., Path]) -> None:
     db = ws_db
     db.commit("ws", [WriteFile("a", Entry.file(b"v1")), Link("a", "src/b", L1)])
     linked_at = db.workspace("ws").version
@@ -124,7 +126,7 @@ def test_fork_sync_restore_gc_and_submit(ws_db: Database, make_tree: object) -> 
     assert names_of(db, "f", "a", "src/b") == {(L1, 2, b"fork")}
     assert names_of(db, "ws", "a", "src/b") == {(L1, 2, b"v1")}
     # sync onto a new base revision: the record is no path and stays as it is
-    new_base = make_tree({"README": b"hello again\n", "src/main.py": b"x\n"}, "base2")  # type: ignore[operator]
+    new_base = make_tree({"README": b"hello again\n", "src/main.py": b"x\n"}, "base2")
     db.import_directory("main", str(new_base))
     db.sync("ws")
     assert names_of(db, "ws", "a", "src/b") == {(L1, 2, b"v1")}

@@ -152,8 +152,9 @@ def export(source: str, directory: str, as_json: bool) -> None:
 
     REF is any reference (see 'citc help refs'): the head when omitted, a version, a
     label, base, base@REV or fork. Files keep their mode bits, times and extended
-    attributes; symlinks stay symlinks; hard-linked names become hard links again; FIFOs and sockets are made again, and device
-    nodes too when run as root (otherwise they are skipped, and named on stderr).
+    attributes; symlinks stay symlinks; the names of a hard-linked file become hard
+    links again; FIFOs and sockets are made again, and device nodes too when run as
+    root (otherwise they are skipped, and named on stderr).
 
     \b
     Example:
