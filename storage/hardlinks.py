@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from citcfs import paths
 from citcfs.entries import Entry, EntryKind
 from citcfs.errors import AlreadyExists, IsADirectory
-from citcfs.links import record_path
+from citcfs.links import LINKS_PARENT, record_path
 
 from . import overlay
 from .ops import Link
@@ -102,3 +102,32 @@ def moved_names(planner: "Planner", src: str) -> list[tuple[str, Entry]]:
     prefix = src + "/"
     return [(below[len(prefix):], entry) for below, entry in planner.view.subtree(src)
             if entry.link is not None and entry.kind != EntryKind.WHITEOUT]
+
+
+def reverted(planner: "Planner", target: "overlay.OverlayView", current: "Node | None",
+             entry: Entry) -> Entry:
+    """The entry a revert puts at a path that showed `current` and had `entry` (a
+    non-directory) in the state reverted to.
+
+    The head's file at the path loses that name unless it is the same linked file.
+    A linked file the head still has gets its state back, through every name (they
+    are one file), and counts this name again if it had lost it. A linked file the
+    head no longer has comes back as a file of its own, unless its link came with
+    the base (there is no record on either side then, and its other names are in
+    the base).
+    """
+    same = (current is not None and current.entry.link is not None
+            and current.entry.link == entry.link)
+    if current is not None and not current.is_dir and not same:
+        unlinked(planner, current)
+    if entry.link is None:
+        return entry
+    name = record_path(entry.link).rsplit("/", 1)[1]
+    record = planner.view.entry(LINKS_PARENT, name)
+    if record is None or record.kind == EntryKind.WHITEOUT:
+        if target.entry(LINKS_PARENT, name) is None:
+            return entry  # linked in the base: its other names are there
+        return entry.replace(link=None, nlink=1)
+    state = entry.replace(nlink=record.nlink + (0 if same else 1), origin=None)
+    planner.view.set(record_path(entry.link), state)
+    return state

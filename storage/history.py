@@ -17,7 +17,7 @@ from citcfs.errors import (BaseNotFound, Conflict, FailedPrecondition, InvalidAr
 from citcfs.links import is_record_path
 from citcfs.objects import ObjectId
 
-from . import keys, overlay
+from . import hardlinks, keys, overlay
 from .backend import KVTxn
 from .diff import Change, DiffEntry, Side, diff
 from .engine import Engine
@@ -75,6 +75,8 @@ def revert_writes(head: OverlayView, head_root: ObjectId, target: OverlayView,
         if wanted is None:
             if current is not None:
                 parent = overlay.resolve(planner.view, load, head_root, paths.split(path)[0])
+                if not current.is_dir:
+                    hardlinks.unlinked(planner, current)
                 planner.delete(path, parent)
             continue
         _ensure_parents(planner, target, target_root, load, head_root, path)
@@ -92,7 +94,8 @@ def revert_writes(head: OverlayView, head_root: ObjectId, target: OverlayView,
             tree = overlay.freeze(target, planner.trees.load, planner.trees.store, wanted)
             entry = wanted.entry.replace(tree=tree, opaque=False, origin=None)
         else:
-            entry = wanted.entry.replace(origin=None)
+            entry = hardlinks.reverted(planner, target, current,
+                                       wanted.entry.replace(origin=None))
         planner.place(path, entry)
     return planner.plan()
 

@@ -151,3 +151,23 @@ def test_a_version_counts_paths_not_records(ws_db: Database) -> None:
     db.commit("ws", [WriteFile("a", Entry.file(b"1")), Link("a", "b", L1)])
     db.commit("ws", [WriteFile("b", Entry.file(b"2"))])  # writes b and the record
     assert [v.path_count for v in db.versions("ws")][-2:] == [2, 1]
+
+
+def test_revert_of_a_name_reverts_the_file(ws_db: Database) -> None:
+    db = ws_db
+    db.commit("ws", [WriteFile("a", Entry.file(b"v1")), Link("a", "b", L1)])
+    v1 = db.workspace("ws").version
+    db.commit("ws", [WriteFile("a", Entry.file(b"v2"))])
+    db.revert("ws", ["b"], v1)  # one file: both names show it as it was
+    assert names_of(db, "ws", "a", "b") == {(L1, 2, b"v1")}
+    db.commit("ws", [Remove("b")])
+    assert names_of(db, "ws", "a") == {(L1, 1, b"v1")}
+    db.revert("ws", ["b"], v1)  # the name comes back, and counts again
+    assert names_of(db, "ws", "a", "b") == {(L1, 2, b"v1")}
+    db.commit("ws", [Remove("a"), Remove("b")])
+    db.revert("ws", ["a"], v1)  # the file is gone from the head: back as a file of its own
+    assert names_of(db, "ws", "a") == {(None, 1, b"v1")}
+    db.revert("ws", ["a"], 0)  # to a state without it: the name goes
+    with pytest.raises(PathNotFound):
+        db.lookup("ws", "a")
+    check(db)
