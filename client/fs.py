@@ -411,19 +411,24 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
                 others.append(other)
         return others
 
-    def _unlinked_name(self, seq: int, path: str, entry: Entry) -> None:
-        """Name `path` of `entry` went away (journaled as `seq`): the file's other
-        names count one fewer."""
+    def _unlinked_name(self, path: str, entry: Entry) -> None:
+        """Name `path` of `entry` went away (journaled already): the file's other
+        names count one fewer, and its ctime moves, journaled through one of them
+        (so the server keeps this mount's time, as for every other change)."""
         if entry.link is None:
             return
         self.links.drop(entry.link, path)
-        if entry.nlink > 1:
-            now = time.time_ns()
-            state = entry.replace(nlink=entry.nlink - 1, ctime_ns=now, origin=None,
-                                  atime_ns=entry.st_atime_ns).compact_times()
-            with self._lock:
-                others = self._spread(seq, [(path, state)])
-            self._notifier.invalidate(others)
+        if entry.nlink <= 1:
+            return
+        now = time.time_ns()
+        state = entry.replace(nlink=entry.nlink - 1, ctime_ns=now, origin=None,
+                              atime_ns=entry.st_atime_ns).compact_times()
+        for other in self.links.names(entry.link):
+            known, current = self.meta.peek(other)
+            if known and current is not None and current.link == entry.link:
+                self._journal(SetAttr(other, ctime_ns=now), [(other, state)])
+                self._notifier.invalidate([other])  # the others went with the journal
+                return
 
     def _invalidate_kernel(self, path: str) -> None:
         """Drop the kernel's cache of `path` and its parent (never from a FUSE thread)."""
@@ -780,8 +785,8 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         removed = self._lookup(View(None, target))
         if removed.is_dir:
             raise _fail(errno.EISDIR)
-        seq = self._journal(Remove(target, must_be_dir=False), [(target, None)])
-        self._unlinked_name(seq, target, removed)
+        self._journal(Remove(target, must_be_dir=False), [(target, None)])
+        self._unlinked_name(target, removed)
         self._touch_dirs([paths.split(target)[0]])
         return 0
 
@@ -865,9 +870,9 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
             self._journal_dir_times()
             self._flusher.wait_for(self._journal(op, []))
         else:
-            seq = self._journal(op, [(src, None), (dst, moved_entry)])
+            self._journal(op, [(src, None), (dst, moved_entry)])
             if replaced_entry is not None:
-                self._unlinked_name(seq, dst, replaced_entry)
+                self._unlinked_name(dst, replaced_entry)
             if moved_entry.link is not None:
                 self.links.drop(moved_entry.link, src)
                 self.links.note(dst, moved_entry)
@@ -1021,10 +1026,12 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
                               ctime_ns=now, atime_ns=entry.st_atime_ns,
                               origin=None).compact_times()
         self._link_inode(None, src, link_id)  # the file keeps its number
-        self._journal(Link(src, dst, link_id), [(src, state), (dst, state)])
         self.links.note(src, state)
         self.links.note(dst, state)
-        self._notifier.invalidate([src])  # its count and ctime changed
+        self._journal(Link(src, dst, link_id), [(src, state), (dst, state)])
+        # The file's ctime is the mount's, as for every change it journals; this also
+        # drops the kernel's attributes of the other names, `src` among them.
+        self._journal(SetAttr(dst, ctime_ns=now), [(dst, state)])
         if open_file is not None:
             with open_file.lock:
                 open_file.link, open_file.nlink, open_file.ctime_ns = link_id, state.nlink, now

@@ -88,6 +88,11 @@ def test_links_match_tmpfs(mounted: Mounted, native: Path) -> None:
     entry = mounted.server_entry("t/sym2")
     assert entry.link is not None and entry.nlink == 2
     assert mounted.server_entry("t/sym").link == entry.link
+    # the server keeps the times the mount showed (ctime of link and unlink included)
+    for name in ("sym", "fifo2", "sub/d"):
+        kept, shown = mounted.server_entry("t/" + name), os.lstat(mounted.root / "t" / name)
+        assert (kept.st_ctime_ns, kept.mtime_ns, kept.nlink) == \
+            (shown.st_ctime_ns, shown.st_mtime_ns, shown.st_nlink), name
 
 
 def test_links_survive_remount_views_snapshot_fork_gc_and_export(
