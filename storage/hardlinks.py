@@ -33,10 +33,42 @@ def _name_copy(state: Entry, node_overlay: Entry | None) -> Entry:
     return state if state.origin == origin else state.replace(origin=origin)
 
 
-def set_state(planner: "Planner", path: str, node: "Node", state: Entry) -> None:
+def has_record(planner: "Planner", link: bytes) -> bool:
+    record = planner.view.entry(LINKS_PARENT, link.hex())
+    return record is not None and record.kind != EntryKind.WHITEOUT
+
+
+def adopt_base_names(planner: "Planner", link: bytes, state: Entry) -> None:
+    """Before the first record of a linked file whose names came with the base (a
+    submitted workspace had linked them): give each of its names in the base tree an
+    overlay entry, so that diffs walk to them, frozen trees (submit, fork points,
+    export) take the file's new state there, and removals count them.
+
+    It reads the whole base tree, once per such file and workspace; base revisions
+    made by `import` hold no link ids, so only files linked in a workspace and
+    submitted pay it.
+    """
+    stack = [(paths.ROOT, planner.root)]
+    while stack:
+        directory, tree = stack.pop()
+        for name, entry in planner.load(tree).entries:
+            path = paths.join(directory, name)
+            if entry.is_dir and entry.tree is not None:
+                stack.append((path, entry.tree))
+            elif entry.link == link:
+                found = overlay.try_resolve(planner.view, planner.load, planner.root, path)
+                if (found is not None and found.overlay is None
+                        and found.entry.link == link):
+                    planner.view.set(path, state)
+
+
+def set_state(planner: "Planner", path: str, node: "Node", state: Entry,
+              *, new_link: bool = False) -> None:
     """Give the linked file that `path` names the state `state` (its record and this
-    name; the other names show the record)."""
+    name; the other names show the record). `new_link`: the file had no link id."""
     assert state.link is not None
+    if not new_link and not has_record(planner, state.link):
+        adopt_base_names(planner, state.link, state)
     record = state.replace(origin=None) if state.origin is not None else state
     planner.view.set(record_path(state.link), record)
     planner.view.set(path, _name_copy(state, node.overlay))
@@ -68,7 +100,7 @@ def link(planner: "Planner", op: Link) -> None:
                             ctime_ns=planner.now, atime_ns=current.st_atime_ns,
                             origin=None).compact_times()
     state.check()
-    set_state(planner, src, node, state)
+    set_state(planner, src, node, state, new_link=current.link is None)
     planner.place(dst, state, clear_below=False)  # nothing there (checked above)
 
 
@@ -83,6 +115,8 @@ def unlinked(planner: "Planner", node: "Node") -> None:
         return
     state = entry.replace(nlink=entry.nlink - 1, ctime_ns=planner.now, origin=None,
                           atime_ns=entry.st_atime_ns).compact_times()
+    if not has_record(planner, entry.link):
+        adopt_base_names(planner, entry.link, state)
     planner.view.set(record_path(entry.link), state)
 
 

@@ -139,6 +139,8 @@ class Planner:
         self._root = root
         self._now = time_ns
         self.now = time_ns
+        self.root = root
+        self.load = self._load
         self.resolve_path = self._resolve
         self.parent_dir = self._parent_dir
         self.try_child = self._try_child

@@ -171,3 +171,20 @@ def test_revert_of_a_name_reverts_the_file(ws_db: Database) -> None:
     with pytest.raises(PathNotFound):
         db.lookup("ws", "a")
     check(db)
+
+
+def test_names_from_the_base_follow_a_write_through_one(ws_db: Database) -> None:
+    db = ws_db
+    db.commit("ws", [Link("src/lib/util.py", "docs/util-too.py", L1)])
+    db.submit("ws")  # the base now holds both names, as copies, and no record
+    db.create_workspace("w2", "main")
+    db.commit("w2", [WriteFile("docs/util-too.py", Entry.file(b"x = 2\n"))])
+    assert names_of(db, "w2", "src/lib/util.py", "docs/util-too.py") == {(L1, 2, b"x = 2\n")}
+    found = {d.path for d in db.diff(WorkspaceRef("w2", version=0), WorkspaceRef("w2"))}
+    assert found == {"src/lib/util.py", "docs/util-too.py"}  # the untouched directory too
+    db.submit("w2")  # the frozen tree takes the new state under both names
+    db.create_workspace("w3", "main")
+    assert names_of(db, "w3", "src/lib/util.py", "docs/util-too.py") == {(L1, 2, b"x = 2\n")}
+    db.commit("w3", [Remove("docs/util-too.py")])
+    assert names_of(db, "w3", "src/lib/util.py") == {(L1, 1, b"x = 2\n")}
+    check(db)
