@@ -35,6 +35,7 @@ import bisect
 import dataclasses
 import enum
 import functools
+import operator
 import re
 import stat
 from collections.abc import Callable, Iterable, Iterator
@@ -580,6 +581,9 @@ def _new_entry(kind: EntryKind, mode: int, uid: int, gid: int, size: int, mtime_
     return entry
 
 
+_LINK_OF = operator.attrgetter("link")
+
+
 def _sort_key(name: str) -> bytes:
     return paths.to_bytes(name)
 
@@ -596,11 +600,19 @@ class Tree:
     entries: tuple[tuple[str, Entry], ...] = ()
     _names: tuple[bytes, ...] = field(init=False, repr=False, compare=False)
     _by_name: dict[str, Entry] = field(init=False, repr=False, compare=False)
+    _has_links: bool = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_names", tuple(_sort_key(n) for n, _ in self.entries))
         # Reversed, so that of equal names the first wins, as the search of _names finds.
         object.__setattr__(self, "_by_name", dict(reversed(self.entries)))
+        object.__setattr__(self, "_has_links", any(map(_LINK_OF, self._by_name.values())))
+
+    @property
+    def has_links(self) -> bool:
+        """Whether a name of a hard-linked file is among the entries (decided once,
+        so that listing a tree need not look at each entry for it)."""
+        return self._has_links
 
     @classmethod
     def build(cls, items: Iterable[tuple[str, Entry]]) -> "Tree":

@@ -174,7 +174,8 @@ def list_dir(view: OverlayView, load: TreeLoader, node: Node) -> list[tuple[str,
         return shown_items(view, [item for item in changed if item[1].kind != _WHITEOUT])
     tree = load(node.beneath)
     if not changed:  # an untouched base directory: the tree is the listing
-        return shown_items(view, list(tree.entries))
+        items = list(tree.entries)
+        return shown_items(view, items) if tree.has_links else items
     items = dict(tree.entries)
     for name, entry in changed:
         if entry.kind == _WHITEOUT:
