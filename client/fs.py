@@ -411,6 +411,22 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
                 others.append(other)
         return others
 
+    def _rehome(self, open_file: OpenFile) -> bool:
+        """An open file loses its name: if it is a linked file with another name this
+        mount knows (and has not open), it lives on under that name, so what is
+        written through the open handle still reaches the file."""
+        if open_file.link is None or open_file.nlink <= 1:
+            return False
+        for other in self.links.names(open_file.link):
+            known, current = self.meta.peek(other)
+            if (other != open_file.path and other not in self._open and known
+                    and current is not None and current.link == open_file.link):
+                open_file.path = other
+                open_file.nlink -= 1
+                self._open[other] = open_file
+                return True
+        return False
+
     def _unlinked_name(self, path: str, entry: Entry) -> None:
         """Name `path` of `entry` went away (journaled already): the file's other
         names count one fewer, and its ctime moves, journaled through one of them
@@ -775,9 +791,9 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         if open_file is not None:
             with open_file.lock:
                 local_only = open_file.entry is None
-                open_file.unlinked = True
                 with self._lock:
                     self._open.pop(target, None)
+                    open_file.unlinked = not self._rehome(open_file)
             if local_only:
                 self._remember(target, None)
                 self._touch_dirs([paths.split(target)[0]])

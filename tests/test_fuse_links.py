@@ -190,3 +190,24 @@ def test_a_write_reaches_every_name_on_another_mount(mounted: Mounted) -> None:
     os.unlink(second.path / "c")
     second.sync()
     wait_for(lambda: os.stat(root / "a").st_nlink == 2)
+
+
+def open_name_sequence(d: Path) -> list[Any]:
+    """A file open for writing keeps its data when the name it was opened by goes,
+    as long as it has another name."""
+    (d / "a").write_bytes(b"")
+    fd = os.open(d / "a", os.O_WRONLY)
+    try:
+        os.write(fd, b"before ")
+        os.link(d / "a", d / "b")
+        os.unlink(d / "a")
+        os.write(fd, b"after")
+    finally:
+        os.close(fd)
+    return [(d / "b").read_bytes(), os.stat(d / "b").st_nlink, os.path.exists(d / "a")]
+
+
+def test_an_open_file_outlives_one_of_its_names(mounted: Mounted, native: Path) -> None:
+    assert both(mounted, native, open_name_sequence) == [b"before after", 1, False]
+    mounted.mount.sync()
+    assert mounted.server_file("t/b") == b"before after"
