@@ -20,6 +20,9 @@ from fuse_support import (Mounted, mounted, shared_env, shared_server,  # noqa: 
 from test_fuse_native import both, citc, native, outcome  # noqa: F401
 
 
+FIRST = b"first\n" * 2000  # in chunks, not inline
+
+
 def _same_file(*names: Path) -> tuple[Any, ...]:
     """What every name of one file must agree on: inode, count, mode, owner, size,
     times; and the count."""
@@ -102,8 +105,12 @@ def test_links_match_tmpfs(mounted: Mounted, native: Path) -> None:
 def test_links_survive_remount_views_snapshot_fork_gc_and_export(
         mounted: Mounted, tmp_path: Path) -> None:
     root = mounted.root
-    (root / "a").write_bytes(b"first")
+    (root / "a").write_bytes(b"stale" * 3000)
     os.link(root / "a", root / "b")
+    (root / "b").write_bytes(FIRST)  # new chunks, reached through the link record
+    (root / "other").write_bytes(b"garbage soon" * 1000)
+    mounted.mount.sync()  # a version of its own, which retention then drops
+    (root / "other").write_bytes(b"kept")
     os.link(root / "README", root / "src/readme-too")  # a base file gets a second name
     with open(root / "src/readme-too", "ab") as f:
         f.write(b"more\n")
@@ -116,7 +123,7 @@ def test_links_survive_remount_views_snapshot_fork_gc_and_export(
              remount.path / ".citc/snapshots/s1"]
     for view in views:
         assert _same_file(*(view / n for n in names)) == (1, 2), view
-        assert (view / "b").read_bytes() == b"first"
+        assert (view / "b").read_bytes() == FIRST
         assert _same_file(view / "README", view / "src/readme-too") == (1, 2), view
         assert (view / "README").read_bytes() == (root / "src/readme-too").read_bytes()
     # linking across the views, or from one into the head, crosses file systems
@@ -130,15 +137,16 @@ def test_links_survive_remount_views_snapshot_fork_gc_and_export(
     with open(fork.path / "b", "wb") as f:
         f.write(b"fork's own")
     assert (fork.path / "a").read_bytes() == b"fork's own"
-    assert (remount.path / "a").read_bytes() == b"first"  # workspaces do not share files
+    assert (remount.path / "a").read_bytes() == FIRST  # workspaces do not share files
     assert outcome(lambda: os.link(fork.path / "a", remount.path / "x")) == ("errno", "EXDEV")
     fork.sync()
 
     # retention keeps one version; GC keeps what the head needs
     client.set_retention(mounted.workspace, 1)
-    client.gc()
+    collected = client.gc()
+    assert collected.versions_pruned > 0 and collected.objects_freed > 0  # other's chunk
     again = mounted.env.mount(mounted.workspace)
-    assert (again.path / "a").read_bytes() == b"first"
+    assert (again.path / "a").read_bytes() == FIRST
     assert _same_file(again.path / "a", again.path / "b") == (1, 2)
 
     out = tmp_path / "export"
@@ -150,7 +158,7 @@ def test_links_survive_remount_views_snapshot_fork_gc_and_export(
 
     names_diff = citc(mounted, "diff", mounted.workspace, "--name-status")
     assert names_diff.returncode == 0, names_diff.stderr
-    assert set(names_diff.stdout.splitlines()) == {"A\ta", "A\tb", "M\tREADME",
+    assert set(names_diff.stdout.splitlines()) == {"A\ta", "A\tb", "M\tREADME", "A\tother",
                                                    "A\tsrc/readme-too"}
     patch = citc(mounted, "diff", mounted.workspace)
     assert patch.returncode == 0, patch.stderr
