@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from citcfs.cmd import files_cmd
-from fuse_support import (Mounted, mounted, shared_env, shared_server,  # noqa: F401
-                          wait_for)
+from fuse_support import (SMALL_TREE, FuseEnv, Mounted, fuse_env,  # noqa: F401
+                          mounted, shared_env, shared_server, wait_for)
 from test_fuse_native import both, citc, native, outcome  # noqa: F401
 
 
@@ -223,3 +223,28 @@ def test_an_open_file_outlives_one_of_its_names(mounted: Mounted, native: Path) 
     assert both(mounted, native, open_name_sequence) == [b"before after", 1, False]
     mounted.mount.sync()
     assert mounted.server_file("t/b") == b"before after"
+
+
+def test_links_made_offline_survive_kill9_of_the_mount(fuse_env: FuseEnv) -> None:
+    fuse_env.import_tree(SMALL_TREE)
+    fuse_env.client().create_workspace("ws", "main")
+    mount = fuse_env.mount("ws")
+    root = mount.path
+    (root / "a").write_bytes(b"a1")
+    mount.sync()
+    os.listdir(root)
+    assert fuse_env.server is not None
+    fuse_env.server.stop()
+    try:  # journaled only: the server is down
+        os.link(root / "a", root / "b")
+        os.link(root / "b", root / "c")
+        (root / "c").write_bytes(b"through c")
+        os.unlink(root / "a")
+        assert _same_file(root / "b", root / "c") == (1, 2)
+        mount.kill9()
+    finally:
+        fuse_env.server.start()
+    again = fuse_env.mount("ws", cache_dir=mount.cache_dir)  # replays the journal
+    assert _same_file(again.path / "b", again.path / "c") == (1, 2)
+    assert (again.path / "b").read_bytes() == b"through c"
+    assert not (again.path / "a").exists()
