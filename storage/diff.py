@@ -105,10 +105,14 @@ class Side:
 
     def children(self, load: TreeLoader, path: str, beneath: ObjectId | None) -> dict[str, tuple[Entry, ObjectId | None]]:
         """name -> (entry, tree beneath it if a directory) for the directory at `path`."""
-        base = load(beneath).entries if beneath is not None else ()
+        tree = load(beneath) if beneath is not None else None
+        base = tree.entries if tree is not None else ()
         result: dict[str, tuple[Entry, ObjectId | None]] = {
-            name: (overlay.shown(self.view, entry), entry.tree if entry.is_dir else None)
-            for name, entry in base}
+            name: (entry, entry.tree if entry.is_dir else None) for name, entry in base}
+        if tree is not None and tree.has_links:  # names of linked files show their record
+            for name, entry in base:
+                if entry.link is not None:
+                    result[name] = (overlay.shown(self.view, entry), None)
         if path not in self.dirty:
             return result
         underlying = dict(base)
