@@ -18,6 +18,7 @@ Encoding of an entry (all integers are varints, see `citcfs.codec`):
     [ctime_ns (zig-zag)]             if flags & HAS_CTIME
     [rdev]                           if kind is CHARDEV or BLOCKDEV
     [xattrs: count, (name, value)*]  if flags & HAS_XATTRS (names sorted, unique)
+    [link: 16 bytes | nlink]         if flags & HAS_LINK (a name of a hard-linked file)
 
 The parts after `origin` came later: they are written only when they hold
 something (an atime or ctime of its own, a device, extended attributes), so every
@@ -34,6 +35,7 @@ import bisect
 import dataclasses
 import enum
 import functools
+import operator
 import re
 import stat
 from collections.abc import Callable, Iterable, Iterator
@@ -55,6 +57,10 @@ _HAS_ORIGIN = 16
 _HAS_ATIME = 32
 _HAS_CTIME = 64
 _HAS_XATTRS = 128
+_HAS_LINK = 256
+
+LINK_ID_SIZE = 16
+"""Bytes of a link id: the name of one hard-linked file (inode) within a workspace."""
 
 XATTR_NAME_MAX = 255
 """The longest extended attribute name, in bytes (ext4's limit)."""
@@ -116,6 +122,12 @@ class Entry:
     before they existed, and most new ones); `st_atime_ns`/`st_ctime_ns` resolve
     that. `rdev` names the device of a CHARDEV or BLOCKDEV entry. `xattrs` are the
     extended attributes, sorted by name.
+
+    `link` is set on every name of a hard-linked file: the id of that file within
+    its workspace, shared by all its names, and `nlink` counts them. In an overlay
+    the file's current content and attributes live once, in the link record of that
+    id (`citcfs.links`), and a name shows them; in a tree each name carries a full
+    copy, so a tree stays self-contained.
     """
 
     kind: EntryKind
@@ -134,6 +146,8 @@ class Entry:
     ctime_ns: int | None = None
     rdev: int = 0
     xattrs: Xattrs = ()
+    link: bytes | None = None
+    nlink: int = 1
 
     # --- constructors -------------------------------------------------------------
 
@@ -256,6 +270,15 @@ class Entry:
         if self.rdev < 0:
             raise InvalidArgument("a device number must not be negative")
         check_xattrs(self.xattrs)
+        if self.link is not None:
+            if len(self.link) != LINK_ID_SIZE:
+                raise InvalidArgument(f"a link id is {LINK_ID_SIZE} bytes")
+            if self.kind in (EntryKind.DIR, EntryKind.WHITEOUT):
+                raise InvalidArgument("a directory or whiteout cannot be hard-linked")
+            if self.nlink < 1:
+                raise InvalidArgument("a linked file has at least one name")
+        elif self.nlink != 1:
+            raise InvalidArgument("only a linked file counts more than one name")
         for oid in self.chunks:
             if len(oid) != ID_SIZE:
                 raise InvalidArgument("a chunk id is 32 bytes")
@@ -285,6 +308,8 @@ class Entry:
             flags |= _HAS_CTIME
         if self.xattrs:
             flags |= _HAS_XATTRS
+        if self.link is not None:
+            flags |= _HAS_LINK
         u = encode_uint
         parts = [_VERSION_BYTE, u(self.kind), u(flags), u(self.mode), u(self.uid), u(self.gid),
                  u(self.size), encode_sint(self.mtime_ns)]
@@ -314,6 +339,8 @@ class Entry:
             parts.append(u(len(self.xattrs)))
             for name, value in self.xattrs:
                 parts += (u(len(name)), name, u(len(value)), value)
+        if self.link is not None:
+            parts += (self.link, u(self.nlink))
         return b"".join(parts)
 
     @classmethod
@@ -376,7 +403,7 @@ def decode_entries(values: list[bytes]) -> list[Entry]:
 _VERSION_BYTE = encode_uint(ENCODING_VERSION)
 _KINDS = {int(kind): kind for kind in EntryKind}
 _ALL_FLAGS = (_HAS_CHUNKS | _HAS_INLINE | _HAS_TREE | _OPAQUE | _HAS_ORIGIN | _HAS_ATIME
-              | _HAS_CTIME | _HAS_XATTRS)
+              | _HAS_CTIME | _HAS_XATTRS | _HAS_LINK)
 
 
 def check_xattrs(xattrs: Xattrs) -> None:
@@ -487,9 +514,17 @@ def _read_entry(cls: type[Entry], data: bytes, pos: int) -> tuple[Entry, int]:
         rdev, pos = ru(data, pos)
     if flags & _HAS_XATTRS:
         xattrs, pos = _read_xattrs(data, pos)
+    link = None
+    nlink = 1
+    if flags & _HAS_LINK:
+        link, pos = read_raw(data, pos, LINK_ID_SIZE)
+        nlink, pos = ru(data, pos)
+        if kind in (EntryKind.DIR, EntryKind.WHITEOUT) or nlink < 1:
+            raise CorruptData("a directory, whiteout or name-less file with a link id")
     make = _new_entry if cls is Entry else cls
     return make(kind, mode, uid, gid, size, mtime_ns, chunks, inline, target, tree,
-                bool(flags & _OPAQUE), origin, atime_ns, ctime_ns, rdev, xattrs), pos
+                bool(flags & _OPAQUE), origin, atime_ns, ctime_ns, rdev, xattrs,
+                link, nlink), pos
 
 
 def _read_xattrs(data: bytes, pos: int) -> tuple[Xattrs, int]:
@@ -514,13 +549,14 @@ def _slot_setters() -> tuple[Callable[[Entry, object], None], ...]:
 
 (_set_kind, _set_mode, _set_uid, _set_gid, _set_size, _set_mtime, _set_chunks, _set_inline,
  _set_target, _set_tree, _set_opaque, _set_origin, _set_atime, _set_ctime, _set_rdev,
- _set_xattrs) = _slot_setters()
+ _set_xattrs, _set_link, _set_nlink) = _slot_setters()
 
 
 def _new_entry(kind: EntryKind, mode: int, uid: int, gid: int, size: int, mtime_ns: int,
                chunks: tuple[ObjectId, ...], inline: bytes | None, target: str,
                tree: ObjectId | None, opaque: bool, origin: str | None,
-               atime_ns: int | None, ctime_ns: int | None, rdev: int, xattrs: Xattrs) -> Entry:
+               atime_ns: int | None, ctime_ns: int | None, rdev: int, xattrs: Xattrs,
+               link: bytes | None = None, nlink: int = 1) -> Entry:
     """`Entry(...)` with every field given, for decoders: it fills the slots through
     their descriptors, about twice as fast as a frozen dataclass's `__init__` (which
     goes through `object.__setattr__` by name), and every lookup decodes an entry."""
@@ -541,7 +577,12 @@ def _new_entry(kind: EntryKind, mode: int, uid: int, gid: int, size: int, mtime_
     _set_ctime(entry, ctime_ns)
     _set_rdev(entry, rdev)
     _set_xattrs(entry, xattrs)
+    _set_link(entry, link)
+    _set_nlink(entry, nlink)
     return entry
+
+
+_LINK_OF = operator.attrgetter("link")
 
 
 def _sort_key(name: str) -> bytes:
@@ -560,11 +601,19 @@ class Tree:
     entries: tuple[tuple[str, Entry], ...] = ()
     _names: tuple[bytes, ...] = field(init=False, repr=False, compare=False)
     _by_name: dict[str, Entry] = field(init=False, repr=False, compare=False)
+    _has_links: bool = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_names", tuple(_sort_key(n) for n, _ in self.entries))
         # Reversed, so that of equal names the first wins, as the search of _names finds.
         object.__setattr__(self, "_by_name", dict(reversed(self.entries)))
+        object.__setattr__(self, "_has_links", any(map(_LINK_OF, self._by_name.values())))
+
+    @property
+    def has_links(self) -> bool:
+        """Whether a name of a hard-linked file is among the entries (decided once,
+        so that listing a tree need not look at each entry for it)."""
+        return self._has_links
 
     @classmethod
     def build(cls, items: Iterable[tuple[str, Entry]]) -> "Tree":

@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from typing import Any, cast
 
 from citcfs import paths
-from citcfs.entries import Entry, EntryKind, Xattrs, check_xattrs
+from citcfs.entries import LINK_ID_SIZE, Entry, EntryKind, Xattrs, check_xattrs
 from citcfs.errors import InvalidArgument
 from citcfs.objects import ObjectId, ObjectKind, check_id
 from citcfs.protos import citc_pb2 as pb
@@ -90,6 +90,9 @@ def entry_to_wire(entry: Entry, out: pb.Entry | None = None) -> pb.Entry:
         msg.rdev = entry.rdev
     if entry.xattrs:
         xattrs_to_wire(entry.xattrs, msg.xattrs)
+    if entry.link is not None:
+        msg.link = entry.link
+        msg.nlink = entry.nlink
     return msg
 
 
@@ -133,6 +136,8 @@ def entry_from_wire(msg: pb.Entry) -> Entry:
         ctime_ns=msg.ctime_ns if msg.HasField("ctime_ns") else None,
         rdev=msg.rdev,
         xattrs=tuple((bytes(m.name), bytes(m.value)) for m in msg.xattrs),
+        link=bytes(msg.link) if msg.HasField("link") else None,
+        nlink=msg.nlink if msg.HasField("link") else 1,
     )
     entry.check()
     return entry
@@ -218,3 +223,15 @@ def make_node_op(path: str, entry: Entry) -> pb.Op:
     op.make_node.path = path_to_wire(path)
     entry_to_wire(entry, op.make_node.entry)
     return op
+
+
+def link_id_from_wire(raw: bytes) -> bytes:
+    """A link id received over the API; InvalidArgument unless it is 16 bytes."""
+    if len(raw) != LINK_ID_SIZE:
+        raise InvalidArgument(f"a link id is {LINK_ID_SIZE} bytes")
+    return bytes(raw)
+
+
+def link_op(src: str, dst: str, link: bytes) -> pb.Op:
+    """Make `dst` another name of the file at `src` (`link`: its id if it has none)."""
+    return pb.Op(link=pb.LinkOp(src=path_to_wire(src), dst=path_to_wire(dst), link=link))

@@ -25,7 +25,8 @@ tracked one by one.
 `.citc/versions/<N>/` and `.citc/snapshots/<label>/` in the root show the workspace
 as it was (`.citc` is reachable by name but not listed, like ZFS's hidden `.zfs`);
 they never change, so they are cached without bound, and writes there fail with
-EROFS. Hard links are not part of the data model: link fails with EPERM.
+EROFS. Hard links are names whose entries share a link id (`client/links.py`): they
+show one inode number, and a change through one name reaches the others.
 
 Times follow POSIX: each entry keeps atime, mtime and ctime in nanoseconds; ctime
 moves on every change to the entry, and a directory's mtime and ctime move when a
@@ -68,8 +69,9 @@ from .cache import ObjectCache
 from .chunks import ChunkReader
 from .errno_map import to_errno
 from .flusher import Flusher
-from .journal import (Journal, JournalOp, MakeDir, MakeNode, Remove, Rename, SetAttr, Symlink,
-                      WriteFile)
+from .journal import (Journal, JournalOp, Link, MakeDir, MakeNode, Remove, Rename, SetAttr,
+                      Symlink, WriteFile)
+from .links import KernelNotifier, LinkNames, expand_records, inode_key, new_link_id
 from .invalidation import Watcher
 from .metadata import HeadMetadata
 from .metrics import MountMetrics
@@ -131,6 +133,8 @@ class OpenFile:
         self.atime_ns = entry.st_atime_ns if entry is not None else now
         self.ctime_ns = entry.st_ctime_ns if entry is not None else now
         self.xattrs = entry.xattrs if entry is not None else ()
+        self.link = entry.link if entry is not None else None
+        self.nlink = entry.nlink if entry is not None else 1
         self.size = entry.size if entry is not None else 0
         self.scratch: Scratch | None = None
         self.dirty = entry is None
@@ -144,7 +148,7 @@ class OpenFile:
         return Entry(EntryKind.FILE, self.mode, self.uid, self.gid, self.size, mtime,
                      atime_ns=None if self.atime_ns == mtime else self.atime_ns,
                      ctime_ns=None if self.ctime_ns == mtime else self.ctime_ns,
-                     xattrs=self.xattrs)
+                     xattrs=self.xattrs, link=self.link, nlink=self.nlink)
 
     def modified(self) -> None:
         """The content changed now: mtime and ctime move."""
@@ -238,11 +242,14 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         self.redirects = Redirector(redirections_dir(cache.directory, server, workspace),
                                     lambda path: self._inode(None, path))
         self.redirects.update(remote.redirections(workspace))
+        self.links = LinkNames()
+        self._notifier = KernelNotifier(self._invalidate_kernel)
 
     # --- life cycle -------------------------------------------------------------------
 
     def init(self, path: str) -> None:
         self._fuse_ptr = current_fuse()
+        self._notifier.start()
         if self._watch_enabled:
             self.watcher.start()
         if self._on_ready is not None:
@@ -250,6 +257,7 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
 
     def destroy(self, path: str) -> None:
         self.watcher.stop()
+        self._notifier.stop()
         self.chunks.close()
         for handle in list(self._handles.values()):
             if handle.file is not None and handle.file.dirty:
@@ -326,6 +334,19 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
                 self._inodes[key] = ino
             return ino
 
+    def _link_inode(self, version: int | None, path: str, link: bytes) -> int:
+        """The inode number of every name of a linked file: the number its first
+        name already had, if the mount had numbered it (the kernel keeps the number an
+        inode was first shown with), else a new one."""
+        key = (version, inode_key(link))
+        with self._lock:
+            ino = self._inodes.get(key)
+            if ino is None:
+                ino = self._inodes.get((version, path))
+                if ino is not None:
+                    self._inodes[key] = ino
+        return ino if ino is not None else self._inode(version, inode_key(link))
+
     # --- talking to the server ----------------------------------------------------------
 
     def _call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -353,6 +374,9 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         with self._lock:  # journal order and pending states agree
             seq = self._flusher.append(op, extra, tuple(oid for _, oid, _ in objects))
             self.meta.pend(seq, states, op.path if isinstance(op, MakeDir) else None)
+            linked = isinstance(op, (WriteFile, SetAttr, Link))
+            others = self._spread(seq, states) if linked else []
+        self._notifier.invalidate(others)
         if self.sync_writes:
             self._flusher.wait_for(seq)
         return seq
@@ -368,9 +392,69 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
             self.conflicts += 1
             log.warning("the server did not apply %s: %s (another client changed it "
                         "meanwhile); showing the server's state", op, error)
-            for path in (op.src, op.dst) if isinstance(op, Rename) else (op.path,):
+            for path in (op.src, op.dst) if isinstance(op, (Rename, Link)) else (op.path,):
                 self._forget(path)
                 self._invalidate_kernel(path)
+
+    def _spread(self, seq: int, states: Sequence[tuple[str, Entry | None]]) -> list[str]:
+        """A journaled change gave linked files these states: every other name of
+        them the mount knows shows the same state, pending under `seq`; the names
+        whose kernel caches must go."""
+        changed = {path for path, _ in states}
+        others: list[str] = []
+        for _, state in states:
+            if state is None or state.link is None:
+                continue
+            for other in self.links.names(state.link):
+                if other in changed:
+                    continue
+                known, current = self.meta.peek(other)
+                if known and (current is None or current.link != state.link):
+                    self.links.drop(state.link, other)  # names another file now
+                    continue
+                if known:
+                    self.meta.pend(seq, [(other, state)])
+                with self._lock:
+                    open_file = self._open.get(other)
+                if open_file is not None:
+                    open_file.nlink = state.nlink
+                others.append(other)
+        return others
+
+    def _rehome(self, open_file: OpenFile) -> bool:
+        """An open file loses its name: if it is a linked file with another name this
+        mount knows (and has not open), it lives on under that name, so what is
+        written through the open handle still reaches the file."""
+        if open_file.link is None or open_file.nlink <= 1:
+            return False
+        for other in self.links.names(open_file.link):
+            known, current = self.meta.peek(other)
+            if (other != open_file.path and other not in self._open and known
+                    and current is not None and current.link == open_file.link):
+                open_file.path = other
+                open_file.nlink -= 1
+                self._open[other] = open_file
+                return True
+        return False
+
+    def _unlinked_name(self, path: str, entry: Entry) -> None:
+        """Name `path` of `entry` went away (journaled already): the file's other
+        names count one fewer, and its ctime moves, journaled through one of them
+        (so the server keeps this mount's time, as for every other change)."""
+        if entry.link is None:
+            return
+        self.links.drop(entry.link, path)
+        if entry.nlink <= 1:
+            return
+        now = time.time_ns()
+        state = entry.replace(nlink=entry.nlink - 1, ctime_ns=now, origin=None,
+                              atime_ns=entry.st_atime_ns).compact_times()
+        for other in self.links.names(entry.link):
+            known, current = self.meta.peek(other)
+            if known and current is not None and current.link == entry.link:
+                self._journal(SetAttr(other, ctime_ns=now), [(other, state)])
+                self._notifier.invalidate([other])  # the others went with the journal
+                return
 
     def _invalidate_kernel(self, path: str) -> None:
         """Drop the kernel's cache of `path` and its parent (never from a FUSE thread)."""
@@ -494,10 +578,16 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         mode = entry.st_mode
         if readonly:
             mode &= ~0o222
+        if entry.link is None:
+            ino = self._inode(view.version, view.path)
+        else:  # one inode number for every name of a linked file
+            ino = self._link_inode(view.version, view.path, entry.link)
+            if view.version is None:
+                self.links.note(view.path, entry)
         return {
             "st_mode": mode,
-            "st_ino": self._inode(view.version, view.path),
-            "st_nlink": 1,
+            "st_ino": ino,
+            "st_nlink": entry.nlink,
             "st_uid": entry.uid,
             "st_gid": entry.gid,
             "st_size": entry.size,
@@ -519,7 +609,7 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
 
     def _drop_changed(self, changed: Sequence[str], truncated: bool) -> None:
         """Others changed these paths (the watcher says): drop them from every cache."""
-        changed = list(changed) + self._refresh_redirections()
+        changed = expand_records(changed, self.links) + self._refresh_redirections()
         for path in changed:
             if self.meta.is_pending(path, dirs=False) and not truncated:
                 # Another client changed a path this mount changed too and has not
@@ -649,6 +739,10 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
                 ino = self._inode(GENERATED[child], child)
             elif history_root or (version is None and child == HISTORY_DIR):
                 ino = self._inode(-1, child)
+            elif entry.link is not None:
+                ino = self._link_inode(version, child, entry.link)
+                if version is None:
+                    self.links.note(child, entry)
             else:
                 ino = self._inode(version, child)
             result.append((name, {"st_mode": entry.st_mode, "st_ino": ino}, 0))
@@ -708,16 +802,18 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         if open_file is not None:
             with open_file.lock:
                 local_only = open_file.entry is None
-                open_file.unlinked = True
                 with self._lock:
                     self._open.pop(target, None)
+                    open_file.unlinked = not self._rehome(open_file)
             if local_only:
                 self._remember(target, None)
                 self._touch_dirs([paths.split(target)[0]])
                 return 0
-        if self._lookup(View(None, target)).is_dir:
+        removed = self._lookup(View(None, target))
+        if removed.is_dir:
             raise _fail(errno.EISDIR)
         self._journal(Remove(target, must_be_dir=False), [(target, None)])
+        self._unlinked_name(target, removed)
         self._touch_dirs([paths.split(target)[0]])
         return 0
 
@@ -780,6 +876,9 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
             replaced_entry = None
         if src == dst:
             return 0
+        if (replaced_entry is not None and moved_entry.link is not None
+                and replaced_entry.link == moved_entry.link and not flags & 1):
+            return 0  # two names of one file: rename(2) does nothing
         if replaced_entry is not None:
             if flags & 1:
                 raise _fail(errno.EEXIST)
@@ -799,6 +898,11 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
             self._flusher.wait_for(self._journal(op, []))
         else:
             self._journal(op, [(src, None), (dst, moved_entry)])
+            if replaced_entry is not None:
+                self._unlinked_name(dst, replaced_entry)
+            if moved_entry.link is not None:
+                self.links.drop(moved_entry.link, src)
+                self.links.note(dst, moved_entry)
         # A rename changes the moved inode (its ctime) and both directories.
         moved_now = moved_entry.replace(ctime_ns=now, atime_ns=moved_entry.st_atime_ns)
         self._journal(SetAttr(dst, ctime_ns=now), [(dst, moved_now.compact_times())])
@@ -923,10 +1027,47 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         return 0
 
     def link(self, target: str, source: str) -> int:
+        """Make `target` another name of the file at `source` (ln source target)."""
         new, existing = self.redirects.find(target), self.redirects.find(source)
         if new is not None and existing is not None and new[0] is existing[0]:
             return new[0].link(new[1], existing[1])
-        raise _fail(errno.EXDEV if new is not None or existing is not None else errno.EPERM)
+        if new is not None or existing is not None:
+            raise _fail(errno.EXDEV)  # across the edge of a local-only directory
+        if HISTORY_DIR in (target.lstrip("/").split("/", 1)[0],
+                           source.lstrip("/").split("/", 1)[0]):
+            raise _fail(errno.EXDEV)  # the views are other file systems, as .zfs is
+        return self._link(self._writable(target), self._writable(source))
+
+    def _link(self, dst: str, src: str) -> int:
+        with self._lock:
+            open_file = self._open.get(src)
+        if open_file is not None:
+            self._flush_file(open_file)  # the server must know the file first
+        entry = self._lookup(View(None, src))
+        if entry.is_dir:
+            raise _fail(errno.EPERM)  # as POSIX says
+        known, there = self.meta.peek(dst)
+        if there is not None or (not known and self._fetch_entry(dst, None) is not None):
+            raise _fail(errno.EEXIST)
+        link_id = entry.link if entry.link is not None else new_link_id()
+        now = time.time_ns()
+        state = entry.replace(link=link_id, nlink=entry.nlink + 1 if entry.link else 2,
+                              ctime_ns=now, atime_ns=entry.st_atime_ns,
+                              origin=None).compact_times()
+        self._link_inode(None, src, link_id)  # the file keeps its number
+        self.links.note(src, state)
+        self.links.note(dst, state)
+        self._journal(Link(src, dst, link_id), [(src, state), (dst, state)])
+        # The file's ctime is the mount's, as for every change it journals; this also
+        # drops the kernel's attributes of the other names, `src` among them.
+        self._journal(SetAttr(dst, ctime_ns=now), [(dst, state)])
+        if open_file is not None:
+            with open_file.lock:
+                open_file.link, open_file.nlink, open_file.ctime_ns = link_id, state.nlink, now
+                if open_file.entry is not None:
+                    open_file.entry = open_file.entry.replace(link=link_id, nlink=state.nlink)
+        self._touch_dirs([paths.split(dst)[0]])
+        return 0
 
     def mknod(self, path: str, mode: int, dev: int) -> int:
         """A FIFO, socket or device node: an entry only (the kernel does the I/O,
@@ -1198,7 +1339,7 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         common = dict(mode=open_file.mode, uid=open_file.uid, gid=open_file.gid,
                       mtime_ns=open_file.mtime_ns)
         extra = dict(atime_ns=open_file.atime_ns, ctime_ns=open_file.ctime_ns,
-                     xattrs=open_file.xattrs)
+                     xattrs=open_file.xattrs, link=open_file.link, nlink=open_file.nlink)
         if size <= INLINE_MAX:
             data = b""
             if size:

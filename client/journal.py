@@ -114,7 +114,22 @@ class SetAttr:
         return {key: value for key, value in found.items() if value is not None}
 
 
-JournalOp = Union[WriteFile, MakeDir, Symlink, MakeNode, Remove, Rename, SetAttr]
+@dataclass(frozen=True, slots=True)
+class Link:
+    """`dst` became another name of the file at `src` (`link`: the file's id, chosen
+    here if it had none)."""
+
+    src: str
+    dst: str
+    link: bytes
+
+    @property
+    def path(self) -> str:
+        """The name this change made."""
+        return self.dst
+
+
+JournalOp = Union[WriteFile, MakeDir, Symlink, MakeNode, Remove, Rename, SetAttr, Link]
 _ATTR_FIELDS = ("mode", "uid", "gid", "mtime_ns", "atime_ns", "ctime_ns")
 
 
@@ -134,6 +149,8 @@ def op_to_wire(op: JournalOp) -> pb.Op:
         return wire.rename_op(op.src, op.dst, no_replace=op.no_replace)
     if isinstance(op, MakeNode):
         return wire.make_node_op(op.path, op.entry)
+    if isinstance(op, Link):
+        return wire.link_op(op.src, op.dst, op.link)
     return wire.set_attr_op(op.path, op.mode, op.uid, op.gid, op.mtime_ns, op.atime_ns,
                             op.ctime_ns, op.xattrs)
 
@@ -166,6 +183,10 @@ def op_from_wire(msg: pb.Op, new: bool = False) -> JournalOp:
     if which == "make_node":
         mn = msg.make_node
         return MakeNode(wire.path_from_wire(mn.path), wire.entry_from_wire(mn.entry))
+    if which == "link":
+        ln = msg.link
+        return Link(wire.path_from_wire(ln.src), wire.path_from_wire(ln.dst),
+                    wire.link_id_from_wire(ln.link))
     raise CorruptData(f"unknown journal operation {which!r}")
 
 
@@ -217,8 +238,8 @@ def coalesce(ops: Sequence[JournalOp]) -> list[JournalOp]:
     Operations that set one path's state collapse into its last state: a written file
     absorbs later attribute changes and is replaced by a later write; a file or a
     directory made and then removed within `ops` vanishes with its removal. A rename
-    (or a removal that is kept) ends what is known about paths, so nothing is moved
-    across one: whatever it touches keeps its order.
+    or a hard link (or a removal that is kept) ends what is known about paths, so
+    nothing is moved across one: whatever it touches keeps its order.
 
     One exception to "the last state": a removed path stays a removal even when an
     earlier operation of `ops` wrote it, since it may have existed before them.
@@ -232,7 +253,7 @@ def coalesce(ops: Sequence[JournalOp]) -> list[JournalOp]:
             del last[known]
 
     for op in ops:
-        if isinstance(op, Rename):
+        if isinstance(op, (Rename, Link)):
             last.clear()  # what lies under, or above, either name is no longer known
             out.append(op)
             continue

@@ -80,7 +80,7 @@ class XattrList(_message.Message):
     def __init__(self, items: _Optional[_Iterable[_Union[Xattr, _Mapping]]] = ...) -> None: ...
 
 class Entry(_message.Message):
-    __slots__ = ("kind", "mode", "uid", "gid", "size", "mtime_ns", "chunks", "inline", "target", "tree", "opaque", "origin", "atime_ns", "ctime_ns", "rdev", "xattrs")
+    __slots__ = ("kind", "mode", "uid", "gid", "size", "mtime_ns", "chunks", "inline", "target", "tree", "opaque", "origin", "atime_ns", "ctime_ns", "rdev", "xattrs", "link", "nlink")
     KIND_FIELD_NUMBER: _ClassVar[int]
     MODE_FIELD_NUMBER: _ClassVar[int]
     UID_FIELD_NUMBER: _ClassVar[int]
@@ -97,6 +97,8 @@ class Entry(_message.Message):
     CTIME_NS_FIELD_NUMBER: _ClassVar[int]
     RDEV_FIELD_NUMBER: _ClassVar[int]
     XATTRS_FIELD_NUMBER: _ClassVar[int]
+    LINK_FIELD_NUMBER: _ClassVar[int]
+    NLINK_FIELD_NUMBER: _ClassVar[int]
     kind: EntryKind
     mode: int
     uid: int
@@ -113,7 +115,9 @@ class Entry(_message.Message):
     ctime_ns: int
     rdev: int
     xattrs: _containers.RepeatedCompositeFieldContainer[Xattr]
-    def __init__(self, kind: _Optional[_Union[EntryKind, str]] = ..., mode: _Optional[int] = ..., uid: _Optional[int] = ..., gid: _Optional[int] = ..., size: _Optional[int] = ..., mtime_ns: _Optional[int] = ..., chunks: _Optional[_Iterable[bytes]] = ..., inline: _Optional[bytes] = ..., target: _Optional[bytes] = ..., tree: _Optional[bytes] = ..., opaque: _Optional[bool] = ..., origin: _Optional[bytes] = ..., atime_ns: _Optional[int] = ..., ctime_ns: _Optional[int] = ..., rdev: _Optional[int] = ..., xattrs: _Optional[_Iterable[_Union[Xattr, _Mapping]]] = ...) -> None: ...
+    link: bytes
+    nlink: int
+    def __init__(self, kind: _Optional[_Union[EntryKind, str]] = ..., mode: _Optional[int] = ..., uid: _Optional[int] = ..., gid: _Optional[int] = ..., size: _Optional[int] = ..., mtime_ns: _Optional[int] = ..., chunks: _Optional[_Iterable[bytes]] = ..., inline: _Optional[bytes] = ..., target: _Optional[bytes] = ..., tree: _Optional[bytes] = ..., opaque: _Optional[bool] = ..., origin: _Optional[bytes] = ..., atime_ns: _Optional[int] = ..., ctime_ns: _Optional[int] = ..., rdev: _Optional[int] = ..., xattrs: _Optional[_Iterable[_Union[Xattr, _Mapping]]] = ..., link: _Optional[bytes] = ..., nlink: _Optional[int] = ...) -> None: ...
 
 class DirEntry(_message.Message):
     __slots__ = ("name", "entry")
@@ -581,8 +585,18 @@ class MakeNodeOp(_message.Message):
     entry: Entry
     def __init__(self, path: _Optional[bytes] = ..., entry: _Optional[_Union[Entry, _Mapping]] = ...) -> None: ...
 
+class LinkOp(_message.Message):
+    __slots__ = ("src", "dst", "link")
+    SRC_FIELD_NUMBER: _ClassVar[int]
+    DST_FIELD_NUMBER: _ClassVar[int]
+    LINK_FIELD_NUMBER: _ClassVar[int]
+    src: bytes
+    dst: bytes
+    link: bytes
+    def __init__(self, src: _Optional[bytes] = ..., dst: _Optional[bytes] = ..., link: _Optional[bytes] = ...) -> None: ...
+
 class Op(_message.Message):
-    __slots__ = ("write_file", "make_dir", "symlink", "remove", "rename", "set_attr", "make_node")
+    __slots__ = ("write_file", "make_dir", "symlink", "remove", "rename", "set_attr", "make_node", "link")
     WRITE_FILE_FIELD_NUMBER: _ClassVar[int]
     MAKE_DIR_FIELD_NUMBER: _ClassVar[int]
     SYMLINK_FIELD_NUMBER: _ClassVar[int]
@@ -590,6 +604,7 @@ class Op(_message.Message):
     RENAME_FIELD_NUMBER: _ClassVar[int]
     SET_ATTR_FIELD_NUMBER: _ClassVar[int]
     MAKE_NODE_FIELD_NUMBER: _ClassVar[int]
+    LINK_FIELD_NUMBER: _ClassVar[int]
     write_file: WriteFileOp
     make_dir: MakeDirOp
     symlink: SymlinkOp
@@ -597,7 +612,8 @@ class Op(_message.Message):
     rename: RenameOp
     set_attr: SetAttrOp
     make_node: MakeNodeOp
-    def __init__(self, write_file: _Optional[_Union[WriteFileOp, _Mapping]] = ..., make_dir: _Optional[_Union[MakeDirOp, _Mapping]] = ..., symlink: _Optional[_Union[SymlinkOp, _Mapping]] = ..., remove: _Optional[_Union[RemoveOp, _Mapping]] = ..., rename: _Optional[_Union[RenameOp, _Mapping]] = ..., set_attr: _Optional[_Union[SetAttrOp, _Mapping]] = ..., make_node: _Optional[_Union[MakeNodeOp, _Mapping]] = ...) -> None: ...
+    link: LinkOp
+    def __init__(self, write_file: _Optional[_Union[WriteFileOp, _Mapping]] = ..., make_dir: _Optional[_Union[MakeDirOp, _Mapping]] = ..., symlink: _Optional[_Union[SymlinkOp, _Mapping]] = ..., remove: _Optional[_Union[RemoveOp, _Mapping]] = ..., rename: _Optional[_Union[RenameOp, _Mapping]] = ..., set_attr: _Optional[_Union[SetAttrOp, _Mapping]] = ..., make_node: _Optional[_Union[MakeNodeOp, _Mapping]] = ..., link: _Optional[_Union[LinkOp, _Mapping]] = ...) -> None: ...
 
 class CommitRequest(_message.Message):
     __slots__ = ("workspace", "ops", "expected_version", "writer_id", "first_seq", "last_seq", "skip_failing_ops", "workspace_id")

@@ -13,7 +13,7 @@ from typing import Any
 from citcfs import paths, wire
 from citcfs.errors import CitcError, InvalidArgument
 from citcfs.protos import citc_pb2 as pb
-from citcfs.storage import (CommitResult, MakeDir, MakeNode, Op, Remove, Rename, SetAttr,
+from citcfs.storage import (CommitResult, Link, MakeDir, MakeNode, Op, Remove, Rename, SetAttr,
                             Symlink, WriteFile, WriterSeq)
 
 from .grants import Access
@@ -56,8 +56,12 @@ def op_from_wire(msg: pb.Op) -> Op:
     if which == "make_node":
         mn = msg.make_node
         return MakeNode(wire.path_from_wire(mn.path), wire.entry_from_wire(mn.entry))
+    if which == "link":
+        ln = msg.link
+        return Link(wire.path_from_wire(ln.src), wire.path_from_wire(ln.dst),
+                    wire.link_id_from_wire(ln.link))
     raise InvalidArgument("an operation names none of write_file, make_dir, symlink, "
-                          "remove, rename, set_attr, make_node")
+                          "remove, rename, set_attr, make_node, link")
 
 
 def ops_from_wire_skipping(msgs: Sequence[pb.Op],

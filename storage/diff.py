@@ -105,9 +105,14 @@ class Side:
 
     def children(self, load: TreeLoader, path: str, beneath: ObjectId | None) -> dict[str, tuple[Entry, ObjectId | None]]:
         """name -> (entry, tree beneath it if a directory) for the directory at `path`."""
-        base = load(beneath).entries if beneath is not None else ()
+        tree = load(beneath) if beneath is not None else None
+        base = tree.entries if tree is not None else ()
         result: dict[str, tuple[Entry, ObjectId | None]] = {
             name: (entry, entry.tree if entry.is_dir else None) for name, entry in base}
+        if tree is not None and tree.has_links:  # names of linked files show their record
+            for name, entry in base:
+                if entry.link is not None:
+                    result[name] = (overlay.shown(self.view, entry), None)
         if path not in self.dirty:
             return result
         underlying = dict(base)
@@ -115,7 +120,8 @@ class Side:
             if entry.kind == EntryKind.WHITEOUT:
                 result.pop(name, None)
             else:
-                result[name] = (entry, overlay._beneath(entry, underlying.get(name)))
+                result[name] = (overlay.shown(self.view, entry),
+                                overlay._beneath(entry, underlying.get(name)))
         return result
 
     def resolve(self, load: TreeLoader, path: str) -> overlay.Node | None:

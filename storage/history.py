@@ -14,9 +14,10 @@ from citcfs import paths
 from citcfs.entries import Entry, EntryKind
 from citcfs.errors import (BaseNotFound, Conflict, FailedPrecondition, InvalidArgument,
                            NotADirectory, PathNotFound)
+from citcfs.links import is_record_path
 from citcfs.objects import ObjectId
 
-from . import keys, overlay
+from . import hardlinks, keys, overlay
 from .backend import KVTxn
 from .diff import Change, DiffEntry, Side, diff
 from .engine import Engine
@@ -74,6 +75,8 @@ def revert_writes(head: OverlayView, head_root: ObjectId, target: OverlayView,
         if wanted is None:
             if current is not None:
                 parent = overlay.resolve(planner.view, load, head_root, paths.split(path)[0])
+                if not current.is_dir:
+                    hardlinks.unlinked(planner, current)
                 planner.delete(path, parent)
             continue
         _ensure_parents(planner, target, target_root, load, head_root, path)
@@ -91,7 +94,8 @@ def revert_writes(head: OverlayView, head_root: ObjectId, target: OverlayView,
             tree = overlay.freeze(target, planner.trees.load, planner.trees.store, wanted)
             entry = wanted.entry.replace(tree=tree, opaque=False, origin=None)
         else:
-            entry = wanted.entry.replace(origin=None)
+            entry = hardlinks.reverted(planner, target, current,
+                                       wanted.entry.replace(origin=None))
         planner.place(path, entry)
     return planner.plan()
 
@@ -164,8 +168,8 @@ def rebase_writes(head: OverlayView, old_root: ObjectId, new_root: ObjectId,
     """
     planner = Planner(head, load, new_root, 0)
     for path, entry in sorted(live_entries(head).items(), key=lambda item: paths.to_bytes(item[0])):
-        if path == paths.ROOT or entry.kind == EntryKind.WHITEOUT:
-            continue
+        if path == paths.ROOT or entry.kind == EntryKind.WHITEOUT or is_record_path(path):
+            continue  # a link record lies under no directory
         current = paths.ROOT
         for name in paths.components(path)[:-1]:
             current = paths.join(current, name)

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from citcfs import paths
 from citcfs.entries import Entry, decode_entries
 from citcfs.errors import CorruptLog
+from citcfs.links import is_record_path
 
 from . import keys
 from .backend import KVTxn
@@ -99,8 +100,9 @@ def _apply_commit(txn: KVTxn, lsn: int, record: Committed) -> None:
     if record.root is not None and record.base_rev is not None:
         base_rev, root = record.base_rev, record.root
     txn.put(keys.VERSIONS, keys.version_key(record.ws_id, record.version),
-            VersionInfo(record.version, lsn, record.time_ns, len(record.writes), base_rev,
-                        root).encode())
+            VersionInfo(record.version, lsn, record.time_ns,
+                        sum(not is_record_path(w.path) for w in record.writes),  # paths only
+                        base_rev, root).encode())
     _put_workspace(txn, WorkspaceState(
         state.id, state.name, state.owner, state.base, base_rev, root,
         record.version, state.created_ns, record.time_ns, state.fork))

@@ -88,4 +88,14 @@ class MakeNode:
     entry: Entry
 
 
-Op = Union[WriteFile, MakeDir, Symlink, Remove, Rename, SetAttr, MakeNode]
+@dataclass(frozen=True, slots=True)
+class Link:
+    """Make `dst` another name of the non-directory at `src` (link(2)); `dst` must
+    not exist. `link` is the id the file gets if it has none yet (16 bytes)."""
+
+    src: str
+    dst: str
+    link: bytes
+
+
+Op = Union[WriteFile, MakeDir, Symlink, Remove, Rename, SetAttr, MakeNode, Link]

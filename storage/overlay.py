@@ -11,6 +11,8 @@ Rules of the merge, for a path p at some version:
   `opaque` (created empty), and otherwise the base directory at the same place
   (a base directory whose attributes changed).
 - Without an overlay entry, p is whatever the directory beneath its parent holds.
+- A name of a hard-linked file (an entry with `link`) shows the overlay's link
+  record of that id when there is one (`citcfs.links`), else its own copy.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import NamedTuple, Protocol
 
 from citcfs import paths
 from citcfs.entries import Entry, EntryKind, Tree
+from citcfs.links import LINKS_PARENT
 from citcfs.errors import NotADirectory, PathNotFound
 from citcfs.objects import ObjectId, ObjectKind, object_id
 
@@ -93,6 +96,26 @@ def _beneath(overlay: Entry | None, underlying: Entry | None) -> ObjectId | None
     return _base_tree(underlying)
 
 
+def shown(view: OverlayView, entry: Entry) -> Entry:
+    """What a name shows: for a name of a hard-linked file, the link record of its
+    id (the file's one current state, keeping the name's own `origin`), else the
+    entry itself."""
+    link = entry.link
+    if link is None:
+        return entry
+    record = view.entry(LINKS_PARENT, link.hex())
+    if record is None or record.kind == _WHITEOUT:
+        return entry
+    return record if record.origin == entry.origin else record.replace(origin=entry.origin)
+
+
+def shown_items(view: OverlayView, items: list[tuple[str, Entry]]) -> list[tuple[str, Entry]]:
+    """`items` with every name of a hard-linked file shown through its record."""
+    if not any(entry.link is not None for _, entry in items):
+        return items
+    return [(name, shown(view, entry)) for name, entry in items]
+
+
 @functools.lru_cache(maxsize=1024)
 def root_entry(root: ObjectId) -> Entry:
     """The root directory as the base shows it (a tree carries no entry for itself)."""
@@ -134,10 +157,12 @@ def child(view: OverlayView, load: TreeLoader, parent: Node, name: str) -> Node:
     if overlay is None:
         if underlying is None:
             raise PathNotFound(f"{current!r} does not exist")
-        return Node(current, underlying, None, underlying, _base_tree(underlying))
+        entry = underlying if underlying.link is None else shown(view, underlying)
+        return Node(current, entry, None, underlying, _base_tree(underlying))
     if overlay.kind == _WHITEOUT:
         raise PathNotFound(f"{current!r} does not exist")
-    return Node(current, overlay, overlay, underlying, _beneath(overlay, underlying))
+    entry = overlay if overlay.link is None else shown(view, overlay)
+    return Node(current, entry, overlay, underlying, _beneath(overlay, underlying))
 
 
 def list_dir(view: OverlayView, load: TreeLoader, node: Node) -> list[tuple[str, Entry]]:
@@ -146,17 +171,18 @@ def list_dir(view: OverlayView, load: TreeLoader, node: Node) -> list[tuple[str,
         raise NotADirectory(f"{node.path!r} is not a directory")
     changed = list(view.children(node.path))
     if node.beneath is None:  # a directory made in the overlay: nothing to merge
-        return [item for item in changed if item[1].kind != _WHITEOUT]
+        return shown_items(view, [item for item in changed if item[1].kind != _WHITEOUT])
     tree = load(node.beneath)
     if not changed:  # an untouched base directory: the tree is the listing
-        return list(tree.entries)
+        listing = list(tree.entries)
+        return shown_items(view, listing) if tree.has_links else listing
     items = dict(tree.entries)
     for name, entry in changed:
         if entry.kind == _WHITEOUT:
             items.pop(name, None)
         else:
             items[name] = entry
-    return sorted(items.items(), key=lambda item: paths.to_bytes(item[0]))
+    return shown_items(view, sorted(items.items(), key=lambda item: paths.to_bytes(item[0])))
 
 
 def is_empty_dir(view: OverlayView, load: TreeLoader, node: Node) -> bool:
@@ -200,11 +226,14 @@ def freeze(view: OverlayView, load: TreeLoader, store: TreeStorer, node: Node) -
                     tree=freeze_dir(paths.join(dir_path, name), child_beneath),
                     opaque=False, origin=None)
             else:
-                items[name] = overlay.replace(origin=None)
+                items[name] = shown(view, overlay).replace(origin=None)
+        for name, entry in list(items.items()):
+            if entry.link is not None:  # a copy in the base: the record may be newer
+                items[name] = shown(view, entry).replace(origin=None)
         for name in dirty_children[dir_path] - handled:
-            entry = items.get(name)
-            if entry is not None and entry.is_dir:
-                items[name] = entry.replace(tree=freeze_dir(paths.join(dir_path, name), entry.tree))
+            dirty = items.get(name)
+            if dirty is not None and dirty.is_dir:
+                items[name] = dirty.replace(tree=freeze_dir(paths.join(dir_path, name), dirty.tree))
         return store(Tree.build(items.items()))
 
     if node.path not in dirty_children:
@@ -253,7 +282,8 @@ class MemoryOverlay:
         self._entries = dict(entries)
         self._by_parent: dict[str, dict[str, Entry]] = {}
         for path, entry in self._entries.items():
-            parent, name = (paths.ROOT, ROOT_ENTRY_NAME) if path == paths.ROOT else paths.split(path)
+            parent, name = ((paths.ROOT, ROOT_ENTRY_NAME) if path == paths.ROOT
+                            else paths.split(path))
             self._by_parent.setdefault(parent, {})[name] = entry
 
     def entry(self, parent: str, name: str) -> Entry | None:

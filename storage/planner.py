@@ -24,8 +24,8 @@ from citcfs.errors import (AlreadyExists, CitcError, CorruptData, DirectoryNotEm
                            PathNotFound)
 from citcfs.objects import ObjectId
 
-from . import overlay
-from .ops import MakeDir, MakeNode, Op, Remove, Rename, SetAttr, Symlink, WriteFile
+from . import hardlinks, overlay
+from .ops import Link, MakeDir, MakeNode, Op, Remove, Rename, SetAttr, Symlink, WriteFile
 from .overlay import Node, OverlayView, StoredObject, TreeBatch, TreeLoader
 from .records import OverlayWrite
 
@@ -138,6 +138,12 @@ class Planner:
         self._store = self.trees.store
         self._root = root
         self._now = time_ns
+        self.now = time_ns
+        self.root = root
+        self.load = self._load
+        self.resolve_path = self._resolve
+        self.parent_dir = self._parent_dir
+        self.try_child = self._try_child
 
     def plan(self, skipped: tuple[tuple[int, CitcError], ...] = ()) -> Plan:
         """The writes made so far and the trees they need."""
@@ -215,6 +221,8 @@ class Planner:
             self._set_attr(op)
         elif isinstance(op, MakeNode):
             self._make_node(op)
+        elif isinstance(op, Link):
+            hardlinks.link(self, op)
         else:
             raise InvalidArgument(f"unknown operation {type(op).__name__}")
 
@@ -227,6 +235,10 @@ class Planner:
         if existing is not None and existing.is_dir:
             raise IsADirectory(f"{path!r} is a directory")
         entry = op.entry if op.entry.origin is None else op.entry.replace(origin=None)
+        entry = hardlinks.written(existing, entry)
+        if entry.link is not None and existing is not None:
+            hardlinks.set_state(self, path, existing, entry)
+            return
         self.place(path, entry, clear_below=False)  # not a directory (checked above)
 
     def _create_check(self, path: str) -> None:
@@ -269,6 +281,10 @@ class Planner:
             raise IsADirectory(f"{path!r} is a directory")
         if node.is_dir and not op.recursive and not overlay.is_empty_dir(self.view, self._load, node):
             raise DirectoryNotEmpty(f"{path!r} is not empty")
+        if node.is_dir:
+            hardlinks.unlinked_below(self, path)
+        else:
+            hardlinks.unlinked(self, node)
         self.delete(path, parent)
 
     def _rename(self, op: Rename) -> None:
@@ -282,6 +298,9 @@ class Planner:
         if node.is_dir and paths.is_within(dst, src):
             raise InvalidArgument(f"cannot move {src!r} inside itself")
         target = self._try_child(dst_parent, dst)
+        if (target is not None and not node.is_dir and node.entry.link is not None
+                and target.entry.link == node.entry.link):
+            return  # two names of one file: rename(2) does nothing
         if target is not None:
             if op.no_replace:
                 raise AlreadyExists(f"{dst!r} already exists")
@@ -291,13 +310,19 @@ class Planner:
                 raise IsADirectory(f"{dst!r} is a directory")
             if target.is_dir and not overlay.is_empty_dir(self.view, self._load, target):
                 raise DirectoryNotEmpty(f"{dst!r} is not empty")
+        linked: list[tuple[str, Entry]] = []
         if node.is_dir:
             tree = overlay.freeze(self.view, self._load, self._store, node)
             moved = node.entry.replace(tree=tree, opaque=False, origin=src)
+            linked = hardlinks.moved_names(self, src)
         else:
             moved = node.entry.replace(origin=src)
+        if target is not None and not target.is_dir:
+            hardlinks.unlinked(self, target)
         self.delete(src, src_parent)
         self.place(dst, moved)
+        for relative, entry in linked:
+            self.view.set(paths.join(dst, relative), entry)
 
     def _set_attr(self, op: SetAttr) -> None:
         path = paths.normalize(op.path)
@@ -314,8 +339,13 @@ class Planner:
             value = getattr(op, field)
             if value is not None:
                 changes[field] = value
+        if node.entry.link is not None:
+            current = node.entry  # the linked file's one state: its record
         updated = current.replace(**changes).compact_times()
         updated.check()
+        if updated.link is not None:
+            hardlinks.set_state(self, path, node, updated)
+            return
         self.view.set(path, updated)
 
 

@@ -459,11 +459,15 @@ def test_export_keeps_modes_symlinks_and_mtimes(citc: Citc, client: Client, base
                                                 tree: Path, home: Path) -> None:
     client.create_workspace("exp", "main")
     commit(client, "exp", write(client, "big.dat", os.urandom(3 << 20)),
-           write(client, "bin/run", b"#!/bin/sh\n", mode=0o750))
+           write(client, "bin/run", b"#!/bin/sh\n", mode=0o750),
+           wire.link_op("big.dat", "bin/big-too.dat", os.urandom(16)))
     out = home / "exported"
     doc = citc.json("export", "exp", str(out))
-    assert set(doc) == {"source", "root", "directory", "files", "bytes", "skipped"}
-    assert doc["skipped"] == []
+    assert set(doc) == {"source", "root", "directory", "files", "bytes", "hard_links",
+                        "skipped"}
+    assert doc["skipped"] == [] and doc["hard_links"] == 1
+    assert (out / "big.dat").stat().st_ino == (out / "bin/big-too.dat").stat().st_ino
+    assert (out / "big.dat").stat().st_nlink == 2
     assert doc["files"] == 7 and doc["bytes"] == sum(
         len(v) for v in BASE.values() if isinstance(v, bytes)) + (3 << 20) + 10
     assert (out / "big.dat").stat().st_size == 3 << 20

@@ -541,7 +541,9 @@ def test_statfs_and_access(mounted: Mounted) -> None:
 # --- what the data model does not have -------------------------------------------------------------
 
 
-def test_hard_links_are_eperm(mounted: Mounted) -> None:
+def test_hard_links_of_directories_are_eperm(mounted: Mounted) -> None:
     root = mounted.root
-    assert error_of(os.link, root / "README", root / "hardlink") == errno.EPERM
+    assert error_of(os.link, root / "src", root / "hardlink") == errno.EPERM
     assert not os.path.lexists(root / "hardlink")
+    os.link(root / "README", root / "hardlink")  # files may (tests/test_fuse_links.py)
+    assert os.stat(root / "hardlink").st_ino == os.stat(root / "README").st_ino

@@ -66,6 +66,7 @@ class Exported:
     files: int = 0
     bytes: int = 0
     skipped: list[str] = field(default_factory=list)
+    links: int = 0
 
 
 def _times(entry: Entry) -> tuple[int, int]:
@@ -100,6 +101,7 @@ def export_tree(client: Client, root: ObjectId, directory: str, label: str) -> E
     total = sum(e.size for _, e in items if e.is_file)
     os.makedirs(directory, exist_ok=True)
     directories: list[tuple[str, Entry]] = []
+    first_names: dict[bytes, str] = {}  # link id -> where its first name was written
     done = Exported()
     with output.progress_bar(f"exporting {label}", total) as bar:
         for path, entry in items:
@@ -107,6 +109,10 @@ def export_tree(client: Client, root: ObjectId, directory: str, label: str) -> E
             if entry.is_dir:
                 os.makedirs(local, mode=0o700, exist_ok=True)
                 directories.append((local, entry))
+                continue
+            if entry.link is not None and entry.link in first_names:
+                os.link(first_names[entry.link], local)  # another name of a file written
+                done.links += 1
                 continue
             if entry.kind == EntryKind.SYMLINK:
                 os.symlink(entry.target, local)
@@ -126,6 +132,8 @@ def export_tree(client: Client, root: ObjectId, directory: str, label: str) -> E
             if entry.is_file:
                 os.chmod(local, entry.mode & 0o7777)
             os.utime(local, ns=_times(entry), follow_symlinks=False)
+            if entry.link is not None:
+                first_names[entry.link] = local
     # Directories last, deepest first: writing into one moves its mtime, and a
     # read-only one must still be writable while it is filled.
     for local, entry in sorted(directories, key=lambda item: -item[0].count(os.sep)):
@@ -144,8 +152,9 @@ def export(source: str, directory: str, as_json: bool) -> None:
 
     REF is any reference (see 'citc help refs'): the head when omitted, a version, a
     label, base, base@REV or fork. Files keep their mode bits, times and extended
-    attributes; symlinks stay symlinks; FIFOs and sockets are made again, and device
-    nodes too when run as root (otherwise they are skipped, and named on stderr).
+    attributes; symlinks stay symlinks; the names of a hard-linked file become hard
+    links again; FIFOs and sockets are made again, and device nodes too when run as
+    root (otherwise they are skipped, and named on stderr).
 
     \b
     Example:
@@ -160,9 +169,10 @@ def export(source: str, directory: str, as_json: bool) -> None:
     if as_json:
         output.emit_json({"source": label, "root": root.hex(), "directory":
                           os.path.abspath(directory), "files": done.files, "bytes": done.bytes,
-                          "skipped": done.skipped})
+                          "hard_links": done.links, "skipped": done.skipped})
         return
+    links = f", {done.links} more names of hard-linked files" if done.links else ""
     click.echo(f"exported {label} to {directory}: {done.files} files, "
-               f"{output.human_bytes(done.bytes)}")
+               f"{output.human_bytes(done.bytes)}{links}")
     for line in done.skipped:
         click.echo(f"citc: skipped {line}", err=True)

@@ -238,9 +238,15 @@ KIND_WORDS = {EntryKind.FIFO: "fifo", EntryKind.SOCKET: "socket",
 
 def inexpressible(changes: Iterable[Change]) -> list[str]:
     """What a patch cannot carry among `changes`, one line each: special files
-    (FIFOs, sockets, devices) and extended attributes. The diff still names them."""
+    (FIFOs, sockets, devices), extended attributes, and hard links (a patch makes
+    each name a file of its own). The diff still names them."""
     notes = []
     for change in changes:
+        new = change.new
+        if (new is not None and new.link is not None and new.nlink > 1
+                and change.change in ("added", "renamed", "type_changed")):
+            notes.append(f"hard link {quoting.quote(change.path)} (one of {new.nlink} names "
+                         "of a file; patched in as a copy)")
         for side, entry in (("old", change.old), ("new", change.new)):
             if entry is not None and entry.kind in KIND_WORDS:
                 verb = {"added": "added", "deleted": "deleted", "renamed": "renamed"}.get(
