@@ -43,7 +43,12 @@ SUITES = {
 }
 
 
-@pytest.mark.parametrize("suite", sorted(SUITES))
+MARKS = {"storage": (pytest.mark.slow,), "server": (pytest.mark.server,),
+         "client": (pytest.mark.mount, pytest.mark.slow)}
+"""The tier of each suite (tests/tiers.py): the storage suite runs in process."""
+
+
+@pytest.mark.parametrize("suite", [pytest.param(s, marks=MARKS[s]) for s in sorted(SUITES)])
 def test_bench_smoke(tmp_path: Path, suite: str) -> None:
     required, targeted = SUITES[suite]
     out = tmp_path / f"{suite}.json"

@@ -532,6 +532,7 @@ def test_error_lines_and_exit_codes(citc: Citc, home: Path) -> None:
     assert debug.returncode != 0 and "Traceback" in debug.stderr
 
 
+@pytest.mark.server
 def test_server_group_still_serves(tmp_path: Path) -> None:
     """`citc server --data --listen` runs the server; `citc server` alone is a usage error."""
     with socket_dir() as sockets:

@@ -24,6 +24,8 @@ from tree_support import snapshot_tree, write_tree
 
 ROOT = Path(__file__).resolve().parent.parent
 
+pytestmark = pytest.mark.server  # `citc` starts its own server (tests/tiers.py)
+
 
 @pytest.fixture
 def local(tmp_path: Path) -> Iterator[tuple[Citc, Path]]:

@@ -21,6 +21,8 @@ import os
 import shutil
 import tempfile
 
+import pytest
+
 from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
@@ -576,3 +578,4 @@ VersionsMachine.TestCase.settings = settings(
     max_examples=30, stateful_step_count=20, deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 TestVersions = VersionsMachine.TestCase
+TestVersions.pytestmark = [pytest.mark.slow]

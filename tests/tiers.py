@@ -1,0 +1,128 @@
+"""Test tiers: each test is `unit`, `server` or `mount` (and maybe `cluster`, `slow`).
+
+- `unit`: no server and no mount, and not slow; `pytest -m unit` is the quick loop.
+- `server`: a real server (in process or a subprocess), no mount.
+- `mount`: real FUSE mounts (and the server behind them).
+- `cluster`: the distributed backends (marked explicitly).
+- `slow`: long tests (marked explicitly); `-m "not slow"` leaves them out. A slow test
+  with neither server nor mount is left out of `unit` (but guarded as one), so that
+  the quick loop stays quick.
+
+A test's tier comes from its markers and from the fixtures it uses, so that a new test
+lands in the right tier by itself: a mount fixture makes it `mount`, a server fixture
+`server`, and nothing of either `unit`. A test that starts a server or a mount by hand
+says so with a marker (on the test, or as its module's `pytestmark`). The guard in
+tier_guard/ fails a unit test that starts either and a server test that mounts, so a
+missing marker shows.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from collections.abc import Generator
+from pathlib import Path
+
+import pytest
+
+GUARD_DIR = Path(__file__).resolve().parent / "tier_guard"
+sys.path.insert(0, str(GUARD_DIR))
+import tier_guard  # noqa: E402  (lives in GUARD_DIR, shared with sitecustomize.py)
+
+MOUNT_FIXTURES = frozenset({"fuse_env", "shared_env"})
+"""Fixtures that mount (tests/fuse_support.py) besides those named for it (below)."""
+SERVER_MARKERS = frozenset({"server_config"})
+"""Markers that configure the `server` fixture: their tests serve."""
+
+
+def _fixture_tier(name: str) -> str | None:
+    """A fixture's tier by its name: one named for a mount (`mount`, `mounted`) mounts,
+    one named for a server (`server`, `shared_server`, `cli_server`) serves."""
+    if name in MOUNT_FIXTURES or "mount" in name:
+        return "mount"
+    if "server" in name:
+        return "server"
+    return None
+
+TIERS = ("unit", "server", "mount", "cluster")
+
+
+def tier_of(item: pytest.Item) -> set[str]:
+    """The tier markers `item` gets: explicit ones, raised by its fixtures."""
+    explicit = {mark.name for mark in item.iter_markers() if mark.name in TIERS}
+    derived = {_fixture_tier(name) for name in getattr(item, "fixturenames", ())}
+    if any(item.get_closest_marker(name) for name in SERVER_MARKERS):
+        derived.add("server")
+    tiers = (explicit - {"unit"}) | (derived - {None})
+    if "unit" in explicit and tiers:
+        raise pytest.UsageError(f"{item.nodeid} is marked unit but is {', '.join(sorted(tiers))}")
+    if "mount" in tiers:
+        tiers.discard("server")
+    if not tiers and item.get_closest_marker("slow") is None:
+        tiers.add("unit")
+    return tiers
+
+
+def classify(items: list[pytest.Item]) -> None:
+    for item in items:
+        for name in sorted(tier_of(item)):
+            if item.get_closest_marker(name) is None:
+                item.add_marker(name)
+
+
+def _guard_report(item: pytest.Item) -> Path:
+    path = item.stash.get(_REPORT, None)
+    if path is None:
+        fd, name = tempfile.mkstemp(prefix="citc-unit-guard-")
+        os.close(fd)
+        path = Path(name)
+        item.stash[_REPORT] = path
+    return path
+
+
+_REPORT = pytest.StashKey[Path]()
+
+
+def guarded(item: pytest.Item) -> Generator[None, object, object]:
+    """Run one phase of a unit or server test (setup or call) with the guard on, here
+    and in its processes; fail it when it started what its tier forbids."""
+    if item.get_closest_marker("mount") or item.get_closest_marker("cluster"):
+        return (yield)
+    tier = "server" if item.get_closest_marker("server") else "unit"
+    report = _guard_report(item)
+    saved = {key: os.environ.get(key) for key in ("PYTHONPATH", tier_guard.ENV)}
+    os.environ[tier_guard.ENV] = f"{tier}:{report}"
+    os.environ["PYTHONPATH"] = os.pathsep.join(
+        p for p in (str(GUARD_DIR), saved["PYTHONPATH"]) if p)
+    tier_guard.activate(tier, str(report))
+    try:
+        result = yield
+    except BaseException as exc:
+        _check(report, exc)
+        raise
+    finally:
+        tier_guard.deactivate()
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+    _check(report, None)
+    return result
+
+
+def _check(report: Path, cause: BaseException | None) -> None:
+    """Fail with what the report holds, which explains `cause` (what the test saw)."""
+    violations = report.read_text()
+    if violations:
+        raise tier_guard.TierViolation(violations.strip()) from cause
+
+
+def forget_report(item: pytest.Item) -> None:
+    path = item.stash.get(_REPORT, None)
+    if path is not None:
+        path.unlink(missing_ok=True)
+
+
+tier_guard.install()
