@@ -22,9 +22,13 @@ import threading
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
+from citcfs.failpoints import failpoint
+
 from .backend import KVStore, KVTxn
 
 T = TypeVar("T")
+
+_COMMIT_DURABLE = failpoint("commit-durable")
 
 BatchListener = Callable[[list[Any]], None]
 
@@ -130,6 +134,8 @@ class GroupCommitter:
             self.batches += 1
             self.jobs += len(batch)
         succeeded = [request.result for request in batch if request.error is None]
+        if succeeded:
+            _COMMIT_DURABLE()  # durable, and no caller answered yet
         if self._on_durable is not None and succeeded:
             self._on_durable(succeeded)
 

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-
-import tiers
 from server_support import running_server, tls_server_config
 from tree_support import SMALL_BASE, TreeSpec, write_tree
 
@@ -16,26 +14,8 @@ from citcfs.storage import Database
 
 # --- tiers (tests/tiers.py): unit, server, mount, cluster, slow -------------------------
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    tiers.classify(items)
-
-
-@pytest.hookimpl(wrapper=True, tryfirst=True)
-def pytest_runtest_setup(item: pytest.Item) -> Generator[None, object, object]:
-    return (yield from tiers.guarded(item))
-
-
-@pytest.hookimpl(wrapper=True, tryfirst=True)
-def pytest_runtest_call(item: pytest.Item) -> Generator[None, object, object]:
-    return (yield from tiers.guarded(item))
-
-
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, object, object]:
-    try:
-        return (yield)
-    finally:
-        tiers.forget_report(item)
+from tiers import (pytest_collection_modifyitems, pytest_runtest_call,  # noqa: E402,F401
+                   pytest_runtest_setup, pytest_unconfigure)
 
 
 # --- storage (citcfs.storage): databases in tmp_path and small directory trees ---------

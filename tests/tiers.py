@@ -19,6 +19,7 @@ missing marker shows.
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import tempfile
 from collections.abc import Generator
@@ -44,6 +45,7 @@ def _fixture_tier(name: str) -> str | None:
     if "server" in name:
         return "server"
     return None
+
 
 TIERS = ("unit", "server", "mount", "cluster")
 
@@ -71,58 +73,74 @@ def classify(items: list[pytest.Item]) -> None:
                 item.add_marker(name)
 
 
-def _guard_report(item: pytest.Item) -> Path:
-    path = item.stash.get(_REPORT, None)
-    if path is None:
-        fd, name = tempfile.mkstemp(prefix="citc-unit-guard-")
-        os.close(fd)
-        path = Path(name)
-        item.stash[_REPORT] = path
-    return path
+class Guard:
+    """The test session's side of tier_guard: its directory, the environment that puts
+    the guard into every Python process of the session, and the check after a phase."""
+
+    def __init__(self) -> None:
+        self.directory = Path(tempfile.mkdtemp(prefix="citc-tiers-"))
+        self.tier_file = self.directory / "tier"
+        self.report = self.directory / "report"
+        self.tier_file.write_text("")
+        self.report.write_text("")
+        os.environ[tier_guard.ENV] = str(self.directory)
+        os.environ["PYTHONPATH"] = os.pathsep.join(
+            p for p in (str(GUARD_DIR), os.environ.get("PYTHONPATH")) if p)
+        tier_guard.install()
+        tier_guard.lead()
+
+    def phase(self, item: pytest.Item) -> Generator[None, object, object]:
+        """Run one phase of a unit or server test (setup or call) with the guard on,
+        here and in the session's processes; fail it when it started what its tier
+        forbids."""
+        if item.get_closest_marker("mount") or item.get_closest_marker("cluster"):
+            return (yield)
+        tier = "server" if item.get_closest_marker("server") else "unit"
+        seen = self.report.stat().st_size
+        self.tier_file.write_text(tier)
+        tier_guard.activate(tier, str(self.report))
+        try:
+            result = yield
+        except BaseException as exc:
+            self._check(seen, exc)
+            raise
+        finally:
+            tier_guard.deactivate()
+            self.tier_file.write_text("")
+        self._check(seen, None)
+        return result
+
+    def _check(self, seen: int, cause: BaseException | None) -> None:
+        """Fail with what was reported since `seen`, which explains `cause` (what the
+        test saw, if it failed)."""
+        with open(self.report) as report:
+            report.seek(seen)
+            violations = report.read()
+        if violations:
+            raise tier_guard.TierViolation(violations.strip()) from cause
+
+    def close(self) -> None:
+        shutil.rmtree(self.directory, ignore_errors=True)
 
 
-_REPORT = pytest.StashKey[Path]()
+guard = Guard()
 
 
-def guarded(item: pytest.Item) -> Generator[None, object, object]:
-    """Run one phase of a unit or server test (setup or call) with the guard on, here
-    and in its processes; fail it when it started what its tier forbids."""
-    if item.get_closest_marker("mount") or item.get_closest_marker("cluster"):
-        return (yield)
-    tier = "server" if item.get_closest_marker("server") else "unit"
-    report = _guard_report(item)
-    saved = {key: os.environ.get(key) for key in ("PYTHONPATH", tier_guard.ENV)}
-    os.environ[tier_guard.ENV] = f"{tier}:{report}"
-    os.environ["PYTHONPATH"] = os.pathsep.join(
-        p for p in (str(GUARD_DIR), saved["PYTHONPATH"]) if p)
-    tier_guard.activate(tier, str(report))
-    try:
-        result = yield
-    except BaseException as exc:
-        _check(report, exc)
-        raise
-    finally:
-        tier_guard.deactivate()
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-    _check(report, None)
-    return result
+# --- the hooks (tests/conftest.py imports them; `-p tiers` loads them elsewhere) -------
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    classify(items)
 
 
-def _check(report: Path, cause: BaseException | None) -> None:
-    """Fail with what the report holds, which explains `cause` (what the test saw)."""
-    violations = report.read_text()
-    if violations:
-        raise tier_guard.TierViolation(violations.strip()) from cause
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> Generator[None, object, object]:
+    return (yield from guard.phase(item))
 
 
-def forget_report(item: pytest.Item) -> None:
-    path = item.stash.get(_REPORT, None)
-    if path is not None:
-        path.unlink(missing_ok=True)
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, object, object]:
+    return (yield from guard.phase(item))
 
 
-tier_guard.install()
+def pytest_unconfigure() -> None:
+    guard.close()

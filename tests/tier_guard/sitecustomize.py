@@ -1,11 +1,10 @@
-"""Puts the unit tier's guard into every Python process a unit test starts (see
-tier_guard.py); does nothing unless CITCFS_UNIT_GUARD is set."""
+"""Puts the tiers' guard into every Python process of a test session (see
+tier_guard.py); does nothing unless CITCFS_TIER_GUARD is set."""
 
 import os
 
-if os.environ.get("CITCFS_UNIT_GUARD"):
+if os.environ.get("CITCFS_TIER_GUARD"):
     import tier_guard
 
     tier_guard.install()
-    tier, _, report = os.environ["CITCFS_UNIT_GUARD"].partition(":")
-    tier_guard.activate(tier, report)
+    tier_guard.follow(os.environ["CITCFS_TIER_GUARD"])

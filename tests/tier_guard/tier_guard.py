@@ -3,12 +3,14 @@
 While such a test runs, starting a gRPC server (`grpc.server`, `grpc.aio.server`),
 mounting a FUSE filesystem (`mfusepy.FUSE`) or running a mount tool (`fusermount3`,
 `mount`) where its tier forbids it raises `TierViolation`, in the test process and in
-every Python process it starts: those inherit `CITCFS_UNIT_GUARD` ("tier:report path")
-and, through PYTHONPATH, this directory's `sitecustomize.py`, which installs the guard. Each
-violation is also appended to the report file, so the test fails even when the
-violation happened in a grandchild (a server the `citc` command started by itself) or
-the test swallowed the exception. Standard library only: it is imported before
-anything else in those processes.
+every Python process of the test session: those inherit `CITCFS_TIER_GUARD`, a
+directory, and (through PYTHONPATH) this directory's `sitecustomize.py`, which installs
+the guard. The test process writes the running test's tier to `<directory>/tier` (a
+process started by an earlier test and reused by this one obeys this test's tier), and
+every violation is appended to `<directory>/report`, so the test fails even when the
+violation happened in a grandchild (a server that `citc` started by itself) or the
+test swallowed the exception. Standard library only: it is imported before anything
+else in those processes.
 """
 
 from __future__ import annotations
@@ -21,8 +23,8 @@ from collections.abc import Callable, Sequence
 from types import ModuleType
 from typing import Any
 
-ENV = "CITCFS_UNIT_GUARD"
-"""Set to the report file's path in the environment of a unit test's processes."""
+ENV = "CITCFS_TIER_GUARD"
+"""The directory holding the running test's `tier` and the `report` of violations."""
 
 MOUNT_TOOLS = frozenset({"fusermount", "fusermount3", "mount", "mount.fuse", "mount.fuse3",
                          "umount"})
@@ -32,29 +34,54 @@ class TierViolation(RuntimeError):
     """A test of the unit tier started a server or a mount."""
 
 
+def forbidden(tier: str) -> frozenset[str]:
+    """What a test of `tier` may not start."""
+    return frozenset({"server", "mount"} if tier == "unit" else
+                     {"mount"} if tier == "server" else ())
+
+
 class _State:
     forbidden: frozenset[str] = frozenset()
     tier = ""
     report: str | None = None
+    directory: str | None = None  # in a child: where to read the tier
     installed = False
 
 
+def lead() -> None:
+    """This process runs tests (a test session, perhaps inside another one's test):
+    it sets the tier itself, with `activate`, rather than follow a directory."""
+    _State.directory, _State.forbidden, _State.report = None, frozenset(), None
+
+
 def activate(tier: str, report: str | None) -> None:
-    """Guard a test of `tier`: a unit test may start neither a server nor a mount, a
-    server test no mount."""
-    _State.tier, _State.report = tier, report
-    _State.forbidden = frozenset({"server", "mount"} if tier == "unit" else
-                                 {"mount"} if tier == "server" else ())
+    """Guard this process for a test of `tier`, reporting to `report`."""
+    _State.tier, _State.report, _State.forbidden = tier, report, forbidden(tier)
 
 
 def deactivate() -> None:
     _State.forbidden, _State.report = frozenset(), None
 
 
+def follow(directory: str) -> None:
+    """Guard this process (a child) for whatever test runs, as `directory` says."""
+    _State.directory = directory
+    _State.report = os.path.join(directory, "report")
+    _State.forbidden = frozenset({"server", "mount"})  # narrowed by `trip` to the tier
+
+
 def trip(kind: str, what: str) -> None:
     """Record and raise a violation, if a test whose tier forbids `kind` is running."""
     if kind not in _State.forbidden:
         return
+    if _State.directory is not None:
+        try:
+            with open(os.path.join(_State.directory, "tier")) as current:
+                _State.tier = current.read().strip()
+        except OSError:
+            return  # the session is over
+        if kind not in forbidden(_State.tier):
+            return
     message = (f"a test of the {_State.tier} tier {what} (pid {os.getpid()}); mark it "
                f"`pytest.mark.{kind}`, or use the fixture that does")
     if _State.report:
