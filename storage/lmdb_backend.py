@@ -261,12 +261,5 @@ class LmdbObjectStore:
                 total += len(value) - 1
         return count, total
 
-    def corrupt_for_test(self, oid: ObjectId, content: bytes) -> None:
-        """Overwrite an object's bytes without checks: for tests of read verification."""
-        with self._write_lock, self._env.begin(write=True, db=self._db) as txn:
-            old = txn.get(oid)
-            kind = old[0] if old else ObjectKind.CHUNK
-            txn.put(oid, bytes((kind,)) + content)
-
     def close(self) -> None:
         self._env.close()
