@@ -4,7 +4,7 @@
 into messages and back through `citcfs.wire`, attaches the bearer token, verifies
 every object it reads against its id, and raises the citcfs error the server raised
 (rebuilt from the ``citc-error`` trailer, or from the status code when a server or
-proxy sent none; both through `citcfs.status`, the table the server answers with). Workspace-level results are returned as their protobuf messages,
+proxy sent none; both through `citcfs.wire.status`, the table the server answers with). Workspace-level results are returned as their protobuf messages,
 which are typed (see ``citcfs/protos/citc_pb2.pyi``).
 """
 
@@ -29,7 +29,7 @@ from citcfs.errors import RpcFailed
 from citcfs.objects import ObjectId, ObjectKind
 from citcfs.protos import citc_pb2 as pb
 from citcfs.protos import citc_pb2_grpc as pb_grpc
-from citcfs.status import CONFLICT_PATH_KEY, ERROR_BY_STATUS, ERROR_KEY, STATUS_BY_NUMBER
+from citcfs.wire.status import CONFLICT_PATH_KEY, ERROR_BY_STATUS, ERROR_KEY, STATUS_BY_NUMBER
 
 T = TypeVar("T")
 log = logging.getLogger("citcfs.client")
