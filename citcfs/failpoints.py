@@ -3,12 +3,15 @@
 A failpoint names a boundary between two steps of a write, where a crash must leave
 the data whole: what was acknowledged is kept, and nothing half-done shows.
 
-| name | where | what a crash there leaves |
-| --- | --- | --- |
-| `objects-stored` | storage: a version's new objects are stored, its record not yet appended | unreferenced objects (GC takes them) |
-| `record-appended` | storage: the record is in the log transaction, the indexes not yet updated | nothing: the transaction never commits |
-| `commit-durable` | storage: the batch's transaction is durable, no caller answered yet | a commit its writer never heard of (a resent writer batch applies once) |
-| `journal-before-flush` | client: changes are in the mount's journal, the batch not yet sent | the journal, which the next mount of the workspace replays |
+- `objects-stored` (storage): a version's new objects are stored, its record not yet
+  appended. A crash leaves unreferenced objects, which GC takes.
+- `record-appended` (storage): the record is in the log's transaction, the indexes
+  not yet updated. A crash leaves nothing: the transaction never commits.
+- `commit-durable` (storage): a batch's transaction is durable, no caller answered
+  yet. A crash leaves commits their writers never heard of (a resent writer batch
+  applies once).
+- `journal-before-flush` (client): changes are in the mount's journal, and answered,
+  the batch not yet sent. The next mount of the workspace replays the journal.
 
 `CITCFS_FAILPOINTS="name=action[@hit],..."` turns them on in a process (tests set it
 in a server's or a mount daemon's environment). Actions: `kill` (SIGKILL of the
