@@ -18,7 +18,12 @@ SESSION = {
     "pytest.ini": "[pytest]\naddopts = -p tiers -p no:cacheprovider\n"
                   "markers =\n    unit\n    server\n    mount\n    cluster\n    slow\n",
     "conftest.py": "from fuse_support import mounted, shared_env, shared_server  # noqa\n"
-                   "from conftest_server import server  # noqa\n",
+                   "from conftest_server import server  # noqa\n"
+                   "def pytest_collection_finish(session):\n"
+                   "    with open('tiers.txt', 'w') as out:\n"
+                   "        for item in session.items:\n"
+                   "            marks = {m.name for m in item.iter_markers()}\n"
+                   "            print(item.name, *sorted(marks - {'parametrize'}), file=out)\n",
     "conftest_server.py": "import pytest\n"
                           "@pytest.fixture\n"
                           "def server():\n"
@@ -26,7 +31,7 @@ SESSION = {
     "test_session.py": '''
 import subprocess, sys
 import pytest
-from server_support import running_server, socket_dir
+from server_support import running_server
 
 def test_pure():
     assert True
@@ -45,11 +50,10 @@ def test_starts_a_server_by_hand(tmp_path):
     with running_server(tmp_path / "data"):
         pass
 
-def test_swallows_what_a_grandchild_did(tmp_path):
-    with socket_dir() as sockets:  # citc starts a local server, a grandchild
-        env = dict(__import__("os").environ, HOME=str(tmp_path), XDG_RUNTIME_DIR=sockets)
-        subprocess.run([sys.executable, "-m", "citcfs.cmd.main", "ws", "list"], env=env,
-                       capture_output=True, timeout=120)
+def test_swallows_what_a_grandchild_did():
+    grandchild = "import grpc; grpc.server(None)"  # as `citc` starting its own server
+    child = f"import subprocess, sys; subprocess.run([sys.executable, '-c', {grandchild!r}])"
+    subprocess.run([sys.executable, "-c", child], capture_output=True, timeout=120)
 ''',
 }
 
@@ -64,11 +68,13 @@ def run_session(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.mark.server  # its session starts servers, to be refused
 def test_tiers_follow_fixtures_and_the_guard_fails_what_a_tier_forbids(tmp_path: Path) -> None:
-    collected = {tier: run_session(tmp_path, "--collect-only", "-m", tier).stdout
-                 for tier in ("unit", "server", "mount")}
-    assert "test_pure" in collected["unit"] and "test_uses_a_server" in collected["server"]
-    assert "test_mounts" in collected["mount"]
-    assert "test_mounts" not in collected["server"] and "test_slow" not in collected["unit"]
+    run_session(tmp_path, "--collect-only")
+    tiers = {line.split()[0]: set(line.split()[1:])
+             for line in (tmp_path / "tiers.txt").read_text().splitlines()}
+    assert tiers == {"test_pure": {"unit"}, "test_uses_a_server": {"server"},
+                     "test_mounts": {"mount"}, "test_slow_and_pure": {"slow"},
+                     "test_starts_a_server_by_hand": {"unit"},
+                     "test_swallows_what_a_grandchild_did": {"unit"}}
 
     run = run_session(tmp_path, "-m", "unit")
     assert run.returncode == 1, run.stdout + run.stderr
