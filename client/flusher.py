@@ -41,6 +41,7 @@ from typing import Any
 
 from citcfs.errors import (CitcError, CorruptData, JournalFull, WorkspaceDeleted,
                            WorkspaceNotFound)
+from citcfs.failpoints import failpoint
 from citcfs.objects import ObjectKind
 
 from .cache import ObjectCache
@@ -58,6 +59,8 @@ GATHER_S = 0.002
 (write, chmod, utime of one file) to join one batch, far below what a person or
 another mount notices."""
 BACKOFF_S = (0.05, 2.0)
+
+_JOURNAL_BEFORE_FLUSH = failpoint("journal-before-flush")
 
 
 @dataclass(slots=True)
@@ -312,6 +315,7 @@ class Flusher:
         records = self._take()
         if not records:
             return
+        _JOURNAL_BEFORE_FLUSH()  # journaled (and answered), not yet sent
         batch = _Batch(records[0].seq, records[-1].seq, records,
                        coalesce([record.op for record in records]))
         try:

@@ -2,7 +2,7 @@
 
 The server names the error in the ``citc-error`` trailer (and a commit of a
 CommitStream in its CommitError); a server or proxy that sent none is read by its
-status code. Both go through `citcfs.status`, the table the server answers with.
+status code. Both go through `citcfs.wire.status`, the table the server answers with.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import grpc
 from citcfs import errors, paths
 from citcfs.errors import RpcFailed
 from citcfs.protos import citc_pb2 as pb
-from citcfs.status import CONFLICT_PATH_KEY, ERROR_BY_STATUS, ERROR_KEY, STATUS_BY_NUMBER
+from citcfs.wire.status import CONFLICT_PATH_KEY, ERROR_BY_STATUS, ERROR_KEY, STATUS_BY_NUMBER
 
 
 def error_from_rpc(exc: grpc.RpcError) -> errors.CitcError:

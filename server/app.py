@@ -43,6 +43,7 @@ from citcfs.memory import keep_large_buffers
 from citcfs.protos import citc_pb2 as pb
 from citcfs.protos import citc_pb2_grpc as pb_grpc
 from citcfs.storage import Database
+from citcfs.storage.backends import parse_kv, parse_objects
 from citcfs.storage.etcd_backend import EtcdKVStore
 
 from .auth import Authenticator, TokenTable
@@ -115,6 +116,17 @@ class ServerConfig:
     """Where objects live: ``local`` (in `data_dir`, the default) or ``file:///path``."""
     metrics: bool = True
     """Record Prometheus metrics (`server.metrics`); False records nothing."""
+
+
+def check_backends(kv: object, objects: object) -> None:
+    """Refuse a malformed `--kv` or `--objects` URL (InvalidArgument) before anything
+    is opened or bound, so that a typo gets one clear line."""
+    def url(value: object, what: str) -> str | None:
+        if value is None or isinstance(value, str):
+            return value
+        raise InvalidArgument(f"{what} must be a URL")
+    parse_kv(url(kv, "kv"))
+    parse_objects(url(objects, "objects"))
 
 
 def is_unix(address: str) -> bool:

@@ -1,10 +1,10 @@
-"""Turning citcfs errors into gRPC statuses, with the one table in `citcfs.status`.
+"""Turning citcfs errors into gRPC statuses, with the one table in `citcfs.wire.status`.
 
 Every servicer method runs inside `status_for`'s mapping (see `servicer.unary`), so
 an exception raised anywhere below (paths, storage, auth) reaches the caller as the
 status the table names, with the exception's message as the details. The class
 name travels in the trailing metadata key ``citc-error`` and a conflict's paths (as
-bytes) in ``citc-conflict-path-bin`` (keys defined in `citcfs.status`, which the
+bytes) in ``citc-conflict-path-bin`` (keys defined in `citcfs.wire.status`, which the
 client reads too), so a client can raise the very same citcfs error type. Anything
 not in the table is a bug: it is logged with its traceback and answered as INTERNAL
 without leaking internals.
@@ -13,7 +13,7 @@ without leaking internals.
 from __future__ import annotations
 
 from citcfs import errors, paths
-from citcfs.status import (CONFLICT_PATH_KEY, ERROR_KEY, MAX_CONFLICT_PATHS_IN_METADATA,
+from citcfs.wire.status import (CONFLICT_PATH_KEY, ERROR_KEY, MAX_CONFLICT_PATHS_IN_METADATA,
                            STATUS_BY_ERROR, status_for)
 
 __all__ = ["CONFLICT_PATH_KEY", "ERROR_KEY", "STATUS_BY_ERROR", "conflict_paths_for",

@@ -22,6 +22,7 @@ from citcfs.entries import Tree
 from citcfs.errors import (BaseNotFound, CitcError, CorruptLog, FailedPrecondition,
                            HistoryTruncated, InvalidArgument, ObjectMissing, SnapshotNotFound,
                            WorkspaceNotFound)
+from citcfs.failpoints import failpoint
 from citcfs.objects import ObjectId, ObjectKind
 
 from . import keys, overlay
@@ -36,6 +37,9 @@ from .results import (CommitListener, CommitResult, RedirectionsResult, SubmitRe
                       SyncResult, WriterSeq)
 
 TREE_CACHE_SIZE = 16384
+
+_OBJECTS_STORED = failpoint("objects-stored")
+_RECORD_APPENDED = failpoint("record-appended")
 
 
 def _now_ns() -> int:
@@ -109,6 +113,7 @@ class Engine:
         last = txn.last(keys.LOG)
         lsn = 1 if last is None else keys.read_u64(last[0]) + 1
         txn.put(keys.LOG, keys.lsn_key(lsn), frame(encode_record(record)))
+        _RECORD_APPENDED()  # in the log's transaction, the indexes not yet updated
         apply_record(txn, lsn, record)
         return lsn
 
@@ -238,6 +243,7 @@ class Engine:
         """
         if objects:
             self.objects.put_many(objects)
+        _OBJECTS_STORED()  # the objects are stored, the record that names them is not
         now = self._clock() if now is None else now
         record = Committed(state.id, state.version + 1, now, writes,
                            rebase[0] if rebase else None, rebase[1] if rebase else None,

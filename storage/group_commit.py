@@ -32,6 +32,8 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from citcfs.errors import TxnTooLarge, Unavailable, WriteConflict
 
+from citcfs.failpoints import failpoint
+
 from .backend import KVStore, KVTxn
 
 MAX_CONFLICTS = 200
@@ -41,6 +43,8 @@ if TYPE_CHECKING:
     from .observe import StorageObserver
 
 T = TypeVar("T")
+
+_COMMIT_DURABLE = failpoint("commit-durable")
 
 BatchListener = Callable[[list[Any]], None]
 
@@ -156,6 +160,8 @@ class GroupCommitter:
             self.batches += 1
             self.jobs += len(batch)
         succeeded = [request.result for request in batch if request.error is None]
+        if succeeded:
+            _COMMIT_DURABLE()  # durable, and no caller answered yet
         if self._on_durable is not None and succeeded:
             self._on_durable(succeeded)
 

@@ -270,13 +270,6 @@ class LmdbObjectStore:
         """(objects, bytes of pages they occupy), from LMDB's statistics: no scan."""
         return _usage(self._env, self._db)
 
-    def corrupt_for_test(self, oid: ObjectId, content: bytes) -> None:
-        """Overwrite an object's bytes without checks: for tests of read verification."""
-        with self._write_lock, self._env.begin(write=True, db=self._db) as txn:
-            old = txn.get(oid)
-            kind = old[0] if old else ObjectKind.CHUNK
-            txn.put(oid, bytes((kind,)) + content)
-
     def close(self) -> None:
         self._env.close()
 

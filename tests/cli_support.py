@@ -146,16 +146,22 @@ def mount_daemon_pids(mountpoint: Path) -> list[int]:
 
 
 @contextmanager
-def cleanup_mounts(*mountpoints: Path) -> Iterator[None]:
-    """Unmount each mountpoint and kill its daemon by pid at the end, even on failure."""
+def cleanup_mounts(*mountpoints: Path, fsck: Citc | None = None) -> Iterator[None]:
+    """Unmount each mountpoint and kill its daemon by pid at the end, even on failure.
+    Then, if the body passed, `citc fsck` through `fsck` must find the server's data
+    whole: the oracle every test that mounts ends with."""
+    passed = False
     try:
         yield
+        passed = True
     finally:
         for mountpoint in mountpoints:
             pids = mount_daemon_pids(mountpoint)
             force_unmount(mountpoint)
             for pid in pids:
                 kill_pid(pid)
+    if passed and fsck is not None:
+        fsck.ok("fsck")
 
 
 def stop_local_server(data_home: Path) -> None:

@@ -15,6 +15,12 @@ from tree_support import SMALL_BASE, TreeSpec, write_tree
 from citcfs.server.app import CitcServer, ServerConfig
 from citcfs.storage import Database
 
+# --- tiers (tests/tiers.py): unit, server, mount, cluster, slow -------------------------
+
+from tiers import (pytest_collection_modifyitems, pytest_runtest_call,  # noqa: E402,F401
+                   pytest_runtest_setup, pytest_unconfigure)
+
+
 # --- storage (citcfs.storage): databases in tmp_path and small directory trees ---------
 
 @pytest.fixture

@@ -30,6 +30,7 @@ from typing import Any
 
 import grpc
 import pytest
+from server_support import verify_server
 
 from citcfs.client.importer import import_directory
 from citcfs.entries import Entry
@@ -399,6 +400,8 @@ class FuseEnv:
         return mount
 
     def close(self) -> None:
+        """Take every mount down, then check the server's data with `verify_server` (the
+        oracle of every test that mounts, as fsck is s3ql's), then stop the rest."""
         errors: list[BaseException] = []
         for mount in reversed(self.mounts):
             if mount.pid > 0:
@@ -406,6 +409,13 @@ class FuseEnv:
                     mount.unmount()
                 except BaseException as exc:  # keep taking the rest down
                     errors.append(exc)
+        if self.mounts and self.server is not None:
+            try:
+                if self.server.proc is None or self.server.proc.poll() is not None:
+                    self.server.start()  # the test stopped it: verify what it left
+                verify_server(self.server.address)
+            except BaseException as exc:
+                errors.append(exc)
         for client in self.clients:
             client.close()
         for proxy in self.proxies:

@@ -109,6 +109,18 @@ def connect(server: CitcServer, token: str | None) -> Client:
     return Client.connect(f"127.0.0.1:{port}", token=token, tls_ca=ca)
 
 
+def verify_server(address: str) -> None:
+    """Fail unless the server's `Verify` (fsck) finds its log, objects and references
+    whole: every record's checksum and the LSN sequence, every stored object against
+    its id, every object a live state reaches present."""
+    with Client.connect(address) as client:
+        report = client.verify()
+    assert not report.corrupt and not report.missing, (
+        f"verify found {len(report.corrupt)} corrupt and {len(report.missing)} missing "
+        f"objects: corrupt {[oid.hex() for oid in report.corrupt[:5]]}, "
+        f"missing {[oid.hex() for oid in report.missing[:5]]}")
+
+
 def import_small_base(client: Client, base: str = "main") -> None:
     client.import_base(base, entries=[(p, Entry.file(d)) for p, d in BASE_FILES.items()],
                        message="first import")
@@ -119,13 +131,14 @@ class ServerProcess:
     stderr goes to a log file beside `data_dir` (`log()`). The benchmarks use it too."""
 
     def __init__(self, data_dir: Path, listen: str, *extra: str,
-                 command: Sequence[str] = SERVER_COMMAND) -> None:
+                 command: Sequence[str] = SERVER_COMMAND,
+                 env: dict[str, str] | None = None) -> None:
         self.listen = listen
         self.log_path = data_dir.parent / f"server-{time.monotonic_ns()}.log"
         self._log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(
             [*command, "--data", str(data_dir), "--listen", listen, *extra],
-            stdout=subprocess.PIPE, stderr=self._log, cwd=ROOT)
+            stdout=subprocess.PIPE, stderr=self._log, cwd=ROOT, env=env)
         self.pid = self.proc.pid
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline().decode()
@@ -159,8 +172,9 @@ class ServerProcess:
 
 
 @contextmanager
-def server_process(data_dir: Path, listen: str, *extra: str) -> Iterator[ServerProcess]:
-    server = ServerProcess(data_dir, listen, *extra)
+def server_process(data_dir: Path, listen: str, *extra: str,
+                   env: dict[str, str] | None = None) -> Iterator[ServerProcess]:
+    server = ServerProcess(data_dir, listen, *extra, env=env)
     try:
         yield server
     finally:

@@ -62,7 +62,15 @@ SUITES = {
 }
 
 
-@pytest.mark.parametrize("suite", sorted(SUITES))
+MARKS = {"storage": (pytest.mark.slow,), "server": (pytest.mark.server, pytest.mark.slow),
+         "web": (pytest.mark.server,), "metrics_cost": (pytest.mark.server,),
+         "distributed": (pytest.mark.cluster, pytest.mark.server, pytest.mark.slow),
+         "mount_metrics_cost": (pytest.mark.mount, pytest.mark.slow),
+         "client": (pytest.mark.mount, pytest.mark.slow)}
+"""The tier of each suite (tests/tiers.py): the storage suite runs in process."""
+
+
+@pytest.mark.parametrize("suite", [pytest.param(s, marks=MARKS[s]) for s in sorted(SUITES)])
 def test_bench_smoke(tmp_path: Path, suite: str) -> None:
     required, targeted = SUITES[suite]
     out = tmp_path / f"{suite}.json"

@@ -536,6 +536,7 @@ def test_error_lines_and_exit_codes(citc: Citc, home: Path) -> None:
     assert debug.returncode != 0 and "Traceback" in debug.stderr
 
 
+@pytest.mark.server
 def test_server_group_still_serves(tmp_path: Path) -> None:
     """`citc server --data --listen` runs the server; `citc server` alone is a usage error."""
     with socket_dir() as sockets:
@@ -570,11 +571,12 @@ def test_a_terminal_gets_colour_and_a_progress_bar(citc: Citc, changed: str,
     assert code == 0 and "A src/added.c" in shown and "\x1b[32m" not in shown
 
 
+@pytest.mark.mount
 def test_mounts_talk_to_their_own_server_and_foreground_mounts(
         citc: Citc, client: Client, base: str, home: Path) -> None:
     client.create_workspace("mounted", "main")
     bg, fg = home / "bg-mount", home / "fg-mount"
-    with cleanup_mounts(bg, fg):
+    with cleanup_mounts(bg, fg, fsck=citc):
         out = citc.ok("mount", "mounted", str(bg), "--cache-size", "64M", "--attr-timeout", "0")
         assert f"mounted mounted on {bg}" in out
         (bg / "README").write_text("from the mount\n")
@@ -609,11 +611,12 @@ def test_mounts_talk_to_their_own_server_and_foreground_mounts(
     assert "lots" in citc.fails(2, "mount", "mounted", str(bg), "--cache-size", "lots")
 
 
+@pytest.mark.mount
 def test_commands_flush_the_mounts_of_their_workspace(citc: Citc, client: Client, base: str,
                                                       home: Path) -> None:
     client.create_workspace("flushed", "main")
     mnt, synced = home / "flush-mount", home / "sync-mount"
-    with cleanup_mounts(mnt, synced):
+    with cleanup_mounts(mnt, synced, fsck=citc):
         citc.ok("mount", "flushed", str(mnt), "--cache-size", "64M")
         for i in range(30):
             (mnt / f"new{i}.txt").write_text(f"{i}\n")

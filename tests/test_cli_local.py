@@ -56,6 +56,7 @@ def _servers_of(db_dir: Path) -> list[int]:
     return found
 
 
+@pytest.mark.server  # `citc` starts its own server (tests/tiers.py)
 def test_zero_config_starts_reuses_restarts_and_stops(local: tuple[Citc, Path]) -> None:
     citc, home = local
     # Two commands at once from an empty HOME start one server between them.
@@ -90,6 +91,7 @@ def test_zero_config_starts_reuses_restarts_and_stops(local: tuple[Citc, Path]) 
     assert down.returncode == 3 and json.loads(down.stdout)["running"] is False
 
 
+@pytest.mark.mount
 def test_server_stop_names_only_its_own_mounts(local: tuple[Citc, Path],
                                                tmp_path: Path) -> None:
     citc, home = local
@@ -97,7 +99,7 @@ def test_server_stop_names_only_its_own_mounts(local: tuple[Citc, Path],
     mine, other = tmp_path / "mine", tmp_path / "other"
     with socket_dir() as sockets, \
             server_process(tmp_path / "other-data", f"unix:{sockets}/o.sock") as server, \
-            cleanup_mounts(mine, other):
+            cleanup_mounts(mine, other, fsck=citc):
         citc.ok("mount", "mine", str(mine), "--base", str(tree))  # the local server
         citc.ok("--server", server.address, "mount", "theirs", str(other), "--base", str(tree))
         stopped = citc("server", "stop")
@@ -119,12 +121,13 @@ BASE_TREE: dict[str, bytes | tuple[str, str]] = {
 }
 
 
+@pytest.mark.mount
 def test_newcomer_mounts_edits_diffs_snapshots_and_the_patch_applies(
         local: tuple[Citc, Path], tmp_path: Path) -> None:
     citc, home = local
     tree = write_tree(tmp_path / "some" / "tree", BASE_TREE)
     mnt = tmp_path / "demo"  # does not exist yet: citc mount makes it
-    with cleanup_mounts(mnt):
+    with cleanup_mounts(mnt, fsck=citc):
         out = citc.ok("mount", "demo", str(mnt), "--base", str(tree))
         assert "created workspace demo over demo@1" in out and "mounted" in out
         assert str(mnt) in citc_mountpoints()
@@ -175,7 +178,7 @@ def test_newcomer_mounts_edits_diffs_snapshots_and_the_patch_applies(
         assert str(mnt) not in citc_mountpoints()
 
     # Mounting again reuses the base and the workspace; the edits are still there.
-    with cleanup_mounts(mnt):
+    with cleanup_mounts(mnt, fsck=citc):
         out = citc.ok("mount", "demo", str(mnt), "--base", str(tree))
         assert "created" not in out
         assert (mnt / "src/new/added.txt").read_text() == "brand new\n"
@@ -229,12 +232,13 @@ def _apply(tool: list[str], patch: str, cwd: Path) -> None:
     assert done.returncode == 0, (tool, done.stdout, done.stderr)
 
 
+@pytest.mark.mount
 def test_odd_names_and_binaries_round_trip_through_patch_and_git_apply(
         local: tuple[Citc, Path], tmp_path: Path) -> None:
     citc, home = local
     tree = _odd_source_tree(tmp_path / "tree")
     mnt = tmp_path / "odd"
-    with cleanup_mounts(mnt):
+    with cleanup_mounts(mnt, fsck=citc):
         citc.ok("mount", "odd", str(mnt), "--base", str(tree))
         _edit_odd_tree(mnt)
         patch, binary = citc.many(("diff", "odd"), ("diff", "odd", "--binary"))

@@ -10,6 +10,8 @@ import textwrap
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from citcfs.storage import Database, MakeDir
 
 ACKS_PER_ROUND = 200
@@ -79,6 +81,7 @@ def check(db: Database, acked: list[tuple[str, int, str, bytes]]) -> None:
         assert [info.version for info in db.versions(ws)] == list(range(head + 1))
 
 
+@pytest.mark.slow
 def test_sigkill_loses_no_acknowledged_commit(
         tmp_path: Path, make_tree: Callable[..., Path]) -> None:
     directory = tmp_path / "db"

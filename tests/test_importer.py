@@ -133,6 +133,7 @@ def test_import_of_a_non_directory(db: Database, tmp_path: Path) -> None:
     assert db.list_bases() == []
 
 
+@pytest.mark.slow
 def test_import_progress_and_store(db: Database, make_tree: Callable[..., Path]) -> None:
     root = make_tree({f"d/f{i}": b"%d" % i for i in range(1200)})
     calls: list[tuple[int, int]] = []

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from damage_support import corrupt_object
 
 from citcfs.errors import CorruptObject, ObjectMissing
 from citcfs.objects import ObjectId, ObjectKind, object_id
@@ -198,7 +199,7 @@ def test_object_get_missing(objects: LmdbObjectStore) -> None:
 
 def test_object_get_verifies_content(objects: LmdbObjectStore) -> None:
     oid = objects.put(ObjectKind.CHUNK, b"good bytes")
-    objects.corrupt_for_test(oid, b"evil bytes")
+    corrupt_object(objects, oid, b"evil bytes")
     with pytest.raises(CorruptObject):
         objects.get(oid)
     with pytest.raises(CorruptObject):

@@ -103,7 +103,7 @@ def test_a_dead_mount_is_mounted_over_and_unmounted_and_its_journal_replayed(
     workspace = fuse_env.new_workspace()
     client = fuse_env.client()
     mnt = tmp_path / "mnt"
-    with cleanup_mounts(mnt):
+    with cleanup_mounts(mnt, fsck=cli):
         cli.ok("mount", workspace, str(mnt))
         (mnt / "sent.txt").write_bytes(b"sent\n")
         # The root's listing is cached, so a new name needs no server.
@@ -139,7 +139,7 @@ def test_a_mounted_workspace_is_deleted_only_when_forced_and_its_mount_ends_clea
     workspace = fuse_env.new_workspace()
     client = fuse_env.client()
     mnt = tmp_path / "mnt"
-    with cleanup_mounts(mnt):
+    with cleanup_mounts(mnt, fsck=cli):
         cli.ok("mount", workspace, str(mnt))
         assert (mnt / "README").read_bytes() == b"hello\n"
         line = cli.fails(1, "ws", "delete", workspace, "--yes")

@@ -11,6 +11,7 @@ from pathlib import Path
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from damage_support import corrupt_object
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from server_support import BASE_FILES, import_small_base, running_server
 
@@ -352,7 +353,7 @@ def test_verify_reports_corrupt_objects_and_rebuilds(client: Client, server: Cit
     assert clean.records >= 3 and clean.first_lsn == 1 and clean.objects >= 2
     assert list(clean.corrupt) == [] and list(clean.missing) == [] and not clean.rebuilt
     assert client.verify(skip_objects=True).objects == 0
-    server.db.objects.corrupt_for_test(entry.chunks[0], b"not the chunk")
+    corrupt_object(server.db.objects, entry.chunks[0], b"not the chunk")
     damaged = client.verify(rebuild=True)
     assert list(damaged.corrupt) == [entry.chunks[0]] and damaged.rebuilt
     assert client.lookup("v", "big.bin") == entry

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import grpc
 import pytest
+from damage_support import corrupt_object
 from server_support import import_small_base, running_server
 
 from citcfs import wire
@@ -168,7 +169,7 @@ def test_mismatched_and_corrupt_objects(client: Client, server: CitcServer) -> N
     data = b"r" * 10000
     oid = object_id(ObjectKind.CHUNK, data)
     client.put_objects([(ObjectKind.CHUNK, data)])
-    server.db.objects.corrupt_for_test(oid, b"rotten" * 1000)  # type: ignore[attr-defined]
+    corrupt_object(server.db.objects, oid, b"rotten" * 1000)
     expect(grpc.StatusCode.DATA_LOSS, client.stub.ReadObjects,
            pb.ReadObjectsRequest(ids=[oid]), timeout=10)
 

@@ -11,12 +11,16 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from server_support import (ROOT, SERVER_COMMAND, ServerProcess, import_small_base,
                             server_process, socket_dir)
 
 from citcfs import errors, wire
 from citcfs.client.rpc import Client
 from citcfs.entries import Entry
+
+pytestmark = pytest.mark.server  # servers started by hand (tests/tiers.py)
 
 
 def storm(address: str, workspaces: list[str], stop: threading.Event,

@@ -18,6 +18,8 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from hypothesis import HealthCheck, event, settings, strategies as st
 from hypothesis.stateful import (RuleBasedStateMachine, initialize, invariant, precondition,
                                  rule, run_state_machine_as_test)
@@ -375,6 +377,7 @@ SETTINGS = settings(max_examples=50, stateful_step_count=25, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 
 
+@pytest.mark.slow
 def test_workspace_matches_the_model(tmp_path: Path, kv_backend: str,
                                      open_db: Callable[..., Database]) -> None:
     WorkspaceMachine.root_dir = tmp_path

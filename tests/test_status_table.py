@@ -1,13 +1,13 @@
-"""citcfs.status: the one table both edges of the API map errors with."""
+"""citcfs.wire.status: the one table both edges of the API map errors with."""
 
 from __future__ import annotations
 
 import grpc
 
 from citcfs import errors
-from citcfs.client import rpc
+from citcfs.client import rpc_errors as rpc
 from citcfs.server import errors as server_errors
-from citcfs.status import ERROR_BY_STATUS, STATUS_BY_ERROR, status_for
+from citcfs.wire.status import ERROR_BY_STATUS, STATUS_BY_ERROR, status_for
 
 
 def test_the_client_maps_each_status_back_to_the_error_the_server_answers_it_for() -> None:

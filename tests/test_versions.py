@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from damage_support import corrupt_object
 from tree_support import SMALL_BASE, spec_model, write_tree
 from versions_support import apply_diff, walk, walk_tree
 
@@ -988,7 +989,7 @@ def test_fsck_finds_corrupt_and_missing_objects_and_rebuilds(ws_db: Database) ->
                         MakeDir(LONG), WriteFile(f"{LONG}/big", Entry.file(chunks=tuple(ids), size=len(big)))])
     report = ws_db.fsck()
     assert report.ok and report.objects >= 2 and report.records >= 3 and not report.rebuilt
-    ws_db.objects.corrupt_for_test(ids[0], b"bad")
+    corrupt_object(ws_db.objects, ids[0], b"bad")
     ws_db.objects.delete([ids[1]])
     found = ws_db.fsck(rebuild=True)
     assert found.corrupt == (ids[0],) and found.missing == (ids[1],) and found.rebuilt

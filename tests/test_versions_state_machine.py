@@ -23,6 +23,8 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (RuleBasedStateMachine, invariant, precondition, rule,
@@ -587,8 +589,10 @@ VersionsMachine.TestCase.settings = settings(
     max_examples=30, stateful_step_count=20, deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 TestVersions = VersionsMachine.TestCase
+TestVersions.pytestmark = [pytest.mark.slow]
 
 
+@pytest.mark.slow
 def test_versions_on_etcd(etcd_endpoints: list[str]) -> None:
     """The same machine over the etcd backend, with fewer examples (each etcd call is
     a network round trip)."""

@@ -16,6 +16,8 @@ from citcfs.client.rpc import Client
 from citcfs.errors import AlreadyExists, InvalidArgument
 from citcfs.server.app import CitcServer, ServerConfig
 
+pytestmark = pytest.mark.server  # several tests start servers of their own
+
 
 def _counter(metrics_text: str, name: str, **labels: str) -> float:
     for family in text_string_to_metric_families(metrics_text):

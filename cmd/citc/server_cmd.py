@@ -62,8 +62,7 @@ def server(data_dir: str | None, listen: str | None, kv: str | None, objects: st
     tokens; a browser logs in with a token once). With --kv etcd://... any number
     of servers serve the same workspaces.
     """
-    from citcfs.server.app import CitcServer, ServerConfig, serve
-    from citcfs.storage.backends import parse_kv, parse_objects
+    from citcfs.server.app import CitcServer, ServerConfig, check_backends, serve
 
     given = {"data_dir": data_dir, "listen": listen, "kv": kv, "objects": objects,
              "log_level": log_level, "tls_cert": tls_cert, "tls_key": tls_key,
@@ -75,8 +74,7 @@ def server(data_dir: str | None, listen: str | None, kv: str | None, objects: st
         if not settings.get("data_dir") or not settings.get("listen"):
             raise click.UsageError("citc server needs --data DIR and --listen ADDR "
                                    "(on the command line or in --config)")
-        parse_kv(settings.get("kv"))  # type: ignore[arg-type]  # refused before anything starts
-        parse_objects(settings.get("objects"))  # type: ignore[arg-type]
+        check_backends(settings.get("kv"), settings.get("objects"))
     except CitcError as exc:
         click.echo(f"citc server: {exc.message}", err=True)
         sys.exit(exc.exit_code)
