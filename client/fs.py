@@ -73,6 +73,7 @@ from .journal import (Journal, JournalOp, MakeDir, MakeNode, Remove, Rename, Set
 from .invalidation import Watcher
 from .metadata import HeadMetadata
 from .fuse_lib import FuseOSError, Operations, current_fuse, fuse_get_context
+from .dircache import enable_readdir_cache, paths_below, refuse_readdir_cache
 from . import redirect
 from .redirect import Redirector, is_local_fh, redirections_dir
 from .remote import Remote
@@ -82,6 +83,8 @@ log = logging.getLogger("citcfs.client")
 
 HISTORY_DIR = ".citc"
 STATUS_FILE = HISTORY_DIR + "/status"
+VOLATILE_LISTINGS = ("/" + HISTORY_DIR, f"/{HISTORY_DIR}/versions", f"/{HISTORY_DIR}/snapshots")
+"""Directories whose listings change with no changed path to invalidate (FUSE paths)."""
 STATUS_VIEW = -2
 """The View version of `.citc/status`: a generated file, read with direct I/O."""
 UNMOUNT_DRAIN_S = 30.0
@@ -233,6 +236,7 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
 
     def init(self, path: str) -> None:
         self._fuse_ptr = current_fuse()
+        enable_readdir_cache(self._fuse_ptr)
         if self._watch_enabled:
             self.watcher.start()
         if self._on_ready is not None:
@@ -518,6 +522,16 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
                             "still in its journal, will replace it", path)
             self._forget(path)
             self._invalidate_kernel(path)
+        self._invalidate_kernel_below([paths.ROOT] if truncated else changed)
+
+    def _invalidate_kernel_below(self, changed: Sequence[str]) -> None:
+        """Drop the kernel's cache of every path it may hold below `changed`."""
+        if self._fuse_ptr and changed:
+            from .fuse_lib import invalidate_path
+            with self._lock:
+                known = [path for version, path in self._inodes if version is None]
+            for path in paths_below(known, set(changed)):
+                invalidate_path(self._fuse_ptr, b"/" + paths.to_bytes(path))
 
     def _workspace_gone(self, reason: str) -> None:
         """The workspace was deleted on the server: drop the journal and every cache,
@@ -528,6 +542,7 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
             self._forget(paths.ROOT)
             self._remember(paths.ROOT, root)
         self._invalidate_kernel(paths.ROOT)
+        self._invalidate_kernel_below([paths.ROOT])
 
     def _settle(self) -> None:
         """Wait (a while) for the batches in flight, whose versions are this mount's."""
@@ -584,6 +599,13 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         if view.version is not None and amode & os.W_OK:
             raise _fail(errno.EROFS)
         self.getattr(path)
+        return 0
+
+    def opendir(self, path: str) -> int:
+        # The kernel caches listings (client/dircache.py) until the watch stream names a
+        # change; what `.citc` and its snapshot labels list changes without one.
+        if path in VOLATILE_LISTINGS or path.startswith(VOLATILE_LISTINGS[-1] + "/"):
+            refuse_readdir_cache()
         return 0
 
     def readdir(self, path: str, fh: int) -> list[tuple[str, dict[str, int], int]]:
