@@ -219,6 +219,7 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         self.server = server
         self.sync_writes = sync_writes
         self._fuse_ptr = 0
+        self._listing_cache = False  # the kernel caches directory listings
         self.rpc_count = 0
         self._scratch_dir = _scratch_dir(cache.directory)
         if journal is None:
@@ -236,7 +237,7 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
 
     def init(self, path: str) -> None:
         self._fuse_ptr = current_fuse()
-        enable_readdir_cache(self._fuse_ptr)
+        self._listing_cache = enable_readdir_cache(self._fuse_ptr)
         if self._watch_enabled:
             self.watcher.start()
         if self._on_ready is not None:
@@ -383,7 +384,8 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
                 "conflicts": self.conflicts, "workspace_deleted": self._flusher.gone,
                 "sync_writes": self.sync_writes, "last_error": self._flusher.last_error,
                 "redirections": list(self.redirects.paths),
-                "redirections_dir": self.redirects.base_dir}
+                "redirections_dir": self.redirects.base_dir,
+                "kernel_listing_cache": self._listing_cache}
 
     # --- metadata ---------------------------------------------------------------------
 
