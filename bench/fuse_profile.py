@@ -15,6 +15,9 @@ times, measured. Two figures per FUSE operation and place, per walk:
   each (decoding the arguments, our code, encoding the answer), from a mount without
   debug output.
 
+With `--passthrough-ll BINARY`, libfuse's C low-level example (example/passthrough_ll.c
+of the installed libfuse's release, built against it) is walked too, as a third place.
+
 Prints a Markdown table (stderr carries progress) and, with --json, writes the numbers.
 
     python bench/fuse_profile.py serve CONTROL -- citcfs|floor ARGS...
@@ -106,11 +109,14 @@ def _daemon(work: str, place: str, mountpoint: str, args: list[str],
     if not os.path.exists(control):
         os.mkfifo(control)
     log_name = os.path.join(work, f"{tag}.log")
-    extra = ["--debug"] if debug else []
+    if place == "passthrough_ll":  # libfuse's C example: no Python, nothing to time
+        command = [*args, "-d"] if debug else [*args, "-f"]
+    else:
+        command = [sys.executable, os.path.abspath(__file__), "serve", control, "--", place,
+                   *args, *(["--debug"] if debug else [])]
     with open(log_name, "wb") as log_file:
-        process = subprocess.Popen([sys.executable, os.path.abspath(__file__), "serve", control,
-                                    "--", place, *args, *extra],
-                                   stdout=log_file, stderr=log_file, stdin=subprocess.DEVNULL)
+        process = subprocess.Popen(command, stdout=log_file, stderr=log_file,
+                                   stdin=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 60
         while not os.path.ismount(mountpoint):
@@ -153,9 +159,10 @@ def profile_place(work: str, place: str, mountpoint: str, args: list[str], comma
     with _daemon(work, place, mountpoint, args, debug=False) as (control, _):
         for _ in range(2):
             walk_once(mountpoint, command)
-        _tell(control, "reset")
+        if place != "passthrough_ll":
+            _tell(control, "reset")
         seconds = [walk_once(mountpoint, command) for _ in range(runs)]
-        calls = _dump(control, work)
+        calls = _dump(control, work) if place != "passthrough_ll" else {}
     with _daemon(work, place, mountpoint, args, debug=True) as (control, log_name):
         for _ in range(2):
             walk_once(mountpoint, command)
@@ -216,6 +223,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--attr-timeout", type=float,
                         help="kernel timeouts of both mounts (default: citcfs's default)")
+    parser.add_argument("--passthrough-ll", metavar="BINARY",
+                        help="also libfuse's example/passthrough_ll.c, built, run with "
+                             "-o cache=always (listings cached, no keep_cache)")
     parser.add_argument("--json", metavar="OUT")
     args = parser.parse_args(argv)
 
@@ -246,6 +256,12 @@ def main(argv: list[str] | None = None) -> int:
         floor_args = [os.path.join(work, "backing"), mnt, "--attr-timeout", str(timeout)]
         profiles = {"citcfs": profile_place(work, "citcfs", mnt, citc_args, command, args.runs),
                     "floor": profile_place(work, "floor", mnt, floor_args, command, args.runs)}
+        if args.passthrough_ll:
+            ll_args = [os.path.abspath(args.passthrough_ll), mnt, "-o",
+                       f"source={os.path.join(work, 'backing')}", "-o", "cache=always",
+                       "-o", f"timeout={timeout}"]
+            profiles["passthrough_ll"] = profile_place(work, "passthrough_ll", mnt, ll_args,
+                                                       command, args.runs)
     text = table(profiles)
     print(f"{args.walk}, attr/entry timeout {timeout:g} s, per walk:\n\n{text}")
     if args.json:
