@@ -126,7 +126,7 @@ def _daemon(work: str, place: str, mountpoint: str, args: list[str],
         os.listdir(mountpoint)
         yield control, log_name
     finally:
-        subprocess.run(["fusermount3", "-u", "-z", mountpoint], capture_output=True)
+        subprocess.run(["fusermount3", "-u", "-z", mountpoint], capture_output=True, check=False)
         try:
             process.wait(20)
         except subprocess.TimeoutExpired:
@@ -229,14 +229,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", metavar="OUT")
     args = parser.parse_args(argv)
 
+    from citcfs.client.importer import import_directory
+    from citcfs.client.mount import MountOptions
+    from citcfs.client.rpc import Client
     from client_bench import citc_server
     from common import scratch_dir
     from walk_tree import make_repository
     from walks_bench import WALKS
-
-    from citcfs.client.importer import import_directory
-    from citcfs.client.mount import MountOptions
-    from citcfs.client.rpc import Client
 
     timeout = args.attr_timeout or MountOptions("", "", "").attr_timeout
     command = WALKS[args.walk]

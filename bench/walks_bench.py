@@ -27,7 +27,14 @@ import time
 from typing import Any
 
 from common import log, result, scratch_dir
-from walk_tree import DJANGO_SHAPE, NEEDLE, WalkTreeShape, git_env, make_repository, tree_stats
+from walk_tree import (
+    DJANGO_SHAPE,
+    NEEDLE,
+    WalkTreeShape,
+    git_env,
+    make_repository,
+    tree_stats,
+)
 
 WALKS: dict[str, str] = {
     "git_status_s": "git status --short >/dev/null",
@@ -66,10 +73,9 @@ def measure(trees: dict[str, str], runs: int) -> dict[str, dict[str, list[float]
 def walk_figures(address: str, work: str, runs: int, shape: WalkTreeShape,
                  client: Any) -> dict[str, dict[str, Any]]:
     """The walk figures, with a server at `address` and scratch space in `work`."""
-    from client_bench import citc_mount, passthrough_mount
-
     from citcfs.client.importer import import_directory
     from citcfs.client.mount import MountOptions
+    from client_bench import citc_mount, passthrough_mount
 
     source = os.path.join(work, "walk-source")
     make_repository(source, shape)
@@ -111,9 +117,8 @@ def report(times: dict[str, dict[str, list[float]]], stats: dict[str, int],
 
 
 def run(quick: bool, runs: int = 3, smoke: bool = False) -> dict[str, dict[str, Any]]:
-    from client_bench import citc_server
-
     from citcfs.client.rpc import Client
+    from client_bench import citc_server
 
     with scratch_dir("citcfs-bench-walks-") as work, citc_server(work) as address:
         client = Client.connect(address)

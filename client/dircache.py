@@ -37,7 +37,9 @@ import threading
 from collections.abc import Collection, Iterable
 from typing import Any
 
-from .fuse_lib import mfusepy
+from . import fuse_lib  # noqa: F401  (first: it makes mfusepy load libfuse 3)
+
+import mfusepy
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +56,7 @@ SET_PREFIX = 23
 """Entries `init`..`releasedir`: libfuse's high-level API sets all but `write` (it
 serves writes through `write_buf`)."""
 SCAN_WORDS = 64
-"""How far into `struct fuse_session` the table may start (it is the 8th field)."""
+"""How far into `struct fuse_session` the table may start (word 5 in libfuse 3.14)."""
 
 OPENDIR = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_uint64,
                            ctypes.POINTER(mfusepy.fuse_file_info))

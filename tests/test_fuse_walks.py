@@ -13,10 +13,16 @@ import json
 import os
 from pathlib import Path
 
+from citcfs.client.dircache import (
+    OPENDIR_INDEX,
+    SET_PREFIX,
+    WRITE_INDEX,
+    find_ops_table,
+    paths_below,
+)
+from fuse_support import FuseEnv, Mounted, mounted, shared_env, shared_server, wait_for
+
 from citcfs import wire
-from citcfs.client.dircache import OPENDIR_INDEX, SET_PREFIX, WRITE_INDEX, find_ops_table
-from citcfs.client.dircache import paths_below
-from fuse_support import FuseEnv, Mounted, mounted, shared_env, shared_server, wait_for  # noqa: F401
 
 
 def _errno(path: Path) -> int | None:
