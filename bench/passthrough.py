@@ -1,7 +1,7 @@
 """A minimal passthrough filesystem on mfusepy: the floor for any Python FUSE filesystem.
 
     python bench/passthrough.py BACKING MOUNTPOINT [--attr-timeout S]
-        [--writeback-cache] [--max-write BYTES]
+        [--writeback-cache] [--max-write BYTES] [--debug]
 
 Every call goes straight to the backing directory with one system call, on the same
 binding, libfuse and mount options as a citcfs mount, so the difference between the
@@ -156,10 +156,12 @@ def main(argv: list[str] | None = None) -> int:
                         help="ask the kernel for its writeback cache")
     parser.add_argument("--max-write", type=int, metavar="BYTES",
                         help="largest write the kernel sends (4096..1048576)")
+    parser.add_argument("--debug", action="store_true",
+                        help="libfuse prints every request on stderr")
     args = parser.parse_args(argv)
     timeout = args.attr_timeout
     filesystem = Passthrough(args.backing, args.writeback_cache, args.max_write)
-    mfusepy.FUSE(filesystem, args.mountpoint, foreground=True,
+    mfusepy.FUSE(filesystem, args.mountpoint, foreground=True, debug=args.debug,
                  default_permissions=True, attr_timeout=timeout, entry_timeout=timeout,
                  negative_timeout=timeout, kernel_cache=True, use_ino=True,
                  fsname="passthrough", subtype="passthrough")

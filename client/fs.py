@@ -76,6 +76,7 @@ from .invalidation import Watcher
 from .metadata import HeadMetadata
 from .metrics import MountMetrics
 from .fuse_lib import FuseOSError, Operations, current_fuse, fuse_get_context
+from .dircache import enable_readdir_cache, paths_below, refuse_readdir_cache
 from . import redirect
 from .redirect import Redirector, is_local_fh, redirections_dir
 from .remote import Remote
@@ -85,6 +86,8 @@ log = logging.getLogger("citcfs.client")
 
 HISTORY_DIR = ".citc"
 STATUS_FILE = HISTORY_DIR + "/status"
+VOLATILE_LISTINGS = ("/" + HISTORY_DIR, f"/{HISTORY_DIR}/versions", f"/{HISTORY_DIR}/snapshots")
+"""Directories whose listings change with no changed path to invalidate (FUSE paths)."""
 STATUS_VIEW = -2
 """The View version of `.citc/status`: a generated file, read with direct I/O."""
 STATS_FILE = HISTORY_DIR + "/stats"
@@ -228,6 +231,7 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         self.server = server
         self.sync_writes = sync_writes
         self._fuse_ptr = 0
+        self._listing_cache = False  # the kernel caches directory listings
         self.rpc_count = 0
         self._scratch_dir = _scratch_dir(cache.directory)
         if journal is None:
@@ -250,6 +254,7 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
     def init(self, path: str) -> None:
         self._fuse_ptr = current_fuse()
         self._notifier.start()
+        self._listing_cache = enable_readdir_cache(self._fuse_ptr)
         if self._watch_enabled:
             self.watcher.start()
         if self._on_ready is not None:
@@ -473,7 +478,8 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
                 "conflicts": self.conflicts, "workspace_deleted": self._flusher.gone,
                 "sync_writes": self.sync_writes, "last_error": self._flusher.last_error,
                 "redirections": list(self.redirects.paths),
-                "redirections_dir": self.redirects.base_dir}
+                "redirections_dir": self.redirects.base_dir,
+                "kernel_listing_cache": self._listing_cache}
 
     # --- metadata ---------------------------------------------------------------------
 
@@ -619,6 +625,16 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
                             "still in its journal, will replace it", path)
             self._forget(path)
             self._invalidate_kernel(path)
+        self._invalidate_kernel_below([paths.ROOT] if truncated else changed)
+
+    def _invalidate_kernel_below(self, changed: Sequence[str]) -> None:
+        """Drop the kernel's cache of every path it may hold below `changed`."""
+        if self._fuse_ptr and changed:
+            from .fuse_lib import invalidate_path
+            with self._lock:
+                known = [path for version, path in self._inodes if version is None]
+            for path in paths_below(known, set(changed)):
+                invalidate_path(self._fuse_ptr, b"/" + paths.to_bytes(path))
 
     def _workspace_gone(self, reason: str) -> None:
         """The workspace was deleted on the server: drop the journal and every cache,
@@ -629,6 +645,7 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
             self._forget(paths.ROOT)
             self._remember(paths.ROOT, root)
         self._invalidate_kernel(paths.ROOT)
+        self._invalidate_kernel_below([paths.ROOT])
 
     def _settle(self) -> None:
         """Wait (a while) for the batches in flight, whose versions are this mount's."""
@@ -685,6 +702,13 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         if view.version is not None and amode & os.W_OK:
             raise _fail(errno.EROFS)
         self.getattr(path)
+        return 0
+
+    def opendir(self, path: str) -> int:
+        # The kernel caches listings (client/dircache.py) until the watch stream names a
+        # change; what `.citc` and its snapshot labels list changes without one.
+        if path in VOLATILE_LISTINGS or path.startswith(VOLATILE_LISTINGS[-1] + "/"):
+            refuse_readdir_cache()
         return 0
 
     def readdir(self, path: str, fh: int) -> list[tuple[str, dict[str, int], int]]:

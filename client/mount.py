@@ -38,6 +38,11 @@ log = logging.getLogger("citcfs.client")
 
 MOUNT_TIMEOUT = 60.0
 DEFAULT_JOURNAL_BYTES = 1 << 30
+DEFAULT_ATTR_TIMEOUT = 3600.0
+"""Seconds the kernel keeps names, attributes and directory listings. Long, because
+the watch stream invalidates what others change (docs/architecture.md, "Directory
+walks"): a short timeout makes the kernel ask again, and the daemon answers from its
+own cache, which is no fresher."""
 REPLAY_TIMEOUT = 45.0
 
 
@@ -48,7 +53,7 @@ class MountOptions:
     mountpoint: str
     cache_dir: str = field(default_factory=default_cache_dir)
     cache_bytes: int = DEFAULT_CACHE_BYTES
-    attr_timeout: float = 1.0
+    attr_timeout: float = DEFAULT_ATTR_TIMEOUT
     token: str | None = None
     tls_ca: str | None = None
     debug: bool = False
@@ -117,13 +122,14 @@ def _unescape(field_: str) -> str:
 def dead_mount(path: str) -> str | None:
     """The source (``citcfs:<workspace>``) of a dead FUSE mount on `path`, or None.
 
-    A mount whose daemon died answers every call with ENOTCONN ("Transport endpoint
-    is not connected"), so `os.path.ismount` and `isdir` say False; mountinfo still
-    lists it.
+    A mount whose daemon died answers every request with ENOTCONN ("Transport
+    endpoint is not connected"); mountinfo still lists it. `statfs` is asked, as the
+    kernel never caches its answer: a `stat` of the root may still be answered from
+    the kernel's attribute cache for the mount's (long) timeout.
     """
     path = os.path.abspath(path)
     try:
-        os.stat(path)
+        os.statvfs(path)
         return None
     except OSError as exc:
         if exc.errno != errno.ENOTCONN:
@@ -354,7 +360,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--mountpoint", required=True)
     parser.add_argument("--cache-dir", default=default_cache_dir())
     parser.add_argument("--cache-bytes", type=int, default=DEFAULT_CACHE_BYTES)
-    parser.add_argument("--attr-timeout", type=float, default=1.0)
+    parser.add_argument("--attr-timeout", type=float, default=DEFAULT_ATTR_TIMEOUT)
     parser.add_argument("--tls-ca")
     parser.add_argument("--ready-fd", type=int, default=-1)
     parser.add_argument("--debug", action="store_true")

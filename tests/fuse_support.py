@@ -34,7 +34,7 @@ from server_support import verify_server
 
 from citcfs.client.importer import import_directory
 from citcfs.entries import Entry
-from citcfs.client.mount import MountOptions, mount_background, unmount
+from citcfs.client.mount import DEFAULT_ATTR_TIMEOUT, MountOptions, mount_background, unmount
 from citcfs.client.rpc import Client
 from citcfs.protos import citc_pb2 as pb
 
@@ -378,7 +378,7 @@ class FuseEnv:
         return name
 
     def mount(self, workspace: str, *, name: str | None = None, cache_dir: Path | None = None,
-              server: str | None = None, attr_timeout: float = 1.0,
+              server: str | None = None, attr_timeout: float = DEFAULT_ATTR_TIMEOUT,
               **options: Any) -> Mount:
         assert self.server is not None
         self._count += 1

@@ -49,7 +49,8 @@ SUITES = {
                             "touch_write_close_us_timed_vs_untimed")),
     "client": (("create_files_per_s", "stat_warm_per_s", "readdir_per_s",
                 "read_small_files_per_s", "seq_write_mb_per_s", "seq_read_cold_mb_per_s",
-                "seq_read_warm_mb_per_s", "tar_extract_s", "git_status_s",
+                "seq_read_warm_mb_per_s", "tar_extract_s", "git_status_s", "find_s",
+                "grep_r_s", "find_s_vs_native", "grep_r_s_vs_floor", "git_status_few_dirs_s",
                 "mount_first_stat_ms_1m_base", "create_files_per_s_vs_floor",
                 "stat_warm_per_s_vs_native", "git_status_s_vs_native", "git_commit_s",
                 "rm_tree_s", "visibility_ms_p50", "visibility_ms_p99",
@@ -58,7 +59,11 @@ SUITES = {
                 "seq_write_mb_per_s_vs_floor", "tar_extract_s_vs_floor", "git_commit_s_vs_floor",
                 "rm_tree_s_vs_floor", "visibility_ms_p99",
                 "seq_read_warm_mb_per_s_vs_native", "seq_read_cold_mb_per_s",
-                "mount_first_stat_ms_1m_base", "git_status_s_vs_native")),
+                "mount_first_stat_ms_1m_base", "git_status_s_vs_native", "find_s_vs_native")),
+    "walks": (("git_status_s", "find_s", "grep_r_s", "git_status_s_vs_native",
+               "git_status_s_vs_floor", "find_s_vs_native", "find_s_vs_floor",
+               "grep_r_s_vs_native", "grep_r_s_vs_floor"),
+              ("git_status_s_vs_native", "find_s_vs_native")),
 }
 
 

@@ -17,8 +17,9 @@ import click
 from citcfs import errors, paths
 from citcfs.client.cache import DEFAULT_CACHE_BYTES
 from citcfs.client.metrics import parse_address
-from citcfs.client.mount import (MountOptions, check_empty, clear_dead_mount, dead_mount,
-                                  mount_background, mount_foreground)
+from citcfs.client.mount import (DEFAULT_ATTR_TIMEOUT, MountOptions, check_empty,
+                                  clear_dead_mount, dead_mount, mount_background,
+                                  mount_foreground)
 from citcfs.client.mount import unmount as unmount_path
 
 from . import barrier, context, local_server, output
@@ -117,8 +118,9 @@ def _check_metrics_address(ctx: click.Context, param: click.Parameter,
               callback=lambda _ctx, _param, value: output.parse_size(value),
               help=f"Local object cache size, e.g. 512M or 4G "
                    f"(default {output.human_bytes(DEFAULT_CACHE_BYTES)}).")
-@click.option("--attr-timeout", type=float, default=1.0, show_default=True, metavar="S",
-              help="Seconds the kernel may cache names and attributes.")
+@click.option("--attr-timeout", type=float, default=DEFAULT_ATTR_TIMEOUT, show_default=True,
+              metavar="S", help="Seconds the kernel may cache names, attributes and "
+              "listings (changes by others are invalidated at once).")
 @click.option("--sync-writes", is_flag=True,
               help="A returned close(), chmod or rename means the server has it (slower); "
                    "by default they return once journaled locally.")
