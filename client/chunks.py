@@ -100,7 +100,7 @@ class ChunkReader:
             if oid not in fetched:
                 raise _fail(errno.EIO)
             data = fetched[oid]
-            self.cache.put_many([(ObjectKind.CHUNK, oid, data)], verified=True)
+            self.cache.put_many([(ObjectKind.CHUNK, data, oid)], verified=True)
         self.keep([(oid, data)])
         return data
 
@@ -136,7 +136,7 @@ class ChunkReader:
         read has returned stays readable without the server.
         """
         def arrived(oid: ObjectId, data: bytes) -> None:
-            self.cache.put_many([(ObjectKind.CHUNK, oid, data)], verified=True)
+            self.cache.put_many([(ObjectKind.CHUNK, data, oid)], verified=True)
             self.keep([(oid, data)])
             self._fetched(oid, futures[oid], None)
 

@@ -268,5 +268,10 @@ class LmdbObjectStore:
             kind = old[0] if old else ObjectKind.CHUNK
             txn.put(oid, bytes((kind,)) + content)
 
+    def write_raw_for_test(self, oid: ObjectId, value: bytes) -> None:
+        """Store `value` (kind byte, then content) under `oid` below every check."""
+        with self._write_lock, self._env.begin(write=True, db=self._db) as txn:
+            txn.put(oid, value)
+
     def close(self) -> None:
         self._env.close()

@@ -7,11 +7,13 @@ from pathlib import Path
 
 import pytest
 
+from object_store_support import OBJECT_BACKENDS, open_object_store
 from server_support import running_server, tls_server_config
 from tree_support import SMALL_BASE, TreeSpec, write_tree
 
 from citcfs.server.app import CitcServer, ServerConfig
 from citcfs.storage import Database
+from citcfs.storage.backend import ObjectStore
 
 # --- storage (citcfs.storage): databases in tmp_path and small directory trees ---------
 
@@ -30,6 +32,11 @@ def db(db_dir: Path) -> Iterator[Database]:
         database.close()
 
 
+@pytest.fixture(params=OBJECT_BACKENDS)
+def object_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ObjectStore]:
+    """An empty object store, once per backend (tests/object_store_support.py)."""
+    with open_object_store(request.param, request, tmp_path) as store:
+        yield store
 
 
 @pytest.fixture
