@@ -97,6 +97,17 @@ class ObjectStore(Protocol):
         """Remove objects; how many of them were stored."""
         ...
 
+    def sweepable(self) -> Iterator[tuple[ObjectId, int, bool]]:
+        """For GC: (id, content size, whether GC may delete it if unreferenced) of every
+        object. A store that several servers upload to answers False for objects
+        uploaded (or re-stamped by `has`) within its grace period."""
+        ...
+
+    def sweep(self, oids: Iterable[ObjectId]) -> list[ObjectId]:
+        """For GC: delete unreferenced objects, except any that became young again
+        since `sweepable` listed them; the ids deleted."""
+        ...
+
     def ids(self) -> Iterator[ObjectId]: ...
 
     def sizes(self) -> Iterator[tuple[ObjectId, int]]:

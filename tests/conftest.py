@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from object_store_support import OBJECT_BACKENDS, open_object_store
+from object_store_support import OBJECT_BACKENDS, open_database, open_object_store
+from seaweed_support import SeaweedFS, running_seaweedfs
 from server_support import running_server, tls_server_config
 from tree_support import SMALL_BASE, TreeSpec, write_tree
 
@@ -22,14 +23,32 @@ def db_dir(tmp_path: Path) -> Path:
     return tmp_path / "db"
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Tests marked `every_object_backend` run their `db` once per object backend."""
+    if (metafunc.definition.get_closest_marker("every_object_backend") is not None
+            and "db_objects" in metafunc.fixturenames):
+        metafunc.parametrize("db_objects", OBJECT_BACKENDS, indirect=True)
+
+
 @pytest.fixture
-def db(db_dir: Path) -> Iterator[Database]:
+def db_objects(request: pytest.FixtureRequest) -> str:
+    """The object backend of `db`: LMDB, unless the test is marked every_object_backend."""
+    return str(getattr(request, "param", "lmdb"))
+
+
+@pytest.fixture
+def db(db_dir: Path, db_objects: str, request: pytest.FixtureRequest) -> Iterator[Database]:
     """An empty database without fsync (durability is not under test)."""
-    database = Database.open(str(db_dir), sync=False)
-    try:
+    with open_database(db_objects, request, db_dir) as database:
         yield database
-    finally:
-        database.close()
+
+
+@pytest.fixture(scope="session")
+def seaweedfs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedFS]:
+    """A real S3 server (SeaweedFS) on loopback for the whole session, started on
+    first use; tests take a key prefix of their own (`SeaweedFS.new_store_url`)."""
+    with running_seaweedfs(tmp_path_factory.mktemp("seaweedfs") / "data") as server:
+        yield server
 
 
 @pytest.fixture(params=OBJECT_BACKENDS)

@@ -1,5 +1,6 @@
 """Versions of workspaces (issue 3): snapshots, freeze, fork, restore/revert, diff, sync,
-submit and garbage collection, each tested on its own over a real LMDB database."""
+submit and garbage collection, each tested on its own over a real LMDB log, once with
+objects in LMDB and once in S3 (a real SeaweedFS)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import os
 from pathlib import Path
 
 import pytest
+from object_store_support import reopen
 from tree_support import SMALL_BASE, spec_model, write_tree
 from versions_support import apply_diff, walk, walk_tree
 
@@ -21,6 +23,7 @@ from citcfs.storage import (BaseRef, Change, Database, MakeDir, MakeNode, Remove
                             SetAttr, Symlink, WorkspaceRef, WriteFile)
 
 UID, GID = os.getuid(), os.getgid()
+pytestmark = pytest.mark.every_object_backend
 
 # --- helpers ------------------------------------------------------------------------
 
@@ -628,7 +631,7 @@ def test_diff_streams(db: Database, tmp_path: Path) -> None:
     db.create_workspace("ws", "big")
     db.commit("ws", [Remove(f"d{d:02}", recursive=True) for d in range(30)])
     db.close()
-    fresh = Database.open(str(tmp_path / "db"), sync=False)  # nothing cached
+    fresh = reopen(db)  # nothing cached
     try:
         loads = []
         loader = fresh._load_tree
@@ -973,7 +976,7 @@ def test_rebuild_after_gc_gives_identical_answers(ws_db: Database, tmp_path: Pat
     assert db.gc().versions_pruned == 0  # (it frees only the trees freeze() just wrote)
     assert answers() == before
     db.close()
-    with Database.open(str(tmp_path / "db"), sync=False) as reopened:
+    with reopen(db) as reopened:
         db = reopened
         assert answers() == before
 
