@@ -93,26 +93,26 @@ class ObjectCache:
             with self._env.begin(write=True) as txn:
                 total = self._read_u64(txn, b"bytes")
                 stamp = self._read_u64(txn, b"stamp")
-                for oid, content in checked:
-                    if txn.get(oid, db=self._objects) is None:
-                        txn.put(oid, content, db=self._objects)
+                for key, content in checked:
+                    if txn.get(key, db=self._objects) is None:
+                        txn.put(key, content, db=self._objects)
                         total += len(content)
-                    touched.append(oid)
-                for oid in touched:
-                    if txn.get(oid, db=self._pins) is not None:
+                    touched.append(key)
+                for key in touched:
+                    if txn.get(key, db=self._pins) is not None:
                         continue  # pinned objects stay out of the eviction order
                     stamp += 1
-                    old = txn.get(oid, db=self._access)
+                    old = txn.get(key, db=self._access)
                     if old is not None:
-                        txn.delete(bytes(old) + oid, db=self._order)
-                    if txn.get(oid, db=self._objects) is None:
+                        txn.delete(bytes(old) + key, db=self._order)
+                    if txn.get(key, db=self._objects) is None:
                         continue
-                    txn.put(oid, _U64.pack(stamp), db=self._access)
-                    txn.put(_U64.pack(stamp) + oid, b"", db=self._order)
+                    txn.put(key, _U64.pack(stamp), db=self._access)
+                    txn.put(_U64.pack(stamp) + key, b"", db=self._order)
                 total = self._evict(txn, total)
                 txn.put(b"bytes", _U64.pack(total), db=self._meta)
                 txn.put(b"stamp", _U64.pack(stamp), db=self._meta)
-        return [ObjectId(oid) for oid, _ in checked]
+        return [ObjectId(key) for key, _ in checked]
 
     def pin_many(self, items: Iterable[KnownObject]) -> None:
         """Insert objects (verified by the caller) and keep them until `unpin`."""
