@@ -70,6 +70,7 @@ class SeaweedFS:
                 "-ip.bind=127.0.0.1", "-filer", "-s3", f"-s3.port={self.s3_port}",
                 "-master.volumeSizeLimitMB=64", "-master.volumePreallocate=false",
                 "-master.electionTimeout=500ms", "-master.heartbeatInterval=200ms",
+                "-s3.port.iceberg=0", "-s3.port.lance=0",  # fixed ports by default: off
                 "-volume.max=0"]
         args += [f"-{name}={port}" for name, port in self._ports.items()]
         with open(self.log_path, "ab") as log:
@@ -130,10 +131,22 @@ class SeaweedFS:
 
 @contextmanager
 def running_seaweedfs(data_dir: Path) -> Iterator[SeaweedFS]:
-    """A started SeaweedFS over `data_dir`, stopped (and its data removed) afterwards."""
+    """A started SeaweedFS over `data_dir`, stopped (and its data removed) afterwards.
+
+    A port picked free can be taken by another process before weed binds it: then
+    it starts again on other ports (three tries)."""
     server = SeaweedFS(data_dir)
     try:
-        server.start()
+        for attempt in range(3):
+            try:
+                server.start()
+                break
+            except AssertionError:
+                if attempt == 2 or "address already in use" not in server.log():
+                    raise
+                server.stop()
+                shutil.rmtree(data_dir, ignore_errors=True)
+                server = SeaweedFS(data_dir)
         yield server
     finally:
         server.stop()
