@@ -31,6 +31,14 @@ class ObjectKind(enum.IntEnum):
     TREE = 2
 
 
+StoredObject = tuple[ObjectKind, bytes, ObjectId | None]
+"""An object as every `put_many` takes it, in one order everywhere (the stores, the
+client's cache, uploads): kind, content, id (checked if given, computed if None)."""
+
+KnownObject = tuple[ObjectKind, bytes, ObjectId]
+"""A `StoredObject` whose id its maker already computed (hashing happens once)."""
+
+
 def object_id(kind: ObjectKind, content: bytes | memoryview) -> ObjectId:
     """The id of `content` stored as an object of `kind`."""
     hasher = blake3.blake3(bytes((kind,)))

@@ -27,7 +27,7 @@ from collections.abc import Iterable
 import lmdb
 
 from citcfs.errors import CorruptObject
-from citcfs.objects import ObjectId, ObjectKind, object_id
+from citcfs.objects import KnownObject, ObjectId, ObjectKind, StoredObject, object_id
 
 DEFAULT_CACHE_BYTES = 4 << 30
 _U64 = struct.Struct(">Q")
@@ -72,17 +72,19 @@ class ObjectCache:
             self._touched[bytes(oid)] = None
         return data
 
-    def put(self, kind: ObjectKind, oid: ObjectId, content: bytes) -> None:
-        """Insert one object after verifying it; CorruptObject if it is not `oid`."""
-        self.put_many([(kind, oid, content)])
+    def put(self, kind: ObjectKind, content: bytes, oid: ObjectId | None = None) -> ObjectId:
+        """Insert one object after verifying it; CorruptObject if it is not `oid`.
+        The arguments are those of `ObjectStore.put`."""
+        return self.put_many([(kind, content, oid)])[0]
 
-    def put_many(self, items: Iterable[tuple[ObjectKind, ObjectId, bytes]],
-                 verified: bool = False) -> None:
-        """Insert objects, each checked against its id unless the caller just did
-        (`verified`: the RPC layer checks every object it receives)."""
+    def put_many(self, items: Iterable[StoredObject], verified: bool = False) -> list[ObjectId]:
+        """Insert (kind, content, id) items, in `ObjectStore.put_many`'s order: each id
+        is checked against its content unless the caller just did (`verified`: the RPC
+        layer checks every object it receives), and computed where it is None."""
         checked = []
-        for kind, oid, content in items:
-            if not verified and object_id(kind, content) != oid:
+        for kind, content, given in items:
+            oid = object_id(kind, content) if given is None else given
+            if not verified and given is not None and object_id(kind, content) != given:
                 raise CorruptObject(f"object {bytes(oid).hex()} does not match its content")
             checked.append((bytes(oid), content))
         with self._lock:
@@ -91,35 +93,36 @@ class ObjectCache:
             with self._env.begin(write=True) as txn:
                 total = self._read_u64(txn, b"bytes")
                 stamp = self._read_u64(txn, b"stamp")
-                for oid, content in checked:
-                    if txn.get(oid, db=self._objects) is None:
-                        txn.put(oid, content, db=self._objects)
+                for key, content in checked:
+                    if txn.get(key, db=self._objects) is None:
+                        txn.put(key, content, db=self._objects)
                         total += len(content)
-                    touched.append(oid)
-                for oid in touched:
-                    if txn.get(oid, db=self._pins) is not None:
+                    touched.append(key)
+                for key in touched:
+                    if txn.get(key, db=self._pins) is not None:
                         continue  # pinned objects stay out of the eviction order
                     stamp += 1
-                    old = txn.get(oid, db=self._access)
+                    old = txn.get(key, db=self._access)
                     if old is not None:
-                        txn.delete(bytes(old) + oid, db=self._order)
-                    if txn.get(oid, db=self._objects) is None:
+                        txn.delete(bytes(old) + key, db=self._order)
+                    if txn.get(key, db=self._objects) is None:
                         continue
-                    txn.put(oid, _U64.pack(stamp), db=self._access)
-                    txn.put(_U64.pack(stamp) + oid, b"", db=self._order)
+                    txn.put(key, _U64.pack(stamp), db=self._access)
+                    txn.put(_U64.pack(stamp) + key, b"", db=self._order)
                 total = self._evict(txn, total)
                 txn.put(b"bytes", _U64.pack(total), db=self._meta)
                 txn.put(b"stamp", _U64.pack(stamp), db=self._meta)
+        return [ObjectId(key) for key, _ in checked]
 
-    def pin_many(self, items: Iterable[tuple[ObjectKind, ObjectId, bytes]]) -> None:
+    def pin_many(self, items: Iterable[KnownObject]) -> None:
         """Insert objects (verified by the caller) and keep them until `unpin`."""
         items = list(items)
         if not items:
             return
         with self._lock, self._env.begin(write=True) as txn:
             total = self._read_u64(txn, b"bytes")
-            for _, oid, content in items:
-                oid = bytes(oid)
+            for _, content, known in items:
+                oid = bytes(known)
                 if txn.get(oid, db=self._objects) is None:
                     txn.put(oid, content, db=self._objects)
                     total += len(content)

@@ -106,7 +106,7 @@ class ChunkReader:
                 raise _fail(errno.EIO)
             data = fetched[oid]
             self.metrics.fetched(len(data))
-            self.cache.put_many([(ObjectKind.CHUNK, oid, data)], verified=True)
+            self.cache.put_many([(ObjectKind.CHUNK, data, oid)], verified=True)
         self.keep([(oid, data)])
         return data
 
@@ -143,7 +143,7 @@ class ChunkReader:
         """
         def arrived(oid: ObjectId, data: bytes) -> None:
             self.metrics.fetched(len(data))
-            self.cache.put_many([(ObjectKind.CHUNK, oid, data)], verified=True)
+            self.cache.put_many([(ObjectKind.CHUNK, data, oid)], verified=True)
             self.keep([(oid, data)])
             self._fetched(oid, futures[oid], None)
 

@@ -353,7 +353,7 @@ class Flusher:
             if data is None:
                 raise CorruptData(f"chunk {bytes(oid).hex()} of a journaled file is missing "
                                   "from the local cache")
-            objects.append((ObjectKind.CHUNK, oid, data))
+            objects.append((ObjectKind.CHUNK, data, oid))
         self.remote.upload_missing(objects)
 
     def _answered(self, batch: _Batch, future: "Future[Any]") -> None:

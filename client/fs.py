@@ -63,7 +63,7 @@ from citcfs.entries import (XATTR_NAME_MAX, XATTR_NAMESPACES, XATTR_VALUE_MAX, X
                             Entry, EntryKind, kind_of_mode, with_xattr)
 from citcfs.errors import (CitcError, HistoryTruncated, InvalidArgument, NotADirectory,
                            PathNotFound)
-from citcfs.objects import CHUNK_SIZE, INLINE_MAX, ObjectId, ObjectKind, object_id
+from citcfs.objects import CHUNK_SIZE, INLINE_MAX, KnownObject, ObjectId, ObjectKind, object_id
 
 from .cache import ObjectCache
 from .chunks import ChunkReader
@@ -365,11 +365,11 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
             raise _fail(code) from None
 
     def _journal(self, op: JournalOp, states: Sequence[tuple[str, Entry | None]],
-                 objects: Sequence[tuple[ObjectKind, ObjectId, bytes]] = ()) -> int:
+                 objects: Sequence[KnownObject] = ()) -> int:
         """Append `op` to the journal and make `states` the mount's view of those paths
         until the server has applied it; its sequence number. ENOSPC while the journal
         is full."""
-        extra = sum(len(data) for _, _, data in objects)
+        extra = sum(len(data) for _, data, _ in objects)
         try:
             self._flusher.make_room(extra + 256)
         except CitcError as exc:
@@ -377,7 +377,7 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         if objects:
             self.cache.pin_many(objects)
         with self._lock:  # journal order and pending states agree
-            seq = self._flusher.append(op, extra, tuple(oid for _, oid, _ in objects))
+            seq = self._flusher.append(op, extra, tuple(oid for _, _, oid in objects))
             self.meta.pend(seq, states, op.path if isinstance(op, MakeDir) else None)
             linked = isinstance(op, (WriteFile, SetAttr, Link))
             others = self._spread(seq, states) if linked else []
@@ -1357,7 +1357,7 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         return 0
 
     def _file_entry(self, open_file: OpenFile,
-                    ) -> tuple[Entry, list[tuple[ObjectKind, ObjectId, bytes]]]:
+                    ) -> tuple[Entry, list[KnownObject]]:
         """The entry for an open file's current content and the chunks it needs."""
         size = open_file.size
         common = dict(mode=open_file.mode, uid=open_file.uid, gid=open_file.gid,
@@ -1374,7 +1374,7 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         old_chunks = old.chunks if old is not None and old.inline is None else ()
         old_size = old.size if old is not None else 0
         chunks: list[ObjectId] = []
-        new_objects: list[tuple[ObjectKind, ObjectId, bytes]] = []
+        new_objects: list[KnownObject] = []
         count = -(-size // CHUNK_SIZE)
         for index in range(count):
             length = min(CHUNK_SIZE, size - index * CHUNK_SIZE)
@@ -1386,7 +1386,7 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
             data = self._scratch(open_file).pread(length, index * CHUNK_SIZE)
             oid = object_id(ObjectKind.CHUNK, data)
             chunks.append(oid)
-            new_objects.append((ObjectKind.CHUNK, oid, data))
+            new_objects.append((ObjectKind.CHUNK, data, oid))
             self.chunks.keep([(oid, data)])
         entry = Entry.file(chunks=tuple(chunks), size=size, **common)  # type: ignore[arg-type]
         return entry.replace(**extra).compact_times(), new_objects

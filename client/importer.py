@@ -8,7 +8,7 @@ of a tree the server mostly has costs little more than hashing it.
 from __future__ import annotations
 
 from citcfs.local_tree import ImportStats, Progress, store_directory
-from citcfs.objects import ObjectId, ObjectKind
+from citcfs.objects import KnownObject
 from citcfs.protos import citc_pb2 as pb
 
 from .rpc import Client
@@ -17,8 +17,8 @@ from .rpc import Client
 def upload_directory(client: Client, directory: str,
                      progress: Progress | None = None) -> ImportStats:
     """Upload every object of `directory` the server lacks; return the tree's stats."""
-    def sink(batch: list[tuple[ObjectKind, bytes, ObjectId]]) -> None:
-        client.upload_missing([(kind, oid, data) for kind, data, oid in batch])
+    def sink(batch: list[KnownObject]) -> None:
+        client.upload_missing(batch)
 
     return store_directory(sink, directory, progress)
 

@@ -18,7 +18,7 @@ import grpc
 
 from citcfs.entries import Entry
 from citcfs.errors import Unavailable, WorkspaceDeleted
-from citcfs.objects import ObjectId, ObjectKind
+from citcfs.objects import KnownObject, ObjectId, ObjectKind
 
 from .rpc_errors import error_from_rpc
 
@@ -68,8 +68,8 @@ class Remote(Protocol):
 
     def put_objects(self, objects: Sequence[tuple[ObjectKind, bytes]]) -> None: ...
 
-    def upload_missing(self, objects: Sequence[tuple[ObjectKind, ObjectId, bytes]]) -> int:
-        """Upload those of (kind, id, content) the server lacks; how many."""
+    def upload_missing(self, objects: Sequence[KnownObject]) -> int:
+        """Upload those of (kind, content, id) the server lacks; how many."""
         ...
 
     def commit(self, workspace: str, ops: Sequence[object],
@@ -171,7 +171,7 @@ class RpcRemote:
     def put_objects(self, objects: Sequence[tuple[ObjectKind, bytes]]) -> None:
         _retrying(lambda: self.client.put_objects(objects), "upload")
 
-    def upload_missing(self, objects: Sequence[tuple[ObjectKind, ObjectId, bytes]]) -> int:
+    def upload_missing(self, objects: Sequence[KnownObject]) -> int:
         return _retrying(lambda: self.client.upload_missing(objects), "upload")
 
     def commit(self, workspace: str, ops: Sequence[object],

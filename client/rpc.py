@@ -19,7 +19,7 @@ import grpc
 
 from citcfs import errors, objects, paths, wire
 from citcfs.entries import Entry
-from citcfs.objects import ObjectId, ObjectKind
+from citcfs.objects import KnownObject, ObjectId, ObjectKind
 from citcfs.protos import citc_pb2 as pb
 from citcfs.protos import citc_pb2_grpc as pb_grpc
 
@@ -227,17 +227,17 @@ class Client:
     def put_objects(self, items: Iterable[tuple[ObjectKind, bytes]],
                     timeout: float | None = 600) -> pb.PutObjectsResponse:
         """Upload objects, several per message up to a couple of MiB."""
-        return self.put_known(((kind, objects.object_id(kind, data), data)
+        return self.put_known(((kind, data, objects.object_id(kind, data))
                                for kind, data in items), timeout)
 
     @_translate
-    def put_known(self, items: Iterable[tuple[ObjectKind, ObjectId, bytes]],
+    def put_known(self, items: Iterable[KnownObject],
                   timeout: float | None = 600) -> pb.PutObjectsResponse:
         """Upload objects whose ids the caller computed (the server checks them)."""
         def requests() -> Iterator[pb.PutObjectsRequest]:
             batch = pb.PutObjectsRequest()
             size = 0
-            for kind, oid, data in items:
+            for kind, data, oid in items:
                 if batch.objects and size + len(data) > PUT_BATCH_BYTES:
                     yield batch
                     batch, size = pb.PutObjectsRequest(), 0
@@ -247,26 +247,26 @@ class Client:
                 yield batch
         return self.stub.PutObjects(requests(), **self._kw(timeout))
 
-    def upload_missing(self, items: Sequence[tuple[ObjectKind, ObjectId, bytes]]) -> int:
-        """Upload those of `items` (kind, id, content) the server lacks; how many.
+    def upload_missing(self, items: Sequence[KnownObject]) -> int:
+        """Upload those of `items` (kind, content, id) the server lacks; how many.
 
         The one upload path of the importer, `upload_file` and mounts: each object
         is hashed once, by whoever made it."""
         if not items:
             return 0
-        missing = set(self.has_objects([oid for _, oid, _ in items]))
+        missing = set(self.has_objects([oid for _, _, oid in items]))
         if missing:
-            self.put_known(item for item in items if item[1] in missing)
+            self.put_known(item for item in items if item[2] in missing)
         return len(missing)
 
     def upload_file(self, data: bytes, **attrs: Any) -> Entry:
         """A file entry for `data`: inline when small, else chunks uploaded as needed."""
         if len(data) <= objects.INLINE_MAX:
             return Entry.file(data, **attrs)
-        items = [(ObjectKind.CHUNK, objects.object_id(ObjectKind.CHUNK, chunk), chunk)
+        items = [(ObjectKind.CHUNK, chunk, objects.object_id(ObjectKind.CHUNK, chunk))
                  for chunk in objects.split_chunks(data)]
         self.upload_missing(items)
-        return Entry.file(chunks=tuple(oid for _, oid, _ in items), size=len(data), **attrs)
+        return Entry.file(chunks=tuple(oid for _, _, oid in items), size=len(data), **attrs)
 
     @_translate
     def commit(self, workspace: str, ops: Sequence[pb.Op], expected_version: int | None = None,

@@ -113,7 +113,8 @@ class ServerConfig:
     """Where the log and indexes live (`storage.backends`): LMDB in `data_dir` by
     default, or ``etcd://host:port,...`` shared by any number of servers."""
     objects: str | None = None
-    """Where objects live: ``local`` (in `data_dir`, the default) or ``file:///path``."""
+    """Where objects live: ``local`` (in `data_dir`, the default), ``file:///path``, or
+    ``s3://bucket?endpoint=...`` shared by any number of servers."""
     metrics: bool = True
     """Record Prometheus metrics (`server.metrics`); False records nothing."""
 

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager
 from typing import Protocol
 
-from citcfs.objects import ObjectId, ObjectKind
+from citcfs.objects import ObjectId, ObjectKind, StoredObject
 
 
 class KVTxn(Protocol):
@@ -68,20 +68,45 @@ class KVStore(Protocol):
 
 
 class ObjectStore(Protocol):
+    """Immutable objects by id; tests/test_object_contract.py holds every backend to
+    this contract.
+
+    Puts are idempotent (storing an object again changes nothing) and a batch with one
+    bad item stores none of it. Listings (`ids`, `sizes`, `stats`) see every object
+    once, in id order, as of some moment during the call.
+    """
+
     def put(self, kind: ObjectKind, content: bytes, oid: ObjectId | None = None) -> ObjectId:
-        """Store `content`; if `oid` is given it must be the content's id."""
+        """Store `content`; if `oid` is given it must be the content's id (CorruptObject)."""
         ...
 
-    def put_many(self, items: Iterable[tuple[ObjectKind, bytes, ObjectId | None]]) -> list[ObjectId]:
+    def put_many(self, items: Iterable[StoredObject]) -> list[ObjectId]:
+        """Store (kind, content, id) items, every id checked before any is stored; their
+        ids, in order."""
         ...
 
     def get(self, oid: ObjectId, kind: ObjectKind | None = None) -> bytes:
         """The verified content of `oid`; ObjectMissing if absent, CorruptObject if bad."""
         ...
 
-    def has(self, oids: Iterable[ObjectId]) -> list[bool]: ...
+    def has(self, oids: Iterable[ObjectId]) -> list[bool]:
+        """Whether each id is stored, in order (False for a malformed id)."""
+        ...
 
-    def delete(self, oids: Iterable[ObjectId]) -> int: ...
+    def delete(self, oids: Iterable[ObjectId]) -> int:
+        """Remove objects; how many of them were stored."""
+        ...
+
+    def sweepable(self) -> Iterator[tuple[ObjectId, int, bool]]:
+        """For GC: (id, content size, whether GC may delete it if unreferenced) of every
+        object. A store that several servers upload to answers False for objects
+        uploaded (or re-stamped by `has`) within its grace period."""
+        ...
+
+    def sweep(self, oids: Iterable[ObjectId]) -> list[ObjectId]:
+        """For GC: delete unreferenced objects, except any that became young again
+        since `sweepable` listed them; the ids deleted."""
+        ...
 
     def ids(self) -> Iterator[ObjectId]: ...
 

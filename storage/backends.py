@@ -3,7 +3,8 @@
 - key-value store (the log and its indexes):
   ``lmdb`` (the default: ``<data dir>/log``), ``lmdb:///path``, or
   ``etcd://host:port[,host:port...][/prefix][?max_txn_ops=N&max_request_bytes=N]``;
-- object store: ``local`` (the default: ``<data dir>/objects``) or ``file:///path``.
+- object store: ``local`` (the default: ``<data dir>/objects``), ``file:///path``, or
+  ``s3://bucket[/prefix]?endpoint=http://host:port`` (`storage.s3_backend`).
 
 Parsing is separate from opening, so a bad URL is refused before anything starts.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from citcfs.errors import InvalidArgument
@@ -64,14 +66,37 @@ def parse_kv(url: str | None) -> KVLocation:
     raise InvalidArgument(f"unknown key-value store {url!r}: use lmdb or etcd://host:port,...")
 
 
-def parse_objects(url: str | None) -> str | None:
-    """The directory of the object store an `--objects` URL names (None: default)."""
+@dataclass(frozen=True, slots=True)
+class ObjectsLocation:
+    """Where objects live: an LMDB store (`path`, or in the data directory when None)
+    or S3 (`s3_url`, ``s3://bucket[/prefix]?endpoint=...``)."""
+
+    path: str | None = None
+    s3_url: str | None = None
+
+
+def parse_objects(url: str | None) -> ObjectsLocation:
+    """The object store an `--objects` URL names; InvalidArgument if malformed."""
     if url is None or url in ("", "local"):
-        return None
+        return ObjectsLocation()
     parts = urlsplit(url)
     if parts.scheme == "file" and parts.path and not parts.netloc:
-        return unquote(parts.path)
-    raise InvalidArgument(f"unknown object store {url!r}: use local or file:///path")
+        return ObjectsLocation(path=unquote(parts.path))
+    if parts.scheme == "s3":
+        _s3_backend().S3Location.parse(url)
+        return ObjectsLocation(s3_url=url)
+    raise InvalidArgument(f"unknown object store {url!r}: use local, file:///path or "
+                          "s3://bucket[/prefix]?endpoint=http://host:port")
+
+
+def _s3_backend() -> Any:
+    """storage.s3_backend, imported on first use: boto3 is needed only for S3."""
+    try:
+        from . import s3_backend
+    except ImportError as exc:
+        raise InvalidArgument(f"s3:// object stores need boto3 ({exc}): "
+                              "pip install 'citcfs[s3]'") from None
+    return s3_backend
 
 
 def open_kv(url: str | None, data_dir: str, *, sync: bool = True,
@@ -88,6 +113,10 @@ def open_kv(url: str | None, data_dir: str, *, sync: bool = True,
 def open_objects(url: str | None, data_dir: str, *, sync: bool = True,
                  map_size: int | None = None) -> ObjectStore:
     """The object store `url` names (LMDB under `data_dir` by default)."""
-    path = parse_objects(url) or os.path.join(data_dir, "objects")
+    location = parse_objects(url)
+    if location.s3_url is not None:
+        store: ObjectStore = _s3_backend().S3ObjectStore.from_url(location.s3_url)
+        return store
     extra = {} if map_size is None else {"map_size": map_size}
-    return LmdbObjectStore(path, sync=sync, **extra)
+    return LmdbObjectStore(location.path or os.path.join(data_dir, "objects"), sync=sync,
+                           **extra)

@@ -52,6 +52,9 @@ class Commits(Engine):
         """
         if writer is not None:
             writer.check()
+        seen_gc = self._gc_epoch()  # before the objects are checked (see _recheck_objects)
+        chunk_ids = {index: op.entry.chunks for index, op in enumerate(ops)
+                     if isinstance(op, WriteFile) and op.entry.chunks}
         missing: dict[int, ObjectMissing] = {}
         if writer is None and not skip_failing:
             self._require_objects(oid for op in ops if isinstance(op, WriteFile)
@@ -59,8 +62,7 @@ class Commits(Engine):
         else:
             # Checked in the job, after the writer: a duplicate is a duplicate even
             # if its objects were collected since; skipped ops are reported one by one.
-            missing = self._missing_objects({index: op.entry.chunks for index, op in enumerate(ops)
-                                             if isinstance(op, WriteFile) and op.entry.chunks})
+            missing = self._missing_objects(chunk_ids)
         if not ops and not skip_failing:
             raise InvalidArgument("a commit needs at least one operation")
 
@@ -75,17 +77,48 @@ class Commits(Engine):
             if expected_version is not None and state.version != expected_version:
                 raise StaleVersion(f"workspace {name!r} is at version {state.version}, "
                                    f"not {expected_version}")
-            if missing and not skip_failing:
-                raise missing[min(missing)]
+            found = self._recheck_objects(txn, seen_gc, chunk_ids, missing)
+            if found and not skip_failing:
+                raise found[min(found)]
             now = self._clock()
             view = IndexOverlay(txn, state.id, state.version, head=True)
             if skip_failing:
-                plan = plan_skipping(ops, view, self.load_tree, state.root, now, missing)
+                plan = plan_skipping(ops, view, self.load_tree, state.root, now, found)
             else:
                 plan = plan_commit(ops, view, self.load_tree, state.root, now)
             return self._commit_writes(txn, state, plan.writes, None, now=now, writer=writer,
                                        skipped=plan.skipped, objects=plan.objects)
         return self._writer.submit(job)
+
+    def _gc_epoch(self) -> int:
+        with self.kv.read() as txn:
+            return keys.gc_state(txn.get(keys.META, keys.META_GC))[0]
+
+    def _recheck_objects(self, txn: KVTxn, seen_gc: int, chunk_ids: dict[int, tuple[ObjectId, ...]],
+                         missing: dict[int, ObjectMissing]) -> dict[int, ObjectMissing]:
+        """`missing`, made true inside the commit's transaction.
+
+        The object check before the transaction may be stale: a GC may have marked
+        since (its epoch moved), in which case the objects are checked again; and a
+        GC may be deleting some of them right now (they are in ``gc_sweep``), which
+        makes them missing already. One META read when no GC ran in between.
+        """
+        if not chunk_ids:
+            return missing
+        epoch, sweeping = keys.gc_state(txn.get(keys.META, keys.META_GC))
+        if epoch == seen_gc and not sweeping:
+            return missing
+        found = dict(missing)
+        if epoch != seen_gc:
+            found.update(self._missing_objects(chunk_ids))
+        if sweeping:
+            for index, ids in chunk_ids.items():
+                doomed = [oid for oid in ids if txn.get(keys.GC_SWEEP, oid) is not None]
+                if doomed and index not in found:
+                    found[index] = ObjectMissing(
+                        f"object {bytes(doomed[0]).hex()} is being garbage-collected; "
+                        "upload it again before committing")
+        return found
 
     def _missing_objects(self, chunk_ids: dict[int, tuple[ObjectId, ...]]) -> dict[int, ObjectMissing]:
         """ObjectMissing for each operation (by index) that names an object not stored."""

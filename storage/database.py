@@ -85,8 +85,15 @@ class Database(Bases, Workspaces, Reads, Commits, History, Maintenance):
         return self.objects.put_many(items)
 
     def has_objects(self, oids: Sequence[ObjectId]) -> list[bool]:
-        """Whether each object is stored, in order."""
-        return self.objects.has(oids)
+        """Whether each object is stored, in order. One that a running GC is deleting
+        counts as missing: the caller is about to commit a reference to it, so it
+        must upload it again (see `Maintenance.gc`)."""
+        present = self.objects.has(oids)
+        with self.kv.read() as txn:
+            if not keys.gc_state(txn.get(keys.META, keys.META_GC))[1]:
+                return present
+            return [here and txn.get(keys.GC_SWEEP, oid) is None
+                    for oid, here in zip(oids, present)]
 
     def read_object(self, oid: ObjectId) -> tuple[ObjectKind, bytes]:
         """An object's kind and verified content (the store checks kind, then hash)."""

@@ -23,14 +23,14 @@ from citcfs.errors import (BaseNotFound, CitcError, CorruptLog, FailedPreconditi
                            HistoryTruncated, InvalidArgument, ObjectMissing, SnapshotNotFound,
                            WorkspaceNotFound)
 from citcfs.failpoints import failpoint
-from citcfs.objects import ObjectId, ObjectKind
+from citcfs.objects import ObjectId, ObjectKind, StoredObject
 
 from . import keys, overlay
 from .backend import KVStore, KVTxn, ObjectStore
 from .group_commit import GroupCommitter
 from .observe import StorageObserver, StoreUsage, usage
 from .indexes import IndexOverlay, apply_record, find_workspace, kept_versions_from
-from .overlay import OverlayView, StoredObject, TreeBatch
+from .overlay import OverlayView, TreeBatch
 from .records import (BaseRevision, Committed, Label, OverlayWrite, Record, VersionInfo,
                       WorkspaceState, decode_record, encode_record, frame, unframe)
 from .results import (CommitListener, CommitResult, RedirectionsResult, SubmitResult,

@@ -12,6 +12,8 @@ Tables (named LMDB databases in the embedded backend):
 ``meta``
     b"format" -> format version of the data directory (u32).
     b"log_start" -> the lowest LSN the log still holds (absent: 1).
+    b"gc" -> GC epoch (u64: how many GCs have marked) + sweeping (u8: 1 while a GC
+    deletes the ids in ``gc_sweep``). Absent: epoch 0, not sweeping.
 ``workspace_names``
     name (bytes) -> id (u64) of the live workspace with that name. A workspace's id
     is the LSN of the record that created it, so a name reused after a delete never
@@ -51,6 +53,12 @@ Tables (named LMDB databases in the embedded backend):
     ws id (u64) -> the workspace's local-only directories (`records.encode_paths`:
     a count, then each path, sorted). Absent: none. Written by `RedirectionsSet`
     records, dropped with the workspace.
+``gc_sweep``
+    object id (32 bytes) -> b"": the objects a running GC found unreferenced and is
+    deleting. Written in the GC's mark transaction, cleared when its sweep ends; a
+    commit naming one of them is refused (ObjectMissing) and HasObjects reports it
+    missing, so no commit can come to reference an object that is being deleted.
+    Not derived from the log (`rebuild` leaves it alone).
 """
 
 from __future__ import annotations
@@ -78,11 +86,26 @@ GRANTS = "grants"
 INDEX_TABLES = (WORKSPACE_NAMES, WORKSPACES, BASES, OVERLAY, VERSIONS, LABELS, RETENTION, WRITERS,
                 REDIRECTIONS)
 """Tables derived from the log: `rebuild` drops and replays them."""
-ALL_TABLES = (LOG, META) + INDEX_TABLES + (GRANTS,)
+GC_SWEEP = "gc_sweep"
+ALL_TABLES = (LOG, META) + INDEX_TABLES + (GRANTS, GC_SWEEP)
 
 FORMAT_VERSION = 1
 META_FORMAT = b"format"
 META_LOG_START = b"log_start"
+META_GC = b"gc"
+_GC_STATE = struct.Struct(">QB")
+
+
+def gc_state(raw: bytes | None) -> tuple[int, bool]:
+    """(epoch, sweeping) from the META_GC value (absent: (0, False))."""
+    if not raw:
+        return 0, False
+    epoch, sweeping = _GC_STATE.unpack(raw)
+    return int(epoch), bool(sweeping)
+
+
+def gc_state_value(epoch: int, sweeping: bool) -> bytes:
+    return _GC_STATE.pack(epoch, int(sweeping))
 
 _U64 = struct.Struct(">Q")
 _MAX64 = MAX64 = (1 << 64) - 1

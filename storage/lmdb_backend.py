@@ -247,6 +247,19 @@ class LmdbObjectStore:
                 count += bool(txn.delete(oid))
         return count
 
+    def sweepable(self) -> Iterator[tuple[ObjectId, int, bool]]:
+        """Every object may be collected: this process is the store's only writer, and
+        its GC marks inside the committer, so no upload races it unseen."""
+        return iter([(oid, size, True) for oid, size in self.sizes()])
+
+    def sweep(self, oids: Iterable[ObjectId]) -> list[ObjectId]:
+        gone = []
+        with self._write_lock, self._env.begin(write=True, db=self._db) as txn:
+            for oid in dict.fromkeys(oids):
+                if txn.delete(oid):
+                    gone.append(oid)
+        return gone
+
     def ids(self) -> Iterator[ObjectId]:
         with self._env.begin(db=self._db) as txn:
             keys = [ObjectId(bytes(key)) for key in txn.cursor().iternext(keys=True, values=False)]

@@ -163,28 +163,49 @@ class Maintenance(Engine):
     def gc(self, dry_run: bool = False) -> GcReport:
         """Apply retention policies, then delete every object nothing reaches.
 
-        Objects are deleted only if they existed before the reachable set was
-        computed, so an upload racing with GC is never lost unless it was already
-        unreferenced; a commit naming an object GC removed fails with ObjectMissing
-        and the client uploads it again.
+        Safe beside commits and uploads, through any number of servers sharing the
+        store (docs/architecture.md, "Garbage collection beside uploads"):
+        - only objects listed before the mark are candidates, and a store shared by
+          several servers lists young objects as not collectable (`sweepable`);
+        - the mark transaction bumps the GC epoch and writes the garbage to
+          ``gc_sweep``; until the sweep ends, a commit naming one of them is refused
+          with ObjectMissing and HasObjects calls it missing, so the client uploads
+          it again; a commit whose object check ran before this epoch checks again.
         """
         started = time.perf_counter()
-        existing = {oid: size for oid, size in self.objects.sizes()}
+        listed = list(self.objects.sweepable())
+        existing = {oid: size for oid, size, _ in listed}
+        collectable = [oid for oid, _, may in listed if may]
 
-        def job(txn: KVTxn) -> tuple[int, set[ObjectId]]:
-            return self._prune(txn), self._mark(txn)
+        def job(txn: KVTxn) -> tuple[int, list[ObjectId]]:
+            pruned, reachable = self._prune(txn), self._mark(txn)
+            garbage = [oid for oid in collectable if oid not in reachable]
+            epoch, _ = keys.gc_state(txn.get(keys.META, keys.META_GC))
+            txn.clear(keys.GC_SWEEP)  # a GC that died mid-sweep left its set
+            for oid in garbage:
+                txn.put(keys.GC_SWEEP, oid, b"")
+            txn.put(keys.META, keys.META_GC, keys.gc_state_value(epoch + 1, bool(garbage)))
+            return pruned, garbage
         if dry_run:
-            pruned, reachable = self._scratch(job)
+            pruned, garbage = self._scratch(job)
         else:
-            pruned, reachable = self._writer.submit(job)
-        garbage = [oid for oid in existing if oid not in reachable]
+            pruned, garbage = self._writer.submit(job)
+            if garbage:
+                try:
+                    garbage = self.objects.sweep(garbage)
+                finally:
+                    self._writer.submit(self._end_sweep)
         freed_bytes = sum(existing[oid] for oid in garbage)
-        if not dry_run and garbage:
-            self.objects.delete(garbage)
         report = GcReport(dry_run, pruned, len(garbage), freed_bytes, len(existing) - len(garbage))
         if self.observer is not None:
             self.observer.gc_finished(report, time.perf_counter() - started)
         return report
+
+    @staticmethod
+    def _end_sweep(txn: KVTxn) -> None:
+        epoch, _ = keys.gc_state(txn.get(keys.META, keys.META_GC))
+        txn.clear(keys.GC_SWEEP)
+        txn.put(keys.META, keys.META_GC, keys.gc_state_value(epoch, False))
 
     def _scratch(self, job: Callable[[KVTxn], T]) -> T:
         """`job`'s answer from a write transaction of its own that is always aborted.

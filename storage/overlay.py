@@ -25,12 +25,10 @@ from citcfs import paths
 from citcfs.entries import Entry, EntryKind, Tree
 from citcfs.links import LINKS_PARENT
 from citcfs.errors import NotADirectory, PathNotFound
-from citcfs.objects import ObjectId, ObjectKind, object_id
+from citcfs.objects import ObjectId, ObjectKind, StoredObject, object_id
 
 TreeLoader = Callable[[ObjectId], Tree]
 TreeStorer = Callable[[Tree], ObjectId]
-StoredObject = tuple[ObjectKind, bytes, ObjectId | None]
-"""An object as `ObjectStore.put_many` takes it: kind, content, id (checked if given)."""
 
 ROOT_ENTRY_NAME = ""
 """The root's own overlay entry (its attributes) sits at parent "" and name ""."""

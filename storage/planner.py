@@ -22,11 +22,11 @@ from citcfs.entries import Entry, EntryKind
 from citcfs.errors import (AlreadyExists, CitcError, CorruptData, DirectoryNotEmpty,
                            InvalidArgument, InvalidPath, IsADirectory, NotADirectory,
                            PathNotFound)
-from citcfs.objects import ObjectId
+from citcfs.objects import ObjectId, StoredObject
 
 from . import hardlinks, overlay
 from .ops import Link, MakeDir, MakeNode, Op, Remove, Rename, SetAttr, Symlink, WriteFile
-from .overlay import Node, OverlayView, StoredObject, TreeBatch, TreeLoader
+from .overlay import Node, OverlayView, TreeBatch, TreeLoader
 from .records import OverlayWrite
 
 _UNSET = object()

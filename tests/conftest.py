@@ -9,11 +9,14 @@ import pytest
 
 from etcd_support import etcd_cluster
 from kv_support import KV_BACKENDS, follow, kv_url
+from object_store_support import OBJECT_BACKENDS, open_object_store
+from seaweed_support import SeaweedFS, running_seaweedfs
 from server_support import running_server, tls_server_config
 from tree_support import SMALL_BASE, TreeSpec, write_tree
 
 from citcfs.server.app import CitcServer, ServerConfig
 from citcfs.storage import Database
+from citcfs.storage.backend import ObjectStore
 
 # --- tiers (tests/tiers.py): unit, server, mount, cluster, slow -------------------------
 
@@ -26,6 +29,19 @@ from tiers import (pytest_collection_modifyitems, pytest_runtest_call,  # noqa: 
 @pytest.fixture
 def db_dir(tmp_path: Path) -> Path:
     return tmp_path / "db"
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Tests marked `every_object_backend` run their `db` once per object backend."""
+    if (metafunc.definition.get_closest_marker("every_object_backend") is not None
+            and "db_objects" in metafunc.fixturenames):
+        metafunc.parametrize("db_objects", OBJECT_BACKENDS, indirect=True)
+
+
+@pytest.fixture
+def db_objects(request: pytest.FixtureRequest) -> str:
+    """The object backend of `db`: LMDB, unless the test is marked every_object_backend."""
+    return str(getattr(request, "param", "lmdb"))
 
 
 @pytest.fixture(scope="session")
@@ -42,14 +58,20 @@ def kv_backend(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def open_db(request: pytest.FixtureRequest, kv_backend: str) -> Callable[..., Database]:
+def open_db(request: pytest.FixtureRequest, kv_backend: str,
+            db_objects: str) -> Callable[..., Database]:
     """open_db(directory, sync=False): the database of `directory` on this test's
-    key-value backend; opening one directory again reopens the same data."""
+    key-value and object backends; opening one directory again reopens the same data
+    (on S3: the same key prefix of the session's SeaweedFS)."""
     endpoints = request.getfixturevalue("etcd_endpoints") if kv_backend == "etcd" else None
+    objects = None
+    if db_objects == "s3":  # grace 0: GC may take any unreferenced object, as on LMDB
+        objects = request.getfixturevalue("seaweedfs").new_store_url() + "&grace=0"
 
     def open_(directory: Path | str, sync: bool = False) -> Database:
         database = Database.open(str(directory), sync=sync,
-                                 kv=kv_url(kv_backend, Path(directory), endpoints))
+                                 kv=kv_url(kv_backend, Path(directory), endpoints),
+                                 objects=objects)
         follow(database.kv)  # reads through the server's cache, as a server does
         return database
     return open_
@@ -58,7 +80,7 @@ def open_db(request: pytest.FixtureRequest, kv_backend: str) -> Callable[..., Da
 @pytest.fixture
 def db(db_dir: Path, open_db: Callable[..., Database]) -> Iterator[Database]:
     """An empty database without fsync (durability is not under test), on each
-    key-value backend."""
+    key-value backend (and each object backend where the test asks)."""
     database = open_db(db_dir)
     try:
         yield database
@@ -66,6 +88,19 @@ def db(db_dir: Path, open_db: Callable[..., Database]) -> Iterator[Database]:
         database.close()
 
 
+@pytest.fixture(scope="session")
+def seaweedfs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedFS]:
+    """A real S3 server (SeaweedFS) on loopback for the whole session, started on
+    first use; tests take a key prefix of their own (`SeaweedFS.new_store_url`)."""
+    with running_seaweedfs(tmp_path_factory.mktemp("seaweedfs") / "data") as server:
+        yield server
+
+
+@pytest.fixture(params=OBJECT_BACKENDS)
+def object_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ObjectStore]:
+    """An empty object store, once per backend (tests/object_store_support.py)."""
+    with open_object_store(request.param, request, tmp_path) as store:
+        yield store
 
 
 @pytest.fixture

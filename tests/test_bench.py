@@ -1,8 +1,8 @@
 """The benchmark runner works end to end and prints the promised JSON shape.
 
 Runs every suite of `bench/run.py` with `--smoke` (tiny sizes) in a subprocess: the
-storage engine in process, a real server, and real mounts (citcfs and the
-passthrough floor).
+storage engine in process, a real server, real mounts (citcfs and the passthrough
+floor), and the S3 object store on a real SeaweedFS.
 """
 
 from __future__ import annotations
@@ -47,6 +47,8 @@ SUITES = {
                             "touch_write_close_us_timed_vs_untimed"),
                            ("small_write_us_timed_vs_untimed",
                             "touch_write_close_us_timed_vs_untimed")),
+    "s3": (("put_mb_s", "cold_read_mb_s", "cold_read_mb_s_8_readers", "get_small_p50_ms",
+            "get_small_p99_ms", "head_p50_ms", "lmdb_get_small_us"), ()),
     "client": (("create_files_per_s", "stat_warm_per_s", "readdir_per_s",
                 "read_small_files_per_s", "seq_write_mb_per_s", "seq_read_cold_mb_per_s",
                 "seq_read_warm_mb_per_s", "tar_extract_s", "git_status_s", "find_s",
@@ -71,6 +73,7 @@ MARKS = {"storage": (pytest.mark.slow,), "server": (pytest.mark.server, pytest.m
          "web": (pytest.mark.server,), "metrics_cost": (pytest.mark.server,),
          "distributed": (pytest.mark.cluster, pytest.mark.server, pytest.mark.slow),
          "mount_metrics_cost": (pytest.mark.mount, pytest.mark.slow),
+         "s3": (pytest.mark.cluster,),
          "client": (pytest.mark.mount, pytest.mark.slow)}
 """The tier of each suite (tests/tiers.py): the storage suite runs in process."""
 

@@ -40,7 +40,7 @@ def test_flusher_uploads_again_what_gc_reclaimed(server: CitcServer, tmp_path: P
         remote.put_objects(chunks)
         assert client.gc().objects_freed == 2  # nothing references them yet
         ids = tuple(object_id(k, d) for k, d in chunks)
-        cache.pin_many([(kind, oid, d) for oid, (kind, d) in zip(ids, chunks)])
+        cache.pin_many([(kind, d, oid) for oid, (kind, d) in zip(ids, chunks)])
         flusher.append(WriteFile("big.bin", Entry.file(chunks=ids, size=len(data)), new=True))
         flusher.start()
         assert flusher.wait_for(timeout=30)
@@ -69,7 +69,7 @@ def test_every_pin_a_journal_takes_is_released_once_applied(server: CitcServer,
         a, b = os.urandom(CHUNK_SIZE - 1), os.urandom(CHUNK_SIZE - 1)
         ida, idb = object_id(ObjectKind.CHUNK, a), object_id(ObjectKind.CHUNK, b)
         for path, oid, data in (("f", ida, a), ("f", idb, b), ("g", ida, a)):
-            cache.pin_many([(ObjectKind.CHUNK, oid, data)])
+            cache.pin_many([(ObjectKind.CHUNK, data, oid)])
             flusher.append(WriteFile(path, Entry.file(chunks=(oid,), size=len(data))),
                            len(data), (oid,))
         assert cache.pinned() == 2

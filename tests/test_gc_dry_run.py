@@ -10,9 +10,13 @@ from __future__ import annotations
 import threading
 import time
 
+import pytest
+
 from citcfs.entries import Entry
 from citcfs.storage import Database, WriteFile
 from citcfs.storage.backend import KVTxn
+
+pytestmark = pytest.mark.every_object_backend
 
 
 def test_dry_run_reports_what_gc_would_do_and_changes_nothing(ws_db: Database) -> None:

@@ -1,4 +1,5 @@
-"""storage.lmdb_backend: the KV tables and the object store on real LMDB files."""
+"""storage.lmdb_backend: the KV tables on real LMDB files (the object store's
+contract is tests/test_object_contract.py)."""
 
 from __future__ import annotations
 
@@ -6,11 +7,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from damage_support import corrupt_object
 
-from citcfs.errors import CorruptObject, ObjectMissing
-from citcfs.objects import ObjectId, ObjectKind, object_id
-from citcfs.storage.lmdb_backend import LmdbKVStore, LmdbObjectStore
+from citcfs.storage.lmdb_backend import LmdbKVStore
 
 
 @pytest.fixture
@@ -20,15 +18,6 @@ def kv(tmp_path: Path) -> Iterator[LmdbKVStore]:
         for i in range(10):
             txn.put("t", b"k%d" % i, b"v%d" % i)
         txn.put("u", b"k0", b"other")
-    try:
-        yield store
-    finally:
-        store.close()
-
-
-@pytest.fixture
-def objects(tmp_path: Path) -> Iterator[LmdbObjectStore]:
-    store = LmdbObjectStore(str(tmp_path / "objects"), sync=False)
     try:
         yield store
     finally:
@@ -165,66 +154,3 @@ def test_data_survives_reopen(tmp_path: Path) -> None:
             assert txn.get("t", b"a") == b"b"
     finally:
         store.close()
-
-
-# --- the object store -----------------------------------------------------------------
-
-def test_object_put_get_has(objects: LmdbObjectStore) -> None:
-    oid = objects.put(ObjectKind.CHUNK, b"content")
-    assert oid == object_id(ObjectKind.CHUNK, b"content")
-    assert objects.get(oid) == b"content"
-    assert objects.get(oid, ObjectKind.CHUNK) == b"content"
-    missing = object_id(ObjectKind.CHUNK, b"absent")
-    assert objects.has([oid, missing, ObjectId(b"short")]) == [True, False, False]
-    assert objects.put(ObjectKind.CHUNK, b"content", oid) == oid  # idempotent
-    assert objects.stats() == (1, len(b"content"))
-    assert list(objects.ids()) == [oid]
-
-
-def test_object_put_verifies_named_id(objects: LmdbObjectStore) -> None:
-    wrong = object_id(ObjectKind.CHUNK, b"other")
-    with pytest.raises(CorruptObject):
-        objects.put(ObjectKind.CHUNK, b"content", wrong)
-    with pytest.raises(CorruptObject):  # right bytes, wrong kind
-        objects.put(ObjectKind.TREE, b"other", wrong)
-    with pytest.raises(CorruptObject):  # one bad item spoils the batch, nothing stored
-        objects.put_many([(ObjectKind.CHUNK, b"fine", None), (ObjectKind.CHUNK, b"x", wrong)])
-    assert objects.stats() == (0, 0)
-
-
-def test_object_get_missing(objects: LmdbObjectStore) -> None:
-    with pytest.raises(ObjectMissing):
-        objects.get(object_id(ObjectKind.CHUNK, b"nothing"))
-
-
-def test_object_get_verifies_content(objects: LmdbObjectStore) -> None:
-    oid = objects.put(ObjectKind.CHUNK, b"good bytes")
-    corrupt_object(objects, oid, b"evil bytes")
-    with pytest.raises(CorruptObject):
-        objects.get(oid)
-    with pytest.raises(CorruptObject):
-        objects.get(oid, ObjectKind.CHUNK)
-
-
-def test_object_get_checks_kind(objects: LmdbObjectStore) -> None:
-    oid = objects.put(ObjectKind.CHUNK, b"chunk")
-    with pytest.raises(CorruptObject):
-        objects.get(oid, ObjectKind.TREE)
-
-
-@pytest.mark.parametrize("raw", [b"\x09chunk", b"\x00chunk", b""])
-def test_object_get_with_corrupt_kind_byte(objects: LmdbObjectStore, raw: bytes) -> None:
-    oid = objects.put(ObjectKind.CHUNK, b"chunk")
-    with objects._env.begin(write=True, db=objects._db) as txn:  # below the store's checks
-        txn.put(oid, raw)
-    with pytest.raises(CorruptObject):
-        objects.get(oid)
-
-
-def test_object_put_many_and_delete(objects: LmdbObjectStore) -> None:
-    oids = objects.put_many([(ObjectKind.CHUNK, b"%d" % i, None) for i in range(20)])
-    assert len(set(oids)) == 20
-    assert objects.put_many([]) == []
-    assert objects.delete(oids[:5] + [object_id(ObjectKind.CHUNK, b"absent")]) == 5
-    assert objects.has(oids) == [False] * 5 + [True] * 15
-    assert objects.stats()[0] == 15

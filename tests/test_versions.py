@@ -1,5 +1,6 @@
 """Versions of workspaces (issue 3): snapshots, freeze, fork, restore/revert, diff, sync,
-submit and garbage collection, each tested on its own over a real LMDB database."""
+submit and garbage collection, each tested on its own over a real LMDB log, once with
+objects in LMDB and once in S3 (a real SeaweedFS)."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from citcfs.storage import (BaseRef, Change, Database, MakeDir, MakeNode, Remove
                             SetAttr, Symlink, WorkspaceRef, WriteFile)
 
 UID, GID = os.getuid(), os.getgid()
+pytestmark = pytest.mark.every_object_backend
 
 # --- helpers ------------------------------------------------------------------------
 

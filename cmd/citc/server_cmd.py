@@ -32,7 +32,8 @@ def _setup_logging(level: str) -> None:
               help="Where the log lives: lmdb (in DATA, the default) or "
                    "etcd://HOST:PORT[,HOST:PORT...][/PREFIX], shared by many servers.")
 @click.option("--objects", metavar="URL",
-              help="Where objects live: local (in DATA, the default) or file:///PATH.")
+              help="Where objects live: local (in DATA, the default), file:///PATH, or "
+                   "s3://BUCKET[/PREFIX]?endpoint=http://HOST:PORT.")
 @click.option("--config", "config_file", type=click.Path(dir_okay=False, exists=True),
               help="A TOML file with these options in [server]; the command line wins.")
 @click.option("--log-level", type=click.Choice(LOG_LEVELS, case_sensitive=False),
