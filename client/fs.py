@@ -72,6 +72,7 @@ from .journal import (Journal, JournalOp, MakeDir, MakeNode, Remove, Rename, Set
                       WriteFile)
 from .invalidation import Watcher
 from .metadata import HeadMetadata
+from . import permissions
 from .fuse_lib import FuseOSError, Operations, current_fuse, fuse_get_context
 from . import redirect
 from .redirect import Redirector, is_local_fh, redirections_dir
@@ -88,6 +89,7 @@ UNMOUNT_DRAIN_S = 30.0
 UTIME_NOW = (1 << 30) - 1
 UTIME_OMIT = (1 << 30) - 2
 XATTR_CREATE = 1
+_SETID = stat.S_ISUID | stat.S_ISGID
 XATTR_REPLACE = 2
 
 
@@ -664,14 +666,41 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         uid, gid, _ = fuse_get_context()
         return uid, gid
 
+    def _caller(self) -> permissions.Caller:
+        """Who makes the current request, with groups and CAP_FSETID (from /proc)."""
+        return permissions.caller_from_proc(*fuse_get_context())
+
+    def _new_owner(self, path: str, mode: int, *, is_dir: bool = False,
+                   parent: Entry | None = None) -> tuple[int, int, int]:
+        """(uid, gid, mode) of an entry the caller makes at `path`: a setgid parent
+        (`parent`, else looked up) passes on its group, and its setgid to a directory."""
+        uid, gid = self._context()
+        try:
+            parent = parent or self._head_entry(paths.split(path)[0])
+        except FuseOSError:
+            return uid, gid, mode
+        return permissions.new_owner(parent.mode, parent.gid, permissions.Caller(uid, gid), mode,
+                                     is_dir=is_dir)
+
+    def _kill_privileges(self, open_file: OpenFile) -> None:
+        """A write or truncate by the caller: setuid and setgid go as Linux drops them.
+        The kernel drops setuid and setgid-with-group-exec itself (a chmod); setgid
+        without group-exec for a caller outside the group, and an `O_TRUNC` open,
+        are left to the filesystem. Call with `open_file.lock` held."""
+        if permissions.needs_caller(open_file.mode):
+            mode = permissions.mode_after_write(open_file.mode, open_file.gid, self._caller())
+            if mode != open_file.mode:
+                open_file.mode = mode
+                open_file.dirty = True
+
     def mkdir(self, path: str, mode: int) -> int:
         if local := self.redirects.find(path):
             return local[0].mkdir(local[1], mode, self._context())
         target = self._writable(path)
         if target == HISTORY_DIR:
             raise _fail(errno.EEXIST)
-        uid, gid = self._context()
-        entry = Entry.directory(mode=mode & 0o7777, uid=uid, gid=gid, mtime_ns=time.time_ns())
+        uid, gid, mode = self._new_owner(target, mode & 0o7777, is_dir=True)
+        entry = Entry.directory(mode=mode, uid=uid, gid=gid, mtime_ns=time.time_ns())
         self._journal(MakeDir(target, entry), [(target, entry)])
         self._touch_dirs([paths.split(target)[0]])
         return 0
@@ -682,7 +711,7 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         where = self._writable(path)
         if where == HISTORY_DIR:
             raise _fail(errno.EEXIST)
-        uid, gid = self._context()
+        uid, gid, _ = self._new_owner(where, 0o777)
         entry = Entry.symlink(target, uid=uid, gid=gid, mtime_ns=time.time_ns())
         self._journal(Symlink(where, entry), [(where, entry)])
         self._touch_dirs([paths.split(where)[0]])
@@ -887,8 +916,18 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
             changes["uid"] = uid
         if gid != -1:
             changes["gid"] = gid
+        caller = self._caller() if uid != -1 or gid != -1 else None
+
+        def change(current: Entry) -> dict[str, Any]:
+            # A new owner or group drops setuid and setgid as Linux does (the kernel
+            # drops setuid and setgid-with-group-exec itself, not the rest).
+            if caller is None or not permissions.needs_caller(current.mode):
+                return changes
+            mode = permissions.mode_after_chown(current.mode, current.gid, caller,
+                                                is_dir=current.is_dir)
+            return changes if mode == current.mode else {**changes, "mode": mode}
         # ctime moves even when nothing else does (chown(f, -1, -1) does that too).
-        self._set_attr(path, lambda _: changes)
+        self._set_attr(path, change)
         return 0
 
     def utimens(self, path: str | None, times: tuple[int, int] | None = None) -> int:
@@ -929,8 +968,8 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
             return self.release(path, handle)
         if kind is None or kind in (EntryKind.DIR, EntryKind.SYMLINK):
             raise _fail(errno.EINVAL)
-        uid, gid = self._context()
-        entry = Entry.special(kind, mode=mode & 0o7777, uid=uid, gid=gid, mtime_ns=time.time_ns(),
+        uid, gid, perm = self._new_owner(target, mode & 0o7777)
+        entry = Entry.special(kind, mode=perm, uid=uid, gid=gid, mtime_ns=time.time_ns(),
                               rdev=dev if kind in (EntryKind.CHARDEV, EntryKind.BLOCKDEV) else 0)
         self._journal(MakeNode(target, entry), [(target, entry)])
         self._touch_dirs([paths.split(target)[0]])
@@ -1027,11 +1066,12 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         handle = self._handles.get(fh)
         return handle is not None and handle.content is not None
 
-    def _open_file(self, path: str, entry: Entry | None, mode: int = 0o644) -> OpenFile:
+    def _open_file(self, path: str, entry: Entry | None, mode: int = 0o644,
+                   owner: tuple[int, int] | None = None) -> OpenFile:
         with self._lock:
             open_file = self._open.get(path)
             if open_file is None:
-                uid, gid = self._context()
+                uid, gid = owner or self._context()
                 open_file = OpenFile(path, entry, mode=mode, uid=uid, gid=gid)
                 self._open[path] = open_file
                 if path:
@@ -1045,10 +1085,11 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         if target == HISTORY_DIR:
             raise _fail(errno.EEXIST)
         parent = paths.split(target)[0]
-        parent_entry = self._head_entry(parent) if parent else Entry.directory()
-        if not parent_entry.is_dir:
+        parent_entry = self._head_entry(parent) if parent else None
+        if parent_entry is not None and not parent_entry.is_dir:
             raise _fail(errno.ENOTDIR)
-        open_file = self._open_file(target, None, mode & 0o7777)
+        uid, gid, mode = self._new_owner(target, mode & 0o7777, parent=parent_entry)
+        open_file = self._open_file(target, None, mode, (uid, gid))
         with open_file.lock:
             self._truncate_scratch(open_file, 0)
         self._touch_dirs([parent], journal=False)
@@ -1078,6 +1119,7 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         if flags & os.O_TRUNC and writing:
             with open_file.lock:
                 self._truncate_scratch(open_file, 0)
+                self._kill_privileges(open_file)
         return self._new_handle(Handle(view, entry, open_file))
 
     def _scratch(self, open_file: OpenFile) -> Any:
@@ -1145,6 +1187,8 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
             open_file.size = max(open_file.size, end)
             open_file.dirty = True
             open_file.modified()
+            if open_file.mode & _SETID:
+                self._kill_privileges(open_file)
         return written
 
     def truncate(self, path: str | None, length: int, fh: int | None = None) -> int:
@@ -1156,6 +1200,7 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         if handle is not None and handle.file is not None:
             with handle.file.lock:
                 self._truncate_scratch(handle.file, length)
+                self._kill_privileges(handle.file)
             return 0
         if path is None:
             raise _fail(errno.EBADF)
@@ -1168,6 +1213,7 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
             open_file.refs += 1
             try:
                 self._truncate_scratch(open_file, length)
+                self._kill_privileges(open_file)
                 self._flush_file(open_file)
             finally:
                 open_file.refs -= 1
