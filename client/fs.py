@@ -1005,8 +1005,14 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
                 if exc.errno == errno.ENODATA:
                     return None
                 raise
+        # Asked before every write: an open file answers without the path being
+        # parsed again (kernel paths are canonical, and name the open file's key).
+        open_file = self._open.get(path[1:])
+        xattrs = open_file.xattrs if open_file is not None else self._xattrs(path)
+        if not xattrs:
+            return None
         raw = paths.to_bytes(name)
-        for key, value in self._xattrs(path):
+        for key, value in xattrs:
             if key == raw:
                 return value
         return None
