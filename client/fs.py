@@ -547,6 +547,15 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
     # --- FUSE: attributes and directories ---------------------------------------------
 
     def getattr(self, path: str | None, fh: int | None = None) -> dict[str, int]:
+        attrs = self.attrs_or_none(path, fh)
+        if attrs is None:
+            raise _fail(errno.ENOENT)
+        return attrs
+
+    def attrs_or_none(self, path: str | None, fh: int | None = None) -> dict[str, int] | None:
+        """`getattr`, with None where a head path does not exist: the kernel asks for
+        every name before it is created (negative_timeout=0), and an exception
+        through the binding costs more than the answer."""
         if is_local_fh(fh):
             return redirect.fgetattr(fh)  # type: ignore[arg-type]
         if local := self.redirects.find(path):
@@ -564,6 +573,8 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
                 return self._stat(view, open_file.attrs())
             if view.path == HISTORY_DIR:
                 return self._stat(View(-1, HISTORY_DIR), self._history_entry(-1, HISTORY_DIR))
+            entry = self.meta.entry(view.path, lambda missing: self._fetch_entry(missing, None))
+            return None if entry is None else self._stat(view, entry)
         return self._stat(view, self._lookup(view))
 
     def _handle_entry(self, handle: Handle) -> Entry:

@@ -119,6 +119,18 @@ class CitcFUSE(FUSE):
             fi.direct_io = 1
         return 0
 
+    def getattr_fuse_3(self, path: bytes | None, buf: object, fip: object) -> int:
+        # A missing name is the answer before every create: given without raising
+        # (mfusepy's path catches, formats and logs an exception per call).
+        fh = fip.contents.fh if fip else None  # type: ignore[attr-defined]
+        attrs = self.operations.attrs_or_none(
+            None if path is None else path.decode(self.encoding, self.errors), fh)
+        if attrs is None:
+            return -errno.ENOENT
+        ctypes.memset(buf, 0, ctypes.sizeof(mfusepy.c_stat))
+        mfusepy.set_st_attrs(buf.contents, attrs, use_ns=self.use_ns)  # type: ignore[attr-defined]
+        return 0
+
     def getxattr(self, path: bytes, name: bytes, value: object, size: int, *args: object) -> int:
         # The kernel asks for security.capability before every write(); a missing
         # attribute is answered without raising (mfusepy's path raises, formats
