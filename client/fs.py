@@ -86,6 +86,9 @@ STATUS_FILE = HISTORY_DIR + "/status"
 STATUS_VIEW = -2
 """The View version of `.citc/status`: a generated file, read with direct I/O."""
 UNMOUNT_DRAIN_S = 30.0
+DIR_TIMES_GRAIN_NS = 1_000_000
+"""A directory's mtime and ctime move at most once a millisecond (ext4 and tmpfs
+stamp from a clock of 1-10 ms ticks)."""
 UTIME_NOW = (1 << 30) - 1
 UTIME_OMIT = (1 << 30) - 2
 XATTR_CREATE = 1
@@ -884,7 +887,10 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         `tar` costs one journal record per file. A crash of the mount before the
         batch is cut loses at most those times, never the change of the name.
         `journal=False`: the view only (as when a file is created but not yet
-        journaled)."""
+        journaled). Directory times have a grain of `DIR_TIMES_GRAIN_NS`, as ext4
+        and tmpfs stamp from a clock that ticks every few milliseconds: a directory
+        touched less than that ago keeps its times, so a burst of names in one
+        directory does not build a new entry for each."""
         now = time.time_ns()
         for directory in dict.fromkeys(directories):
             try:
@@ -893,6 +899,10 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
                 continue  # removed meanwhile
             if not current.is_dir:
                 continue
+            if current.ctime_ns is None and 0 <= now - current.mtime_ns < DIR_TIMES_GRAIN_NS:
+                with self._lock:
+                    if not journal or directory in self._dirty_dirs:
+                        continue  # touched within the grain, and journaled if need be
             changes = {"mtime_ns": now, "ctime_ns": now, "atime_ns": current.st_atime_ns}
             touched = current.replace(**changes).compact_times()
             with self._lock:
