@@ -693,8 +693,7 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
             parent = parent or self._head_entry(paths.split(path)[0])
         except FuseOSError:
             return uid, gid, mode
-        return permissions.new_owner(parent.mode, parent.gid, permissions.Caller(uid, gid), mode,
-                                     is_dir=is_dir)
+        return permissions.new_owner(parent.mode, parent.gid, uid, gid, mode, is_dir=is_dir)
 
     def _kill_privileges(self, open_file: OpenFile) -> None:
         """A write or truncate by the caller: setuid and setgid go as Linux drops them.

@@ -92,15 +92,16 @@ def mode_after_chown(mode: int, gid: int, caller: Caller, *, is_dir: bool) -> in
     return mode
 
 
-def new_owner(parent_mode: int, parent_gid: int, caller: Caller, mode: int,
+def new_owner(parent_mode: int, parent_gid: int, uid: int, gid: int, mode: int,
               *, is_dir: bool) -> tuple[int, int, int]:
-    """(uid, gid, permission bits) of an entry `caller` makes with `mode` in a
-    directory with `parent_mode` and `parent_gid` (`inode_init_owner`)."""
+    """(uid, gid, permission bits) of an entry a caller with fsuid `uid` and fsgid
+    `gid` makes with `mode` in a directory with `parent_mode` and `parent_gid`
+    (`inode_init_owner`)."""
     if not parent_mode & stat.S_ISGID:
-        return caller.uid, caller.gid, mode
+        return uid, gid, mode
     if is_dir:
         mode |= stat.S_ISGID
-    return caller.uid, parent_gid, mode
+    return uid, parent_gid, mode
 
 
 def parse_proc_status(text: str, uid: int, gid: int) -> Caller:

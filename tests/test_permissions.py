@@ -46,9 +46,9 @@ def test_needs_caller_only_for_setuid_or_setgid() -> None:
 
 
 def test_a_setgid_directory_passes_its_group_and_setgid_to_directories() -> None:
-    assert new_owner(0o2775, 2000, ALICE, 0o644, is_dir=False) == (1000, 2000, 0o644)
-    assert new_owner(0o2775, 2000, ALICE, 0o755, is_dir=True) == (1000, 2000, 0o2755)
-    assert new_owner(0o0777, 2000, ALICE, 0o755, is_dir=True) == (1000, 1000, 0o755)
+    assert new_owner(0o2775, 2000, 1000, 1000, 0o644, is_dir=False) == (1000, 2000, 0o644)
+    assert new_owner(0o2775, 2000, 1000, 1000, 0o755, is_dir=True) == (1000, 2000, 0o2755)
+    assert new_owner(0o0777, 2000, 1000, 1000, 0o755, is_dir=True) == (1000, 1000, 0o755)
 
 
 def test_proc_status_gives_groups_and_cap_fsetid() -> None:
