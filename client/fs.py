@@ -936,17 +936,17 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
             changes["uid"] = uid
         if gid != -1:
             changes["gid"] = gid
-        caller = self._caller() if uid != -1 or gid != -1 else None
 
         def change(current: Entry) -> dict[str, Any]:
             # A new owner or group drops setuid and setgid as Linux does (the kernel
-            # drops setuid and setgid-with-group-exec itself, not the rest).
-            if caller is None or not permissions.needs_caller(current.mode):
+            # drops setuid and setgid-with-group-exec itself, not the rest). The
+            # caller is read from /proc only for such a file (tar chowns every one).
+            if not changes or not permissions.needs_caller(current.mode):
                 return changes
-            mode = permissions.mode_after_chown(current.mode, current.gid, caller,
+            mode = permissions.mode_after_chown(current.mode, current.gid, self._caller(),
                                                 is_dir=current.is_dir)
             return changes if mode == current.mode else {**changes, "mode": mode}
-        # ctime moves even when nothing else does (chown(f, -1, -1) does that too).
+        # ctime moves even when nothing else does (a chown to the same owner).
         self._set_attr(path, change)
         return 0
 
