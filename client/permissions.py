@@ -14,8 +14,8 @@ works on the owners the mount reports). What it leaves to the filesystem:
   - a chown (a new owner or group, by anyone) of a non-directory clears setuid
     always, and setgid when group-exec is set or the caller is neither in the
     file's group nor holds `CAP_FSETID`.
-  FUSE does part of this itself (libfuse 3.14 does not get `HANDLE_KILLPRIV` from
-  the kernel, so `fuse_setattr` turns the kill into a chmod), but only for setuid
+  FUSE does part of this itself (libfuse 3.14 does not ask the kernel for
+  `HANDLE_KILLPRIV`, so `fuse_setattr` turns the kill into a chmod), but only for setuid
   and setgid-with-group-exec, and not at all for an `O_TRUNC` open (with
   `atomic_o_trunc` it returns before the kill). The mount applies the whole rule;
   where the kernel already did, nothing is left to change. The kernel removes
