@@ -900,8 +900,9 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
                 continue
             if current.ctime_ns is None and 0 <= now - current.mtime_ns < DIR_TIMES_GRAIN_NS:
                 with self._lock:
-                    if not journal or directory in self._dirty_dirs:
-                        continue  # touched within the grain, and journaled if need be
+                    dirty = self._dirty_dirs.get(directory)
+                    if not journal or (dirty is not None and dirty["mtime_ns"] == current.mtime_ns):
+                        continue  # touched within the grain, and these times journaled
             changes = {"mtime_ns": now, "ctime_ns": now, "atime_ns": current.st_atime_ns}
             touched = current.replace(**changes).compact_times()
             with self._lock:
