@@ -75,6 +75,7 @@ from .links import KernelNotifier, LinkNames, expand_records, inode_key, new_lin
 from .invalidation import Watcher
 from .metadata import HeadMetadata
 from .metrics import MountMetrics
+from . import permissions
 from .fuse_lib import FuseOSError, Operations, current_fuse, fuse_get_context
 from .dircache import enable_readdir_cache, paths_below, refuse_readdir_cache
 from . import redirect
@@ -95,9 +96,13 @@ STATS_VIEW = -3
 """`.citc/stats`: the mount's metrics as JSON (`client.metrics`), generated likewise."""
 GENERATED = {STATUS_FILE: STATUS_VIEW, STATS_FILE: STATS_VIEW}
 UNMOUNT_DRAIN_S = 30.0
+DIR_TIMES_GRAIN_NS = 1_000_000
+"""A directory's mtime and ctime move at most once a millisecond (ext4 and tmpfs
+stamp from a clock of 1-10 ms ticks)."""
 UTIME_NOW = (1 << 30) - 1
 UTIME_OMIT = (1 << 30) - 2
 XATTR_CREATE = 1
+_SETID = stat.S_ISUID | stat.S_ISGID
 XATTR_REPLACE = 2
 
 
@@ -663,6 +668,15 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
     # --- FUSE: attributes and directories ---------------------------------------------
 
     def getattr(self, path: str | None, fh: int | None = None) -> dict[str, int]:
+        attrs = self.attrs_or_none(path, fh)
+        if attrs is None:
+            raise _fail(errno.ENOENT)
+        return attrs
+
+    def attrs_or_none(self, path: str | None, fh: int | None = None) -> dict[str, int] | None:
+        """`getattr`, with None where a head path does not exist: the kernel asks for
+        every name before it is created (negative_timeout=0), and an exception
+        through the binding costs more than the answer."""
         if is_local_fh(fh):
             return redirect.fgetattr(fh)  # type: ignore[arg-type]
         if local := self.redirects.find(path):
@@ -680,6 +694,8 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
                 return self._stat(view, open_file.attrs())
             if view.path == HISTORY_DIR:
                 return self._stat(View(-1, HISTORY_DIR), self._history_entry(-1, HISTORY_DIR))
+            entry = self.meta.entry(view.path, lambda missing: self._fetch_entry(missing, None))
+            return None if entry is None else self._stat(view, entry)
         return self._stat(view, self._lookup(view))
 
     def _handle_entry(self, handle: Handle) -> Entry:
@@ -793,14 +809,40 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         uid, gid, _ = fuse_get_context()
         return uid, gid
 
+    def _caller(self) -> permissions.Caller:
+        """Who makes the current request, with groups and CAP_FSETID (from /proc)."""
+        return permissions.caller_from_proc(*fuse_get_context())
+
+    def _new_owner(self, path: str, mode: int, *, is_dir: bool = False,
+                   parent: Entry | None = None) -> tuple[int, int, int]:
+        """(uid, gid, mode) of an entry the caller makes at `path`: a setgid parent
+        (`parent`, else looked up) passes on its group, and its setgid to a directory."""
+        uid, gid = self._context()
+        try:
+            parent = parent or self._head_entry(paths.split(path)[0])
+        except FuseOSError:
+            return uid, gid, mode
+        return permissions.new_owner(parent.mode, parent.gid, uid, gid, mode, is_dir=is_dir)
+
+    def _kill_privileges(self, open_file: OpenFile) -> None:
+        """A write or truncate by the caller: setuid and setgid go as Linux drops them.
+        The kernel drops setuid and setgid-with-group-exec itself (a chmod); setgid
+        without group-exec for a caller outside the group, and an `O_TRUNC` open,
+        are left to the filesystem. Call with `open_file.lock` held."""
+        if permissions.needs_caller(open_file.mode):
+            mode = permissions.mode_after_write(open_file.mode, open_file.gid, self._caller())
+            if mode != open_file.mode:
+                open_file.mode = mode
+                open_file.dirty = True
+
     def mkdir(self, path: str, mode: int) -> int:
         if local := self.redirects.find(path):
             return local[0].mkdir(local[1], mode, self._context())
         target = self._writable(path)
         if target == HISTORY_DIR:
             raise _fail(errno.EEXIST)
-        uid, gid = self._context()
-        entry = Entry.directory(mode=mode & 0o7777, uid=uid, gid=gid, mtime_ns=time.time_ns())
+        uid, gid, mode = self._new_owner(target, mode & 0o7777, is_dir=True)
+        entry = Entry.directory(mode=mode, uid=uid, gid=gid, mtime_ns=time.time_ns())
         self._journal(MakeDir(target, entry), [(target, entry)])
         self._touch_dirs([paths.split(target)[0]])
         return 0
@@ -811,7 +853,7 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         where = self._writable(path)
         if where == HISTORY_DIR:
             raise _fail(errno.EEXIST)
-        uid, gid = self._context()
+        uid, gid, _ = self._new_owner(where, 0o777)
         entry = Entry.symlink(target, uid=uid, gid=gid, mtime_ns=time.time_ns())
         self._journal(Symlink(where, entry), [(where, entry)])
         self._touch_dirs([paths.split(where)[0]])
@@ -983,7 +1025,10 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         `tar` costs one journal record per file. A crash of the mount before the
         batch is cut loses at most those times, never the change of the name.
         `journal=False`: the view only (as when a file is created but not yet
-        journaled)."""
+        journaled). Directory times have a grain of `DIR_TIMES_GRAIN_NS`, as ext4
+        and tmpfs stamp from a clock that ticks every few milliseconds: a directory
+        touched less than that ago keeps its times, so a burst of names in one
+        directory does not build a new entry for each."""
         now = time.time_ns()
         for directory in dict.fromkeys(directories):
             try:
@@ -992,6 +1037,11 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
                 continue  # removed meanwhile
             if not current.is_dir:
                 continue
+            if current.ctime_ns is None and 0 <= now - current.mtime_ns < DIR_TIMES_GRAIN_NS:
+                with self._lock:
+                    dirty = self._dirty_dirs.get(directory)
+                    if not journal or (dirty is not None and dirty["mtime_ns"] == current.mtime_ns):
+                        continue  # touched within the grain, and these times journaled
             changes = {"mtime_ns": now, "ctime_ns": now, "atime_ns": current.st_atime_ns}
             touched = current.replace(**changes).compact_times()
             with self._lock:
@@ -1028,8 +1078,18 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
             changes["uid"] = uid
         if gid != -1:
             changes["gid"] = gid
-        # ctime moves even when nothing else does (chown(f, -1, -1) does that too).
-        self._set_attr(path, lambda _: changes)
+
+        def change(current: Entry) -> dict[str, Any]:
+            # A new owner or group drops setuid and setgid as Linux does (the kernel
+            # drops setuid and setgid-with-group-exec itself, not the rest). The
+            # caller is read from /proc only for such a file (tar chowns every one).
+            if not changes or not permissions.needs_caller(current.mode):
+                return changes
+            mode = permissions.mode_after_chown(current.mode, current.gid, self._caller(),
+                                                is_dir=current.is_dir)
+            return changes if mode == current.mode else {**changes, "mode": mode}
+        # ctime moves even when nothing else does (a chown to the same owner).
+        self._set_attr(path, change)
         return 0
 
     def utimens(self, path: str | None, times: tuple[int, int] | None = None) -> int:
@@ -1107,8 +1167,8 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
             return self.release(path, handle)
         if kind is None or kind in (EntryKind.DIR, EntryKind.SYMLINK):
             raise _fail(errno.EINVAL)
-        uid, gid = self._context()
-        entry = Entry.special(kind, mode=mode & 0o7777, uid=uid, gid=gid, mtime_ns=time.time_ns(),
+        uid, gid, perm = self._new_owner(target, mode & 0o7777)
+        entry = Entry.special(kind, mode=perm, uid=uid, gid=gid, mtime_ns=time.time_ns(),
                               rdev=dev if kind in (EntryKind.CHARDEV, EntryKind.BLOCKDEV) else 0)
         self._journal(MakeNode(target, entry), [(target, entry)])
         self._touch_dirs([paths.split(target)[0]])
@@ -1144,8 +1204,14 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
                 if exc.errno == errno.ENODATA:
                     return None
                 raise
+        # Asked before every write: an open file answers without the path being
+        # parsed again (kernel paths are canonical, and name the open file's key).
+        open_file = self._open.get(path[1:])
+        xattrs = open_file.xattrs if open_file is not None else self._xattrs(path)
+        if not xattrs:
+            return None
         raw = paths.to_bytes(name)
-        for key, value in self._xattrs(path):
+        for key, value in xattrs:
             if key == raw:
                 return value
         return None
@@ -1205,11 +1271,12 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         handle = self._handles.get(fh)
         return handle is not None and handle.content is not None
 
-    def _open_file(self, path: str, entry: Entry | None, mode: int = 0o644) -> OpenFile:
+    def _open_file(self, path: str, entry: Entry | None, mode: int = 0o644,
+                   owner: tuple[int, int] | None = None) -> OpenFile:
         with self._lock:
             open_file = self._open.get(path)
             if open_file is None:
-                uid, gid = self._context()
+                uid, gid = owner or self._context()
                 open_file = OpenFile(path, entry, mode=mode, uid=uid, gid=gid)
                 self._open[path] = open_file
                 if path:
@@ -1223,10 +1290,11 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         if target == HISTORY_DIR:
             raise _fail(errno.EEXIST)
         parent = paths.split(target)[0]
-        parent_entry = self._head_entry(parent) if parent else Entry.directory()
-        if not parent_entry.is_dir:
+        parent_entry = self._head_entry(parent) if parent else None
+        if parent_entry is not None and not parent_entry.is_dir:
             raise _fail(errno.ENOTDIR)
-        open_file = self._open_file(target, None, mode & 0o7777)
+        uid, gid, mode = self._new_owner(target, mode & 0o7777, parent=parent_entry)
+        open_file = self._open_file(target, None, mode, (uid, gid))
         with open_file.lock:
             self._truncate_scratch(open_file, 0)
         self._touch_dirs([parent], journal=False)
@@ -1259,6 +1327,7 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         if flags & os.O_TRUNC and writing:
             with open_file.lock:
                 self._truncate_scratch(open_file, 0)
+                self._kill_privileges(open_file)
         return self._new_handle(Handle(view, entry, open_file))
 
     def _scratch(self, open_file: OpenFile) -> Scratch:
@@ -1326,6 +1395,8 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
             open_file.size = max(open_file.size, end)
             open_file.dirty = True
             open_file.modified()
+            if open_file.mode & _SETID:
+                self._kill_privileges(open_file)
         return written
 
     def truncate(self, path: str | None, length: int, fh: int | None = None) -> int:
@@ -1337,6 +1408,7 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         if handle is not None and handle.file is not None:
             with handle.file.lock:
                 self._truncate_scratch(handle.file, length)
+                self._kill_privileges(handle.file)
             return 0
         if path is None:
             raise _fail(errno.EBADF)
@@ -1349,6 +1421,7 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
             open_file.refs += 1
             try:
                 self._truncate_scratch(open_file, length)
+                self._kill_privileges(open_file)
                 self._flush_file(open_file)
             finally:
                 open_file.refs -= 1

@@ -139,6 +139,18 @@ class CitcFUSE(FUSE):  # type: ignore[valid-type,misc]  # mfusepy has no types
             fi.direct_io = 1
         return 0
 
+    def getattr_fuse_3(self, path: bytes | None, buf: Any, fip: Any) -> int:
+        # A missing name is the answer before every create: given without raising
+        # (mfusepy's path catches, formats and logs an exception per call).
+        fh = fip.contents.fh if fip else None
+        attrs = self.operations.attrs_or_none(
+            None if path is None else path.decode(self.encoding, self.errors), fh)
+        if attrs is None:
+            return -errno.ENOENT
+        ctypes.memset(buf, 0, ctypes.sizeof(mfusepy.c_stat))
+        mfusepy.set_st_attrs(buf.contents, attrs, use_ns=self.use_ns)
+        return 0
+
     def getxattr(self, path: bytes, name: bytes, value: Any, size: int, *args: object) -> int:
         # The kernel asks for security.capability before every write(); a missing
         # attribute is answered without raising (mfusepy's path raises, formats

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Sequence
 from citcfs.errors import CorruptObject
 from citcfs.objects import ObjectId, ObjectKind
 
-from . import backends
+from . import backends, keys
 from .bases import Bases
 from .commits import Commits
 from .history import History
