@@ -7,8 +7,8 @@ layout as a tree of symlinks under `build/typecheck/` (from the mapping itself, 
 it never goes stale), runs mypy on the package `citcfs` there, and prints paths as
 they are in the repository.
 
-    pip install mypy types-protobuf grpc-stubs   # not in the dev extras: CI does not run it yet
-    python .ci/typecheck.py [MYPY ARGS...]       # exit status is mypy's
+    pip install -e '.[dev]'                      # mypy and the stubs, pinned
+    python .ci/typecheck.py [MYPY ARGS...]       # exit status is mypy's; .ci/run runs it
 """
 
 from __future__ import annotations
