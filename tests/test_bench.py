@@ -73,7 +73,7 @@ MARKS = {"storage": (pytest.mark.slow,), "server": (pytest.mark.server, pytest.m
          "web": (pytest.mark.server,), "metrics_cost": (pytest.mark.server,),
          "distributed": (pytest.mark.cluster, pytest.mark.server, pytest.mark.slow),
          "mount_metrics_cost": (pytest.mark.mount, pytest.mark.slow),
-         "s3": (pytest.mark.cluster,),
+         "s3": (pytest.mark.cluster,), "walks": (pytest.mark.mount, pytest.mark.slow),
          "client": (pytest.mark.mount, pytest.mark.slow)}
 """The tier of each suite (tests/tiers.py): the storage suite runs in process."""
 
