@@ -184,6 +184,7 @@ def test_a_server_killed_and_started_elsewhere_without_state_serves_its_clients(
         servers[0].kill()  # kill -9: nothing of its own survives but what etcd holds
         (mount.path / "during").write_bytes(b"2\n")  # journaled while no server answers
         servers += _servers(cluster1, tmp_path, "b", {"b": second_port})
+        env.server = servers[-1]  # type: ignore[assignment]  # the one left to verify through
         wait_for(lambda: mount.sync() is None, 30, what="the mount to reach the new server")
         with Client.connect(address) as client:
             assert client.read_file(client.lookup(ws, "before")) == b"1\n"
