@@ -1,10 +1,10 @@
 """The distributed suite: citc servers on etcd against one on LMDB, in the same run.
 
 An etcd member (Debian's etcd 3.4, data on /dev/shm, the settings of
-tests/etcd_support.py) and three `citc server` processes on loopback TCP: one on LMDB
-(the default), and two stateless ones on that etcd sharing one object directory
-(`--objects`, local unless $CITCFS_BENCH_OBJECTS names another store, such as
-``s3://...`` once that backend exists: then `cold_read_mb_per_s` is the S3 figure).
+tests/etcd_support.py), a SeaweedFS for objects (S3, as the tests start it), and three
+`citc server` processes on loopback TCP: one on LMDB (the default), and two stateless
+ones on that etcd sharing the S3 store (`--objects s3://...`; $CITCFS_BENCH_OBJECTS
+names another store instead, e.g. ``file:///shared/dir``).
 
     commit    one client, one small inline file per commit, unary   -> commit_p50/p99_ms
               (etcd, and the same on LMDB)                            -> lmdb_commit_p50/p99_ms
@@ -28,7 +28,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +37,7 @@ from common import log, result, scratch_dir
 TESTS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests")
 sys.path.insert(0, TESTS)
 from etcd_support import etcd_cluster  # noqa: E402 - etcd started as the tests start it
+from seaweed_support import running_seaweedfs  # noqa: E402 - and SeaweedFS
 from server_bench import _committer, _percentile, _run_together  # noqa: E402
 from server_support import ServerProcess, import_small_base  # noqa: E402
 
@@ -150,9 +151,12 @@ def bench_invalidation(watch_on: str, commit_on: str, rounds: int) -> list[float
 def run(quick: bool, runs: int = 3, smoke: bool = False) -> dict[str, dict[str, Any]]:
     size: Callable[[str], Any] = lambda name: _size(name, quick, smoke)  # noqa: E731
     out: dict[str, dict[str, Any]] = {}
-    with scratch_dir("citc-bench-dist-") as scratch, etcd_cluster(1) as cluster:
+    with scratch_dir("citc-bench-dist-") as scratch, etcd_cluster(1) as cluster, \
+            ExitStack() as stack:
         root = Path(scratch)
-        objects = os.environ.get(OBJECTS_ENV) or f"file://{root / 'objects'}"
+        objects = os.environ.get(OBJECTS_ENV) or ""
+        if not objects:
+            objects = stack.enter_context(running_seaweedfs(root / "seaweedfs")).new_store_url()
         with _servers(root, cluster.url + "/bench", objects) as servers:
             lmdb, a, b = servers["lmdb"].address, servers["a"].address, servers["b"].address
             for address in (lmdb, a):
@@ -184,7 +188,7 @@ def run(quick: bool, runs: int = 3, smoke: bool = False) -> dict[str, dict[str, 
             log("distributed: cold reads")
             out["cold_read_mb_per_s"] = result(bench_cold_read(a, b, size("read_chunks")),
                                                "MB/s", objects=objects.split("?")[0],
-                                               note=f"set ${OBJECTS_ENV} for a remote store")
+                                               note=f"S3 on SeaweedFS unless ${OBJECTS_ENV}")
             log("distributed: invalidation across servers")
             latencies = bench_invalidation(a, b, size("watch_rounds"))
             out["invalidation_p50_ms"] = result(statistics.median(latencies), "ms",
