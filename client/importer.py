@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from citcfs.local_tree import ImportStats, Progress, store_directory
 from citcfs.objects import KnownObject
-from citcfs.protos import citc_pb2 as pb
 
+from .results import ImportResult
 from .rpc import Client
 
 
@@ -24,7 +24,7 @@ def upload_directory(client: Client, directory: str,
 
 
 def import_directory(client: Client, base: str, directory: str, message: str = "",
-                     progress: Progress | None = None) -> tuple[pb.ImportBaseResponse, ImportStats]:
+                     progress: Progress | None = None) -> tuple[ImportResult, ImportStats]:
     """Make `directory` the next revision of `base`; return the server's answer and stats."""
     stats = upload_directory(client, directory, progress)
     return client.import_base(base, root=stats.root, message=message), stats

@@ -3,9 +3,10 @@
 `Client` wraps the generated stub: it turns citcfs values (`Entry`, paths as `str`)
 into messages and back through `citcfs.wire`, attaches the bearer token, verifies
 every object it reads against its id, and raises the citcfs error the server raised
-(`rpc_errors`). Workspace-level results are returned as their protobuf messages,
-which are typed (see ``citcfs/protos/citc_pb2.pyi``). Commits over long-lived
-streams are in `commit_streams`.
+(`rpc_errors`). Workspace-level results are returned as plain immutable values
+(`results`, built from the messages in `result_wire`), so callers never read a
+generated message; `commit` still answers with its message, which the mount's
+commit paths read. Commits over long-lived streams are in `commit_streams`.
 """
 
 from __future__ import annotations
@@ -23,7 +24,11 @@ from citcfs.objects import KnownObject, ObjectId, ObjectKind
 from citcfs.protos import citc_pb2 as pb
 from citcfs.protos import citc_pb2_grpc as pb_grpc
 
+from . import result_wire as rw
 from .commit_streams import CommitStream, PipelinedCommits, commit_request
+from .results import (BaseInfo, BaseRevision, CommitInfo, DiffEntry, DiffSide, GcReport,
+                      ImportResult, LabelInfo, ServerInfo, SubmitResult, SyncResult, VerifyReport,
+                      VersionInfo, WorkspaceInfo)
 from .rpc_errors import error_from_rpc
 
 T = TypeVar("T")
@@ -107,13 +112,13 @@ class Client:
     # --- server and bases ------------------------------------------------------------
 
     @_translate
-    def server_info(self, timeout: float | None = 30) -> pb.ServerInfoResponse:
-        return self.stub.ServerInfo(pb.ServerInfoRequest(), **self._kw(timeout))
+    def server_info(self, timeout: float | None = 30) -> ServerInfo:
+        return rw.server_info(self.stub.ServerInfo(pb.ServerInfoRequest(), **self._kw(timeout)))
 
     @_translate
     def import_base(self, base: str, *, entries: Iterable[tuple[str, Entry]] = (),
                     objects_: Iterable[tuple[ObjectKind, bytes]] = (), root: ObjectId | None = None,
-                    message: str = "", timeout: float | None = None) -> pb.ImportBaseResponse:
+                    message: str = "", timeout: float | None = None) -> ImportResult:
         """Stream an import: objects, then entries (server builds trees) or a root."""
         def requests() -> Iterator[pb.ImportBaseRequest]:
             yield pb.ImportBaseRequest(header=pb.ImportBaseHeader(base=base, message=message))
@@ -128,42 +133,43 @@ class Client:
                 yield request
             if root is not None:
                 yield pb.ImportBaseRequest(root=root)
-        return self.stub.ImportBase(requests(), **self._kw(timeout))
+        return rw.import_result(self.stub.ImportBase(requests(), **self._kw(timeout)))
 
     @_translate
-    def list_bases(self, timeout: float | None = 30) -> list[pb.Base]:
-        return list(self.stub.ListBases(pb.ListBasesRequest(), **self._kw(timeout)).bases)
+    def list_bases(self, timeout: float | None = 30) -> list[BaseInfo]:
+        response = self.stub.ListBases(pb.ListBasesRequest(), **self._kw(timeout))
+        return [rw.base_info(b) for b in response.bases]
 
     @_translate
-    def base_history(self, base: str, timeout: float | None = 30) -> list[pb.BaseRevision]:
-        return list(self.stub.BaseHistory(pb.BaseHistoryRequest(base=base),
-                                          **self._kw(timeout)).revisions)
+    def base_history(self, base: str, timeout: float | None = 30) -> list[BaseRevision]:
+        response = self.stub.BaseHistory(pb.BaseHistoryRequest(base=base), **self._kw(timeout))
+        return [rw.base_revision(rev) for rev in response.revisions]
 
     # --- workspaces ------------------------------------------------------------------
 
     @_translate
     def create_workspace(self, name: str, base: str, base_rev: int | None = None,
-                         timeout: float | None = 30) -> pb.Workspace:
+                         timeout: float | None = 30) -> WorkspaceInfo:
         request = pb.CreateWorkspaceRequest(name=name, base=base)
         if base_rev is not None:
             request.base_rev = base_rev
-        return self.stub.CreateWorkspace(request, **self._kw(timeout))
+        return rw.workspace_info(self.stub.CreateWorkspace(request, **self._kw(timeout)))
 
     @_translate
     def fork_workspace(self, source: str, name: str, version: int | None = None,
-                       label: str | None = None, timeout: float | None = 60) -> pb.Workspace:
+                       label: str | None = None, timeout: float | None = 60) -> WorkspaceInfo:
         request = _at(pb.ForkWorkspaceRequest(source=source, name=name), version, label)
-        return self.stub.ForkWorkspace(request, **self._kw(timeout))
+        return rw.workspace_info(self.stub.ForkWorkspace(request, **self._kw(timeout)))
 
     @_translate
-    def list_workspaces(self, timeout: float | None = 30) -> list[pb.Workspace]:
-        return list(self.stub.ListWorkspaces(pb.ListWorkspacesRequest(),
-                                             **self._kw(timeout)).workspaces)
+    def list_workspaces(self, timeout: float | None = 30) -> list[WorkspaceInfo]:
+        response = self.stub.ListWorkspaces(pb.ListWorkspacesRequest(), **self._kw(timeout))
+        return [rw.workspace_info(ws) for ws in response.workspaces]
 
     @_translate
-    def describe_workspace(self, name: str, timeout: float | None = 30) -> pb.Workspace:
-        return self.stub.DescribeWorkspace(pb.DescribeWorkspaceRequest(name=name),
-                                           **self._kw(timeout))
+    def describe_workspace(self, name: str, timeout: float | None = 30) -> WorkspaceInfo:
+        return rw.workspace_info(self.stub.DescribeWorkspace(
+            pb.DescribeWorkspaceRequest(name=name), **self._kw(timeout)))
 
     @_translate
     def delete_workspace(self, name: str, timeout: float | None = 30) -> None:
@@ -305,9 +311,10 @@ class Client:
 
     @_translate
     def versions(self, workspace: str, start: int = 0,
-                 timeout: float | None = 30) -> list[pb.VersionInfo]:
-        return list(self.stub.Versions(pb.VersionsRequest(workspace=workspace, start=start),
-                                       **self._kw(timeout)).versions)
+                 timeout: float | None = 30) -> list[VersionInfo]:
+        response = self.stub.Versions(pb.VersionsRequest(workspace=workspace, start=start),
+                                      **self._kw(timeout))
+        return [rw.version_info(v) for v in response.versions]
 
     @_translate
     def changes(self, workspace: str, since: int,
@@ -332,20 +339,21 @@ class Client:
 
     @_translate
     def label(self, workspace: str, label: str, version: int | None = None,
-              replace: bool = False, timeout: float | None = 30) -> pb.LabelInfo:
+              replace: bool = False, timeout: float | None = 30) -> LabelInfo:
         request = pb.LabelRequest(workspace=workspace, label=label, replace=replace)
         if version is not None:
             request.version = version
-        return self.stub.Label(request, **self._kw(timeout))
+        return rw.label_info(self.stub.Label(request, **self._kw(timeout)))
 
     @_translate
     def unlabel(self, workspace: str, label: str, timeout: float | None = 30) -> None:
         self.stub.Unlabel(pb.UnlabelRequest(workspace=workspace, label=label), **self._kw(timeout))
 
     @_translate
-    def labels(self, workspace: str, timeout: float | None = 30) -> list[pb.LabelInfo]:
-        return list(self.stub.ListLabels(pb.ListLabelsRequest(workspace=workspace),
-                                         **self._kw(timeout)).labels)
+    def labels(self, workspace: str, timeout: float | None = 30) -> list[LabelInfo]:
+        response = self.stub.ListLabels(pb.ListLabelsRequest(workspace=workspace),
+                                        **self._kw(timeout))
+        return [rw.label_info(label) for label in response.labels]
 
     @_translate
     def freeze(self, workspace: str, version: int | None = None, label: str | None = None,
@@ -354,54 +362,55 @@ class Client:
         return ObjectId(self.stub.Freeze(request, **self._kw(timeout)).tree)
 
     @_translate_stream
-    def diff(self, a: pb.Ref, b: pb.Ref, timeout: float | None = 600) -> Iterator[pb.DiffEntry]:
-        for response in self.stub.Diff(pb.DiffRequest(a=a, b=b), **self._kw(timeout)):
-            yield from response.entries
+    def diff(self, a: DiffSide, b: DiffSide,
+             timeout: float | None = 600) -> Iterator[DiffEntry]:
+        """The paths that differ from state `a` to state `b`, in path order."""
+        request = pb.DiffRequest(a=rw.diff_side(a), b=rw.diff_side(b))
+        for response in self.stub.Diff(request, **self._kw(timeout)):
+            for entry in response.entries:
+                yield rw.diff_entry(entry)
 
     @staticmethod
     def workspace_ref(workspace: str, version: int | None = None,
-                      label: str | None = None) -> pb.Ref:
-        return pb.Ref(workspace=_at(pb.WorkspaceRef(workspace=workspace), version, label))
+                      label: str | None = None) -> DiffSide:
+        return DiffSide(workspace=workspace, version=version, label=label or None)
 
     @staticmethod
-    def fork_ref(workspace: str) -> pb.Ref:
+    def fork_ref(workspace: str) -> DiffSide:
         """The state `workspace` was forked from (NotForked if it was not forked)."""
-        return pb.Ref(workspace=pb.WorkspaceRef(workspace=workspace, fork=True))
+        return DiffSide(workspace=workspace, fork=True)
 
     @staticmethod
-    def base_ref(base: str, rev: int | None = None) -> pb.Ref:
-        ref = pb.Ref(base=pb.BaseRef(base=base))
-        if rev is not None:
-            ref.base.rev = rev
-        return ref
+    def base_ref(base: str, rev: int | None = None) -> DiffSide:
+        return DiffSide(base=base, base_rev=rev)
 
     @_translate
     def sync(self, workspace: str, to_rev: int | None = None, refuse_conflicts: bool = False,
-             timeout: float | None = 120) -> pb.SyncResponse:
+             timeout: float | None = 120) -> SyncResult:
         request = pb.SyncRequest(workspace=workspace, refuse_conflicts=refuse_conflicts)
         if to_rev is not None:
             request.to_rev = to_rev
-        return self.stub.Sync(request, **self._kw(timeout))
+        return rw.sync_result(self.stub.Sync(request, **self._kw(timeout)))
 
     @_translate
     def submit(self, workspace: str, message: str = "",
-               timeout: float | None = 120) -> pb.SubmitResponse:
-        return self.stub.Submit(pb.SubmitRequest(workspace=workspace, message=message),
-                                **self._kw(timeout))
+               timeout: float | None = 120) -> SubmitResult:
+        return rw.submit_result(self.stub.Submit(
+            pb.SubmitRequest(workspace=workspace, message=message), **self._kw(timeout)))
 
     @_translate
     def restore(self, workspace: str, version: int | None = None, label: str | None = None,
-                timeout: float | None = 120) -> pb.CommitResponse:
-        return self.stub.Restore(_at(pb.RestoreRequest(workspace=workspace), version, label),
-                                 **self._kw(timeout))
+                timeout: float | None = 120) -> CommitInfo:
+        request = _at(pb.RestoreRequest(workspace=workspace), version, label)
+        return rw.commit_info(self.stub.Restore(request, **self._kw(timeout)))
 
     @_translate
     def revert(self, workspace: str, targets: Sequence[str], version: int | None = None,
-               label: str | None = None, timeout: float | None = 120) -> pb.CommitResponse:
+               label: str | None = None, timeout: float | None = 120) -> CommitInfo:
         request = _at(pb.RevertRequest(workspace=workspace,
                                        paths=[wire.path_to_wire(p) for p in targets]),
                       version, label)
-        return self.stub.Revert(request, **self._kw(timeout))
+        return rw.commit_info(self.stub.Revert(request, **self._kw(timeout)))
 
     @_translate
     def set_retention(self, workspace: str, keep: int, timeout: float | None = 30) -> None:
@@ -432,12 +441,12 @@ class Client:
         return tuple(paths.from_bytes(p) for p in response.paths)
 
     @_translate
-    def gc(self, dry_run: bool = False, timeout: float | None = 3600) -> pb.GCResponse:
-        return self.stub.GC(pb.GCRequest(dry_run=dry_run), **self._kw(timeout))
+    def gc(self, dry_run: bool = False, timeout: float | None = 3600) -> GcReport:
+        return rw.gc_report(self.stub.GC(pb.GCRequest(dry_run=dry_run), **self._kw(timeout)))
 
     @_translate
     def verify(self, rebuild: bool = False, skip_objects: bool = False,
-               timeout: float | None = 3600) -> pb.VerifyResponse:
+               timeout: float | None = 3600) -> VerifyReport:
         """Check the server's log and objects (and rebuild its indexes if asked)."""
-        return self.stub.Verify(pb.VerifyRequest(rebuild=rebuild, skip_objects=skip_objects),
-                                **self._kw(timeout))
+        request = pb.VerifyRequest(rebuild=rebuild, skip_objects=skip_objects)
+        return rw.verify_report(self.stub.Verify(request, **self._kw(timeout)))

@@ -20,8 +20,8 @@ ALLOWED: dict[str, frozenset[str]] = {
     "citcfs.server": frozenset({"citcfs", "citcfs.protos", "citcfs.wire", "citcfs.storage",
                                 "citcfs.server"}),
     "citcfs.client": frozenset({"citcfs", "citcfs.protos", "citcfs.wire", "citcfs.client"}),
-    "citcfs.cmd": frozenset({"citcfs", "citcfs.protos", "citcfs.wire", "citcfs.client",
-                             "citcfs.server", "citcfs.cmd"}),
+    "citcfs.cmd": frozenset({"citcfs", "citcfs.wire", "citcfs.client", "citcfs.server",
+                             "citcfs.cmd"}),
 }
 """Each layer (an installed package) and the layers its modules may import."""
 TRANSPORT_FREE = frozenset({"citcfs", "citcfs.storage"})
@@ -102,3 +102,22 @@ def test_the_checker_sees_relative_and_guarded_imports() -> None:
     assert found == ["typing.TYPE_CHECKING", "citcfs.client.wire", "citcfs.client.x.y", "os",
                      "citcfs.server.app"]
     assert layer_of("citcfs.wire.status") == "citcfs.wire" and layer_of("grpc") is None
+
+
+def test_the_cli_reads_plain_values_not_messages() -> None:
+    """`citc` reads what `Client` returns as `citcfs.client.results` values: no module of
+    the CLI imports the generated messages, not even for its type hints."""
+    wrong = []
+    cli = [path for package, path in modules() if package == "citcfs.cmd"]
+    for path in cli:
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                names = [f"{node.module}.{alias.name}" for alias in node.names]
+            else:
+                continue
+            wrong += [f"{path.relative_to(ROOT)} imports {name}" for name in names
+                      if layer_of(name) == "citcfs.protos"]
+    assert len(cli) > 10
+    assert not wrong, "\n".join(wrong)

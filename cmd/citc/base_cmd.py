@@ -7,7 +7,7 @@ import os
 import click
 
 from citcfs.client.importer import import_directory
-from citcfs.protos import citc_pb2 as pb
+from citcfs.client.results import ImportResult
 
 from . import context, output
 
@@ -32,7 +32,7 @@ def tree_size(directory: str) -> int:
 
 
 def import_tree(name: str, directory: str, message: str,
-                to_stderr: bool = False) -> pb.ImportBaseResponse:
+                to_stderr: bool = False) -> ImportResult:
     """Upload `directory` as the next revision of base `name`, with a progress bar."""
     if not os.path.isdir(directory):
         raise click.BadParameter(f"{directory!r} is not a directory", param_hint="DIR")

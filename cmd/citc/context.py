@@ -12,10 +12,10 @@ from typing import Any
 import click
 
 from citcfs import errors
+from citcfs.client.results import DiffSide, WorkspaceInfo
 from citcfs.client.rpc import Client
 from citcfs.entries import Entry
 from citcfs.objects import ObjectId
-from citcfs.protos import citc_pb2 as pb
 
 from . import local_server, refs, trees
 
@@ -238,29 +238,29 @@ def require_version(ref: refs.StateRef, what: str) -> refs.StateRef:
 def fork_point(client_: Client, workspace: str) -> ObjectId:
     """The root tree `workspace` was forked from; NotForked if it was not forked."""
     ws = client_.describe_workspace(workspace)
-    if not ws.HasField("fork"):
+    if ws.fork is None:
         raise errors.NotForked(f"{workspace}@fork: workspace {workspace!r} was not forked, "
                                f"so it has no fork point")
-    return ObjectId(ws.fork.tree)
+    return ws.fork.tree
 
 
-def forked_from(ws: pb.Workspace) -> str | None:
+def forked_from(ws: WorkspaceInfo) -> str | None:
     """'SRC@V', the state a forked workspace started as; None if it was not forked."""
-    return f"{ws.fork.source}@{ws.fork.source_version}" if ws.HasField("fork") else None
+    return f"{ws.fork.source}@{ws.fork.source_version}" if ws.fork is not None else None
 
 
-def default_from(ws: pb.Workspace) -> str:
+def default_from(ws: WorkspaceInfo) -> str:
     """What status and diff compare a workspace with when not told: its fork point
     while it still sits on the base revision it was forked over (so a fork shows its
     own changes, not its source's), else the base revision it sits on. After a sync
     the fork point is no longer a state on the same base, and a diff from it would
     show the base's changes too; WS@fork still names it."""
-    if ws.HasField("fork") and ws.fork.base_rev == ws.base_rev:
+    if ws.fork is not None and ws.fork.base_rev == ws.base_rev:
         return "fork"
     return "base"
 
 
-def diff_side(client_: Client, ref: refs.StateRef) -> tuple[pb.Ref, str]:
+def diff_side(client_: Client, ref: refs.StateRef) -> tuple[DiffSide, str]:
     """`ref` as a side of the server's Diff, and how to print it."""
     if ref.is_version:
         shown = str(ref) if ref.kind != "head" else f"{ref.workspace}@head"
@@ -282,7 +282,7 @@ def root_of(client_: Client, ref: refs.StateRef) -> tuple[ObjectId, str]:
     rev = ws.base_rev if ref.base_rev is None else ref.base_rev
     for revision in client_.base_history(ws.base):
         if revision.rev == rev:
-            return ObjectId(revision.root), f"{ws.base}@{rev}"
+            return revision.root, f"{ws.base}@{rev}"
     raise errors.BaseNotFound(f"base {ws.base!r} has no revision {rev}")
 
 

@@ -9,39 +9,27 @@ from typing import Any
 
 import click
 
-from citcfs import wire
+from citcfs.client.results import UNKNOWN, DiffSide
 from citcfs.client.rpc import Client
 from citcfs.entries import Entry, EntryKind
-from citcfs.protos import citc_pb2 as pb
 
 from . import barrier, context, output, quoting, refs, trees
 from .redirect_cmd import note, note_json, outside
 from .patch import Change, file_diffs, inexpressible, name_status, stat_lines
 
-CHANGE_NAMES = {pb.CHANGE_ADDED: "added", pb.CHANGE_MODIFIED: "modified",
-                pb.CHANGE_DELETED: "deleted", pb.CHANGE_TYPE_CHANGED: "type_changed",
-                pb.CHANGE_RENAMED: "renamed"}
 KIND_NAMES = {EntryKind.FILE: "file", EntryKind.DIR: "dir", EntryKind.SYMLINK: "symlink",
               EntryKind.FIFO: "fifo", EntryKind.SOCKET: "socket", EntryKind.CHARDEV: "chardev",
               EntryKind.BLOCKDEV: "blockdev"}
 
 
-def _side(msg: pb.DiffEntry, field: str) -> Entry | None:
-    if not msg.HasField(field):
-        return None
-    entry = wire.entry_from_wire(getattr(msg, field))
-    return None if entry.kind == EntryKind.WHITEOUT else entry
-
-
-def changes(client: Client, a: pb.Ref, b: pb.Ref) -> Iterator[Change]:
-    """The server's diff from `a` to `b` as Changes, the root's own entry left out."""
-    for msg in client.diff(a, b):
-        path = output.wire_path(msg.path)
-        if not path:
+def changes(client: Client, a: DiffSide, b: DiffSide) -> Iterator[Change]:
+    """The server's diff from `a` to `b` as Changes, the root's own entry left out (a
+    change this client does not know shows as modified)."""
+    for found in client.diff(a, b):
+        if not found.path:
             continue
-        yield Change(path, CHANGE_NAMES.get(msg.change, "modified"), _side(msg, "old"),
-                     _side(msg, "new"),
-                     output.wire_path(msg.old_path) if msg.HasField("old_path") else None)
+        change = "modified" if found.change == UNKNOWN else found.change
+        yield Change(found.path, change, found.old, found.new, found.old_path)
 
 
 def change_json(change: Change) -> dict[str, Any]:
@@ -96,13 +84,13 @@ def status(workspace: str | None, as_json: bool) -> None:
         doc = {"workspace": name, "base": ws.base, "base_rev": ws.base_rev,
                "version": ws.version, "from": since_name,
                "mounts": [m.to_json() for m in mounts]}
-        if ws.HasField("fork"):
+        if ws.fork is not None:
             doc["fork"] = output.fork_json(ws.fork)
         output.emit_json(doc | {"changes": [change_json(c) for c in found]}
                          | note_json(local_only))
         return
     since_fork = f"changes since its fork from {context.forked_from(ws)}, " \
-        if since.workspace.fork else ""
+        if since.fork else ""
     click.echo(output.style(f"workspace {name} at version {ws.version}, {since_fork}over "
                             f"{ws.base}@{ws.base_rev}", dim=True), err=True)
     for mount in mounts:

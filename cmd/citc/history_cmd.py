@@ -7,7 +7,7 @@ import os
 import click
 
 from citcfs import errors
-from citcfs.protos import citc_pb2 as pb
+from citcfs.client.results import WorkspaceInfo
 
 from . import barrier, context, output, refs
 
@@ -119,9 +119,9 @@ def log(workspace: str | None, limit: int | None, as_json: bool) -> None:
                   for v in versions])
 
 
-def _fork_start(ws: pb.Workspace) -> tuple[int, str | None]:
+def _fork_start(ws: WorkspaceInfo) -> tuple[int, str | None]:
     """(first version to list, 'SRC@V' or None): a fork's log starts at its fork point."""
-    if not ws.HasField("fork"):
+    if ws.fork is None:
         return 0, None
     return ws.fork.version, context.forked_from(ws)
 
@@ -238,7 +238,7 @@ def sync(workspace: str | None, to_rev: int | None, refuse_conflicts: bool,
     except errors.Conflict as exc:
         _print_conflicts(exc.paths, as_json, name)
         raise
-    conflicts = [output.wire_path(p) for p in result.conflicts]
+    conflicts = list(result.conflicts)
     if as_json:
         output.emit_json({"workspace": name, "version": result.version,
                           "base_rev": result.base_rev, "conflicts": conflicts})

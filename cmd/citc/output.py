@@ -19,8 +19,7 @@ from typing import Any
 
 import click
 
-from citcfs import paths
-from citcfs.protos import citc_pb2 as pb
+from citcfs.client.results import UNKNOWN, BaseRevision, ForkPoint, LabelInfo, WorkspaceInfo
 
 JSON_OPTION_HELP = ("Print JSON (a stable shape, for tools) instead of text. A path that "
                     "is not UTF-8 also comes as <key>_b64, its exact bytes in base64.")
@@ -91,42 +90,38 @@ def parse_size(text: str) -> int:
 
 
 # --- JSON shapes ------------------------------------------------------------------------
-# One function per message, so every command shows a thing the same way.
+# One function per kind of value, so every command shows a thing the same way.
 
 
-def base_revision_json(rev: pb.BaseRevision) -> dict[str, Any]:
+def base_revision_json(rev: BaseRevision) -> dict[str, Any]:
     return {"base": rev.base, "rev": rev.rev, "root": rev.root.hex(),
             "time": iso(rev.time_ns), "time_ns": rev.time_ns, "message": rev.message}
 
 
-ACCESS_NAMES = {pb.ACCESS_NONE: "none", pb.ACCESS_READ: "read", pb.ACCESS_WRITE: "write",
-                pb.ACCESS_OWNER: "owner"}
-
-
-def workspace_json(ws: pb.Workspace) -> dict[str, Any]:
+def workspace_json(ws: WorkspaceInfo) -> dict[str, Any]:
     return {"id": ws.id, "name": ws.name, "owner": ws.owner, "base": ws.base,
             "base_rev": ws.base_rev, "root": ws.root.hex(), "version": ws.version,
             "created": iso(ws.created_ns), "created_ns": ws.created_ns,
             "updated": iso(ws.updated_ns), "updated_ns": ws.updated_ns,
-            "access": ACCESS_NAMES.get(ws.access, "unknown"),
-            "grants": [{"user": g.user, "access": ACCESS_NAMES.get(g.access, "unknown")}
-                       for g in ws.grants],
-            "fork": fork_json(ws.fork) if ws.HasField("fork") else None}
+            "access": ws.access,
+            "grants": [{"user": g.user, "access": g.access} for g in ws.grants],
+            "fork": fork_json(ws.fork) if ws.fork is not None else None}
 
 
-def fork_json(fork: pb.ForkPoint) -> dict[str, Any]:
+def fork_json(fork: ForkPoint) -> dict[str, Any]:
     """Where a forked workspace started (see `citc help refs`, WS@fork)."""
     return {"source": fork.source, "source_version": fork.source_version,
             "tree": fork.tree.hex(), "base_rev": fork.base_rev, "version": fork.version}
 
 
-def label_json(label: pb.LabelInfo) -> dict[str, Any]:
+def label_json(label: LabelInfo) -> dict[str, Any]:
     return {"label": label.label, "version": label.version, "time": iso(label.time_ns),
             "time_ns": label.time_ns}
 
 
-def wire_path(raw: bytes) -> str:
-    return paths.from_bytes(raw)
+def access_text(access: str) -> str:
+    """An access name for `ws show`: '?' for one this client does not know."""
+    return "?" if access == UNKNOWN else access
 
 
 # --- progress ---------------------------------------------------------------------------

@@ -7,7 +7,7 @@ import sys
 import click
 
 from citcfs import errors
-from citcfs.protos import citc_pb2 as pb
+from citcfs.client.results import WorkspaceInfo
 
 from . import barrier, context, output
 
@@ -17,7 +17,7 @@ def ws() -> None:
     """Workspaces: your changes over a base, with every version kept."""
 
 
-def print_workspace_line(verb: str, workspace: pb.Workspace) -> None:
+def print_workspace_line(verb: str, workspace: WorkspaceInfo) -> None:
     click.echo(f"{verb} workspace {output.style(workspace.name, bold=True)} over "
                f"{workspace.base}@{workspace.base_rev} (version {workspace.version})")
 
@@ -109,13 +109,13 @@ def show(name: str | None, as_json: bool) -> None:
             ("base", f"{workspace.base}@{workspace.base_rev}"),
             ("forked", f"from {workspace.fork.source}@{workspace.fork.source_version} over "
                        f"{workspace.base}@{workspace.fork.base_rev}"
-             if workspace.HasField("fork") else "-"),
+             if workspace.fork is not None else "-"),
             ("version", workspace.version), ("created", output.when(workspace.created_ns)),
             ("updated", output.when(workspace.updated_ns)),
             ("root", workspace.root.hex()),
             ("snapshots", ", ".join(f"{x.label}={x.version}" for x in labels) or "-"),
-            ("access", output.ACCESS_NAMES.get(workspace.access, "?"))]
-    rows += [("granted", f"{g.user} ({output.ACCESS_NAMES.get(g.access, '?')})")
+            ("access", output.access_text(workspace.access))]
+    rows += [("granted", f"{g.user} ({output.access_text(g.access)})")
              for g in workspace.grants]
     for key, value in rows:
         click.echo(f"{output.style((key + ':').ljust(11), bold=True)} {value}")
