@@ -77,6 +77,7 @@ from .metadata import HeadMetadata
 from .metrics import MountMetrics
 from . import permissions
 from .fuse_lib import FuseOSError, Operations, current_fuse, fuse_get_context
+from .dir_times import DirTimes
 from .dircache import enable_readdir_cache, paths_below, refuse_readdir_cache
 from . import redirect
 from .redirect import Redirector, is_local_fh, redirections_dir
@@ -96,9 +97,6 @@ STATS_VIEW = -3
 """`.citc/stats`: the mount's metrics as JSON (`client.metrics`), generated likewise."""
 GENERATED = {STATUS_FILE: STATUS_VIEW, STATS_FILE: STATS_VIEW}
 UNMOUNT_DRAIN_S = 30.0
-DIR_TIMES_GRAIN_NS = 1_000_000
-"""A directory's mtime and ctime move at most once a millisecond (ext4 and tmpfs
-stamp from a clock of 1-10 ms ticks)."""
 UTIME_NOW = (1 << 30) - 1
 UTIME_OMIT = (1 << 30) - 2
 XATTR_CREATE = 1
@@ -231,8 +229,6 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         self._next_handle = 1
         self.chunks = ChunkReader(remote, cache, self._call, self.metrics)
         self.conflicts = 0
-        # Directories whose times moved since the last batch was cut: their changes.
-        self._dirty_dirs: dict[str, dict[str, int]] = {}
         self.server = server
         self.sync_writes = sync_writes
         self._fuse_ptr = 0
@@ -246,7 +242,8 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         self._flusher = Flusher(remote, workspace, journal, cache, on_applied=self._applied,
                                 bound_bytes=journal_bytes, full_wait_s=journal_full_wait_s,
                                 metrics=self.metrics)
-        self._flusher.before_batch = self._journal_dir_times
+        self.dir_times = DirTimes(self.meta, self._flusher, self._head_entry)
+        self._flusher.before_batch = self.dir_times.journal_pending
         self._flusher.start()
         self.redirects = Redirector(redirections_dir(cache.directory, server, workspace),
                                     lambda path: self._inode(None, path))
@@ -844,7 +841,7 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         uid, gid, mode = self._new_owner(target, mode & 0o7777, is_dir=True)
         entry = Entry.directory(mode=mode, uid=uid, gid=gid, mtime_ns=time.time_ns())
         self._journal(MakeDir(target, entry), [(target, entry)])
-        self._touch_dirs([paths.split(target)[0]])
+        self.dir_times.touch([paths.split(target)[0]])
         return 0
 
     def symlink(self, path: str, target: str) -> int:
@@ -856,7 +853,7 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         uid, gid, _ = self._new_owner(where, 0o777)
         entry = Entry.symlink(target, uid=uid, gid=gid, mtime_ns=time.time_ns())
         self._journal(Symlink(where, entry), [(where, entry)])
-        self._touch_dirs([paths.split(where)[0]])
+        self.dir_times.touch([paths.split(where)[0]])
         return 0
 
     def unlink(self, path: str) -> int:
@@ -873,14 +870,14 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
                     open_file.unlinked = not self._rehome(open_file)
             if local_only:
                 self._remember(target, None)
-                self._touch_dirs([paths.split(target)[0]])
+                self.dir_times.touch([paths.split(target)[0]])
                 return 0
         removed = self._lookup(View(None, target))
         if removed.is_dir:
             raise _fail(errno.EISDIR)
         self._journal(Remove(target, must_be_dir=False), [(target, None)])
         self._unlinked_name(target, removed)
-        self._touch_dirs([paths.split(target)[0]])
+        self.dir_times.touch([paths.split(target)[0]])
         return 0
 
     def rmdir(self, path: str) -> int:
@@ -897,7 +894,7 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
             raise _fail(errno.ENOTEMPTY)
         self._journal(Remove(target, must_be_dir=True), [(target, None)])
         self.meta.removed_dir(target)
-        self._touch_dirs([paths.split(target)[0]])
+        self.dir_times.touch([paths.split(target)[0]])
         return 0
 
     def _open_below(self, directory: str) -> bool:
@@ -960,7 +957,7 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
             # What lies below a moved directory is not tracked path by path: the
             # rename is a barrier, and the caches below both names start afresh.
             # Directory times gathered so far go first, under their old names.
-            self._journal_dir_times()
+            self.dir_times.journal_pending()
             self._flusher.wait_for(self._journal(op, []))
         else:
             self._journal(op, [(src, None), (dst, moved_entry)])
@@ -972,7 +969,7 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         # A rename changes the moved inode (its ctime) and both directories.
         moved_now = moved_entry.replace(ctime_ns=now, atime_ns=moved_entry.st_atime_ns)
         self._journal(SetAttr(dst, ctime_ns=now), [(dst, moved_now.compact_times())])
-        self._touch_dirs([paths.split(src)[0], paths.split(dst)[0]])
+        self.dir_times.touch([paths.split(src)[0], paths.split(dst)[0]])
         with self._lock:
             moved = self._open.pop(src, None)
             replaced = self._open.pop(dst, None)
@@ -1016,53 +1013,6 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
             changes.setdefault("atime_ns", current.st_atime_ns)  # else it follows mtime
         self._journal(SetAttr(target, **changes),
                       [(target, current.replace(**changes).compact_times())])
-
-    def _touch_dirs(self, directories: Sequence[str], *, journal: bool = True) -> None:
-        """Names were added to, removed from or renamed in `directories`: their
-        mtime and ctime move to now, as POSIX asks. The mount shows it at once; the
-        journal gets one change of a directory's times per batch (`_journal_dir_times`,
-        called as the flusher cuts a batch), not one per name, so an `rm -rf` or a
-        `tar` costs one journal record per file. A crash of the mount before the
-        batch is cut loses at most those times, never the change of the name.
-        `journal=False`: the view only (as when a file is created but not yet
-        journaled). Directory times have a grain of `DIR_TIMES_GRAIN_NS`, as ext4
-        and tmpfs stamp from a clock that ticks every few milliseconds: a directory
-        touched less than that ago keeps its times, so a burst of names in one
-        directory does not build a new entry for each."""
-        now = time.time_ns()
-        for directory in dict.fromkeys(directories):
-            try:
-                current = self._head_entry(directory)
-            except FuseOSError:
-                continue  # removed meanwhile
-            if not current.is_dir:
-                continue
-            if current.ctime_ns is None and 0 <= now - current.mtime_ns < DIR_TIMES_GRAIN_NS:
-                with self._lock:
-                    dirty = self._dirty_dirs.get(directory)
-                    if not journal or (dirty is not None and dirty["mtime_ns"] == current.mtime_ns):
-                        continue  # touched within the grain, and these times journaled
-            changes = {"mtime_ns": now, "ctime_ns": now, "atime_ns": current.st_atime_ns}
-            touched = current.replace(**changes).compact_times()
-            with self._lock:
-                # Pending until the batch that carries it: the state the view shows.
-                self.meta.pend(self._flusher.last_seq, [(directory, touched)])
-                if journal:
-                    self._dirty_dirs[directory] = changes
-
-    def _journal_dir_times(self) -> None:
-        """Journal the latest times of each directory touched since the last batch."""
-        with self._lock:
-            dirty, self._dirty_dirs = self._dirty_dirs, {}
-            for directory, changes in dirty.items():
-                known, state = self.meta.peek(directory)
-                if known and (state is None or not state.is_dir):
-                    continue  # removed or replaced since: its times went with it
-                seq = self._flusher.append(SetAttr(directory, mtime_ns=changes["mtime_ns"],
-                                                   atime_ns=changes["atime_ns"],
-                                                   ctime_ns=changes["ctime_ns"]))
-                if state is not None:
-                    self.meta.pend(seq, [(directory, state)])
 
     def chmod(self, path: str | None, mode: int) -> int:
         if local := self.redirects.find(path):
@@ -1150,7 +1100,7 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
                 open_file.link, open_file.nlink, open_file.ctime_ns = link_id, state.nlink, now
                 if open_file.entry is not None:
                     open_file.entry = open_file.entry.replace(link=link_id, nlink=state.nlink)
-        self._touch_dirs([paths.split(dst)[0]])
+        self.dir_times.touch([paths.split(dst)[0]])
         return 0
 
     def mknod(self, path: str, mode: int, dev: int) -> int:
@@ -1171,7 +1121,7 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         entry = Entry.special(kind, mode=perm, uid=uid, gid=gid, mtime_ns=time.time_ns(),
                               rdev=dev if kind in (EntryKind.CHARDEV, EntryKind.BLOCKDEV) else 0)
         self._journal(MakeNode(target, entry), [(target, entry)])
-        self._touch_dirs([paths.split(target)[0]])
+        self.dir_times.touch([paths.split(target)[0]])
         return 0
 
     # --- FUSE: extended attributes ----------------------------------------------------
@@ -1297,7 +1247,7 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         open_file = self._open_file(target, None, mode, (uid, gid))
         with open_file.lock:
             self._truncate_scratch(open_file, 0)
-        self._touch_dirs([parent], journal=False)
+        self.dir_times.touch([parent], journal=False)
         return self._new_handle(Handle(View(None, target), open_file.attrs(), open_file))
 
     def open(self, path: str, flags: int) -> int:
@@ -1475,7 +1425,7 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
             created = open_file.entry is None
             self._journal(WriteFile(path, entry, new=created), [(path, entry)], new_objects)
             if created and path:
-                self._touch_dirs([paths.split(path)[0]])
+                self.dir_times.touch([paths.split(path)[0]])
             open_file.entry = entry
             open_file.dirty = False
             open_file.dirty_chunks.clear()
