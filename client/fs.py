@@ -59,8 +59,7 @@ from typing import Any
 import json
 
 from citcfs import paths
-from citcfs.entries import (XATTR_NAME_MAX, XATTR_NAMESPACES, XATTR_VALUE_MAX, XATTRS_TOTAL_MAX,
-                            Entry, EntryKind, kind_of_mode, with_xattr)
+from citcfs.entries import Entry, EntryKind, kind_of_mode
 from citcfs.errors import (CitcError, HistoryTruncated, InvalidArgument, NotADirectory,
                            PathNotFound)
 from citcfs.objects import CHUNK_SIZE, INLINE_MAX, KnownObject, ObjectId, ObjectKind, object_id
@@ -79,7 +78,7 @@ from . import permissions
 from .fuse_lib import FuseOSError, Operations, current_fuse, fuse_get_context
 from .dir_times import DirTimes
 from .dircache import enable_readdir_cache, paths_below, refuse_readdir_cache
-from . import redirect
+from . import redirect, xattrs
 from .redirect import Redirector, is_local_fh, redirections_dir
 from .remote import Remote
 from .scratch import Scratch
@@ -99,22 +98,11 @@ GENERATED = {STATUS_FILE: STATUS_VIEW, STATS_FILE: STATS_VIEW}
 UNMOUNT_DRAIN_S = 30.0
 UTIME_NOW = (1 << 30) - 1
 UTIME_OMIT = (1 << 30) - 2
-XATTR_CREATE = 1
 _SETID = stat.S_ISUID | stat.S_ISGID
-XATTR_REPLACE = 2
 
 
 def _fail(code: int) -> FuseOSError:
     return FuseOSError(code)
-
-
-def _check_xattr_name(name: bytes) -> None:
-    """The errno Linux gives for a name setxattr cannot take: ERANGE for a long one,
-    ENOTSUP outside the user., trusted. and security. namespaces."""
-    if not name or len(name) > XATTR_NAME_MAX:
-        raise _fail(errno.ERANGE)
-    if not any(name.startswith(ns.encode()) and len(name) > len(ns) for ns in XATTR_NAMESPACES):
-        raise _fail(errno.ENOTSUP)
 
 
 @dataclass(frozen=True, slots=True)
@@ -1157,52 +1145,25 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         # Asked before every write: an open file answers without the path being
         # parsed again (kernel paths are canonical, and name the open file's key).
         open_file = self._open.get(path[1:])
-        xattrs = open_file.xattrs if open_file is not None else self._xattrs(path)
-        if not xattrs:
-            return None
-        raw = paths.to_bytes(name)
-        for key, value in xattrs:
-            if key == raw:
-                return value
-        return None
+        return xattrs.value_of(open_file.xattrs if open_file is not None
+                               else self._xattrs(path), name)
 
     def listxattr(self, path: str) -> list[str]:
         if local := self.redirects.find(path):
             return local[0].listxattr(local[1])
-        return [paths.from_bytes(key) for key, _ in self._xattrs(path)]
+        return xattrs.names(self._xattrs(path))
 
     def setxattr(self, path: str, name: str, value: bytes, options: int,
                  position: int = 0) -> int:
         if local := self.redirects.find(path):
             return local[0].setxattr(local[1], name, value, options)
-        raw = paths.to_bytes(name)
-        _check_xattr_name(raw)
-        if len(value) > XATTR_VALUE_MAX:
-            raise _fail(errno.E2BIG)
-
-        def change(current: Entry) -> dict[str, Any]:
-            exists = current.xattr(raw) is not None
-            if options & XATTR_CREATE and exists:
-                raise _fail(errno.EEXIST)
-            if options & XATTR_REPLACE and not exists:
-                raise _fail(errno.ENODATA)
-            xattrs = with_xattr(current.xattrs, raw, bytes(value))
-            if sum(len(k) + len(v) for k, v in xattrs) > XATTRS_TOTAL_MAX:
-                raise _fail(errno.ENOSPC)  # as ext4 answers when they do not fit
-            return {"xattrs": xattrs}
-        self._set_attr(path, change)
+        self._set_attr(path, xattrs.set_change(name, value, options))
         return 0
 
     def removexattr(self, path: str, name: str) -> int:
         if local := self.redirects.find(path):
             return local[0].removexattr(local[1], name)
-        raw = paths.to_bytes(name)
-
-        def change(current: Entry) -> dict[str, Any]:
-            if current.xattr(raw) is None:
-                raise _fail(errno.ENODATA)
-            return {"xattrs": with_xattr(current.xattrs, raw, None)}
-        self._set_attr(path, change)
+        self._set_attr(path, xattrs.remove_change(name))
         return 0
 
     # --- FUSE: files ------------------------------------------------------------------
