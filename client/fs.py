@@ -70,7 +70,8 @@ from .errno_map import to_errno
 from .flusher import Flusher
 from .journal import (Journal, JournalOp, Link, MakeDir, MakeNode, Remove, Rename, SetAttr,
                       Symlink, WriteFile)
-from .links import KernelNotifier, LinkNames, expand_records, inode_key, new_link_id
+from .inodes import InodeNumbers
+from .links import KernelNotifier, LinkNames, expand_records, new_link_id
 from .invalidation import Watcher
 from .metadata import HeadMetadata
 from .metrics import MountMetrics
@@ -210,8 +211,7 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         self._labels: dict[str, int] = {}
         self._version_times: dict[int, int] = {}
         self._mounted_ns = time.time_ns()
-        self._inodes: dict[tuple[int | None, str], int] = {}
-        self._next_inode = 2
+        self.inodes = InodeNumbers(self._lock)
         self._open: dict[str, OpenFile] = {}
         self._handles: dict[int, Handle] = {}
         self._next_handle = 1
@@ -234,7 +234,7 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         self._flusher.before_batch = self.dir_times.journal_pending
         self._flusher.start()
         self.redirects = Redirector(redirections_dir(cache.directory, server, workspace),
-                                    lambda path: self._inode(None, path))
+                                    lambda path: self.inodes.number(None, path))
         self.redirects.update(remote.redirections(workspace))
         self.links = LinkNames()
         self._notifier = KernelNotifier(self._invalidate_kernel)
@@ -315,32 +315,6 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         with self._lock:
             self._labels = dict(labels)
             return self._labels.get(label)
-
-    def _inode(self, version: int | None, path: str) -> int:
-        key = (version, path)
-        with self._lock:
-            ino = self._inodes.get(key)
-            if ino is None:
-                if key == (None, paths.ROOT):
-                    ino = 1
-                else:
-                    ino = self._next_inode
-                    self._next_inode += 1
-                self._inodes[key] = ino
-            return ino
-
-    def _link_inode(self, version: int | None, path: str, link: bytes) -> int:
-        """The inode number of every name of a linked file: the number its first
-        name already had, if the mount had numbered it (the kernel keeps the number an
-        inode was first shown with), else a new one."""
-        key = (version, inode_key(link))
-        with self._lock:
-            ino = self._inodes.get(key)
-            if ino is None:
-                ino = self._inodes.get((version, path))
-                if ino is not None:
-                    self._inodes[key] = ino
-        return ino if ino is not None else self._inode(version, inode_key(link))
 
     # --- talking to the server ----------------------------------------------------------
 
@@ -575,9 +549,9 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         if readonly:
             mode &= ~0o222
         if entry.link is None:
-            ino = self._inode(view.version, view.path)
+            ino = self.inodes.number(view.version, view.path)
         else:  # one inode number for every name of a linked file
-            ino = self._link_inode(view.version, view.path, entry.link)
+            ino = self.inodes.of_link(view.version, view.path, entry.link)
             if view.version is None:
                 self.links.note(view.path, entry)
         return {
@@ -621,9 +595,7 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         """Drop the kernel's cache of every path it may hold below `changed`."""
         if self._fuse_ptr and changed:
             from .fuse_lib import invalidate_path
-            with self._lock:
-                known = [path for version, path in self._inodes if version is None]
-            for path in paths_below(known, set(changed)):
+            for path in paths_below(self.inodes.head_paths(), set(changed)):
                 invalidate_path(self._fuse_ptr, b"/" + paths.to_bytes(path))
 
     def _workspace_gone(self, reason: str) -> None:
@@ -751,25 +723,26 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         # With use_ino the kernel takes d_ino from here, and hides entries whose d_ino is 0.
         version = view.version if view.version is not None and view.version >= 0 else None
         history_root = view.version == -1
+        here = self.inodes.number(view.version, view.path)
         result: list[tuple[str, dict[str, int], int]] = [
-            (".", {"st_mode": stat.S_IFDIR, "st_ino": self._inode(view.version, view.path)}, 0),
+            (".", {"st_mode": stat.S_IFDIR, "st_ino": here}, 0),
             ("..", {"st_mode": stat.S_IFDIR, "st_ino": 1}, 0)]
         for name, entry in sorted(items.items()):
             child = paths.join(view.path, name)
             if view.path == HISTORY_DIR + "/versions":
-                ino = self._inode(int(name), paths.ROOT)
+                ino = self.inodes.number(int(name), paths.ROOT)
             elif view.path == HISTORY_DIR + "/snapshots":
-                ino = self._inode(self._labels.get(name, -1), paths.ROOT)
+                ino = self.inodes.number(self._labels.get(name, -1), paths.ROOT)
             elif child in GENERATED:
-                ino = self._inode(GENERATED[child], child)
+                ino = self.inodes.number(GENERATED[child], child)
             elif history_root or (version is None and child == HISTORY_DIR):
-                ino = self._inode(-1, child)
+                ino = self.inodes.number(-1, child)
             elif entry.link is not None:
-                ino = self._link_inode(version, child, entry.link)
+                ino = self.inodes.of_link(version, child, entry.link)
                 if version is None:
                     self.links.note(child, entry)
             else:
-                ino = self._inode(version, child)
+                ino = self.inodes.number(version, child)
             result.append((name, {"st_mode": entry.st_mode, "st_ino": ino}, 0))
         return result
 
@@ -967,9 +940,7 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
                 moved.path = dst
                 moved.ctime_ns = now
                 self._open[dst] = moved
-            inode = self._inodes.pop((None, src), None)
-            if inode is not None:
-                self._inodes[(None, dst)] = inode
+            self.inodes.renamed(src, dst)
         if moved_entry.is_dir:
             self._forget(src)
             self._forget(dst)
@@ -1076,7 +1047,7 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         state = entry.replace(link=link_id, nlink=entry.nlink + 1 if entry.link else 2,
                               ctime_ns=now, atime_ns=entry.st_atime_ns,
                               origin=None).compact_times()
-        self._link_inode(None, src, link_id)  # the file keeps its number
+        self.inodes.of_link(None, src, link_id)  # the file keeps its number
         self.links.note(src, state)
         self.links.note(dst, state)
         self._journal(Link(src, dst, link_id), [(src, state), (dst, state)])
