@@ -56,8 +56,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import json
-
 from citcfs import paths
 from citcfs.entries import Entry, EntryKind, kind_of_mode
 from citcfs.errors import (CitcError, HistoryTruncated, InvalidArgument, NotADirectory,
@@ -82,20 +80,11 @@ from .dircache import enable_readdir_cache, paths_below, refuse_readdir_cache
 from . import redirect, xattrs
 from .redirect import Redirector, is_local_fh, redirections_dir
 from .remote import Remote
+from .views import GENERATED, HISTORY_DIR, VOLATILE_LISTINGS, HistoryViews, View
 from .scratch import Scratch
 
 log = logging.getLogger("citcfs.client")
 
-HISTORY_DIR = ".citc"
-STATUS_FILE = HISTORY_DIR + "/status"
-VOLATILE_LISTINGS = ("/" + HISTORY_DIR, f"/{HISTORY_DIR}/versions", f"/{HISTORY_DIR}/snapshots")
-"""Directories whose listings change with no changed path to invalidate (FUSE paths)."""
-STATUS_VIEW = -2
-"""The View version of `.citc/status`: a generated file, read with direct I/O."""
-STATS_FILE = HISTORY_DIR + "/stats"
-STATS_VIEW = -3
-"""`.citc/stats`: the mount's metrics as JSON (`client.metrics`), generated likewise."""
-GENERATED = {STATUS_FILE: STATUS_VIEW, STATS_FILE: STATS_VIEW}
 UNMOUNT_DRAIN_S = 30.0
 UTIME_NOW = (1 << 30) - 1
 UTIME_OMIT = (1 << 30) - 2
@@ -104,14 +93,6 @@ _SETID = stat.S_ISUID | stat.S_ISGID
 
 def _fail(code: int) -> FuseOSError:
     return FuseOSError(code)
-
-
-@dataclass(frozen=True, slots=True)
-class View:
-    """Which state a path shows: the head (version None) or a fixed version."""
-
-    version: int | None
-    path: str
 
 
 class OpenFile:
@@ -206,11 +187,9 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         self.meta = HeadMetadata()
         self.metrics.watch_head(self.meta)
         self._lock = self.meta.lock
-        self._history: dict[tuple[int, str], Entry | None] = {}
-        self._history_listings: dict[tuple[int, str], dict[str, Entry]] = {}
-        self._labels: dict[str, int] = {}
-        self._version_times: dict[int, int] = {}
-        self._mounted_ns = time.time_ns()
+        self.views = HistoryViews(
+            remote, workspace, self._lock, self._call, self._fetch_entry, self.status,
+            lambda: {"workspace": self.workspace, **self.metrics.snapshot()})
         self.inodes = InodeNumbers(self._lock)
         self._open: dict[str, OpenFile] = {}
         self._handles: dict[int, Handle] = {}
@@ -268,53 +247,6 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
             self.journal.close()
         self.cache.close()
         shutil.rmtree(self._scratch_dir, ignore_errors=True)
-
-    # --- path handling ----------------------------------------------------------------
-
-    def _view(self, fuse_path: str) -> View:
-        """Which state and workspace path a kernel path names; ENOENT for bad ones."""
-        try:
-            # Kernel paths are absolute: without the "/", a canonical one is answered
-            # by normalize's one-match fast path.
-            path = paths.normalize(fuse_path[1:] if fuse_path[:1] == "/" else fuse_path)
-        except CitcError as exc:
-            raise _fail(to_errno(exc)) from None
-        if path != HISTORY_DIR and not path.startswith(HISTORY_DIR + "/"):
-            return View(None, path)
-        parts = path.split("/")
-        if len(parts) == 1 or (len(parts) == 2 and parts[1] in ("versions", "snapshots")):
-            return View(-1, path)  # .citc itself, or .citc/versions, .citc/snapshots
-        if path in GENERATED:
-            return View(GENERATED[path], path)
-        if len(parts) == 2:
-            raise _fail(errno.ENOENT)
-        kind, ref, rest = parts[1], parts[2], "/".join(parts[3:])
-        if kind == "versions" and ref.isdigit():
-            return View(int(ref), rest)
-        if kind == "snapshots":
-            version = self._label_version(ref)
-            if version is not None:
-                return View(version, rest)
-        raise _fail(errno.ENOENT)
-
-    def _writable(self, fuse_path: str) -> str:
-        """The head path a change names; EROFS anywhere in `.citc`, also for names
-        that do not exist there (mkdir .citc/x)."""
-        if fuse_path.lstrip("/").split("/", 1)[0] == HISTORY_DIR:
-            raise _fail(errno.EROFS)
-        view = self._view(fuse_path)
-        if view.version is not None:
-            raise _fail(errno.EROFS)
-        return view.path
-
-    def _label_version(self, label: str) -> int | None:
-        with self._lock:
-            if label in self._labels:
-                return self._labels[label]
-        labels = self._call(self.remote.labels, self.workspace)
-        with self._lock:
-            self._labels = dict(labels)
-            return self._labels.get(label)
 
     # --- talking to the server ----------------------------------------------------------
 
@@ -451,7 +383,7 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         """The entry of a path; FuseOSError(ENOENT) if it does not exist."""
         if view.version is None:
             return self._head_entry(view.path)
-        return self._history_entry(view.version, view.path)
+        return self.views.entry(view.version, view.path)
 
     def _head_entry(self, path: str) -> Entry:
         entry = self.meta.entry(path, lambda missing: self._fetch_entry(missing, None))
@@ -476,72 +408,6 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
     def _head_listing(self, path: str) -> dict[str, Entry]:
         return self.meta.listing(
             path, lambda missing: self._call(self.remote.listdir, self.workspace, missing))
-
-    def _history_entry(self, version: int, path: str) -> Entry:
-        if version in (STATUS_VIEW, STATS_VIEW):
-            return Entry.file(b"", mode=0o444, mtime_ns=self._mounted_ns)
-        if version < 0:  # .citc and its two folders
-            return Entry.directory(mode=0o555, mtime_ns=self._mounted_ns)
-        key = (version, path)
-        with self._lock:
-            if key in self._history:
-                found = self._history[key]
-                if found is None:
-                    raise _fail(errno.ENOENT)
-                return found
-        entry = self._fetch_entry(path, version)
-        if entry is not None and path == paths.ROOT:
-            entry = self._at_version_time(entry, version)
-        with self._lock:
-            self._history[key] = entry
-        if entry is None:
-            raise _fail(errno.ENOENT)
-        return entry
-
-    def _at_version_time(self, root: Entry, version: int) -> Entry:
-        """The root entry of a version's view, showing when that version was made
-        (its tree keeps no time of its own)."""
-        made = self._version_time(version)
-        if made is None:
-            return root
-        return root.replace(mtime_ns=made, atime_ns=None, ctime_ns=None)
-
-    def _version_time(self, version: int) -> int | None:
-        with self._lock:
-            if version in self._version_times:
-                return self._version_times[version]
-        times = self._call(self.remote.version_times, self.workspace, version)
-        with self._lock:
-            self._version_times.update(times)
-            return self._version_times.get(version)
-
-    def _history_listing(self, view: View) -> dict[str, Entry]:
-        if view.version == -1:
-            if view.path == HISTORY_DIR:
-                return {"snapshots": Entry.directory(mode=0o555),
-                        "versions": Entry.directory(mode=0o555),
-                        "status": Entry.file(b"", mode=0o444),
-                        "stats": Entry.file(b"", mode=0o444)}
-            if view.path == HISTORY_DIR + "/versions":
-                times = self._call(self.remote.version_times, self.workspace)
-                with self._lock:
-                    self._version_times.update(times)
-                return {str(v): Entry.directory(mode=0o555, mtime_ns=t) for v, t in times.items()}
-            if view.path == HISTORY_DIR + "/snapshots":
-                labels = self._call(self.remote.labels, self.workspace)
-                with self._lock:
-                    self._labels = dict(labels)
-                return {label: Entry.directory(mode=0o555) for label in labels}
-            raise _fail(errno.ENOENT)
-        assert view.version is not None
-        key = (view.version, view.path)
-        with self._lock:
-            if key in self._history_listings:
-                return self._history_listings[key]
-        items = dict(self._call(self.remote.listdir, self.workspace, view.path, view.version))
-        with self._lock:
-            self._history_listings[key] = items
-        return items
 
     def _stat(self, view: View, entry: Entry) -> dict[str, int]:
         readonly = view.version is not None
@@ -643,14 +509,14 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
             return self._stat(handle.view, self._handle_entry(handle))
         if path is None:
             raise _fail(errno.EBADF)
-        view = self._view(path)
+        view = self.views.view(path)
         if view.version is None:
             with self._lock:
                 open_file = self._open.get(view.path)
             if open_file is not None:
                 return self._stat(view, open_file.attrs())
             if view.path == HISTORY_DIR:
-                return self._stat(View(-1, HISTORY_DIR), self._history_entry(-1, HISTORY_DIR))
+                return self._stat(View(-1, HISTORY_DIR), self.views.entry(-1, HISTORY_DIR))
             entry = self.meta.entry(view.path, lambda missing: self._fetch_entry(missing, None))
             return None if entry is None else self._stat(view, entry)
         return self._stat(view, self._lookup(view))
@@ -671,7 +537,7 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         return handle.entry
 
     def access(self, path: str, amode: int) -> int:
-        view = self._view(path)
+        view = self.views.view(path)
         if view.version is not None and amode & os.W_OK:
             raise _fail(errno.EROFS)
         self.getattr(path)
@@ -687,7 +553,7 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
     def readdir(self, path: str, fh: int) -> list[tuple[str, dict[str, int], int]]:
         if local := self.redirects.find(path):
             return local[0].readdir(local[1])
-        view = self._view(path)
+        view = self.views.view(path)
         if view.version is None:
             cached, generation = self.meta.cached_readdir(view.path)
             if cached is not None:
@@ -716,10 +582,10 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
                 items.pop(HISTORY_DIR, None)
         else:
             if view.version is not None and view.version >= 0:
-                entry = self._history_entry(view.version, view.path)
+                entry = self.views.entry(view.version, view.path)
                 if not entry.is_dir:
                     raise _fail(errno.ENOTDIR)
-            items = self._history_listing(view if view.version is not None else View(-1, view.path))
+            items = self.views.listing(view if view.version is not None else View(-1, view.path))
         # With use_ino the kernel takes d_ino from here, and hides entries whose d_ino is 0.
         version = view.version if view.version is not None and view.version >= 0 else None
         history_root = view.version == -1
@@ -732,7 +598,7 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
             if view.path == HISTORY_DIR + "/versions":
                 ino = self.inodes.number(int(name), paths.ROOT)
             elif view.path == HISTORY_DIR + "/snapshots":
-                ino = self.inodes.number(self._labels.get(name, -1), paths.ROOT)
+                ino = self.inodes.number(self.views.known_label(name), paths.ROOT)
             elif child in GENERATED:
                 ino = self.inodes.number(GENERATED[child], child)
             elif history_root or (version is None and child == HISTORY_DIR):
@@ -749,7 +615,7 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
     def readlink(self, path: str) -> str:
         if local := self.redirects.find(path):
             return local[0].readlink(local[1])
-        entry = self._lookup(self._view(path))
+        entry = self._lookup(self.views.view(path))
         if entry.kind != EntryKind.SYMLINK:
             raise _fail(errno.EINVAL)
         return entry.target
@@ -796,7 +662,7 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
     def mkdir(self, path: str, mode: int) -> int:
         if local := self.redirects.find(path):
             return local[0].mkdir(local[1], mode, self._context())
-        target = self._writable(path)
+        target = self.views.writable(path)
         if target == HISTORY_DIR:
             raise _fail(errno.EEXIST)
         uid, gid, mode = self._new_owner(target, mode & 0o7777, is_dir=True)
@@ -808,7 +674,7 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
     def symlink(self, path: str, target: str) -> int:
         if local := self.redirects.find(path):
             return local[0].symlink(local[1], target, self._context())
-        where = self._writable(path)
+        where = self.views.writable(path)
         if where == HISTORY_DIR:
             raise _fail(errno.EEXIST)
         uid, gid, _ = self._new_owner(where, 0o777)
@@ -820,7 +686,7 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
     def unlink(self, path: str) -> int:
         if local := self.redirects.find(path):
             return local[0].unlink(local[1])
-        target = self._writable(path)
+        target = self.views.writable(path)
         with self._lock:
             open_file = self._open.get(target)
         if open_file is not None:
@@ -844,7 +710,7 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
     def rmdir(self, path: str) -> int:
         if local := self.redirects.find(path):
             return local[0].rmdir(local[1])
-        target = self._writable(path)
+        target = self.views.writable(path)
         if target == paths.ROOT:
             raise _fail(errno.EBUSY)
         if self.redirects.holds(target):
@@ -884,8 +750,8 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         return self._rename(old, new, flags)
 
     def _rename(self, old: str, new: str, flags: int) -> int:
-        src = self._writable(old)
-        dst = self._writable(new)
+        src = self.views.writable(old)
+        dst = self.views.writable(new)
         if flags & ~1:  # only RENAME_NOREPLACE is supported
             raise _fail(errno.EINVAL)
         for open_path in (src, dst):
@@ -951,7 +817,7 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         moves to now, as on every change to an inode."""
         if path is None:
             raise _fail(errno.EBADF)
-        target = self._writable(path)
+        target = self.views.writable(path)
         with self._lock:
             open_file = self._open.get(target)
         if open_file is not None:
@@ -1029,7 +895,7 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         if HISTORY_DIR in (target.lstrip("/").split("/", 1)[0],
                            source.lstrip("/").split("/", 1)[0]):
             raise _fail(errno.EXDEV)  # the views are other file systems, as .zfs is
-        return self._link(self._writable(target), self._writable(source))
+        return self._link(self.views.writable(target), self.views.writable(source))
 
     def _link(self, dst: str, src: str) -> int:
         with self._lock:
@@ -1067,7 +933,7 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         and checks that the caller may make a device)."""
         if local := self.redirects.find(path):
             return local[0].mknod(local[1], mode, dev, self._context())
-        target = self._writable(path)
+        target = self.views.writable(path)
         if target == HISTORY_DIR:
             raise _fail(errno.EEXIST)
         kind = kind_of_mode(mode)
@@ -1088,7 +954,7 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
     def _xattrs(self, path: str) -> tuple[tuple[bytes, bytes], ...]:
         """The extended attributes of `path`, from memory when the file is open or
         its entry cached (the kernel asks for security.capability before every write)."""
-        view = self._view(path)
+        view = self.views.view(path)
         if view.version is None:
             with self._lock:
                 open_file = self._open.get(view.path)
@@ -1168,7 +1034,7 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
     def create(self, path: str, mode: int, flags: int = 0) -> int:
         if local := self.redirects.find(path):
             return local[0].create(local[1], mode, flags, self._context())
-        target = self._writable(path)
+        target = self.views.writable(path)
         if target == HISTORY_DIR:
             raise _fail(errno.EEXIST)
         parent = paths.split(target)[0]
@@ -1185,19 +1051,13 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
     def open(self, path: str, flags: int) -> int:
         if local := self.redirects.find(path):
             return local[0].open(local[1], flags)
-        view = self._view(path)
+        view = self.views.view(path)
         writing = flags & (os.O_WRONLY | os.O_RDWR)
         if view.version is not None:
             if writing or flags & os.O_TRUNC:
                 raise _fail(errno.EROFS)
             entry = self._lookup(view)
-            handle = Handle(view, entry, None)
-            if view.version == STATUS_VIEW:
-                handle.content = (json.dumps(self.status(), indent=1) + "\n").encode()
-            elif view.version == STATS_VIEW:
-                stats = {"workspace": self.workspace, **self.metrics.snapshot()}
-                handle.content = (json.dumps(stats, indent=1) + "\n").encode()
-            return self._new_handle(handle)
+            return self._new_handle(Handle(view, entry, None, content=self.views.content(view)))
         with self._lock:
             open_file = self._open.get(view.path)
         entry = open_file.attrs() if open_file is not None else self._lookup(view)
@@ -1294,7 +1154,7 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
             return 0
         if path is None:
             raise _fail(errno.EBADF)
-        target = self._writable(path)
+        target = self.views.writable(path)
         entry = self._lookup(View(None, target))
         if entry.is_dir:
             raise _fail(errno.EISDIR)
