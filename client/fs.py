@@ -47,24 +47,21 @@ from __future__ import annotations
 import errno
 import logging
 import os
-import shutil
 import stat
-import tempfile
-import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from citcfs import paths
 from citcfs.entries import Entry, EntryKind, kind_of_mode
 from citcfs.errors import (CitcError, HistoryTruncated, InvalidArgument, NotADirectory,
                            PathNotFound)
-from citcfs.objects import CHUNK_SIZE, INLINE_MAX, KnownObject, ObjectId, ObjectKind, object_id
+from citcfs.objects import KnownObject
 
 from .cache import ObjectCache
 from .chunks import ChunkReader
 from .errno_map import to_errno
+from .files import Handle, OpenFile, OpenFiles
 from .flusher import Flusher
 from .journal import (Journal, JournalOp, Link, MakeDir, MakeNode, Remove, Rename, SetAttr,
                       Symlink, WriteFile)
@@ -81,86 +78,21 @@ from . import redirect, xattrs
 from .redirect import Redirector, is_local_fh, redirections_dir
 from .remote import Remote
 from .views import GENERATED, HISTORY_DIR, VOLATILE_LISTINGS, HistoryViews, View
-from .scratch import Scratch
 
 log = logging.getLogger("citcfs.client")
 
 UNMOUNT_DRAIN_S = 30.0
 UTIME_NOW = (1 << 30) - 1
 UTIME_OMIT = (1 << 30) - 2
-_SETID = stat.S_ISUID | stat.S_ISGID
 
 
 def _fail(code: int) -> FuseOSError:
     return FuseOSError(code)
 
 
-class OpenFile:
-    """A file open for writing: a scratch copy shared by every handle of that path."""
-
-    def __init__(self, path: str, entry: Entry | None, *, mode: int, uid: int, gid: int) -> None:
-        self.path = path
-        self.entry = entry
-        self.mode = entry.mode if entry is not None else mode
-        self.uid = entry.uid if entry is not None else uid
-        self.gid = entry.gid if entry is not None else gid
-        now = time.time_ns()
-        self.mtime_ns = entry.mtime_ns if entry is not None else now
-        self.atime_ns = entry.st_atime_ns if entry is not None else now
-        self.ctime_ns = entry.st_ctime_ns if entry is not None else now
-        self.xattrs = entry.xattrs if entry is not None else ()
-        self.link = entry.link if entry is not None else None
-        self.nlink = entry.nlink if entry is not None else 1
-        self.size = entry.size if entry is not None else 0
-        self.scratch: Scratch | None = None
-        self.dirty = entry is None
-        self.dirty_chunks: set[int] = set()
-        self.refs = 0
-        self.unlinked = False
-        self.lock = threading.RLock()
-
-    def attrs(self) -> Entry:
-        mtime = self.mtime_ns
-        return Entry(EntryKind.FILE, self.mode, self.uid, self.gid, self.size, mtime,
-                     atime_ns=None if self.atime_ns == mtime else self.atime_ns,
-                     ctime_ns=None if self.ctime_ns == mtime else self.ctime_ns,
-                     xattrs=self.xattrs, link=self.link, nlink=self.nlink)
-
-    def modified(self) -> None:
-        """The content changed now: mtime and ctime move."""
-        self.mtime_ns = self.ctime_ns = time.time_ns()
-
-
-@dataclass(slots=True)
-class Handle:
-    view: View
-    entry: Entry
-    file: OpenFile | None
-    # Where the previous read ended: a read starting there is sequential (and so is
-    # a first read from the start of the file, as most reads of a file go on).
-    last_end: int = 0
-    # The content of a generated file (.citc/status), fixed when it was opened.
-    content: bytes | None = None
-
-
 def journal_dir(cache_dir: str) -> str:
     """Where the write journals of mounts using `cache_dir` live."""
     return os.path.join(cache_dir, "journals")
-
-
-def _scratch_dir(cache_dir: str) -> str:
-    """A scratch directory of this process inside the cache directory.
-
-    Scratch files spill there when large. A mount killed with SIGKILL cannot remove
-    its directory, so directories named for processes that no longer run are
-    removed here first.
-    """
-    for name in os.listdir(cache_dir):
-        if name.startswith("scratch-"):
-            pid = name.split("-")[1]
-            if pid.isdigit() and not os.path.exists(f"/proc/{pid}"):
-                shutil.rmtree(os.path.join(cache_dir, name), ignore_errors=True)
-    return tempfile.mkdtemp(prefix=f"scratch-{os.getpid()}-", dir=cache_dir)
 
 
 class WorkspaceFS(Operations):  # type: ignore[misc]
@@ -191,9 +123,6 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
             remote, workspace, self._lock, self._call, self._fetch_entry, self.status,
             lambda: {"workspace": self.workspace, **self.metrics.snapshot()})
         self.inodes = InodeNumbers(self._lock)
-        self._open: dict[str, OpenFile] = {}
-        self._handles: dict[int, Handle] = {}
-        self._next_handle = 1
         self.chunks = ChunkReader(remote, cache, self._call, self.metrics)
         self.conflicts = 0
         self.server = server
@@ -201,7 +130,7 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         self._fuse_ptr = 0
         self._listing_cache = False  # the kernel caches directory listings
         self.rpc_count = 0
-        self._scratch_dir = _scratch_dir(cache.directory)
+        self.files = OpenFiles(self.meta, self.chunks, cache.directory)
         if journal is None:
             journal = Journal.create(journal_dir(cache.directory), server, workspace,
                                      workspace_id)
@@ -233,7 +162,7 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         self.watcher.stop()
         self._notifier.stop()
         self.chunks.close()
-        for handle in list(self._handles.values()):
+        for handle in list(self.files.handles.values()):
             if handle.file is not None and handle.file.dirty:
                 try:
                     self._flush_file(handle.file)
@@ -246,7 +175,7 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
                       "mount of %r replays them", self._flusher.pending_ops, self.workspace)
             self.journal.close()
         self.cache.close()
-        shutil.rmtree(self._scratch_dir, ignore_errors=True)
+        self.files.remove_scratch()
 
     # --- talking to the server ----------------------------------------------------------
 
@@ -315,8 +244,7 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
                     continue
                 if known:
                     self.meta.pend(seq, [(other, state)])
-                with self._lock:
-                    open_file = self._open.get(other)
+                open_file = self.files.get(other)
                 if open_file is not None:
                     open_file.nlink = state.nlink
                 others.append(other)
@@ -330,11 +258,11 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
             return False
         for other in self.links.names(open_file.link):
             known, current = self.meta.peek(other)
-            if (other != open_file.path and other not in self._open and known
+            if (other != open_file.path and other not in self.files.open and known
                     and current is not None and current.link == open_file.link):
                 open_file.path = other
                 open_file.nlink -= 1
-                self._open[other] = open_file
+                self.files.open[other] = open_file
                 return True
         return False
 
@@ -504,15 +432,14 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
             return redirect.fgetattr(fh)  # type: ignore[arg-type]
         if local := self.redirects.find(path):
             return local[0].getattr(local[1])
-        if fh is not None and fh in self._handles:
-            handle = self._handles[fh]
+        if fh is not None and fh in self.files.handles:
+            handle = self.files.handles[fh]
             return self._stat(handle.view, self._handle_entry(handle))
         if path is None:
             raise _fail(errno.EBADF)
         view = self.views.view(path)
         if view.version is None:
-            with self._lock:
-                open_file = self._open.get(view.path)
+            open_file = self.files.get(view.path)
             if open_file is not None:
                 return self._stat(view, open_file.attrs())
             if view.path == HISTORY_DIR:
@@ -570,10 +497,8 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
             if entry is not None and not entry.is_dir:
                 raise _fail(errno.ENOTDIR)
             items = dict(self._head_listing(view.path))
-            with self._lock:
-                for open_path, open_file in self._open.items():
-                    if open_path and paths.split(open_path)[0] == view.path:
-                        items[paths.split(open_path)[1]] = open_file.attrs()
+            for name, open_file in self.files.below(view.path):
+                items[name] = open_file.attrs()
             for name in self.redirects.children(view.path):
                 items[name] = Entry.directory()  # whatever the server has there is hidden
             if view.path == paths.ROOT:
@@ -648,17 +573,6 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
             return uid, gid, mode
         return permissions.new_owner(parent.mode, parent.gid, uid, gid, mode, is_dir=is_dir)
 
-    def _kill_privileges(self, open_file: OpenFile) -> None:
-        """A write or truncate by the caller: setuid and setgid go as Linux drops them.
-        The kernel drops setuid and setgid-with-group-exec itself (a chmod); setgid
-        without group-exec for a caller outside the group, and an `O_TRUNC` open,
-        are left to the filesystem. Call with `open_file.lock` held."""
-        if permissions.needs_caller(open_file.mode):
-            mode = permissions.mode_after_write(open_file.mode, open_file.gid, self._caller())
-            if mode != open_file.mode:
-                open_file.mode = mode
-                open_file.dirty = True
-
     def mkdir(self, path: str, mode: int) -> int:
         if local := self.redirects.find(path):
             return local[0].mkdir(local[1], mode, self._context())
@@ -687,13 +601,12 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         if local := self.redirects.find(path):
             return local[0].unlink(local[1])
         target = self.views.writable(path)
-        with self._lock:
-            open_file = self._open.get(target)
+        open_file = self.files.get(target)
         if open_file is not None:
             with open_file.lock:
                 local_only = open_file.entry is None
                 with self._lock:
-                    self._open.pop(target, None)
+                    self.files.open.pop(target, None)
                     open_file.unlinked = not self._rehome(open_file)
             if local_only:
                 self._remember(target, None)
@@ -717,17 +630,12 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
             raise _fail(errno.ENOTEMPTY)  # a redirected directory is listed inside
         if not self._lookup(View(None, target)).is_dir:
             raise _fail(errno.ENOTDIR)
-        if self._head_listing(target) or self._open_below(target):
+        if self._head_listing(target) or self.files.any_below(target):
             raise _fail(errno.ENOTEMPTY)
         self._journal(Remove(target, must_be_dir=True), [(target, None)])
         self.meta.removed_dir(target)
         self.dir_times.touch([paths.split(target)[0]])
         return 0
-
-    def _open_below(self, directory: str) -> bool:
-        """Whether a file created in `directory` is open and not yet journaled."""
-        with self._lock:
-            return any(paths.split(p)[0] == directory for p in self._open if p)
 
     def rename(self, old: str, new: str, flags: int = 0) -> int:
         if self.redirects.active:
@@ -755,8 +663,7 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         if flags & ~1:  # only RENAME_NOREPLACE is supported
             raise _fail(errno.EINVAL)
         for open_path in (src, dst):
-            with self._lock:
-                open_file = self._open.get(open_path)
+            open_file = self.files.get(open_path)
             if open_file is not None:
                 self._flush_file(open_file)
         moved_entry = self._lookup(View(None, src))
@@ -798,14 +705,14 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         self._journal(SetAttr(dst, ctime_ns=now), [(dst, moved_now.compact_times())])
         self.dir_times.touch([paths.split(src)[0], paths.split(dst)[0]])
         with self._lock:
-            moved = self._open.pop(src, None)
-            replaced = self._open.pop(dst, None)
+            moved = self.files.open.pop(src, None)
+            replaced = self.files.open.pop(dst, None)
             if replaced is not None:
                 replaced.unlinked = True
             if moved is not None:
                 moved.path = dst
                 moved.ctime_ns = now
-                self._open[dst] = moved
+                self.files.open[dst] = moved
             self.inodes.renamed(src, dst)
         if moved_entry.is_dir:
             self._forget(src)
@@ -818,8 +725,7 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         if path is None:
             raise _fail(errno.EBADF)
         target = self.views.writable(path)
-        with self._lock:
-            open_file = self._open.get(target)
+        open_file = self.files.get(target)
         if open_file is not None:
             with open_file.lock:
                 changes = {"ctime_ns": time.time_ns(), **change(open_file.attrs())}
@@ -898,8 +804,7 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         return self._link(self.views.writable(target), self.views.writable(source))
 
     def _link(self, dst: str, src: str) -> int:
-        with self._lock:
-            open_file = self._open.get(src)
+        open_file = self.files.get(src)
         if open_file is not None:
             self._flush_file(open_file)  # the server must know the file first
         entry = self._lookup(View(None, src))
@@ -956,8 +861,7 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         its entry cached (the kernel asks for security.capability before every write)."""
         view = self.views.view(path)
         if view.version is None:
-            with self._lock:
-                open_file = self._open.get(view.path)
+            open_file = self.files.get(view.path)
             if open_file is not None:
                 return open_file.xattrs
         return self._lookup(view).xattrs
@@ -981,7 +885,7 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
                 raise
         # Asked before every write: an open file answers without the path being
         # parsed again (kernel paths are canonical, and name the open file's key).
-        open_file = self._open.get(path[1:])
+        open_file = self.files.open.get(path[1:])
         return xattrs.value_of(open_file.xattrs if open_file is not None
                                else self._xattrs(path), name)
 
@@ -1005,31 +909,9 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
 
     # --- FUSE: files ------------------------------------------------------------------
 
-    def _new_handle(self, handle: Handle) -> int:
-        with self._lock:
-            fh = self._next_handle
-            self._next_handle += 1
-            self._handles[fh] = handle
-            if handle.file is not None:
-                handle.file.refs += 1
-        return fh
-
     def is_generated(self, fh: int) -> bool:
         """Whether `fh` reads a generated file, which the kernel must not cache."""
-        handle = self._handles.get(fh)
-        return handle is not None and handle.content is not None
-
-    def _open_file(self, path: str, entry: Entry | None, mode: int = 0o644,
-                   owner: tuple[int, int] | None = None) -> OpenFile:
-        with self._lock:
-            open_file = self._open.get(path)
-            if open_file is None:
-                uid, gid = owner or self._context()
-                open_file = OpenFile(path, entry, mode=mode, uid=uid, gid=gid)
-                self._open[path] = open_file
-                if path:
-                    self.meta.changed_listing(paths.split(path)[0])
-            return open_file
+        return self.files.is_generated(fh)
 
     def create(self, path: str, mode: int, flags: int = 0) -> int:
         if local := self.redirects.find(path):
@@ -1042,11 +924,11 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         if parent_entry is not None and not parent_entry.is_dir:
             raise _fail(errno.ENOTDIR)
         uid, gid, mode = self._new_owner(target, mode & 0o7777, parent=parent_entry)
-        open_file = self._open_file(target, None, mode, (uid, gid))
+        open_file = self.files.open_file(target, None, mode, (uid, gid))
         with open_file.lock:
-            self._truncate_scratch(open_file, 0)
+            self.files.truncate(open_file, 0)
         self.dir_times.touch([parent], journal=False)
-        return self._new_handle(Handle(View(None, target), open_file.attrs(), open_file))
+        return self.files.new_handle(Handle(View(None, target), open_file.attrs(), open_file))
 
     def open(self, path: str, flags: int) -> int:
         if local := self.redirects.find(path):
@@ -1056,101 +938,47 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         if view.version is not None:
             if writing or flags & os.O_TRUNC:
                 raise _fail(errno.EROFS)
-            entry = self._lookup(view)
-            return self._new_handle(Handle(view, entry, None, content=self.views.content(view)))
-        with self._lock:
-            open_file = self._open.get(view.path)
+            handle = Handle(view, self._lookup(view), None, content=self.views.content(view))
+            return self.files.new_handle(handle)
+        open_file = self.files.get(view.path)
         entry = open_file.attrs() if open_file is not None else self._lookup(view)
         if entry.is_dir:
             raise _fail(errno.EISDIR)
         if not writing and open_file is None:
-            return self._new_handle(Handle(view, entry, None))
-        open_file = self._open_file(view.path, entry)
+            return self.files.new_handle(Handle(view, entry, None))
+        open_file = self.files.open_file(view.path, entry)
         if flags & os.O_TRUNC and writing:
             with open_file.lock:
-                self._truncate_scratch(open_file, 0)
-                self._kill_privileges(open_file)
-        return self._new_handle(Handle(view, entry, open_file))
-
-    def _scratch(self, open_file: OpenFile) -> Scratch:
-        """The file's scratch copy, filled with its committed content on first need."""
-        if open_file.scratch is None:
-            scratch = Scratch(self._scratch_dir)
-            entry = open_file.entry
-            if entry is not None and entry.size:
-                if entry.inline is not None:
-                    scratch.pwrite(entry.inline, 0)
-                else:
-                    for index in range(len(entry.chunks)):
-                        scratch.pwrite(self.chunks.chunk(entry, index), index * CHUNK_SIZE)
-            scratch.truncate(open_file.size)
-            open_file.scratch = scratch
-        return open_file.scratch
-
-    def _truncate_scratch(self, open_file: OpenFile, length: int) -> None:
-        if length == 0 and open_file.scratch is None:
-            open_file.scratch = Scratch(self._scratch_dir)
-            open_file.dirty_chunks.clear()
-        else:
-            scratch = self._scratch(open_file)
-            scratch.truncate(length)
-            low, high = sorted((length, open_file.size))
-            open_file.dirty_chunks.update(range(low // CHUNK_SIZE, high // CHUNK_SIZE + 1))
-        open_file.size = length
-        open_file.dirty = True
-        open_file.modified()
+                self.files.truncate(open_file, 0)
+                self.files.kill_privileges(open_file)
+        return self.files.new_handle(Handle(view, entry, open_file))
 
     def read(self, path: str | None, size: int, offset: int, fh: int) -> bytes:
         if is_local_fh(fh):
             return redirect.read(fh, size, offset)
-        handle = self._handles.get(fh)
+        handle = self.files.handles.get(fh)
         if handle is None:
             raise _fail(errno.EBADF)
-        if handle.content is not None:
-            return handle.content[offset:offset + size]
-        open_file = handle.file
-        if open_file is not None:
-            with open_file.lock:
-                if open_file.scratch is not None or open_file.dirty:
-                    return self._scratch(open_file).pread(size, offset)
-                entry = open_file.entry or handle.entry
-        else:
-            entry = handle.entry
-        sequential = offset == handle.last_end
-        handle.last_end = offset + size
-        return self.chunks.read(entry, size, offset, sequential)
+        return self.files.read(handle, size, offset)
 
     def write(self, path: str | None, data: bytes, offset: int, fh: int) -> int:
         if is_local_fh(fh):
             return redirect.write(fh, data, offset)
-        handle = self._handles.get(fh)
+        handle = self.files.handles.get(fh)
         if handle is None or handle.file is None:
             raise _fail(errno.EBADF)
-        open_file = handle.file
-        with open_file.lock:
-            written = self._scratch(open_file).pwrite(data, offset)
-            end = offset + written
-            first, last = offset // CHUNK_SIZE, max(offset, end - 1) // CHUNK_SIZE
-            open_file.dirty_chunks.update(range(first, last + 1))
-            if offset > open_file.size:
-                open_file.dirty_chunks.update(range(open_file.size // CHUNK_SIZE, first))
-            open_file.size = max(open_file.size, end)
-            open_file.dirty = True
-            open_file.modified()
-            if open_file.mode & _SETID:
-                self._kill_privileges(open_file)
-        return written
+        return self.files.write(handle.file, data, offset)
 
     def truncate(self, path: str | None, length: int, fh: int | None = None) -> int:
         if is_local_fh(fh):
             return redirect.ftruncate(fh, length)  # type: ignore[arg-type]
         if local := self.redirects.find(path):
             return local[0].truncate(local[1], length)
-        handle = self._handles.get(fh) if fh is not None else None
+        handle = self.files.handles.get(fh) if fh is not None else None
         if handle is not None and handle.file is not None:
             with handle.file.lock:
-                self._truncate_scratch(handle.file, length)
-                self._kill_privileges(handle.file)
+                self.files.truncate(handle.file, length)
+                self.files.kill_privileges(handle.file)
             return 0
         if path is None:
             raise _fail(errno.EBADF)
@@ -1158,53 +986,18 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         entry = self._lookup(View(None, target))
         if entry.is_dir:
             raise _fail(errno.EISDIR)
-        open_file = self._open_file(target, entry)
+        open_file = self.files.open_file(target, entry)
         with open_file.lock:
             open_file.refs += 1
             try:
-                self._truncate_scratch(open_file, length)
-                self._kill_privileges(open_file)
+                self.files.truncate(open_file, length)
+                self.files.kill_privileges(open_file)
                 self._flush_file(open_file)
             finally:
                 open_file.refs -= 1
                 if open_file.refs == 0:
-                    self._close_file(open_file)
+                    self.files.close(open_file)
         return 0
-
-    def _file_entry(self, open_file: OpenFile,
-                    ) -> tuple[Entry, list[KnownObject]]:
-        """The entry for an open file's current content and the chunks it needs."""
-        size = open_file.size
-        common = dict(mode=open_file.mode, uid=open_file.uid, gid=open_file.gid,
-                      mtime_ns=open_file.mtime_ns)
-        extra = dict(atime_ns=open_file.atime_ns, ctime_ns=open_file.ctime_ns,
-                     xattrs=open_file.xattrs, link=open_file.link, nlink=open_file.nlink)
-        if size <= INLINE_MAX:
-            data = b""
-            if size:
-                data = self._scratch(open_file).pread(size, 0)
-            entry = Entry.file(data, **common).replace(**extra)  # type: ignore[arg-type]
-            return entry.compact_times(), []
-        old = open_file.entry
-        old_chunks = old.chunks if old is not None and old.inline is None else ()
-        old_size = old.size if old is not None else 0
-        chunks: list[ObjectId] = []
-        new_objects: list[KnownObject] = []
-        count = -(-size // CHUNK_SIZE)
-        for index in range(count):
-            length = min(CHUNK_SIZE, size - index * CHUNK_SIZE)
-            old_length = min(CHUNK_SIZE, old_size - index * CHUNK_SIZE)
-            if (index < len(old_chunks) and index not in open_file.dirty_chunks
-                    and length == old_length):
-                chunks.append(old_chunks[index])
-                continue
-            data = self._scratch(open_file).pread(length, index * CHUNK_SIZE)
-            oid = object_id(ObjectKind.CHUNK, data)
-            chunks.append(oid)
-            new_objects.append((ObjectKind.CHUNK, data, oid))
-            self.chunks.keep([(oid, data)])
-        entry = Entry.file(chunks=tuple(chunks), size=size, **common)  # type: ignore[arg-type]
-        return entry.replace(**extra).compact_times(), new_objects
 
     def _flush_file(self, open_file: OpenFile) -> None:
         """Journal an open file's content and attributes, its new chunks pinned in the
@@ -1212,7 +1005,7 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         with open_file.lock:
             if not open_file.dirty or open_file.unlinked:
                 return
-            entry, new_objects = self._file_entry(open_file)
+            entry, new_objects = self.files.file_entry(open_file)
             path = open_file.path
             created = open_file.entry is None
             self._journal(WriteFile(path, entry, new=created), [(path, entry)], new_objects)
@@ -1225,7 +1018,7 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
     def flush(self, path: str | None, fh: int) -> int:
         if is_local_fh(fh):
             return 0  # a local file's data is the local filesystem's
-        handle = self._handles.get(fh)
+        handle = self.files.handles.get(fh)
         if handle is not None and handle.file is not None:
             self._flush_file(handle.file)
         return 0
@@ -1255,7 +1048,7 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         if is_local_fh(fh):
             return redirect.release(fh)
         with self._lock:
-            handle = self._handles.pop(fh, None)
+            handle = self.files.handles.pop(fh, None)
         if handle is None or handle.file is None:
             return 0
         open_file = handle.file
@@ -1266,18 +1059,5 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
                 open_file.refs -= 1
                 last = open_file.refs == 0
             if last:
-                self._close_file(open_file)
+                self.files.close(open_file)
         return 0
-
-    def _close_file(self, open_file: OpenFile) -> None:
-        """Forget a file no handle has open any more, unless it still holds unsaved data."""
-        with self._lock:
-            if open_file.refs or (open_file.dirty and not open_file.unlinked):
-                return
-            if self._open.get(open_file.path) is open_file:
-                del self._open[open_file.path]
-                if open_file.path:
-                    self.meta.changed_listing(paths.split(open_file.path)[0])
-        if open_file.scratch is not None:
-            open_file.scratch.close()
-            open_file.scratch = None
