@@ -66,17 +66,18 @@ from .flusher import Flusher
 from .journal import (Journal, JournalOp, Link, MakeDir, MakeNode, Remove, Rename, SetAttr,
                       Symlink, WriteFile)
 from .inodes import InodeNumbers
-from .links import KernelNotifier, LinkNames, expand_records, new_link_id
+from .links import KernelNotifier, LinkNames, new_link_id
 from .invalidation import Watcher
 from .metadata import HeadMetadata
 from .metrics import MountMetrics
 from . import permissions
 from .fuse_lib import FuseOSError, Operations, current_fuse, fuse_get_context
 from .dir_times import DirTimes
-from .dircache import enable_readdir_cache, paths_below, refuse_readdir_cache
+from .dircache import enable_readdir_cache, refuse_readdir_cache
 from . import redirect, xattrs
 from .redirect import Redirector, is_local_fh, redirections_dir
 from .remote import Remote
+from .remote_changes import RemoteChanges
 from .views import GENERATED, HISTORY_DIR, VOLATILE_LISTINGS, HistoryViews, View
 
 log = logging.getLogger("citcfs.client")
@@ -111,9 +112,6 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         self.metrics = metrics or MountMetrics()
         # First: WorkspaceNotFound before anything is made for the mount.
         workspace_id, version = remote.workspace_head(workspace)
-        self.watcher = Watcher(remote, workspace, version,
-                               drop=self._drop_changed, settle=self._settle,
-                               gone=self._workspace_gone, metrics=self.metrics)
         self._watch_enabled = watch
         self._on_ready = on_ready
         self.meta = HeadMetadata()
@@ -124,13 +122,15 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
             lambda: {"workspace": self.workspace, **self.metrics.snapshot()})
         self.inodes = InodeNumbers(self._lock)
         self.chunks = ChunkReader(remote, cache, self._call, self.metrics)
-        self.conflicts = 0
         self.server = server
         self.sync_writes = sync_writes
-        self._fuse_ptr = 0
         self._listing_cache = False  # the kernel caches directory listings
         self.rpc_count = 0
         self.files = OpenFiles(self.meta, self.chunks, cache.directory)
+        self.redirects = Redirector(redirections_dir(cache.directory, server, workspace),
+                                    lambda path: self.inodes.number(None, path))
+        self.redirects.update(remote.redirections(workspace))
+        self.links = LinkNames()
         if journal is None:
             journal = Journal.create(journal_dir(cache.directory), server, workspace,
                                      workspace_id)
@@ -140,19 +140,20 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
                                 metrics=self.metrics)
         self.dir_times = DirTimes(self.meta, self._flusher, self._head_entry)
         self._flusher.before_batch = self.dir_times.journal_pending
+        self.changes = RemoteChanges(remote, workspace, self.meta, self.links, self.redirects,
+                                     self.inodes, self._flusher)
+        self.watcher = Watcher(remote, workspace, version, drop=self.changes.drop,
+                               settle=self.changes.settle, gone=self.changes.workspace_gone,
+                               metrics=self.metrics)
+        self._notifier = KernelNotifier(self.changes.invalidate_kernel)
         self._flusher.start()
-        self.redirects = Redirector(redirections_dir(cache.directory, server, workspace),
-                                    lambda path: self.inodes.number(None, path))
-        self.redirects.update(remote.redirections(workspace))
-        self.links = LinkNames()
-        self._notifier = KernelNotifier(self._invalidate_kernel)
 
     # --- life cycle -------------------------------------------------------------------
 
     def init(self, path: str) -> None:
-        self._fuse_ptr = current_fuse()
+        self.changes.fuse_ptr = current_fuse()
         self._notifier.start()
-        self._listing_cache = enable_readdir_cache(self._fuse_ptr)
+        self._listing_cache = enable_readdir_cache(self.changes.fuse_ptr)
         if self._watch_enabled:
             self.watcher.start()
         if self._on_ready is not None:
@@ -219,12 +220,7 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
                 self.watcher.own(int(result.version))
         self.meta.applied(last_seq)
         for op, error in skipped:
-            self.conflicts += 1
-            log.warning("the server did not apply %s: %s (another client changed it "
-                        "meanwhile); showing the server's state", op, error)
-            for path in (op.src, op.dst) if isinstance(op, (Rename, Link)) else (op.path,):
-                self._forget(path)
-                self._invalidate_kernel(path)
+            self.changes.not_applied(op, error)
 
     def _spread(self, seq: int, states: Sequence[tuple[str, Entry | None]]) -> list[str]:
         """A journaled change gave linked files these states: every other name of
@@ -285,21 +281,13 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
                 self._notifier.invalidate([other])  # the others went with the journal
                 return
 
-    def _invalidate_kernel(self, path: str) -> None:
-        """Drop the kernel's cache of `path` and its parent (never from a FUSE thread)."""
-        if self._fuse_ptr:
-            from .fuse_lib import invalidate_path
-            invalidate_path(self._fuse_ptr, b"/" + paths.to_bytes(path))
-            if path:
-                invalidate_path(self._fuse_ptr, b"/" + paths.to_bytes(paths.split(path)[0]))
-
     def status(self) -> dict[str, Any]:
         """What `citc status` shows of this mount (`.citc/status`)."""
         return {"workspace": self.workspace, "server": self.server,
                 "version": self.watcher.known_version, "pending_ops": self._flusher.pending_ops,
                 "pending_bytes": self._flusher.pending_bytes,
                 "journal_seq": self._flusher.last_seq, "applied_seq": self._flusher.acked_seq,
-                "conflicts": self.conflicts, "workspace_deleted": self._flusher.gone,
+                "conflicts": self.changes.conflicts, "workspace_deleted": self._flusher.gone,
                 "sync_writes": self.sync_writes, "last_error": self._flusher.last_error,
                 "redirections": list(self.redirects.paths),
                 "redirections_dir": self.redirects.base_dir,
@@ -368,53 +356,6 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
 
     def _forget(self, path: str) -> None:
         self.meta.forget(path)
-
-    # --- invalidation -----------------------------------------------------------------
-
-    def _drop_changed(self, changed: Sequence[str], truncated: bool) -> None:
-        """Others changed these paths (the watcher says): drop them from every cache."""
-        changed = expand_records(changed, self.links) + self._refresh_redirections()
-        for path in changed:
-            if self.meta.is_pending(path, dirs=False) and not truncated:
-                # Another client changed a path this mount changed too and has not
-                # sent yet: this mount's change lands after it (last writer wins).
-                self.conflicts += 1
-                log.warning("%r was changed by another client too; this mount's change, "
-                            "still in its journal, will replace it", path)
-            self._forget(path)
-            self._invalidate_kernel(path)
-        self._invalidate_kernel_below([paths.ROOT] if truncated else changed)
-
-    def _invalidate_kernel_below(self, changed: Sequence[str]) -> None:
-        """Drop the kernel's cache of every path it may hold below `changed`."""
-        if self._fuse_ptr and changed:
-            from .fuse_lib import invalidate_path
-            for path in paths_below(self.inodes.head_paths(), set(changed)):
-                invalidate_path(self._fuse_ptr, b"/" + paths.to_bytes(path))
-
-    def _workspace_gone(self, reason: str) -> None:
-        """The workspace was deleted on the server: drop the journal and every cache,
-        so paths answer ENOENT and changes ESTALE until the mount is unmounted."""
-        self._flusher.abandon(reason)
-        with self._lock:  # the root stays: unmounting stats the mountpoint
-            root = self.meta.entries.get(paths.ROOT) or Entry.directory(mode=0o755)
-            self._forget(paths.ROOT)
-            self._remember(paths.ROOT, root)
-        self._invalidate_kernel(paths.ROOT)
-        self._invalidate_kernel_below([paths.ROOT])
-
-    def _settle(self) -> None:
-        """Wait (a while) for the batches in flight, whose versions are this mount's."""
-        self._flusher.wait_for(self._flusher.sent_seq, timeout=5.0)
-
-    def _refresh_redirections(self) -> list[str]:
-        """Read the workspace's redirections again (a version made elsewhere may have
-        changed them); the paths that start or stop being redirected."""
-        try:
-            return self.redirects.update(self.remote.redirections(self.workspace))
-        except CitcError as exc:
-            log.warning("could not read the redirections of %r: %s", self.workspace, exc)
-            return []
 
     # --- FUSE: attributes and directories ---------------------------------------------
 
