@@ -49,22 +49,21 @@ import logging
 import os
 import stat
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 from citcfs import paths
 from citcfs.entries import Entry, EntryKind, kind_of_mode
 from citcfs.errors import (CitcError, HistoryTruncated, InvalidArgument, NotADirectory,
                            PathNotFound)
-from citcfs.objects import KnownObject
 
 from .cache import ObjectCache
 from .chunks import ChunkReader
 from .errno_map import to_errno
-from .files import Handle, OpenFile, OpenFiles
+from .files import Handle, OpenFiles
 from .flusher import Flusher
 from .journal import (Journal, JournalOp, Link, MakeDir, MakeNode, Remove, Rename, SetAttr,
-                      Symlink, WriteFile)
+                      Symlink)
 from .inodes import InodeNumbers
 from .links import KernelNotifier, LinkNames, new_link_id
 from .invalidation import Watcher
@@ -76,6 +75,7 @@ from .dir_times import DirTimes
 from .dircache import enable_readdir_cache, refuse_readdir_cache
 from . import redirect, xattrs
 from .redirect import Redirector, is_local_fh, redirections_dir
+from .local_changes import LocalChanges
 from .remote import Remote
 from .remote_changes import RemoteChanges
 from .views import GENERATED, HISTORY_DIR, VOLATILE_LISTINGS, HistoryViews, View
@@ -140,20 +140,24 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
                                 metrics=self.metrics)
         self.dir_times = DirTimes(self.meta, self._flusher, self._head_entry)
         self._flusher.before_batch = self.dir_times.journal_pending
-        self.changes = RemoteChanges(remote, workspace, self.meta, self.links, self.redirects,
-                                     self.inodes, self._flusher)
-        self.watcher = Watcher(remote, workspace, version, drop=self.changes.drop,
-                               settle=self.changes.settle, gone=self.changes.workspace_gone,
+        self.remote_changes = RemoteChanges(remote, workspace, self.meta, self.links,
+                                            self.redirects, self.inodes, self._flusher)
+        changes = self.remote_changes
+        self.watcher = Watcher(remote, workspace, version, drop=changes.drop,
+                               settle=changes.settle, gone=changes.workspace_gone,
                                metrics=self.metrics)
-        self._notifier = KernelNotifier(self.changes.invalidate_kernel)
+        self._notifier = KernelNotifier(self.remote_changes.invalidate_kernel)
+        self.local_changes = LocalChanges(self.meta, self._flusher, cache, self.links, self.files,
+                                          self.dir_times, self._notifier,
+                                          sync_writes=sync_writes)
         self._flusher.start()
 
     # --- life cycle -------------------------------------------------------------------
 
     def init(self, path: str) -> None:
-        self.changes.fuse_ptr = current_fuse()
+        self.remote_changes.fuse_ptr = current_fuse()
         self._notifier.start()
-        self._listing_cache = enable_readdir_cache(self.changes.fuse_ptr)
+        self._listing_cache = enable_readdir_cache(self.remote_changes.fuse_ptr)
         if self._watch_enabled:
             self.watcher.start()
         if self._on_ready is not None:
@@ -166,7 +170,7 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         for handle in list(self.files.handles.values()):
             if handle.file is not None and handle.file.dirty:
                 try:
-                    self._flush_file(handle.file)
+                    self.local_changes.save_file(handle.file)
                 except (CitcError, FuseOSError) as exc:
                     log.error("could not save %s at unmount: %s", handle.file.path, exc)
         if self._flusher.stop(timeout=UNMOUNT_DRAIN_S):
@@ -178,7 +182,7 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         self.cache.close()
         self.files.remove_scratch()
 
-    # --- talking to the server ----------------------------------------------------------
+    # --- talking to the server ---------------------------------------------------------
 
     def _call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         self.rpc_count += 1
@@ -190,28 +194,6 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
                 log.error("%s failed: %s", getattr(fn, "__name__", "call"), exc)
             raise _fail(code) from None
 
-    def _journal(self, op: JournalOp, states: Sequence[tuple[str, Entry | None]],
-                 objects: Sequence[KnownObject] = ()) -> int:
-        """Append `op` to the journal and make `states` the mount's view of those paths
-        until the server has applied it; its sequence number. ENOSPC while the journal
-        is full."""
-        extra = sum(len(data) for _, data, _ in objects)
-        try:
-            self._flusher.make_room(extra + 256)
-        except CitcError as exc:
-            raise _fail(to_errno(exc)) from None
-        if objects:
-            self.cache.pin_many(objects)
-        with self._lock:  # journal order and pending states agree
-            seq = self._flusher.append(op, extra, tuple(oid for _, _, oid in objects))
-            self.meta.pend(seq, states, op.path if isinstance(op, MakeDir) else None)
-            linked = isinstance(op, (WriteFile, SetAttr, Link))
-            others = self._spread(seq, states) if linked else []
-        self._notifier.invalidate(others)
-        if self.sync_writes:
-            self._flusher.wait_for(seq)
-        return seq
-
     def _applied(self, last_seq: int, result: Any,
                  skipped: list[tuple[JournalOp, CitcError]]) -> None:
         """The server applied the journal up to `last_seq`: those paths stop being pending."""
@@ -220,66 +202,7 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
                 self.watcher.own(int(result.version))
         self.meta.applied(last_seq)
         for op, error in skipped:
-            self.changes.not_applied(op, error)
-
-    def _spread(self, seq: int, states: Sequence[tuple[str, Entry | None]]) -> list[str]:
-        """A journaled change gave linked files these states: every other name of
-        them the mount knows shows the same state, pending under `seq`; the names
-        whose kernel caches must go."""
-        changed = {path for path, _ in states}
-        others: list[str] = []
-        for _, state in states:
-            if state is None or state.link is None:
-                continue
-            for other in self.links.names(state.link):
-                if other in changed:
-                    continue
-                known, current = self.meta.peek(other)
-                if known and (current is None or current.link != state.link):
-                    self.links.drop(state.link, other)  # names another file now
-                    continue
-                if known:
-                    self.meta.pend(seq, [(other, state)])
-                open_file = self.files.get(other)
-                if open_file is not None:
-                    open_file.nlink = state.nlink
-                others.append(other)
-        return others
-
-    def _rehome(self, open_file: OpenFile) -> bool:
-        """An open file loses its name: if it is a linked file with another name this
-        mount knows (and has not open), it lives on under that name, so what is
-        written through the open handle still reaches the file."""
-        if open_file.link is None or open_file.nlink <= 1:
-            return False
-        for other in self.links.names(open_file.link):
-            known, current = self.meta.peek(other)
-            if (other != open_file.path and other not in self.files.open and known
-                    and current is not None and current.link == open_file.link):
-                open_file.path = other
-                open_file.nlink -= 1
-                self.files.open[other] = open_file
-                return True
-        return False
-
-    def _unlinked_name(self, path: str, entry: Entry) -> None:
-        """Name `path` of `entry` went away (journaled already): the file's other
-        names count one fewer, and its ctime moves, journaled through one of them
-        (so the server keeps this mount's time, as for every other change)."""
-        if entry.link is None:
-            return
-        self.links.drop(entry.link, path)
-        if entry.nlink <= 1:
-            return
-        now = time.time_ns()
-        state = entry.replace(nlink=entry.nlink - 1, ctime_ns=now, origin=None,
-                              atime_ns=entry.st_atime_ns).compact_times()
-        for other in self.links.names(entry.link):
-            known, current = self.meta.peek(other)
-            if known and current is not None and current.link == entry.link:
-                self._journal(SetAttr(other, ctime_ns=now), [(other, state)])
-                self._notifier.invalidate([other])  # the others went with the journal
-                return
+            self.remote_changes.not_applied(op, error)
 
     def status(self) -> dict[str, Any]:
         """What `citc status` shows of this mount (`.citc/status`)."""
@@ -287,7 +210,7 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
                 "version": self.watcher.known_version, "pending_ops": self._flusher.pending_ops,
                 "pending_bytes": self._flusher.pending_bytes,
                 "journal_seq": self._flusher.last_seq, "applied_seq": self._flusher.acked_seq,
-                "conflicts": self.changes.conflicts, "workspace_deleted": self._flusher.gone,
+                "conflicts": self.remote_changes.conflicts, "workspace_deleted": self._flusher.gone,
                 "sync_writes": self.sync_writes, "last_error": self._flusher.last_error,
                 "redirections": list(self.redirects.paths),
                 "redirections_dir": self.redirects.base_dir,
@@ -522,7 +445,7 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
             raise _fail(errno.EEXIST)
         uid, gid, mode = self._new_owner(target, mode & 0o7777, is_dir=True)
         entry = Entry.directory(mode=mode, uid=uid, gid=gid, mtime_ns=time.time_ns())
-        self._journal(MakeDir(target, entry), [(target, entry)])
+        self.local_changes.journal(MakeDir(target, entry), [(target, entry)])
         self.dir_times.touch([paths.split(target)[0]])
         return 0
 
@@ -534,7 +457,7 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
             raise _fail(errno.EEXIST)
         uid, gid, _ = self._new_owner(where, 0o777)
         entry = Entry.symlink(target, uid=uid, gid=gid, mtime_ns=time.time_ns())
-        self._journal(Symlink(where, entry), [(where, entry)])
+        self.local_changes.journal(Symlink(where, entry), [(where, entry)])
         self.dir_times.touch([paths.split(where)[0]])
         return 0
 
@@ -548,7 +471,7 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
                 local_only = open_file.entry is None
                 with self._lock:
                     self.files.open.pop(target, None)
-                    open_file.unlinked = not self._rehome(open_file)
+                    open_file.unlinked = not self.local_changes.rehome(open_file)
             if local_only:
                 self._remember(target, None)
                 self.dir_times.touch([paths.split(target)[0]])
@@ -556,8 +479,8 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         removed = self._lookup(View(None, target))
         if removed.is_dir:
             raise _fail(errno.EISDIR)
-        self._journal(Remove(target, must_be_dir=False), [(target, None)])
-        self._unlinked_name(target, removed)
+        self.local_changes.journal(Remove(target, must_be_dir=False), [(target, None)])
+        self.local_changes.unlinked_name(target, removed)
         self.dir_times.touch([paths.split(target)[0]])
         return 0
 
@@ -573,7 +496,7 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
             raise _fail(errno.ENOTDIR)
         if self._head_listing(target) or self.files.any_below(target):
             raise _fail(errno.ENOTEMPTY)
-        self._journal(Remove(target, must_be_dir=True), [(target, None)])
+        self.local_changes.journal(Remove(target, must_be_dir=True), [(target, None)])
         self.meta.removed_dir(target)
         self.dir_times.touch([paths.split(target)[0]])
         return 0
@@ -606,7 +529,7 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         for open_path in (src, dst):
             open_file = self.files.get(open_path)
             if open_file is not None:
-                self._flush_file(open_file)
+                self.local_changes.save_file(open_file)
         moved_entry = self._lookup(View(None, src))
         try:
             replaced_entry: Entry | None = self._lookup(View(None, dst))
@@ -633,17 +556,17 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
             # rename is a barrier, and the caches below both names start afresh.
             # Directory times gathered so far go first, under their old names.
             self.dir_times.journal_pending()
-            self._flusher.wait_for(self._journal(op, []))
+            self._flusher.wait_for(self.local_changes.journal(op, []))
         else:
-            self._journal(op, [(src, None), (dst, moved_entry)])
+            self.local_changes.journal(op, [(src, None), (dst, moved_entry)])
             if replaced_entry is not None:
-                self._unlinked_name(dst, replaced_entry)
+                self.local_changes.unlinked_name(dst, replaced_entry)
             if moved_entry.link is not None:
                 self.links.drop(moved_entry.link, src)
                 self.links.note(dst, moved_entry)
         # A rename changes the moved inode (its ctime) and both directories.
         moved_now = moved_entry.replace(ctime_ns=now, atime_ns=moved_entry.st_atime_ns)
-        self._journal(SetAttr(dst, ctime_ns=now), [(dst, moved_now.compact_times())])
+        self.local_changes.journal(SetAttr(dst, ctime_ns=now), [(dst, moved_now.compact_times())])
         self.dir_times.touch([paths.split(src)[0], paths.split(dst)[0]])
         with self._lock:
             moved = self.files.open.pop(src, None)
@@ -678,12 +601,12 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
                     # sets mtime, owner and mode on the open file before closing it).
                     return None
                 if open_file.dirty:
-                    return self._flush_file(open_file)
+                    return self.local_changes.save_file(open_file)
         current = self._lookup(View(None, target))
         changes = {"ctime_ns": time.time_ns(), **change(current)}
         if "mtime_ns" in changes:
             changes.setdefault("atime_ns", current.st_atime_ns)  # else it follows mtime
-        self._journal(SetAttr(target, **changes),
+        self.local_changes.journal(SetAttr(target, **changes),
                       [(target, current.replace(**changes).compact_times())])
 
     def chmod(self, path: str | None, mode: int) -> int:
@@ -747,7 +670,7 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
     def _link(self, dst: str, src: str) -> int:
         open_file = self.files.get(src)
         if open_file is not None:
-            self._flush_file(open_file)  # the server must know the file first
+            self.local_changes.save_file(open_file)  # the server must know the file first
         entry = self._lookup(View(None, src))
         if entry.is_dir:
             raise _fail(errno.EPERM)  # as POSIX says
@@ -762,10 +685,10 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         self.inodes.of_link(None, src, link_id)  # the file keeps its number
         self.links.note(src, state)
         self.links.note(dst, state)
-        self._journal(Link(src, dst, link_id), [(src, state), (dst, state)])
+        self.local_changes.journal(Link(src, dst, link_id), [(src, state), (dst, state)])
         # The file's ctime is the mount's, as for every change it journals; this also
         # drops the kernel's attributes of the other names, `src` among them.
-        self._journal(SetAttr(dst, ctime_ns=now), [(dst, state)])
+        self.local_changes.journal(SetAttr(dst, ctime_ns=now), [(dst, state)])
         if open_file is not None:
             with open_file.lock:
                 open_file.link, open_file.nlink, open_file.ctime_ns = link_id, state.nlink, now
@@ -791,7 +714,7 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         uid, gid, perm = self._new_owner(target, mode & 0o7777)
         entry = Entry.special(kind, mode=perm, uid=uid, gid=gid, mtime_ns=time.time_ns(),
                               rdev=dev if kind in (EntryKind.CHARDEV, EntryKind.BLOCKDEV) else 0)
-        self._journal(MakeNode(target, entry), [(target, entry)])
+        self.local_changes.journal(MakeNode(target, entry), [(target, entry)])
         self.dir_times.touch([paths.split(target)[0]])
         return 0
 
@@ -933,35 +856,19 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
             try:
                 self.files.truncate(open_file, length)
                 self.files.kill_privileges(open_file)
-                self._flush_file(open_file)
+                self.local_changes.save_file(open_file)
             finally:
                 open_file.refs -= 1
                 if open_file.refs == 0:
                     self.files.close(open_file)
         return 0
 
-    def _flush_file(self, open_file: OpenFile) -> None:
-        """Journal an open file's content and attributes, its new chunks pinned in the
-        local cache until the server has them."""
-        with open_file.lock:
-            if not open_file.dirty or open_file.unlinked:
-                return
-            entry, new_objects = self.files.file_entry(open_file)
-            path = open_file.path
-            created = open_file.entry is None
-            self._journal(WriteFile(path, entry, new=created), [(path, entry)], new_objects)
-            if created and path:
-                self.dir_times.touch([paths.split(path)[0]])
-            open_file.entry = entry
-            open_file.dirty = False
-            open_file.dirty_chunks.clear()
-
     def flush(self, path: str | None, fh: int) -> int:
         if is_local_fh(fh):
             return 0  # a local file's data is the local filesystem's
         handle = self.files.handles.get(fh)
         if handle is not None and handle.file is not None:
-            self._flush_file(handle.file)
+            self.local_changes.save_file(handle.file)
         return 0
 
     def fsync(self, path: str | None, datasync: int, fh: int) -> int:
@@ -969,21 +876,13 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         if is_local_fh(fh):
             return redirect.fsync(fh, datasync)
         self.flush(path, fh)
-        return self._barrier()
-
-    def _barrier(self) -> int:
-        """Wait until the server has everything journaled; ESTALE if it never will
-        (the workspace was deleted, and the journal dropped)."""
-        self._flusher.wait_for()
-        if self._flusher.gone:
-            raise _fail(errno.ESTALE)
-        return 0
+        return self.local_changes.barrier()
 
     def fsyncdir(self, path: str | None, datasync: int, fh: int) -> int:
         """The barrier of `citc` commands: everything journaled is on the server."""
         if local := self.redirects.find(path):
             return local[0].fsyncdir(local[1])
-        return self._barrier()
+        return self.local_changes.barrier()
 
     def release(self, path: str | None, fh: int) -> int:
         if is_local_fh(fh):
@@ -994,7 +893,7 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
             return 0
         open_file = handle.file
         try:
-            self._flush_file(open_file)
+            self.local_changes.save_file(open_file)
         finally:
             with self._lock:
                 open_file.refs -= 1
