@@ -73,7 +73,7 @@ from . import permissions
 from .fuse_lib import FuseOSError, Operations, current_fuse, fuse_get_context
 from .dir_times import DirTimes
 from .dircache import enable_readdir_cache, refuse_readdir_cache
-from . import redirect, xattrs
+from . import attr_changes, redirect, xattrs
 from .redirect import Redirector, is_local_fh, redirections_dir
 from .local_changes import LocalChanges
 from .remote import Remote
@@ -83,8 +83,6 @@ from .views import GENERATED, HISTORY_DIR, VOLATILE_LISTINGS, HistoryViews, View
 log = logging.getLogger("citcfs.client")
 
 UNMOUNT_DRAIN_S = 30.0
-UTIME_NOW = (1 << 30) - 1
-UTIME_OMIT = (1 << 30) - 2
 
 
 def _fail(code: int) -> FuseOSError:
@@ -583,7 +581,7 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
             self._forget(dst)
         return 0
 
-    def _set_attr(self, path: str | None, change: Callable[[Entry], dict[str, Any]]) -> None:
+    def _set_attr(self, path: str | None, change: attr_changes.Change) -> None:
         """Apply `change` (the current entry -> the fields it sets) to `path`; ctime
         moves to now, as on every change to an inode."""
         if path is None:
@@ -612,47 +610,21 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
     def chmod(self, path: str | None, mode: int) -> int:
         if local := self.redirects.find(path):
             return local[0].chmod(local[1], mode)
-        self._set_attr(path, lambda _: {"mode": mode & 0o7777})
+        self._set_attr(path, attr_changes.chmod_change(mode))
         return 0
 
     def chown(self, path: str | None, uid: int, gid: int) -> int:
         if local := self.redirects.find(path):
             return local[0].chown(local[1], uid, gid)
-        changes: dict[str, Any] = {}
-        if uid != -1:
-            changes["uid"] = uid
-        if gid != -1:
-            changes["gid"] = gid
-
-        def change(current: Entry) -> dict[str, Any]:
-            # A new owner or group drops setuid and setgid as Linux does (the kernel
-            # drops setuid and setgid-with-group-exec itself, not the rest). The
-            # caller is read from /proc only for such a file (tar chowns every one).
-            if not changes or not permissions.needs_caller(current.mode):
-                return changes
-            mode = permissions.mode_after_chown(current.mode, current.gid, self._caller(),
-                                                is_dir=current.is_dir)
-            return changes if mode == current.mode else {**changes, "mode": mode}
-        # ctime moves even when nothing else does (a chown to the same owner).
-        self._set_attr(path, change)
+        self._set_attr(path, attr_changes.chown_change(uid, gid, self._caller))
         return 0
 
     def utimens(self, path: str | None, times: tuple[int, int] | None = None) -> int:
         if local := self.redirects.find(path):
             return local[0].utimens(local[1], times)
-        now = time.time_ns()
-        atime, mtime = (now, now) if times is None else times
-        if atime == UTIME_OMIT and mtime == UTIME_OMIT:
-            return 0  # nothing changes, not even ctime (as utimensat does)
-
-        def change(current: Entry) -> dict[str, Any]:
-            chosen = {}
-            for field, value in (("atime_ns", atime), ("mtime_ns", mtime)):
-                if value != UTIME_OMIT:
-                    chosen[field] = now if value == UTIME_NOW else int(value)
-            chosen.setdefault("atime_ns", current.st_atime_ns)
-            return chosen
-        self._set_attr(path, change)
+        change = attr_changes.utimens_change(times, time.time_ns())
+        if change is not None:
+            self._set_attr(path, change)
         return 0
 
     def link(self, target: str, source: str) -> int:

@@ -9,20 +9,18 @@ ones Linux gives (ext4's, where filesystems differ).
 from __future__ import annotations
 
 import errno
-from collections.abc import Callable
 from typing import Any
 
 from citcfs import paths
 from citcfs.entries import (XATTR_NAME_MAX, XATTR_NAMESPACES, XATTR_VALUE_MAX, XATTRS_TOTAL_MAX,
                             Entry, with_xattr)
 
+from .attr_changes import Change
 from .fuse_lib import FuseOSError
 
 XATTR_CREATE = 1
 XATTR_REPLACE = 2
 
-Change = Callable[[Entry], dict[str, Any]]
-"""The current entry -> the fields a change sets (as `WorkspaceFS._set_attr` takes)."""
 
 
 def check_name(name: bytes) -> None:
