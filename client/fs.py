@@ -47,7 +47,6 @@ from __future__ import annotations
 import errno
 import logging
 import os
-import stat
 import time
 from collections.abc import Callable
 from typing import Any
@@ -67,6 +66,7 @@ from .journal import (Journal, JournalOp, Link, MakeDir, MakeNode, Remove, Renam
 from .inodes import InodeNumbers
 from .links import KernelNotifier, LinkNames, new_link_id
 from .invalidation import Watcher
+from .kernel_attrs import KernelAttrs
 from .metadata import HeadMetadata
 from .metrics import MountMetrics
 from . import permissions
@@ -78,7 +78,7 @@ from .redirect import Redirector, is_local_fh, redirections_dir
 from .local_changes import LocalChanges
 from .remote import Remote
 from .remote_changes import RemoteChanges
-from .views import GENERATED, HISTORY_DIR, VOLATILE_LISTINGS, HistoryViews, View
+from .views import HISTORY_DIR, VOLATILE_LISTINGS, HistoryViews, View
 
 log = logging.getLogger("citcfs.client")
 
@@ -129,6 +129,7 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
                                     lambda path: self.inodes.number(None, path))
         self.redirects.update(remote.redirections(workspace))
         self.links = LinkNames()
+        self.kernel_attrs = KernelAttrs(self.inodes, self.links, self.views)
         if journal is None:
             journal = Journal.create(journal_dir(cache.directory), server, workspace,
                                      workspace_id)
@@ -246,32 +247,6 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         return self.meta.listing(
             path, lambda missing: self._call(self.remote.listdir, self.workspace, missing))
 
-    def _stat(self, view: View, entry: Entry) -> dict[str, int]:
-        readonly = view.version is not None
-        mode = entry.st_mode
-        if readonly:
-            mode &= ~0o222
-        if entry.link is None:
-            ino = self.inodes.number(view.version, view.path)
-        else:  # one inode number for every name of a linked file
-            ino = self.inodes.of_link(view.version, view.path, entry.link)
-            if view.version is None:
-                self.links.note(view.path, entry)
-        return {
-            "st_mode": mode,
-            "st_ino": ino,
-            "st_nlink": entry.nlink,
-            "st_uid": entry.uid,
-            "st_gid": entry.gid,
-            "st_size": entry.size,
-            "st_blocks": (entry.size + 511) // 512,
-            "st_blksize": 128 * 1024,
-            "st_mtime": entry.mtime_ns,
-            "st_ctime": entry.st_ctime_ns,
-            "st_atime": entry.st_atime_ns,
-            "st_rdev": entry.rdev,
-        }
-
     def _remember(self, path: str, entry: Entry | None) -> None:
         self.meta.remember(path, entry)
 
@@ -296,19 +271,20 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
             return local[0].getattr(local[1])
         if fh is not None and fh in self.files.handles:
             handle = self.files.handles[fh]
-            return self._stat(handle.view, self._handle_entry(handle))
+            return self.kernel_attrs.stat(handle.view, self._handle_entry(handle))
         if path is None:
             raise _fail(errno.EBADF)
         view = self.views.view(path)
         if view.version is None:
             open_file = self.files.get(view.path)
             if open_file is not None:
-                return self._stat(view, open_file.attrs())
+                return self.kernel_attrs.stat(view, open_file.attrs())
             if view.path == HISTORY_DIR:
-                return self._stat(View(-1, HISTORY_DIR), self.views.entry(-1, HISTORY_DIR))
+                root = View(-1, HISTORY_DIR)
+                return self.kernel_attrs.stat(root, self.views.entry(-1, HISTORY_DIR))
             entry = self.meta.entry(view.path, lambda missing: self._fetch_entry(missing, None))
-            return None if entry is None else self._stat(view, entry)
-        return self._stat(view, self._lookup(view))
+            return None if entry is None else self.kernel_attrs.stat(view, entry)
+        return self.kernel_attrs.stat(view, self._lookup(view))
 
     def _handle_entry(self, handle: Handle) -> Entry:
         """What an open handle shows: a file open for reading shows its path's entry
@@ -373,31 +349,7 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
                 if not entry.is_dir:
                     raise _fail(errno.ENOTDIR)
             items = self.views.listing(view if view.version is not None else View(-1, view.path))
-        # With use_ino the kernel takes d_ino from here, and hides entries whose d_ino is 0.
-        version = view.version if view.version is not None and view.version >= 0 else None
-        history_root = view.version == -1
-        here = self.inodes.number(view.version, view.path)
-        result: list[tuple[str, dict[str, int], int]] = [
-            (".", {"st_mode": stat.S_IFDIR, "st_ino": here}, 0),
-            ("..", {"st_mode": stat.S_IFDIR, "st_ino": 1}, 0)]
-        for name, entry in sorted(items.items()):
-            child = paths.join(view.path, name)
-            if view.path == HISTORY_DIR + "/versions":
-                ino = self.inodes.number(int(name), paths.ROOT)
-            elif view.path == HISTORY_DIR + "/snapshots":
-                ino = self.inodes.number(self.views.known_label(name), paths.ROOT)
-            elif child in GENERATED:
-                ino = self.inodes.number(GENERATED[child], child)
-            elif history_root or (version is None and child == HISTORY_DIR):
-                ino = self.inodes.number(-1, child)
-            elif entry.link is not None:
-                ino = self.inodes.of_link(version, child, entry.link)
-                if version is None:
-                    self.links.note(child, entry)
-            else:
-                ino = self.inodes.number(version, child)
-            result.append((name, {"st_mode": entry.st_mode, "st_ino": ino}, 0))
-        return result
+        return self.kernel_attrs.rows(view, items)
 
     def readlink(self, path: str) -> str:
         if local := self.redirects.find(path):
