@@ -1,45 +1,43 @@
 """The FUSE filesystem of a mounted workspace.
 
 `WorkspaceFS` answers the kernel's path-based calls (mfusepy's high-level API) from
-three layers: in-memory metadata (entries and directory listings of the head),
-the local object cache (file content), and the server (through a `Remote`).
+three layers: in-memory metadata (entries and directory listings of the head,
+`client/metadata.py`), the local object cache (file content, `client/chunks.py`),
+and the server (through a `Remote`). It keeps the FUSE entry points and the rules of
+the namespace (create, unlink, rename, link, ...), and holds one object for each
+other job:
+
+- `HistoryViews` (`client/views.py`): which state a kernel path names, and the
+  read-only `.citc` views of old versions and snapshots, and its generated files;
+- `OpenFiles` (`client/files.py`): open files, handles and their scratch copies;
+- `LocalChanges` (`client/local_changes.py`): the mount's changes, journaled
+  (write-back) and shown at once as pending until the server has applied them;
+- `RemoteChanges` (`client/remote_changes.py`): other clients' changes, dropped
+  from the mount's caches and the kernel's;
+- `DirTimes` (`client/dir_times.py`): directory mtime and ctime, as POSIX asks;
+- `InodeNumbers` and `KernelAttrs` (`client/inodes.py`, `client/kernel_attrs.py`):
+  inode numbers, stat answers and listing rows;
+- the pure rules of attribute changes (`client/attr_changes.py`, `client/xattrs.py`).
 
 Reads are lazy: a stat asks the server for one entry (O(depth) requests for a deep
 path, each answered from a parent listing when that is cached), a listing is fetched
 when a directory is read, and file content one 1 MiB chunk at a time, with the next
-chunks of a sequential read fetched in the same request.
-
-Writes go through the mount's write journal (write-back). An open file writes to a
-local scratch copy, filled from the server only when a write needs the old content
-(never after O_TRUNC). `flush` and the last `release` put the chunks that changed in
-the local cache (pinned there) and append the file's entry to the journal; metadata
-operations (mkdir, unlink, rename, chmod, ...) append theirs. The flusher
-(`client.flusher`) sends the journal to the server in batches. Until the server has
-applied a change, its path is *pending*: the pending state wins over anything cached
-or fetched, so the mount reads its own writes at once. `fsync` (of a file or a
-directory) waits until the server has everything journaled before it; with
-`sync_writes` every acknowledged change waits so. A directory rename is also a
-barrier: it waits until the server has applied it, since the paths below it are not
-tracked one by one.
-
-`.citc/versions/<N>/` and `.citc/snapshots/<label>/` in the root show the workspace
-as it was (`.citc` is reachable by name but not listed, like ZFS's hidden `.zfs`);
-they never change, so they are cached without bound, and writes there fail with
-EROFS. Hard links are names whose entries share a link id (`client/links.py`): they
-show one inode number, and a change through one name reaches the others.
+chunks of a sequential read fetched in the same request. `fsync` (of a file or a
+directory) waits until the server has everything journaled before it. A directory
+rename is also a barrier: it waits until the server has applied it, since the paths
+below it are not tracked one by one. Hard links are names whose entries share a link
+id (`client/links.py`): they show one inode number, and a change through one name
+reaches the others.
 
 Times follow POSIX: each entry keeps atime, mtime and ctime in nanoseconds; ctime
-moves on every change to the entry, and a directory's mtime and ctime move when a
-name is added to it, removed from it or renamed in it (a journaled attribute change
-of the directory). Reads do not move atime (mounts are `noatime`). FIFOs, sockets and
-device nodes are entries (`mknod`); the kernel does their I/O. Extended attributes
-live in the entry: `getxattr` is answered from memory (the kernel asks for
-`security.capability` before every write), and changes are journaled.
+moves on every change to the entry. Reads do not move atime (mounts are `noatime`).
+FIFOs, sockets and device nodes are entries (`mknod`); the kernel does their I/O.
 
-Locking: `_lock` guards the metadata dictionaries and is never held across a call to
-the server; each open file has a lock of its own for its scratch copy. A cache fill
-that started before an invalidation is dropped (`_generation`), so a slow answer
-never resurrects a stale entry.
+Locking: `_lock` (the metadata lock, which every part above shares) guards the
+metadata dictionaries and is never held across a call to the server; each open file
+has a lock of its own for its scratch copy. A cache fill that started before an
+invalidation is dropped (`_generation`), so a slow answer never resurrects a stale
+entry.
 """
 
 from __future__ import annotations
