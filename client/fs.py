@@ -51,12 +51,10 @@ from typing import Any
 
 from citcfs import paths
 from citcfs.entries import Entry, EntryKind, kind_of_mode
-from citcfs.errors import (CitcError, HistoryTruncated, InvalidArgument, NotADirectory,
-                           PathNotFound)
+from citcfs.errors import CitcError
 
 from .cache import ObjectCache
 from .chunks import ChunkReader
-from .errno_map import to_errno
 from .files import Handle, OpenFiles
 from .flusher import Flusher
 from .journal import (Journal, JournalOp, Link, MakeDir, MakeNode, Remove, Rename, SetAttr,
@@ -64,6 +62,7 @@ from .journal import (Journal, JournalOp, Link, MakeDir, MakeNode, Remove, Renam
 from .inodes import InodeNumbers
 from .links import KernelNotifier, LinkNames, new_link_id
 from .invalidation import Watcher
+from .lookups import Lookups
 from .kernel_attrs import KernelAttrs
 from .metadata import HeadMetadata
 from .metrics import MountMetrics
@@ -113,15 +112,15 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         self.meta = HeadMetadata()
         self.metrics.watch_head(self.meta)
         self._lock = self.meta.lock
+        self.lookups = Lookups(remote, workspace, self.meta)
         self.views = HistoryViews(
-            remote, workspace, self._lock, self._call, self._fetch_entry, self.status,
-            lambda: {"workspace": self.workspace, **self.metrics.snapshot()})
+            remote, workspace, self._lock, self.lookups.call, self.lookups.fetch_entry,
+            self.status, lambda: {"workspace": self.workspace, **self.metrics.snapshot()})
         self.inodes = InodeNumbers(self._lock)
-        self.chunks = ChunkReader(remote, cache, self._call, self.metrics)
+        self.chunks = ChunkReader(remote, cache, self.lookups.call, self.metrics)
         self.server = server
         self.sync_writes = sync_writes
         self._listing_cache = False  # the kernel caches directory listings
-        self.rpc_count = 0
         self.files = OpenFiles(self.meta, self.chunks, cache.directory)
         self.redirects = Redirector(redirections_dir(cache.directory, server, workspace),
                                     lambda path: self.inodes.number(None, path))
@@ -135,7 +134,7 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         self._flusher = Flusher(remote, workspace, journal, cache, on_applied=self._applied,
                                 bound_bytes=journal_bytes, full_wait_s=journal_full_wait_s,
                                 metrics=self.metrics)
-        self.dir_times = DirTimes(self.meta, self._flusher, self._head_entry)
+        self.dir_times = DirTimes(self.meta, self._flusher, self.lookups.head_entry)
         self._flusher.before_batch = self.dir_times.journal_pending
         self.remote_changes = RemoteChanges(remote, workspace, self.meta, self.links,
                                             self.redirects, self.inodes, self._flusher)
@@ -179,17 +178,7 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         self.cache.close()
         self.files.remove_scratch()
 
-    # --- talking to the server ---------------------------------------------------------
-
-    def _call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        self.rpc_count += 1
-        try:
-            return fn(*args, **kwargs)
-        except CitcError as exc:
-            code = to_errno(exc)
-            if code == errno.EIO:
-                log.error("%s failed: %s", getattr(fn, "__name__", "call"), exc)
-            raise _fail(code) from None
+    # --- the server ----------------------------------------------------------------------
 
     def _applied(self, last_seq: int, result: Any,
                  skipped: list[tuple[JournalOp, CitcError]]) -> None:
@@ -218,32 +207,8 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
     def _lookup(self, view: View) -> Entry:
         """The entry of a path; FuseOSError(ENOENT) if it does not exist."""
         if view.version is None:
-            return self._head_entry(view.path)
+            return self.lookups.head_entry(view.path)
         return self.views.entry(view.version, view.path)
-
-    def _head_entry(self, path: str) -> Entry:
-        entry = self.meta.entry(path, lambda missing: self._fetch_entry(missing, None))
-        if entry is None:
-            raise _fail(errno.ENOENT)
-        return entry
-
-    def _fetch_entry(self, path: str, version: int | None) -> Entry | None:
-        """One Lookup: the entry, None where the path does not exist, else the errno."""
-        self.rpc_count += 1
-        try:
-            return self.remote.lookup(self.workspace, path, version)
-        except (PathNotFound, NotADirectory):
-            return None
-        except CitcError as exc:
-            if version is not None and type(exc) in (HistoryTruncated, InvalidArgument):
-                # No such version (not yet, or no longer): .citc/versions/<N> does not
-                # exist. Not cached, since a version past the head may exist later.
-                raise _fail(errno.ENOENT) from None
-            raise _fail(to_errno(exc)) from None
-
-    def _head_listing(self, path: str) -> dict[str, Entry]:
-        return self.meta.listing(
-            path, lambda missing: self._call(self.remote.listdir, self.workspace, missing))
 
     def _remember(self, path: str, entry: Entry | None) -> None:
         self.meta.remember(path, entry)
@@ -280,7 +245,7 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
             if view.path == HISTORY_DIR:
                 root = View(-1, HISTORY_DIR)
                 return self.kernel_attrs.stat(root, self.views.entry(-1, HISTORY_DIR))
-            entry = self.meta.entry(view.path, lambda missing: self._fetch_entry(missing, None))
+            entry = self.lookups.head_entry_or_none(view.path)
             return None if entry is None else self.kernel_attrs.stat(view, entry)
         return self.kernel_attrs.stat(view, self._lookup(view))
 
@@ -292,7 +257,7 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
             return handle.file.attrs()
         if handle.view.version is None and handle.content is None:
             try:
-                current = self._head_entry(handle.view.path)
+                current = self.lookups.head_entry(handle.view.path)
             except FuseOSError:
                 return handle.entry
             if current.kind == handle.entry.kind:
@@ -329,10 +294,10 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
     def _readdir(self, view: View) -> list[tuple[str, dict[str, int], int]]:
         """The kernel's listing of a directory: names, types and inode numbers."""
         if view.version is None and view.path != HISTORY_DIR:
-            entry = self._head_entry(view.path) if view.path else None
+            entry = self.lookups.head_entry(view.path) if view.path else None
             if entry is not None and not entry.is_dir:
                 raise _fail(errno.ENOTDIR)
-            items = dict(self._head_listing(view.path))
+            items = dict(self.lookups.head_listing(view.path))
             for name, open_file in self.files.below(view.path):
                 items[name] = open_file.attrs()
             for name in self.redirects.children(view.path):
@@ -380,7 +345,7 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         (`parent`, else looked up) passes on its group, and its setgid to a directory."""
         uid, gid = self._context()
         try:
-            parent = parent or self._head_entry(paths.split(path)[0])
+            parent = parent or self.lookups.head_entry(paths.split(path)[0])
         except FuseOSError:
             return uid, gid, mode
         return permissions.new_owner(parent.mode, parent.gid, uid, gid, mode, is_dir=is_dir)
@@ -442,7 +407,7 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
             raise _fail(errno.ENOTEMPTY)  # a redirected directory is listed inside
         if not self._lookup(View(None, target)).is_dir:
             raise _fail(errno.ENOTDIR)
-        if self._head_listing(target) or self.files.any_below(target):
+        if self.lookups.head_listing(target) or self.files.any_below(target):
             raise _fail(errno.ENOTEMPTY)
         self.local_changes.journal(Remove(target, must_be_dir=True), [(target, None)])
         self.meta.removed_dir(target)
@@ -495,7 +460,7 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
                 raise _fail(errno.ENOTDIR)
             if not moved_entry.is_dir and replaced_entry.is_dir:
                 raise _fail(errno.EISDIR)
-            if replaced_entry.is_dir and self._head_listing(dst):
+            if replaced_entry.is_dir and self.lookups.head_listing(dst):
                 raise _fail(errno.ENOTEMPTY)
         op = Rename(src, dst, no_replace=bool(flags & 1))
         now = time.time_ns()
@@ -597,7 +562,7 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         if entry.is_dir:
             raise _fail(errno.EPERM)  # as POSIX says
         known, there = self.meta.peek(dst)
-        if there is not None or (not known and self._fetch_entry(dst, None) is not None):
+        if there is not None or (not known and self.lookups.fetch_entry(dst, None) is not None):
             raise _fail(errno.EEXIST)
         link_id = entry.link if entry.link is not None else new_link_id()
         now = time.time_ns()
@@ -706,7 +671,7 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         if target == HISTORY_DIR:
             raise _fail(errno.EEXIST)
         parent = paths.split(target)[0]
-        parent_entry = self._head_entry(parent) if parent else None
+        parent_entry = self.lookups.head_entry(parent) if parent else None
         if parent_entry is not None and not parent_entry.is_dir:
             raise _fail(errno.ENOTDIR)
         uid, gid, mode = self._new_owner(target, mode & 0o7777, parent=parent_entry)
