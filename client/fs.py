@@ -53,26 +53,25 @@ from citcfs import paths
 from citcfs.entries import Entry, EntryKind, kind_of_mode
 from citcfs.errors import CitcError
 
+from . import attr_changes, permissions, redirect, xattrs
 from .cache import ObjectCache
 from .chunks import ChunkReader
-from .files import Handle, OpenFiles
-from .flusher import Flusher
-from .journal import (Journal, JournalOp, Link, MakeDir, MakeNode, Remove, Rename, SetAttr,
-                      Symlink)
-from .inodes import InodeNumbers
-from .links import KernelNotifier, LinkNames, new_link_id
-from .invalidation import Watcher
-from .lookups import Lookups
-from .kernel_attrs import KernelAttrs
-from .metadata import HeadMetadata
-from .metrics import MountMetrics
-from . import permissions
-from .fuse_lib import FuseOSError, Operations, current_fuse, fuse_get_context
 from .dir_times import DirTimes
 from .dircache import enable_readdir_cache, refuse_readdir_cache
-from . import attr_changes, redirect, xattrs
-from .redirect import Redirector, is_local_fh, redirections_dir
+from .files import Handle, OpenFiles
+from .flusher import Flusher
+from .fuse_lib import FuseOSError, Operations, current_fuse, fuse_get_context
+from .inodes import InodeNumbers
+from .invalidation import Watcher
+from .journal import Journal, JournalOp, MakeDir, MakeNode, Symlink
+from .kernel_attrs import KernelAttrs
+from .links import KernelNotifier, LinkNames
 from .local_changes import LocalChanges
+from .lookups import Lookups
+from .metadata import HeadMetadata
+from .metrics import MountMetrics
+from .namespace import Namespace
+from .redirect import Redirector, is_local_fh, redirections_dir
 from .remote import Remote
 from .remote_changes import RemoteChanges
 from .views import HISTORY_DIR, VOLATILE_LISTINGS, HistoryViews, View
@@ -146,6 +145,8 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         self.local_changes = LocalChanges(self.meta, self._flusher, cache, self.links, self.files,
                                           self.dir_times, self._notifier,
                                           sync_writes=sync_writes)
+        self.namespace = Namespace(self.meta, self.lookups, self.files, self.local_changes,
+                                   self.dir_times, self.links, self.inodes, self._flusher)
         self._flusher.start()
 
     # --- life cycle -------------------------------------------------------------------
@@ -196,7 +197,8 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
                 "version": self.watcher.known_version, "pending_ops": self._flusher.pending_ops,
                 "pending_bytes": self._flusher.pending_bytes,
                 "journal_seq": self._flusher.last_seq, "applied_seq": self._flusher.acked_seq,
-                "conflicts": self.remote_changes.conflicts, "workspace_deleted": self._flusher.gone,
+                "conflicts": self.remote_changes.conflicts,
+                "workspace_deleted": self._flusher.gone,
                 "sync_writes": self.sync_writes, "last_error": self._flusher.last_error,
                 "redirections": list(self.redirects.paths),
                 "redirections_dir": self.redirects.base_dir,
@@ -209,12 +211,6 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         if view.version is None:
             return self.lookups.head_entry(view.path)
         return self.views.entry(view.version, view.path)
-
-    def _remember(self, path: str, entry: Entry | None) -> None:
-        self.meta.remember(path, entry)
-
-    def _forget(self, path: str) -> None:
-        self.meta.forget(path)
 
     # --- FUSE: attributes and directories ---------------------------------------------
 
@@ -378,23 +374,7 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         if local := self.redirects.find(path):
             return local[0].unlink(local[1])
         target = self.views.writable(path)
-        open_file = self.files.get(target)
-        if open_file is not None:
-            with open_file.lock:
-                local_only = open_file.entry is None
-                with self._lock:
-                    self.files.open.pop(target, None)
-                    open_file.unlinked = not self.local_changes.rehome(open_file)
-            if local_only:
-                self._remember(target, None)
-                self.dir_times.touch([paths.split(target)[0]])
-                return 0
-        removed = self._lookup(View(None, target))
-        if removed.is_dir:
-            raise _fail(errno.EISDIR)
-        self.local_changes.journal(Remove(target, must_be_dir=False), [(target, None)])
-        self.local_changes.unlinked_name(target, removed)
-        self.dir_times.touch([paths.split(target)[0]])
+        self.namespace.unlink(target)
         return 0
 
     def rmdir(self, path: str) -> int:
@@ -405,13 +385,7 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
             raise _fail(errno.EBUSY)
         if self.redirects.holds(target):
             raise _fail(errno.ENOTEMPTY)  # a redirected directory is listed inside
-        if not self._lookup(View(None, target)).is_dir:
-            raise _fail(errno.ENOTDIR)
-        if self.lookups.head_listing(target) or self.files.any_below(target):
-            raise _fail(errno.ENOTEMPTY)
-        self.local_changes.journal(Remove(target, must_be_dir=True), [(target, None)])
-        self.meta.removed_dir(target)
-        self.dir_times.touch([paths.split(target)[0]])
+        self.namespace.rmdir(target)
         return 0
 
     def rename(self, old: str, new: str, flags: int = 0) -> int:
@@ -439,61 +413,7 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         dst = self.views.writable(new)
         if flags & ~1:  # only RENAME_NOREPLACE is supported
             raise _fail(errno.EINVAL)
-        for open_path in (src, dst):
-            open_file = self.files.get(open_path)
-            if open_file is not None:
-                self.local_changes.save_file(open_file)
-        moved_entry = self._lookup(View(None, src))
-        try:
-            replaced_entry: Entry | None = self._lookup(View(None, dst))
-        except FuseOSError:
-            replaced_entry = None
-        if src == dst:
-            return 0
-        if (replaced_entry is not None and moved_entry.link is not None
-                and replaced_entry.link == moved_entry.link and not flags & 1):
-            return 0  # two names of one file: rename(2) does nothing
-        if replaced_entry is not None:
-            if flags & 1:
-                raise _fail(errno.EEXIST)
-            if moved_entry.is_dir and not replaced_entry.is_dir:
-                raise _fail(errno.ENOTDIR)
-            if not moved_entry.is_dir and replaced_entry.is_dir:
-                raise _fail(errno.EISDIR)
-            if replaced_entry.is_dir and self.lookups.head_listing(dst):
-                raise _fail(errno.ENOTEMPTY)
-        op = Rename(src, dst, no_replace=bool(flags & 1))
-        now = time.time_ns()
-        if moved_entry.is_dir:
-            # What lies below a moved directory is not tracked path by path: the
-            # rename is a barrier, and the caches below both names start afresh.
-            # Directory times gathered so far go first, under their old names.
-            self.dir_times.journal_pending()
-            self._flusher.wait_for(self.local_changes.journal(op, []))
-        else:
-            self.local_changes.journal(op, [(src, None), (dst, moved_entry)])
-            if replaced_entry is not None:
-                self.local_changes.unlinked_name(dst, replaced_entry)
-            if moved_entry.link is not None:
-                self.links.drop(moved_entry.link, src)
-                self.links.note(dst, moved_entry)
-        # A rename changes the moved inode (its ctime) and both directories.
-        moved_now = moved_entry.replace(ctime_ns=now, atime_ns=moved_entry.st_atime_ns)
-        self.local_changes.journal(SetAttr(dst, ctime_ns=now), [(dst, moved_now.compact_times())])
-        self.dir_times.touch([paths.split(src)[0], paths.split(dst)[0]])
-        with self._lock:
-            moved = self.files.open.pop(src, None)
-            replaced = self.files.open.pop(dst, None)
-            if replaced is not None:
-                replaced.unlinked = True
-            if moved is not None:
-                moved.path = dst
-                moved.ctime_ns = now
-                self.files.open[dst] = moved
-            self.inodes.renamed(src, dst)
-        if moved_entry.is_dir:
-            self._forget(src)
-            self._forget(dst)
+        self.namespace.rename(src, dst, flags)
         return 0
 
     def _set_attr(self, path: str | None, change: attr_changes.Change) -> None:
@@ -502,25 +422,7 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         if path is None:
             raise _fail(errno.EBADF)
         target = self.views.writable(path)
-        open_file = self.files.get(target)
-        if open_file is not None:
-            with open_file.lock:
-                changes = {"ctime_ns": time.time_ns(), **change(open_file.attrs())}
-                for key, value in changes.items():
-                    setattr(open_file, key, value)
-                if open_file.entry is None:
-                    # Created here and not yet on the server: the file appears there
-                    # at its flush, with its data and these attributes together (tar
-                    # sets mtime, owner and mode on the open file before closing it).
-                    return None
-                if open_file.dirty:
-                    return self.local_changes.save_file(open_file)
-        current = self._lookup(View(None, target))
-        changes = {"ctime_ns": time.time_ns(), **change(current)}
-        if "mtime_ns" in changes:
-            changes.setdefault("atime_ns", current.st_atime_ns)  # else it follows mtime
-        self.local_changes.journal(SetAttr(target, **changes),
-                      [(target, current.replace(**changes).compact_times())])
+        self.namespace.set_attr(target, change)
 
     def chmod(self, path: str | None, mode: int) -> int:
         if local := self.redirects.find(path):
@@ -552,36 +454,7 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         if HISTORY_DIR in (target.lstrip("/").split("/", 1)[0],
                            source.lstrip("/").split("/", 1)[0]):
             raise _fail(errno.EXDEV)  # the views are other file systems, as .zfs is
-        return self._link(self.views.writable(target), self.views.writable(source))
-
-    def _link(self, dst: str, src: str) -> int:
-        open_file = self.files.get(src)
-        if open_file is not None:
-            self.local_changes.save_file(open_file)  # the server must know the file first
-        entry = self._lookup(View(None, src))
-        if entry.is_dir:
-            raise _fail(errno.EPERM)  # as POSIX says
-        known, there = self.meta.peek(dst)
-        if there is not None or (not known and self.lookups.fetch_entry(dst, None) is not None):
-            raise _fail(errno.EEXIST)
-        link_id = entry.link if entry.link is not None else new_link_id()
-        now = time.time_ns()
-        state = entry.replace(link=link_id, nlink=entry.nlink + 1 if entry.link else 2,
-                              ctime_ns=now, atime_ns=entry.st_atime_ns,
-                              origin=None).compact_times()
-        self.inodes.of_link(None, src, link_id)  # the file keeps its number
-        self.links.note(src, state)
-        self.links.note(dst, state)
-        self.local_changes.journal(Link(src, dst, link_id), [(src, state), (dst, state)])
-        # The file's ctime is the mount's, as for every change it journals; this also
-        # drops the kernel's attributes of the other names, `src` among them.
-        self.local_changes.journal(SetAttr(dst, ctime_ns=now), [(dst, state)])
-        if open_file is not None:
-            with open_file.lock:
-                open_file.link, open_file.nlink, open_file.ctime_ns = link_id, state.nlink, now
-                if open_file.entry is not None:
-                    open_file.entry = open_file.entry.replace(link=link_id, nlink=state.nlink)
-        self.dir_times.touch([paths.split(dst)[0]])
+        self.namespace.link(self.views.writable(target), self.views.writable(source))
         return 0
 
     def mknod(self, path: str, mode: int, dev: int) -> int:
