@@ -3,10 +3,12 @@
 `WorkspaceFS` answers the kernel's path-based calls (mfusepy's high-level API) from
 three layers: in-memory metadata (entries and directory listings of the head,
 `client/metadata.py`), the local object cache (file content, `client/chunks.py`),
-and the server (through a `Remote`). It keeps the FUSE entry points and the rules of
-the namespace (create, unlink, rename, link, ...), and holds one object for each
-other job:
+and the server (through a `Remote`, read through `Lookups`, `client/lookups.py`).
+It keeps the FUSE entry points (the dispatch of redirected, local-only directories,
+`client/redirect.py`, and of `.citc`) and holds one object for each job behind them:
 
+- `Namespace` (`client/namespace.py`): the rules of unlink, rmdir, rename, link and
+  attribute changes;
 - `HistoryViews` (`client/views.py`): which state a kernel path names, and the
   read-only `.citc` views of old versions and snapshots, and its generated files;
 - `OpenFiles` (`client/files.py`): open files, handles and their scratch copies;
