@@ -1,4 +1,4 @@
-"""The changes chmod, chown and utimens make to an entry (pure; `WorkspaceFS`
+"""The changes chmod, chown and utimens make to an entry (pure; `Namespace.set_attr`
 applies and journals them, and moves ctime to now with each).
 
 A change is a function of the current entry (an open file's attributes, or the

@@ -4,7 +4,7 @@ written to them.
 A file open for writing has one `OpenFile`, shared by every handle of its path: a
 local scratch copy (`client/scratch.py`), filled from the server only when a write
 needs the old content (never after O_TRUNC), and the attributes the file shows
-until it is saved. `WorkspaceFS` saves it (journals its entry) at flush and at the
+until it is saved. `LocalChanges.save_file` journals its entry at flush and at the
 last release; `file_entry` builds that entry, reusing the chunks a write did not
 touch. A handle opened for reading only keeps the entry it was opened with.
 

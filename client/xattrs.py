@@ -1,5 +1,5 @@
 """Extended attributes in a mount: the rules setxattr and removexattr follow, as
-changes to an entry (pure; `WorkspaceFS` applies and journals them).
+changes to an entry (pure; `Namespace.set_attr` applies and journals them).
 
 Attributes live in the entry (`Entry.xattrs`), so a read is answered from memory:
 the kernel asks for `security.capability` before every write. The errors are the
