@@ -137,6 +137,17 @@ class OpenFiles:
                 handle.file.refs += 1
         return fh
 
+    def pop_handle(self, fh: int) -> Handle | None:
+        """Take handle `fh` out of the table (at release)."""
+        with self._lock:
+            return self.handles.pop(fh, None)
+
+    def unref(self, open_file: OpenFile) -> bool:
+        """A handle of `open_file` went away: whether it was the last."""
+        with self._lock:
+            open_file.refs -= 1
+            return open_file.refs == 0
+
     def is_generated(self, fh: int) -> bool:
         """Whether `fh` reads a generated file, which the kernel must not cache."""
         handle = self.handles.get(fh)

@@ -11,7 +11,8 @@ It keeps the FUSE entry points (the dispatch of redirected, local-only directori
   attribute changes;
 - `HistoryViews` (`client/views.py`): which state a kernel path names, and the
   read-only `.citc` views of old versions and snapshots, and its generated files;
-- `OpenFiles` (`client/files.py`): open files, handles and their scratch copies;
+- `OpenFiles` and `FileHandles` (`client/files.py`, `client/handles.py`): open
+  files, their scratch copies, and the handles open, create and release deal in;
 - `LocalChanges` (`client/local_changes.py`): the mount's changes, journaled
   (write-back) and shown at once as pending until the server has applied them;
 - `RemoteChanges` (`client/remote_changes.py`): other clients' changes, dropped
@@ -63,6 +64,7 @@ from .dircache import enable_readdir_cache, refuse_readdir_cache
 from .files import Handle, OpenFiles
 from .flusher import Flusher
 from .fuse_lib import FuseOSError, Operations, current_fuse, fuse_get_context
+from .handles import FileHandles
 from .inodes import InodeNumbers
 from .invalidation import Watcher
 from .journal import Journal, JournalOp, MakeDir, MakeNode, Symlink
@@ -149,6 +151,8 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
                                           sync_writes=sync_writes)
         self.namespace = Namespace(self.meta, self.lookups, self.files, self.local_changes,
                                    self.dir_times, self.links, self.inodes, self._flusher)
+        self.file_handles = FileHandles(self.files, self.local_changes, self.lookups,
+                                        self.views, self.dir_times, self._new_owner)
         self._flusher.start()
 
     # --- life cycle -------------------------------------------------------------------
@@ -545,39 +549,12 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         target = self.views.writable(path)
         if target == HISTORY_DIR:
             raise _fail(errno.EEXIST)
-        parent = paths.split(target)[0]
-        parent_entry = self.lookups.head_entry(parent) if parent else None
-        if parent_entry is not None and not parent_entry.is_dir:
-            raise _fail(errno.ENOTDIR)
-        uid, gid, mode = self._new_owner(target, mode & 0o7777, parent=parent_entry)
-        open_file = self.files.open_file(target, None, mode, (uid, gid))
-        with open_file.lock:
-            self.files.truncate(open_file, 0)
-        self.dir_times.touch([parent], journal=False)
-        return self.files.new_handle(Handle(View(None, target), open_file.attrs(), open_file))
+        return self.file_handles.create(target, mode)
 
     def open(self, path: str, flags: int) -> int:
         if local := self.redirects.find(path):
             return local[0].open(local[1], flags)
-        view = self.views.view(path)
-        writing = flags & (os.O_WRONLY | os.O_RDWR)
-        if view.version is not None:
-            if writing or flags & os.O_TRUNC:
-                raise _fail(errno.EROFS)
-            handle = Handle(view, self._lookup(view), None, content=self.views.content(view))
-            return self.files.new_handle(handle)
-        open_file = self.files.get(view.path)
-        entry = open_file.attrs() if open_file is not None else self._lookup(view)
-        if entry.is_dir:
-            raise _fail(errno.EISDIR)
-        if not writing and open_file is None:
-            return self.files.new_handle(Handle(view, entry, None))
-        open_file = self.files.open_file(view.path, entry)
-        if flags & os.O_TRUNC and writing:
-            with open_file.lock:
-                self.files.truncate(open_file, 0)
-                self.files.kill_privileges(open_file)
-        return self.files.new_handle(Handle(view, entry, open_file))
+        return self.file_handles.open(self.views.view(path), flags)
 
     def read(self, path: str | None, size: int, offset: int, fh: int) -> bytes:
         if is_local_fh(fh):
@@ -609,20 +586,7 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         if path is None:
             raise _fail(errno.EBADF)
         target = self.views.writable(path)
-        entry = self._lookup(View(None, target))
-        if entry.is_dir:
-            raise _fail(errno.EISDIR)
-        open_file = self.files.open_file(target, entry)
-        with open_file.lock:
-            open_file.refs += 1
-            try:
-                self.files.truncate(open_file, length)
-                self.files.kill_privileges(open_file)
-                self.local_changes.save_file(open_file)
-            finally:
-                open_file.refs -= 1
-                if open_file.refs == 0:
-                    self.files.close(open_file)
+        self.file_handles.truncate(target, length)
         return 0
 
     def flush(self, path: str | None, fh: int) -> int:
@@ -649,17 +613,5 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
     def release(self, path: str | None, fh: int) -> int:
         if is_local_fh(fh):
             return redirect.release(fh)
-        with self._lock:
-            handle = self.files.handles.pop(fh, None)
-        if handle is None or handle.file is None:
-            return 0
-        open_file = handle.file
-        try:
-            self.local_changes.save_file(open_file)
-        finally:
-            with self._lock:
-                open_file.refs -= 1
-                last = open_file.refs == 0
-            if last:
-                self.files.close(open_file)
+        self.file_handles.release(fh)
         return 0
