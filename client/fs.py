@@ -7,8 +7,8 @@ and the server (through a `Remote`, read through `Lookups`, `client/lookups.py`)
 It keeps the FUSE entry points (the dispatch of redirected, local-only directories,
 `client/redirect.py`, and of `.citc`) and holds one object for each job behind them:
 
-- `Namespace` (`client/namespace.py`): the rules of unlink, rmdir, rename, link and
-  attribute changes;
+- `Namespace` (`client/namespace.py`): the rules of making, removing, renaming and
+  linking names, and of attribute changes;
 - `HistoryViews` (`client/views.py`): which state a kernel path names, and the
   read-only `.citc` views of old versions and snapshots, and its generated files;
 - `OpenFiles` and `FileHandles` (`client/files.py`, `client/handles.py`): open
@@ -67,7 +67,7 @@ from .fuse_lib import FuseOSError, Operations, current_fuse, fuse_get_context
 from .handles import FileHandles
 from .inodes import InodeNumbers
 from .invalidation import Watcher
-from .journal import Journal, JournalOp, MakeDir, MakeNode, Symlink
+from .journal import Journal, JournalOp
 from .kernel_attrs import KernelAttrs
 from .links import KernelNotifier, LinkNames
 from .local_changes import LocalChanges
@@ -152,7 +152,7 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         self.namespace = Namespace(self.meta, self.lookups, self.files, self.local_changes,
                                    self.dir_times, self.links, self.inodes, self._flusher)
         self.file_handles = FileHandles(self.files, self.local_changes, self.lookups,
-                                        self.views, self.dir_times, self._new_owner)
+                                        self.views, self.dir_times, self.namespace.new_owner)
         self._flusher.start()
 
     # --- life cycle -------------------------------------------------------------------
@@ -341,27 +341,13 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         """Who makes the current request, with groups and CAP_FSETID (from /proc)."""
         return permissions.caller_from_proc(*fuse_get_context())
 
-    def _new_owner(self, path: str, mode: int, *, is_dir: bool = False,
-                   parent: Entry | None = None) -> tuple[int, int, int]:
-        """(uid, gid, mode) of an entry the caller makes at `path`: a setgid parent
-        (`parent`, else looked up) passes on its group, and its setgid to a directory."""
-        uid, gid = self._context()
-        try:
-            parent = parent or self.lookups.head_entry(paths.split(path)[0])
-        except FuseOSError:
-            return uid, gid, mode
-        return permissions.new_owner(parent.mode, parent.gid, uid, gid, mode, is_dir=is_dir)
-
     def mkdir(self, path: str, mode: int) -> int:
         if local := self.redirects.find(path):
             return local[0].mkdir(local[1], mode, self._context())
         target = self.views.writable(path)
         if target == HISTORY_DIR:
             raise _fail(errno.EEXIST)
-        uid, gid, mode = self._new_owner(target, mode & 0o7777, is_dir=True)
-        entry = Entry.directory(mode=mode, uid=uid, gid=gid, mtime_ns=time.time_ns())
-        self.local_changes.journal(MakeDir(target, entry), [(target, entry)])
-        self.dir_times.touch([paths.split(target)[0]])
+        self.namespace.mkdir(target, mode)
         return 0
 
     def symlink(self, path: str, target: str) -> int:
@@ -370,10 +356,7 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         where = self.views.writable(path)
         if where == HISTORY_DIR:
             raise _fail(errno.EEXIST)
-        uid, gid, _ = self._new_owner(where, 0o777)
-        entry = Entry.symlink(target, uid=uid, gid=gid, mtime_ns=time.time_ns())
-        self.local_changes.journal(Symlink(where, entry), [(where, entry)])
-        self.dir_times.touch([paths.split(where)[0]])
+        self.namespace.symlink(where, target)
         return 0
 
     def unlink(self, path: str) -> int:
@@ -477,11 +460,7 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
             return self.release(path, handle)
         if kind is None or kind in (EntryKind.DIR, EntryKind.SYMLINK):
             raise _fail(errno.EINVAL)
-        uid, gid, perm = self._new_owner(target, mode & 0o7777)
-        entry = Entry.special(kind, mode=perm, uid=uid, gid=gid, mtime_ns=time.time_ns(),
-                              rdev=dev if kind in (EntryKind.CHARDEV, EntryKind.BLOCKDEV) else 0)
-        self.local_changes.journal(MakeNode(target, entry), [(target, entry)])
-        self.dir_times.touch([paths.split(target)[0]])
+        self.namespace.mknod(target, kind, mode, dev)
         return 0
 
     # --- FUSE: extended attributes ----------------------------------------------------

@@ -1,5 +1,5 @@
-"""Changes to the names of a mount's head: unlink, rmdir, rename, link, and the
-attribute changes of a name (chmod, chown, utimens, setxattr).
+"""Changes to the names of a mount's head: mkdir, symlink, mknod, unlink, rmdir,
+rename, link, and the attribute changes of a name (chmod, chown, utimens, setxattr).
 
 Each checks what POSIX asks of the names involved (as the mount shows them), journals
 the change (`LocalChanges`), moves the times of the directories it touches
@@ -16,15 +16,16 @@ import errno
 import time
 
 from citcfs import paths
-from citcfs.entries import Entry
+from citcfs.entries import Entry, EntryKind
 
+from . import permissions
 from .attr_changes import Change
 from .dir_times import DirTimes
 from .files import OpenFiles
 from .flusher import Flusher
-from .fuse_lib import FuseOSError
+from .fuse_lib import FuseOSError, fuse_get_context
 from .inodes import InodeNumbers
-from .journal import Link, Remove, Rename, SetAttr
+from .journal import Link, MakeDir, MakeNode, Remove, Rename, SetAttr, Symlink
 from .links import LinkNames, new_link_id
 from .local_changes import LocalChanges
 from .lookups import Lookups
@@ -32,7 +33,8 @@ from .metadata import HeadMetadata
 
 
 class Namespace:
-    """The rules of removing, moving and linking names, and of changing attributes."""
+    """The rules of making, removing, moving and linking names, and of changing
+    attributes."""
 
     def __init__(self, meta: HeadMetadata, lookups: Lookups, files: OpenFiles,
                  changes: LocalChanges, dir_times: DirTimes, links: LinkNames,
@@ -46,6 +48,39 @@ class Namespace:
         self._links = links
         self._inodes = inodes
         self._flusher = flusher
+
+    def new_owner(self, path: str, mode: int, *, is_dir: bool = False,
+                  parent: Entry | None = None) -> tuple[int, int, int]:
+        """(uid, gid, mode) of an entry the caller makes at `path`: a setgid parent
+        (`parent`, else looked up) passes on its group, and its setgid to a directory."""
+        uid, gid, _ = fuse_get_context()
+        try:
+            parent = parent or self._lookups.head_entry(paths.split(path)[0])
+        except FuseOSError:
+            return uid, gid, mode
+        return permissions.new_owner(parent.mode, parent.gid, uid, gid, mode, is_dir=is_dir)
+
+    def mkdir(self, target: str, mode: int) -> None:
+        """A new directory at `target`, owned by the caller."""
+        uid, gid, mode = self.new_owner(target, mode & 0o7777, is_dir=True)
+        entry = Entry.directory(mode=mode, uid=uid, gid=gid, mtime_ns=time.time_ns())
+        self._changes.journal(MakeDir(target, entry), [(target, entry)])
+        self._dir_times.touch([paths.split(target)[0]])
+
+    def symlink(self, where: str, target: str) -> None:
+        """A new symbolic link at `where`, to `target`."""
+        uid, gid, _ = self.new_owner(where, 0o777)
+        entry = Entry.symlink(target, uid=uid, gid=gid, mtime_ns=time.time_ns())
+        self._changes.journal(Symlink(where, entry), [(where, entry)])
+        self._dir_times.touch([paths.split(where)[0]])
+
+    def mknod(self, target: str, kind: EntryKind, mode: int, dev: int) -> None:
+        """A new FIFO, socket or device node (`kind`) at `target`: an entry only."""
+        uid, gid, perm = self.new_owner(target, mode & 0o7777)
+        entry = Entry.special(kind, mode=perm, uid=uid, gid=gid, mtime_ns=time.time_ns(),
+                              rdev=dev if kind in (EntryKind.CHARDEV, EntryKind.BLOCKDEV) else 0)
+        self._changes.journal(MakeNode(target, entry), [(target, entry)])
+        self._dir_times.touch([paths.split(target)[0]])
 
     def unlink(self, target: str) -> None:
         """Remove name `target` (not a directory): an open file created here and not
