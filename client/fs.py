@@ -19,7 +19,8 @@ It keeps the FUSE entry points (the dispatch of redirected, local-only directori
   from the mount's caches and the kernel's;
 - `DirTimes` (`client/dir_times.py`): directory mtime and ctime, as POSIX asks;
 - `InodeNumbers` and `KernelAttrs` (`client/inodes.py`, `client/kernel_attrs.py`):
-  inode numbers, stat answers and listing rows;
+  inode numbers, stat answers and listing rows; `Listings` (`client/listings.py`):
+  what a directory lists;
 - the pure rules of attribute changes (`client/attr_changes.py`, `client/xattrs.py`).
 
 Reads are lazy: a stat asks the server for one entry (O(depth) requests for a deep
@@ -70,6 +71,7 @@ from .invalidation import Watcher
 from .journal import Journal, JournalOp
 from .kernel_attrs import KernelAttrs
 from .links import KernelNotifier, LinkNames
+from .listings import Listings
 from .local_changes import LocalChanges
 from .lookups import Lookups
 from .metadata import HeadMetadata
@@ -130,6 +132,8 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         self.redirects.update(remote.redirections(workspace))
         self.links = LinkNames()
         self.kernel_attrs = KernelAttrs(self.inodes, self.links, self.views)
+        self.listings = Listings(self.meta, self.lookups, self.views, self.files,
+                                 self.redirects, self.kernel_attrs)
         if journal is None:
             journal = Journal.create(journal_dir(cache.directory), server, workspace,
                                      workspace_id)
@@ -283,38 +287,7 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
     def readdir(self, path: str, fh: int) -> list[tuple[str, dict[str, int], int]]:
         if local := self.redirects.find(path):
             return local[0].readdir(local[1])
-        view = self.views.view(path)
-        if view.version is None:
-            cached, generation = self.meta.cached_readdir(view.path)
-            if cached is not None:
-                return cached  # type: ignore[no-any-return]
-        result = self._readdir(view)
-        if view.version is None and view.path != HISTORY_DIR:
-            self.meta.keep_readdir(view.path, generation, result)
-        return result
-
-    def _readdir(self, view: View) -> list[tuple[str, dict[str, int], int]]:
-        """The kernel's listing of a directory: names, types and inode numbers."""
-        if view.version is None and view.path != HISTORY_DIR:
-            entry = self.lookups.head_entry(view.path) if view.path else None
-            if entry is not None and not entry.is_dir:
-                raise _fail(errno.ENOTDIR)
-            items = dict(self.lookups.head_listing(view.path))
-            for name, open_file in self.files.below(view.path):
-                items[name] = open_file.attrs()
-            for name in self.redirects.children(view.path):
-                items[name] = Entry.directory()  # whatever the server has there is hidden
-            if view.path == paths.ROOT:
-                # Like ZFS's .zfs (snapdir=hidden): reachable by name, never listed, so
-                # find, tar, git and grep -r do not walk every version of the workspace.
-                items.pop(HISTORY_DIR, None)
-        else:
-            if view.version is not None and view.version >= 0:
-                entry = self.views.entry(view.version, view.path)
-                if not entry.is_dir:
-                    raise _fail(errno.ENOTDIR)
-            items = self.views.listing(view if view.version is not None else View(-1, view.path))
-        return self.kernel_attrs.rows(view, items)
+        return self.listings.readdir(self.views.view(path))
 
     def readlink(self, path: str) -> str:
         if local := self.redirects.find(path):
