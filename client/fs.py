@@ -62,7 +62,7 @@ from .cache import ObjectCache
 from .chunks import ChunkReader
 from .dir_times import DirTimes
 from .dircache import enable_readdir_cache, refuse_readdir_cache
-from .files import Handle, OpenFiles
+from .files import OpenFiles
 from .flusher import Flusher
 from .fuse_lib import FuseOSError, Operations, current_fuse, fuse_get_context
 from .handles import FileHandles
@@ -131,7 +131,8 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
                                     lambda path: self.inodes.number(None, path))
         self.redirects.update(remote.redirections(workspace))
         self.links = LinkNames()
-        self.kernel_attrs = KernelAttrs(self.inodes, self.links, self.views)
+        self.kernel_attrs = KernelAttrs(self.inodes, self.links, self.views, self.lookups,
+                                        self.files)
         self.listings = Listings(self.meta, self.lookups, self.views, self.files,
                                  self.redirects, self.kernel_attrs)
         if journal is None:
@@ -239,36 +240,10 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         if local := self.redirects.find(path):
             return local[0].getattr(local[1])
         if fh is not None and fh in self.files.handles:
-            handle = self.files.handles[fh]
-            return self.kernel_attrs.stat(handle.view, self._handle_entry(handle))
+            return self.kernel_attrs.of_handle(self.files.handles[fh])
         if path is None:
             raise _fail(errno.EBADF)
-        view = self.views.view(path)
-        if view.version is None:
-            open_file = self.files.get(view.path)
-            if open_file is not None:
-                return self.kernel_attrs.stat(view, open_file.attrs())
-            if view.path == HISTORY_DIR:
-                root = View(-1, HISTORY_DIR)
-                return self.kernel_attrs.stat(root, self.views.entry(-1, HISTORY_DIR))
-            entry = self.lookups.head_entry_or_none(view.path)
-            return None if entry is None else self.kernel_attrs.stat(view, entry)
-        return self.kernel_attrs.stat(view, self._lookup(view))
-
-    def _handle_entry(self, handle: Handle) -> Entry:
-        """What an open handle shows: a file open for reading shows its path's entry
-        now (fchmod, futimens and fsetxattr change it), or the one it was opened
-        with once the path is gone."""
-        if handle.file is not None:
-            return handle.file.attrs()
-        if handle.view.version is None and handle.content is None:
-            try:
-                current = self.lookups.head_entry(handle.view.path)
-            except FuseOSError:
-                return handle.entry
-            if current.kind == handle.entry.kind:
-                return current
-        return handle.entry
+        return self.kernel_attrs.of_path(self.views.view(path))
 
     def access(self, path: str, amode: int) -> int:
         view = self.views.view(path)

@@ -1,5 +1,5 @@
-"""Entries as the kernel sees them: the attributes of a stat and the rows of a
-listing, with their inode numbers.
+"""Entries as the kernel sees them: the attributes of a path or an open handle, and
+the rows of a listing, with their inode numbers.
 
 With `use_ino` the kernel takes inode numbers from these answers (`st_ino`, and
 `d_ino` in a listing, where it hides entries whose number is 0). Every name of a
@@ -15,8 +15,11 @@ import stat
 from citcfs import paths
 from citcfs.entries import Entry
 
+from .files import Handle, OpenFiles
+from .fuse_lib import FuseOSError
 from .inodes import InodeNumbers
 from .links import LinkNames
+from .lookups import Lookups
 from .views import GENERATED, HISTORY_DIR, HistoryViews, View
 
 Row = tuple[str, dict[str, int], int]
@@ -26,10 +29,46 @@ Row = tuple[str, dict[str, int], int]
 class KernelAttrs:
     """Builds stat answers and listing rows from entries."""
 
-    def __init__(self, inodes: InodeNumbers, links: LinkNames, views: HistoryViews) -> None:
+    def __init__(self, inodes: InodeNumbers, links: LinkNames, views: HistoryViews,
+                 lookups: Lookups, files: OpenFiles) -> None:
         self._inodes = inodes
         self._links = links
         self._views = views
+        self._lookups = lookups
+        self._files = files
+
+    def of_path(self, view: View) -> dict[str, int] | None:
+        """The attributes of `view`, None where a head path does not exist: a file
+        open for writing shows its own."""
+        if view.version is None:
+            open_file = self._files.get(view.path)
+            if open_file is not None:
+                return self.stat(view, open_file.attrs())
+            if view.path == HISTORY_DIR:
+                root = View(-1, HISTORY_DIR)
+                return self.stat(root, self._views.entry(-1, HISTORY_DIR))
+            entry = self._lookups.head_entry_or_none(view.path)
+            return None if entry is None else self.stat(view, entry)
+        return self.stat(view, self._views.entry(view.version, view.path))
+
+    def of_handle(self, handle: Handle) -> dict[str, int]:
+        """The attributes an open handle shows (fstat)."""
+        return self.stat(handle.view, self._handle_entry(handle))
+
+    def _handle_entry(self, handle: Handle) -> Entry:
+        """What an open handle shows: a file open for reading shows its path's entry
+        now (fchmod, futimens and fsetxattr change it), or the one it was opened
+        with once the path is gone."""
+        if handle.file is not None:
+            return handle.file.attrs()
+        if handle.view.version is None and handle.content is None:
+            try:
+                current = self._lookups.head_entry(handle.view.path)
+            except FuseOSError:
+                return handle.entry
+            if current.kind == handle.entry.kind:
+                return current
+        return handle.entry
 
     def stat(self, view: View, entry: Entry) -> dict[str, int]:
         """The attributes of `entry`, shown at `view`."""
