@@ -413,16 +413,6 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
 
     # --- FUSE: extended attributes ----------------------------------------------------
 
-    def _xattrs(self, path: str) -> tuple[tuple[bytes, bytes], ...]:
-        """The extended attributes of `path`, from memory when the file is open or
-        its entry cached (the kernel asks for security.capability before every write)."""
-        view = self.views.view(path)
-        if view.version is None:
-            open_file = self.files.get(view.path)
-            if open_file is not None:
-                return open_file.xattrs
-        return self._lookup(view).xattrs
-
     def getxattr(self, path: str, name: str, position: int = 0) -> bytes:
         value = self.xattr_value(path, name)
         if value is None:
@@ -444,12 +434,12 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         # parsed again (kernel paths are canonical, and name the open file's key).
         open_file = self.files.open.get(path[1:])
         return xattrs.value_of(open_file.xattrs if open_file is not None
-                               else self._xattrs(path), name)
+                               else self.kernel_attrs.xattrs(path), name)
 
     def listxattr(self, path: str) -> list[str]:
         if local := self.redirects.find(path):
             return local[0].listxattr(local[1])
-        return xattrs.names(self._xattrs(path))
+        return xattrs.names(self.kernel_attrs.xattrs(path))
 
     def setxattr(self, path: str, name: str, value: bytes, options: int,
                  position: int = 0) -> int:

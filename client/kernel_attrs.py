@@ -51,6 +51,17 @@ class KernelAttrs:
             return None if entry is None else self.stat(view, entry)
         return self.stat(view, self._views.entry(view.version, view.path))
 
+    def xattrs(self, fuse_path: str) -> tuple[tuple[bytes, bytes], ...]:
+        """The extended attributes of `fuse_path`, from memory when the file is open or
+        its entry cached (the kernel asks for security.capability before every write)."""
+        view = self._views.view(fuse_path)
+        if view.version is None:
+            open_file = self._files.get(view.path)
+            if open_file is not None:
+                return open_file.xattrs
+            return self._lookups.head_entry(view.path).xattrs
+        return self._views.entry(view.version, view.path).xattrs
+
     def of_handle(self, handle: Handle) -> dict[str, int]:
         """The attributes an open handle shows (fstat)."""
         return self.stat(handle.view, self._handle_entry(handle))
