@@ -19,8 +19,8 @@ It keeps the FUSE entry points (the dispatch of redirected, local-only directori
   from the mount's caches and the kernel's;
 - `DirTimes` (`client/dir_times.py`): directory mtime and ctime, as POSIX asks;
 - `InodeNumbers` and `KernelAttrs` (`client/inodes.py`, `client/kernel_attrs.py`):
-  inode numbers, stat answers and listing rows; `Listings` (`client/listings.py`):
-  what a directory lists;
+  inode numbers, what a path or handle shows (stat, xattrs) and listing rows;
+  `Listings` (`client/listings.py`): what a directory lists;
 - the pure rules of attribute changes (`client/attr_changes.py`, `client/xattrs.py`).
 
 Reads are lazy: a stat asks the server for one entry (O(depth) requests for a deep
