@@ -1,45 +1,47 @@
 """The FUSE filesystem of a mounted workspace.
 
 `WorkspaceFS` answers the kernel's path-based calls (mfusepy's high-level API) from
-three layers: in-memory metadata (entries and directory listings of the head),
-the local object cache (file content), and the server (through a `Remote`).
+three layers: in-memory metadata (entries and directory listings of the head,
+`client/metadata.py`), the local object cache (file content, `client/chunks.py`),
+and the server (through a `Remote`, read through `Lookups`, `client/lookups.py`).
+It keeps the FUSE entry points (the dispatch of redirected, local-only directories,
+`client/redirect.py`, and of `.citc`) and holds one object for each job behind them:
+
+- `Namespace` (`client/namespace.py`): the rules of making, removing, renaming and
+  linking names, and of attribute changes;
+- `HistoryViews` (`client/views.py`): which state a kernel path names, and the
+  read-only `.citc` views of old versions and snapshots, and its generated files;
+- `OpenFiles` and `FileHandles` (`client/files.py`, `client/handles.py`): open
+  files, their scratch copies, and the handles open, create and release deal in;
+- `LocalChanges` (`client/local_changes.py`): the mount's changes, journaled
+  (write-back) and shown at once as pending until the server has applied them;
+- `RemoteChanges` (`client/remote_changes.py`): other clients' changes, dropped
+  from the mount's caches and the kernel's;
+- `DirTimes` (`client/dir_times.py`): directory mtime and ctime, as POSIX asks;
+- `InodeNumbers` and `KernelAttrs` (`client/inodes.py`, `client/kernel_attrs.py`):
+  inode numbers, what a path or handle shows (stat, xattrs) and listing rows;
+  `Listings` (`client/listings.py`): what a directory lists;
+- the pure rules of attribute changes (`client/attr_changes.py`, `client/xattrs.py`).
 
 Reads are lazy: a stat asks the server for one entry (O(depth) requests for a deep
 path, each answered from a parent listing when that is cached), a listing is fetched
 when a directory is read, and file content one 1 MiB chunk at a time, with the next
-chunks of a sequential read fetched in the same request.
-
-Writes go through the mount's write journal (write-back). An open file writes to a
-local scratch copy, filled from the server only when a write needs the old content
-(never after O_TRUNC). `flush` and the last `release` put the chunks that changed in
-the local cache (pinned there) and append the file's entry to the journal; metadata
-operations (mkdir, unlink, rename, chmod, ...) append theirs. The flusher
-(`client.flusher`) sends the journal to the server in batches. Until the server has
-applied a change, its path is *pending*: the pending state wins over anything cached
-or fetched, so the mount reads its own writes at once. `fsync` (of a file or a
-directory) waits until the server has everything journaled before it; with
-`sync_writes` every acknowledged change waits so. A directory rename is also a
-barrier: it waits until the server has applied it, since the paths below it are not
-tracked one by one.
-
-`.citc/versions/<N>/` and `.citc/snapshots/<label>/` in the root show the workspace
-as it was (`.citc` is reachable by name but not listed, like ZFS's hidden `.zfs`);
-they never change, so they are cached without bound, and writes there fail with
-EROFS. Hard links are names whose entries share a link id (`client/links.py`): they
-show one inode number, and a change through one name reaches the others.
+chunks of a sequential read fetched in the same request. `fsync` (of a file or a
+directory) waits until the server has everything journaled before it. A directory
+rename is also a barrier: it waits until the server has applied it, since the paths
+below it are not tracked one by one. Hard links are names whose entries share a link
+id (`client/links.py`): they show one inode number, and a change through one name
+reaches the others.
 
 Times follow POSIX: each entry keeps atime, mtime and ctime in nanoseconds; ctime
-moves on every change to the entry, and a directory's mtime and ctime move when a
-name is added to it, removed from it or renamed in it (a journaled attribute change
-of the directory). Reads do not move atime (mounts are `noatime`). FIFOs, sockets and
-device nodes are entries (`mknod`); the kernel does their I/O. Extended attributes
-live in the entry: `getxattr` is answered from memory (the kernel asks for
-`security.capability` before every write), and changes are journaled.
+moves on every change to the entry. Reads do not move atime (mounts are `noatime`).
+FIFOs, sockets and device nodes are entries (`mknod`); the kernel does their I/O.
 
-Locking: `_lock` guards the metadata dictionaries and is never held across a call to
-the server; each open file has a lock of its own for its scratch copy. A cache fill
-that started before an invalidation is dropped (`_generation`), so a slow answer
-never resurrects a stale entry.
+Locking: `_lock` (the metadata lock, which every part above shares) guards the
+metadata dictionaries and is never held across a call to the server; each open file
+has a lock of its own for its scratch copy. A cache fill that started before an
+invalidation is dropped (`_generation`), so a slow answer never resurrects a stale
+entry.
 """
 
 from __future__ import annotations
@@ -47,152 +49,51 @@ from __future__ import annotations
 import errno
 import logging
 import os
-import shutil
-import stat
-import tempfile
-import threading
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any
 
-import json
-
 from citcfs import paths
-from citcfs.entries import (XATTR_NAME_MAX, XATTR_NAMESPACES, XATTR_VALUE_MAX, XATTRS_TOTAL_MAX,
-                            Entry, EntryKind, kind_of_mode, with_xattr)
-from citcfs.errors import (CitcError, HistoryTruncated, InvalidArgument, NotADirectory,
-                           PathNotFound)
-from citcfs.objects import CHUNK_SIZE, INLINE_MAX, KnownObject, ObjectId, ObjectKind, object_id
+from citcfs.entries import Entry, EntryKind, kind_of_mode
+from citcfs.errors import CitcError
 
+from . import attr_changes, permissions, redirect, xattrs
 from .cache import ObjectCache
 from .chunks import ChunkReader
-from .errno_map import to_errno
+from .dir_times import DirTimes
+from .dircache import enable_readdir_cache, refuse_readdir_cache
+from .files import OpenFiles
 from .flusher import Flusher
-from .journal import (Journal, JournalOp, Link, MakeDir, MakeNode, Remove, Rename, SetAttr,
-                      Symlink, WriteFile)
-from .links import KernelNotifier, LinkNames, expand_records, inode_key, new_link_id
+from .fuse_lib import FuseOSError, Operations, current_fuse, fuse_get_context
+from .handles import FileHandles
+from .inodes import InodeNumbers
 from .invalidation import Watcher
+from .journal import Journal, JournalOp
+from .kernel_attrs import KernelAttrs
+from .links import KernelNotifier, LinkNames
+from .listings import Listings
+from .local_changes import LocalChanges
+from .lookups import Lookups
 from .metadata import HeadMetadata
 from .metrics import MountMetrics
-from . import permissions
-from .fuse_lib import FuseOSError, Operations, current_fuse, fuse_get_context
-from .dircache import enable_readdir_cache, paths_below, refuse_readdir_cache
-from . import redirect
+from .namespace import Namespace
 from .redirect import Redirector, is_local_fh, redirections_dir
 from .remote import Remote
-from .scratch import Scratch
+from .remote_changes import RemoteChanges
+from .views import HISTORY_DIR, VOLATILE_LISTINGS, HistoryViews, View
 
 log = logging.getLogger("citcfs.client")
 
-HISTORY_DIR = ".citc"
-STATUS_FILE = HISTORY_DIR + "/status"
-VOLATILE_LISTINGS = ("/" + HISTORY_DIR, f"/{HISTORY_DIR}/versions", f"/{HISTORY_DIR}/snapshots")
-"""Directories whose listings change with no changed path to invalidate (FUSE paths)."""
-STATUS_VIEW = -2
-"""The View version of `.citc/status`: a generated file, read with direct I/O."""
-STATS_FILE = HISTORY_DIR + "/stats"
-STATS_VIEW = -3
-"""`.citc/stats`: the mount's metrics as JSON (`client.metrics`), generated likewise."""
-GENERATED = {STATUS_FILE: STATUS_VIEW, STATS_FILE: STATS_VIEW}
 UNMOUNT_DRAIN_S = 30.0
-DIR_TIMES_GRAIN_NS = 1_000_000
-"""A directory's mtime and ctime move at most once a millisecond (ext4 and tmpfs
-stamp from a clock of 1-10 ms ticks)."""
-UTIME_NOW = (1 << 30) - 1
-UTIME_OMIT = (1 << 30) - 2
-XATTR_CREATE = 1
-_SETID = stat.S_ISUID | stat.S_ISGID
-XATTR_REPLACE = 2
 
 
 def _fail(code: int) -> FuseOSError:
     return FuseOSError(code)
 
 
-def _check_xattr_name(name: bytes) -> None:
-    """The errno Linux gives for a name setxattr cannot take: ERANGE for a long one,
-    ENOTSUP outside the user., trusted. and security. namespaces."""
-    if not name or len(name) > XATTR_NAME_MAX:
-        raise _fail(errno.ERANGE)
-    if not any(name.startswith(ns.encode()) and len(name) > len(ns) for ns in XATTR_NAMESPACES):
-        raise _fail(errno.ENOTSUP)
-
-
-@dataclass(frozen=True, slots=True)
-class View:
-    """Which state a path shows: the head (version None) or a fixed version."""
-
-    version: int | None
-    path: str
-
-
-class OpenFile:
-    """A file open for writing: a scratch copy shared by every handle of that path."""
-
-    def __init__(self, path: str, entry: Entry | None, *, mode: int, uid: int, gid: int) -> None:
-        self.path = path
-        self.entry = entry
-        self.mode = entry.mode if entry is not None else mode
-        self.uid = entry.uid if entry is not None else uid
-        self.gid = entry.gid if entry is not None else gid
-        now = time.time_ns()
-        self.mtime_ns = entry.mtime_ns if entry is not None else now
-        self.atime_ns = entry.st_atime_ns if entry is not None else now
-        self.ctime_ns = entry.st_ctime_ns if entry is not None else now
-        self.xattrs = entry.xattrs if entry is not None else ()
-        self.link = entry.link if entry is not None else None
-        self.nlink = entry.nlink if entry is not None else 1
-        self.size = entry.size if entry is not None else 0
-        self.scratch: Scratch | None = None
-        self.dirty = entry is None
-        self.dirty_chunks: set[int] = set()
-        self.refs = 0
-        self.unlinked = False
-        self.lock = threading.RLock()
-
-    def attrs(self) -> Entry:
-        mtime = self.mtime_ns
-        return Entry(EntryKind.FILE, self.mode, self.uid, self.gid, self.size, mtime,
-                     atime_ns=None if self.atime_ns == mtime else self.atime_ns,
-                     ctime_ns=None if self.ctime_ns == mtime else self.ctime_ns,
-                     xattrs=self.xattrs, link=self.link, nlink=self.nlink)
-
-    def modified(self) -> None:
-        """The content changed now: mtime and ctime move."""
-        self.mtime_ns = self.ctime_ns = time.time_ns()
-
-
-@dataclass(slots=True)
-class Handle:
-    view: View
-    entry: Entry
-    file: OpenFile | None
-    # Where the previous read ended: a read starting there is sequential (and so is
-    # a first read from the start of the file, as most reads of a file go on).
-    last_end: int = 0
-    # The content of a generated file (.citc/status), fixed when it was opened.
-    content: bytes | None = None
-
-
 def journal_dir(cache_dir: str) -> str:
     """Where the write journals of mounts using `cache_dir` live."""
     return os.path.join(cache_dir, "journals")
-
-
-def _scratch_dir(cache_dir: str) -> str:
-    """A scratch directory of this process inside the cache directory.
-
-    Scratch files spill there when large. A mount killed with SIGKILL cannot remove
-    its directory, so directories named for processes that no longer run are
-    removed here first.
-    """
-    for name in os.listdir(cache_dir):
-        if name.startswith("scratch-"):
-            pid = name.split("-")[1]
-            if pid.isdigit() and not os.path.exists(f"/proc/{pid}"):
-                shutil.rmtree(os.path.join(cache_dir, name), ignore_errors=True)
-    return tempfile.mkdtemp(prefix=f"scratch-{os.getpid()}-", dir=cache_dir)
 
 
 class WorkspaceFS(Operations):  # type: ignore[misc]
@@ -211,34 +112,29 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         self.metrics = metrics or MountMetrics()
         # First: WorkspaceNotFound before anything is made for the mount.
         workspace_id, version = remote.workspace_head(workspace)
-        self.watcher = Watcher(remote, workspace, version,
-                               drop=self._drop_changed, settle=self._settle,
-                               gone=self._workspace_gone, metrics=self.metrics)
         self._watch_enabled = watch
         self._on_ready = on_ready
         self.meta = HeadMetadata()
         self.metrics.watch_head(self.meta)
         self._lock = self.meta.lock
-        self._history: dict[tuple[int, str], Entry | None] = {}
-        self._history_listings: dict[tuple[int, str], dict[str, Entry]] = {}
-        self._labels: dict[str, int] = {}
-        self._version_times: dict[int, int] = {}
-        self._mounted_ns = time.time_ns()
-        self._inodes: dict[tuple[int | None, str], int] = {}
-        self._next_inode = 2
-        self._open: dict[str, OpenFile] = {}
-        self._handles: dict[int, Handle] = {}
-        self._next_handle = 1
-        self.chunks = ChunkReader(remote, cache, self._call, self.metrics)
-        self.conflicts = 0
-        # Directories whose times moved since the last batch was cut: their changes.
-        self._dirty_dirs: dict[str, dict[str, int]] = {}
+        self.lookups = Lookups(remote, workspace, self.meta)
+        self.views = HistoryViews(
+            remote, workspace, self._lock, self.lookups.call, self.lookups.fetch_entry,
+            self.status, lambda: {"workspace": self.workspace, **self.metrics.snapshot()})
+        self.inodes = InodeNumbers(self._lock)
+        self.chunks = ChunkReader(remote, cache, self.lookups.call, self.metrics)
         self.server = server
         self.sync_writes = sync_writes
-        self._fuse_ptr = 0
         self._listing_cache = False  # the kernel caches directory listings
-        self.rpc_count = 0
-        self._scratch_dir = _scratch_dir(cache.directory)
+        self.files = OpenFiles(self.meta, self.chunks, cache.directory)
+        self.redirects = Redirector(redirections_dir(cache.directory, server, workspace),
+                                    lambda path: self.inodes.number(None, path))
+        self.redirects.update(remote.redirections(workspace))
+        self.links = LinkNames()
+        self.kernel_attrs = KernelAttrs(self.inodes, self.links, self.views, self.lookups,
+                                        self.files)
+        self.listings = Listings(self.meta, self.lookups, self.views, self.files,
+                                 self.redirects, self.kernel_attrs)
         if journal is None:
             journal = Journal.create(journal_dir(cache.directory), server, workspace,
                                      workspace_id)
@@ -246,20 +142,30 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         self._flusher = Flusher(remote, workspace, journal, cache, on_applied=self._applied,
                                 bound_bytes=journal_bytes, full_wait_s=journal_full_wait_s,
                                 metrics=self.metrics)
-        self._flusher.before_batch = self._journal_dir_times
+        self.dir_times = DirTimes(self.meta, self._flusher, self.lookups.head_entry)
+        self._flusher.before_batch = self.dir_times.journal_pending
+        self.remote_changes = RemoteChanges(remote, workspace, self.meta, self.links,
+                                            self.redirects, self.inodes, self._flusher)
+        changes = self.remote_changes
+        self.watcher = Watcher(remote, workspace, version, drop=changes.drop,
+                               settle=changes.settle, gone=changes.workspace_gone,
+                               metrics=self.metrics)
+        self._notifier = KernelNotifier(self.remote_changes.invalidate_kernel)
+        self.local_changes = LocalChanges(self.meta, self._flusher, cache, self.links, self.files,
+                                          self.dir_times, self._notifier,
+                                          sync_writes=sync_writes)
+        self.namespace = Namespace(self.meta, self.lookups, self.files, self.local_changes,
+                                   self.dir_times, self.links, self.inodes, self._flusher)
+        self.file_handles = FileHandles(self.files, self.local_changes, self.lookups,
+                                        self.views, self.dir_times, self.namespace.new_owner)
         self._flusher.start()
-        self.redirects = Redirector(redirections_dir(cache.directory, server, workspace),
-                                    lambda path: self._inode(None, path))
-        self.redirects.update(remote.redirections(workspace))
-        self.links = LinkNames()
-        self._notifier = KernelNotifier(self._invalidate_kernel)
 
     # --- life cycle -------------------------------------------------------------------
 
     def init(self, path: str) -> None:
-        self._fuse_ptr = current_fuse()
+        self.remote_changes.fuse_ptr = current_fuse()
         self._notifier.start()
-        self._listing_cache = enable_readdir_cache(self._fuse_ptr)
+        self._listing_cache = enable_readdir_cache(self.remote_changes.fuse_ptr)
         if self._watch_enabled:
             self.watcher.start()
         if self._on_ready is not None:
@@ -269,10 +175,10 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         self.watcher.stop()
         self._notifier.stop()
         self.chunks.close()
-        for handle in list(self._handles.values()):
+        for handle in list(self.files.handles.values()):
             if handle.file is not None and handle.file.dirty:
                 try:
-                    self._flush_file(handle.file)
+                    self.local_changes.save_file(handle.file)
                 except (CitcError, FuseOSError) as exc:
                     log.error("could not save %s at unmount: %s", handle.file.path, exc)
         if self._flusher.stop(timeout=UNMOUNT_DRAIN_S):
@@ -282,114 +188,9 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
                       "mount of %r replays them", self._flusher.pending_ops, self.workspace)
             self.journal.close()
         self.cache.close()
-        shutil.rmtree(self._scratch_dir, ignore_errors=True)
+        self.files.remove_scratch()
 
-    # --- path handling ----------------------------------------------------------------
-
-    def _view(self, fuse_path: str) -> View:
-        """Which state and workspace path a kernel path names; ENOENT for bad ones."""
-        try:
-            # Kernel paths are absolute: without the "/", a canonical one is answered
-            # by normalize's one-match fast path.
-            path = paths.normalize(fuse_path[1:] if fuse_path[:1] == "/" else fuse_path)
-        except CitcError as exc:
-            raise _fail(to_errno(exc)) from None
-        if path != HISTORY_DIR and not path.startswith(HISTORY_DIR + "/"):
-            return View(None, path)
-        parts = path.split("/")
-        if len(parts) == 1 or (len(parts) == 2 and parts[1] in ("versions", "snapshots")):
-            return View(-1, path)  # .citc itself, or .citc/versions, .citc/snapshots
-        if path in GENERATED:
-            return View(GENERATED[path], path)
-        if len(parts) == 2:
-            raise _fail(errno.ENOENT)
-        kind, ref, rest = parts[1], parts[2], "/".join(parts[3:])
-        if kind == "versions" and ref.isdigit():
-            return View(int(ref), rest)
-        if kind == "snapshots":
-            version = self._label_version(ref)
-            if version is not None:
-                return View(version, rest)
-        raise _fail(errno.ENOENT)
-
-    def _writable(self, fuse_path: str) -> str:
-        """The head path a change names; EROFS anywhere in `.citc`, also for names
-        that do not exist there (mkdir .citc/x)."""
-        if fuse_path.lstrip("/").split("/", 1)[0] == HISTORY_DIR:
-            raise _fail(errno.EROFS)
-        view = self._view(fuse_path)
-        if view.version is not None:
-            raise _fail(errno.EROFS)
-        return view.path
-
-    def _label_version(self, label: str) -> int | None:
-        with self._lock:
-            if label in self._labels:
-                return self._labels[label]
-        labels = self._call(self.remote.labels, self.workspace)
-        with self._lock:
-            self._labels = dict(labels)
-            return self._labels.get(label)
-
-    def _inode(self, version: int | None, path: str) -> int:
-        key = (version, path)
-        with self._lock:
-            ino = self._inodes.get(key)
-            if ino is None:
-                if key == (None, paths.ROOT):
-                    ino = 1
-                else:
-                    ino = self._next_inode
-                    self._next_inode += 1
-                self._inodes[key] = ino
-            return ino
-
-    def _link_inode(self, version: int | None, path: str, link: bytes) -> int:
-        """The inode number of every name of a linked file: the number its first
-        name already had, if the mount had numbered it (the kernel keeps the number an
-        inode was first shown with), else a new one."""
-        key = (version, inode_key(link))
-        with self._lock:
-            ino = self._inodes.get(key)
-            if ino is None:
-                ino = self._inodes.get((version, path))
-                if ino is not None:
-                    self._inodes[key] = ino
-        return ino if ino is not None else self._inode(version, inode_key(link))
-
-    # --- talking to the server ----------------------------------------------------------
-
-    def _call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        self.rpc_count += 1
-        try:
-            return fn(*args, **kwargs)
-        except CitcError as exc:
-            code = to_errno(exc)
-            if code == errno.EIO:
-                log.error("%s failed: %s", getattr(fn, "__name__", "call"), exc)
-            raise _fail(code) from None
-
-    def _journal(self, op: JournalOp, states: Sequence[tuple[str, Entry | None]],
-                 objects: Sequence[KnownObject] = ()) -> int:
-        """Append `op` to the journal and make `states` the mount's view of those paths
-        until the server has applied it; its sequence number. ENOSPC while the journal
-        is full."""
-        extra = sum(len(data) for _, data, _ in objects)
-        try:
-            self._flusher.make_room(extra + 256)
-        except CitcError as exc:
-            raise _fail(to_errno(exc)) from None
-        if objects:
-            self.cache.pin_many(objects)
-        with self._lock:  # journal order and pending states agree
-            seq = self._flusher.append(op, extra, tuple(oid for _, _, oid in objects))
-            self.meta.pend(seq, states, op.path if isinstance(op, MakeDir) else None)
-            linked = isinstance(op, (WriteFile, SetAttr, Link))
-            others = self._spread(seq, states) if linked else []
-        self._notifier.invalidate(others)
-        if self.sync_writes:
-            self._flusher.wait_for(seq)
-        return seq
+    # --- the server ----------------------------------------------------------------------
 
     def _applied(self, last_seq: int, result: Any,
                  skipped: list[tuple[JournalOp, CitcError]]) -> None:
@@ -399,80 +200,7 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
                 self.watcher.own(int(result.version))
         self.meta.applied(last_seq)
         for op, error in skipped:
-            self.conflicts += 1
-            log.warning("the server did not apply %s: %s (another client changed it "
-                        "meanwhile); showing the server's state", op, error)
-            for path in (op.src, op.dst) if isinstance(op, (Rename, Link)) else (op.path,):
-                self._forget(path)
-                self._invalidate_kernel(path)
-
-    def _spread(self, seq: int, states: Sequence[tuple[str, Entry | None]]) -> list[str]:
-        """A journaled change gave linked files these states: every other name of
-        them the mount knows shows the same state, pending under `seq`; the names
-        whose kernel caches must go."""
-        changed = {path for path, _ in states}
-        others: list[str] = []
-        for _, state in states:
-            if state is None or state.link is None:
-                continue
-            for other in self.links.names(state.link):
-                if other in changed:
-                    continue
-                known, current = self.meta.peek(other)
-                if known and (current is None or current.link != state.link):
-                    self.links.drop(state.link, other)  # names another file now
-                    continue
-                if known:
-                    self.meta.pend(seq, [(other, state)])
-                with self._lock:
-                    open_file = self._open.get(other)
-                if open_file is not None:
-                    open_file.nlink = state.nlink
-                others.append(other)
-        return others
-
-    def _rehome(self, open_file: OpenFile) -> bool:
-        """An open file loses its name: if it is a linked file with another name this
-        mount knows (and has not open), it lives on under that name, so what is
-        written through the open handle still reaches the file."""
-        if open_file.link is None or open_file.nlink <= 1:
-            return False
-        for other in self.links.names(open_file.link):
-            known, current = self.meta.peek(other)
-            if (other != open_file.path and other not in self._open and known
-                    and current is not None and current.link == open_file.link):
-                open_file.path = other
-                open_file.nlink -= 1
-                self._open[other] = open_file
-                return True
-        return False
-
-    def _unlinked_name(self, path: str, entry: Entry) -> None:
-        """Name `path` of `entry` went away (journaled already): the file's other
-        names count one fewer, and its ctime moves, journaled through one of them
-        (so the server keeps this mount's time, as for every other change)."""
-        if entry.link is None:
-            return
-        self.links.drop(entry.link, path)
-        if entry.nlink <= 1:
-            return
-        now = time.time_ns()
-        state = entry.replace(nlink=entry.nlink - 1, ctime_ns=now, origin=None,
-                              atime_ns=entry.st_atime_ns).compact_times()
-        for other in self.links.names(entry.link):
-            known, current = self.meta.peek(other)
-            if known and current is not None and current.link == entry.link:
-                self._journal(SetAttr(other, ctime_ns=now), [(other, state)])
-                self._notifier.invalidate([other])  # the others went with the journal
-                return
-
-    def _invalidate_kernel(self, path: str) -> None:
-        """Drop the kernel's cache of `path` and its parent (never from a FUSE thread)."""
-        if self._fuse_ptr:
-            from .fuse_lib import invalidate_path
-            invalidate_path(self._fuse_ptr, b"/" + paths.to_bytes(path))
-            if path:
-                invalidate_path(self._fuse_ptr, b"/" + paths.to_bytes(paths.split(path)[0]))
+            self.remote_changes.not_applied(op, error)
 
     def status(self) -> dict[str, Any]:
         """What `citc status` shows of this mount (`.citc/status`)."""
@@ -480,7 +208,8 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
                 "version": self.watcher.known_version, "pending_ops": self._flusher.pending_ops,
                 "pending_bytes": self._flusher.pending_bytes,
                 "journal_seq": self._flusher.last_seq, "applied_seq": self._flusher.acked_seq,
-                "conflicts": self.conflicts, "workspace_deleted": self._flusher.gone,
+                "conflicts": self.remote_changes.conflicts,
+                "workspace_deleted": self._flusher.gone,
                 "sync_writes": self.sync_writes, "last_error": self._flusher.last_error,
                 "redirections": list(self.redirects.paths),
                 "redirections_dir": self.redirects.base_dir,
@@ -491,179 +220,8 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
     def _lookup(self, view: View) -> Entry:
         """The entry of a path; FuseOSError(ENOENT) if it does not exist."""
         if view.version is None:
-            return self._head_entry(view.path)
-        return self._history_entry(view.version, view.path)
-
-    def _head_entry(self, path: str) -> Entry:
-        entry = self.meta.entry(path, lambda missing: self._fetch_entry(missing, None))
-        if entry is None:
-            raise _fail(errno.ENOENT)
-        return entry
-
-    def _fetch_entry(self, path: str, version: int | None) -> Entry | None:
-        """One Lookup: the entry, None where the path does not exist, else the errno."""
-        self.rpc_count += 1
-        try:
-            return self.remote.lookup(self.workspace, path, version)
-        except (PathNotFound, NotADirectory):
-            return None
-        except CitcError as exc:
-            if version is not None and type(exc) in (HistoryTruncated, InvalidArgument):
-                # No such version (not yet, or no longer): .citc/versions/<N> does not
-                # exist. Not cached, since a version past the head may exist later.
-                raise _fail(errno.ENOENT) from None
-            raise _fail(to_errno(exc)) from None
-
-    def _head_listing(self, path: str) -> dict[str, Entry]:
-        return self.meta.listing(
-            path, lambda missing: self._call(self.remote.listdir, self.workspace, missing))
-
-    def _history_entry(self, version: int, path: str) -> Entry:
-        if version in (STATUS_VIEW, STATS_VIEW):
-            return Entry.file(b"", mode=0o444, mtime_ns=self._mounted_ns)
-        if version < 0:  # .citc and its two folders
-            return Entry.directory(mode=0o555, mtime_ns=self._mounted_ns)
-        key = (version, path)
-        with self._lock:
-            if key in self._history:
-                found = self._history[key]
-                if found is None:
-                    raise _fail(errno.ENOENT)
-                return found
-        entry = self._fetch_entry(path, version)
-        if entry is not None and path == paths.ROOT:
-            entry = self._at_version_time(entry, version)
-        with self._lock:
-            self._history[key] = entry
-        if entry is None:
-            raise _fail(errno.ENOENT)
-        return entry
-
-    def _at_version_time(self, root: Entry, version: int) -> Entry:
-        """The root entry of a version's view, showing when that version was made
-        (its tree keeps no time of its own)."""
-        made = self._version_time(version)
-        if made is None:
-            return root
-        return root.replace(mtime_ns=made, atime_ns=None, ctime_ns=None)
-
-    def _version_time(self, version: int) -> int | None:
-        with self._lock:
-            if version in self._version_times:
-                return self._version_times[version]
-        times = self._call(self.remote.version_times, self.workspace, version)
-        with self._lock:
-            self._version_times.update(times)
-            return self._version_times.get(version)
-
-    def _history_listing(self, view: View) -> dict[str, Entry]:
-        if view.version == -1:
-            if view.path == HISTORY_DIR:
-                return {"snapshots": Entry.directory(mode=0o555),
-                        "versions": Entry.directory(mode=0o555),
-                        "status": Entry.file(b"", mode=0o444),
-                        "stats": Entry.file(b"", mode=0o444)}
-            if view.path == HISTORY_DIR + "/versions":
-                times = self._call(self.remote.version_times, self.workspace)
-                with self._lock:
-                    self._version_times.update(times)
-                return {str(v): Entry.directory(mode=0o555, mtime_ns=t) for v, t in times.items()}
-            if view.path == HISTORY_DIR + "/snapshots":
-                labels = self._call(self.remote.labels, self.workspace)
-                with self._lock:
-                    self._labels = dict(labels)
-                return {label: Entry.directory(mode=0o555) for label in labels}
-            raise _fail(errno.ENOENT)
-        assert view.version is not None
-        key = (view.version, view.path)
-        with self._lock:
-            if key in self._history_listings:
-                return self._history_listings[key]
-        items = dict(self._call(self.remote.listdir, self.workspace, view.path, view.version))
-        with self._lock:
-            self._history_listings[key] = items
-        return items
-
-    def _stat(self, view: View, entry: Entry) -> dict[str, int]:
-        readonly = view.version is not None
-        mode = entry.st_mode
-        if readonly:
-            mode &= ~0o222
-        if entry.link is None:
-            ino = self._inode(view.version, view.path)
-        else:  # one inode number for every name of a linked file
-            ino = self._link_inode(view.version, view.path, entry.link)
-            if view.version is None:
-                self.links.note(view.path, entry)
-        return {
-            "st_mode": mode,
-            "st_ino": ino,
-            "st_nlink": entry.nlink,
-            "st_uid": entry.uid,
-            "st_gid": entry.gid,
-            "st_size": entry.size,
-            "st_blocks": (entry.size + 511) // 512,
-            "st_blksize": 128 * 1024,
-            "st_mtime": entry.mtime_ns,
-            "st_ctime": entry.st_ctime_ns,
-            "st_atime": entry.st_atime_ns,
-            "st_rdev": entry.rdev,
-        }
-
-    def _remember(self, path: str, entry: Entry | None) -> None:
-        self.meta.remember(path, entry)
-
-    def _forget(self, path: str) -> None:
-        self.meta.forget(path)
-
-    # --- invalidation -----------------------------------------------------------------
-
-    def _drop_changed(self, changed: Sequence[str], truncated: bool) -> None:
-        """Others changed these paths (the watcher says): drop them from every cache."""
-        changed = expand_records(changed, self.links) + self._refresh_redirections()
-        for path in changed:
-            if self.meta.is_pending(path, dirs=False) and not truncated:
-                # Another client changed a path this mount changed too and has not
-                # sent yet: this mount's change lands after it (last writer wins).
-                self.conflicts += 1
-                log.warning("%r was changed by another client too; this mount's change, "
-                            "still in its journal, will replace it", path)
-            self._forget(path)
-            self._invalidate_kernel(path)
-        self._invalidate_kernel_below([paths.ROOT] if truncated else changed)
-
-    def _invalidate_kernel_below(self, changed: Sequence[str]) -> None:
-        """Drop the kernel's cache of every path it may hold below `changed`."""
-        if self._fuse_ptr and changed:
-            from .fuse_lib import invalidate_path
-            with self._lock:
-                known = [path for version, path in self._inodes if version is None]
-            for path in paths_below(known, set(changed)):
-                invalidate_path(self._fuse_ptr, b"/" + paths.to_bytes(path))
-
-    def _workspace_gone(self, reason: str) -> None:
-        """The workspace was deleted on the server: drop the journal and every cache,
-        so paths answer ENOENT and changes ESTALE until the mount is unmounted."""
-        self._flusher.abandon(reason)
-        with self._lock:  # the root stays: unmounting stats the mountpoint
-            root = self.meta.entries.get(paths.ROOT) or Entry.directory(mode=0o755)
-            self._forget(paths.ROOT)
-            self._remember(paths.ROOT, root)
-        self._invalidate_kernel(paths.ROOT)
-        self._invalidate_kernel_below([paths.ROOT])
-
-    def _settle(self) -> None:
-        """Wait (a while) for the batches in flight, whose versions are this mount's."""
-        self._flusher.wait_for(self._flusher.sent_seq, timeout=5.0)
-
-    def _refresh_redirections(self) -> list[str]:
-        """Read the workspace's redirections again (a version made elsewhere may have
-        changed them); the paths that start or stop being redirected."""
-        try:
-            return self.redirects.update(self.remote.redirections(self.workspace))
-        except CitcError as exc:
-            log.warning("could not read the redirections of %r: %s", self.workspace, exc)
-            return []
+            return self.lookups.head_entry(view.path)
+        return self.views.entry(view.version, view.path)
 
     # --- FUSE: attributes and directories ---------------------------------------------
 
@@ -681,40 +239,14 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
             return redirect.fgetattr(fh)  # type: ignore[arg-type]
         if local := self.redirects.find(path):
             return local[0].getattr(local[1])
-        if fh is not None and fh in self._handles:
-            handle = self._handles[fh]
-            return self._stat(handle.view, self._handle_entry(handle))
+        if fh is not None and fh in self.files.handles:
+            return self.kernel_attrs.of_handle(self.files.handles[fh])
         if path is None:
             raise _fail(errno.EBADF)
-        view = self._view(path)
-        if view.version is None:
-            with self._lock:
-                open_file = self._open.get(view.path)
-            if open_file is not None:
-                return self._stat(view, open_file.attrs())
-            if view.path == HISTORY_DIR:
-                return self._stat(View(-1, HISTORY_DIR), self._history_entry(-1, HISTORY_DIR))
-            entry = self.meta.entry(view.path, lambda missing: self._fetch_entry(missing, None))
-            return None if entry is None else self._stat(view, entry)
-        return self._stat(view, self._lookup(view))
-
-    def _handle_entry(self, handle: Handle) -> Entry:
-        """What an open handle shows: a file open for reading shows its path's entry
-        now (fchmod, futimens and fsetxattr change it), or the one it was opened
-        with once the path is gone."""
-        if handle.file is not None:
-            return handle.file.attrs()
-        if handle.view.version is None and handle.content is None:
-            try:
-                current = self._head_entry(handle.view.path)
-            except FuseOSError:
-                return handle.entry
-            if current.kind == handle.entry.kind:
-                return current
-        return handle.entry
+        return self.kernel_attrs.of_path(self.views.view(path))
 
     def access(self, path: str, amode: int) -> int:
-        view = self._view(path)
+        view = self.views.view(path)
         if view.version is not None and amode & os.W_OK:
             raise _fail(errno.EROFS)
         self.getattr(path)
@@ -730,68 +262,12 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
     def readdir(self, path: str, fh: int) -> list[tuple[str, dict[str, int], int]]:
         if local := self.redirects.find(path):
             return local[0].readdir(local[1])
-        view = self._view(path)
-        if view.version is None:
-            cached, generation = self.meta.cached_readdir(view.path)
-            if cached is not None:
-                return cached  # type: ignore[no-any-return]
-        result = self._readdir(view)
-        if view.version is None and view.path != HISTORY_DIR:
-            self.meta.keep_readdir(view.path, generation, result)
-        return result
-
-    def _readdir(self, view: View) -> list[tuple[str, dict[str, int], int]]:
-        """The kernel's listing of a directory: names, types and inode numbers."""
-        if view.version is None and view.path != HISTORY_DIR:
-            entry = self._head_entry(view.path) if view.path else None
-            if entry is not None and not entry.is_dir:
-                raise _fail(errno.ENOTDIR)
-            items = dict(self._head_listing(view.path))
-            with self._lock:
-                for open_path, open_file in self._open.items():
-                    if open_path and paths.split(open_path)[0] == view.path:
-                        items[paths.split(open_path)[1]] = open_file.attrs()
-            for name in self.redirects.children(view.path):
-                items[name] = Entry.directory()  # whatever the server has there is hidden
-            if view.path == paths.ROOT:
-                # Like ZFS's .zfs (snapdir=hidden): reachable by name, never listed, so
-                # find, tar, git and grep -r do not walk every version of the workspace.
-                items.pop(HISTORY_DIR, None)
-        else:
-            if view.version is not None and view.version >= 0:
-                entry = self._history_entry(view.version, view.path)
-                if not entry.is_dir:
-                    raise _fail(errno.ENOTDIR)
-            items = self._history_listing(view if view.version is not None else View(-1, view.path))
-        # With use_ino the kernel takes d_ino from here, and hides entries whose d_ino is 0.
-        version = view.version if view.version is not None and view.version >= 0 else None
-        history_root = view.version == -1
-        result: list[tuple[str, dict[str, int], int]] = [
-            (".", {"st_mode": stat.S_IFDIR, "st_ino": self._inode(view.version, view.path)}, 0),
-            ("..", {"st_mode": stat.S_IFDIR, "st_ino": 1}, 0)]
-        for name, entry in sorted(items.items()):
-            child = paths.join(view.path, name)
-            if view.path == HISTORY_DIR + "/versions":
-                ino = self._inode(int(name), paths.ROOT)
-            elif view.path == HISTORY_DIR + "/snapshots":
-                ino = self._inode(self._labels.get(name, -1), paths.ROOT)
-            elif child in GENERATED:
-                ino = self._inode(GENERATED[child], child)
-            elif history_root or (version is None and child == HISTORY_DIR):
-                ino = self._inode(-1, child)
-            elif entry.link is not None:
-                ino = self._link_inode(version, child, entry.link)
-                if version is None:
-                    self.links.note(child, entry)
-            else:
-                ino = self._inode(version, child)
-            result.append((name, {"st_mode": entry.st_mode, "st_ino": ino}, 0))
-        return result
+        return self.listings.readdir(self.views.view(path))
 
     def readlink(self, path: str) -> str:
         if local := self.redirects.find(path):
             return local[0].readlink(local[1])
-        entry = self._lookup(self._view(path))
+        entry = self._lookup(self.views.view(path))
         if entry.kind != EntryKind.SYMLINK:
             raise _fail(errno.EINVAL)
         return entry.target
@@ -813,97 +289,41 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         """Who makes the current request, with groups and CAP_FSETID (from /proc)."""
         return permissions.caller_from_proc(*fuse_get_context())
 
-    def _new_owner(self, path: str, mode: int, *, is_dir: bool = False,
-                   parent: Entry | None = None) -> tuple[int, int, int]:
-        """(uid, gid, mode) of an entry the caller makes at `path`: a setgid parent
-        (`parent`, else looked up) passes on its group, and its setgid to a directory."""
-        uid, gid = self._context()
-        try:
-            parent = parent or self._head_entry(paths.split(path)[0])
-        except FuseOSError:
-            return uid, gid, mode
-        return permissions.new_owner(parent.mode, parent.gid, uid, gid, mode, is_dir=is_dir)
-
-    def _kill_privileges(self, open_file: OpenFile) -> None:
-        """A write or truncate by the caller: setuid and setgid go as Linux drops them.
-        The kernel drops setuid and setgid-with-group-exec itself (a chmod); setgid
-        without group-exec for a caller outside the group, and an `O_TRUNC` open,
-        are left to the filesystem. Call with `open_file.lock` held."""
-        if permissions.needs_caller(open_file.mode):
-            mode = permissions.mode_after_write(open_file.mode, open_file.gid, self._caller())
-            if mode != open_file.mode:
-                open_file.mode = mode
-                open_file.dirty = True
-
     def mkdir(self, path: str, mode: int) -> int:
         if local := self.redirects.find(path):
             return local[0].mkdir(local[1], mode, self._context())
-        target = self._writable(path)
+        target = self.views.writable(path)
         if target == HISTORY_DIR:
             raise _fail(errno.EEXIST)
-        uid, gid, mode = self._new_owner(target, mode & 0o7777, is_dir=True)
-        entry = Entry.directory(mode=mode, uid=uid, gid=gid, mtime_ns=time.time_ns())
-        self._journal(MakeDir(target, entry), [(target, entry)])
-        self._touch_dirs([paths.split(target)[0]])
+        self.namespace.mkdir(target, mode)
         return 0
 
     def symlink(self, path: str, target: str) -> int:
         if local := self.redirects.find(path):
             return local[0].symlink(local[1], target, self._context())
-        where = self._writable(path)
+        where = self.views.writable(path)
         if where == HISTORY_DIR:
             raise _fail(errno.EEXIST)
-        uid, gid, _ = self._new_owner(where, 0o777)
-        entry = Entry.symlink(target, uid=uid, gid=gid, mtime_ns=time.time_ns())
-        self._journal(Symlink(where, entry), [(where, entry)])
-        self._touch_dirs([paths.split(where)[0]])
+        self.namespace.symlink(where, target)
         return 0
 
     def unlink(self, path: str) -> int:
         if local := self.redirects.find(path):
             return local[0].unlink(local[1])
-        target = self._writable(path)
-        with self._lock:
-            open_file = self._open.get(target)
-        if open_file is not None:
-            with open_file.lock:
-                local_only = open_file.entry is None
-                with self._lock:
-                    self._open.pop(target, None)
-                    open_file.unlinked = not self._rehome(open_file)
-            if local_only:
-                self._remember(target, None)
-                self._touch_dirs([paths.split(target)[0]])
-                return 0
-        removed = self._lookup(View(None, target))
-        if removed.is_dir:
-            raise _fail(errno.EISDIR)
-        self._journal(Remove(target, must_be_dir=False), [(target, None)])
-        self._unlinked_name(target, removed)
-        self._touch_dirs([paths.split(target)[0]])
+        target = self.views.writable(path)
+        self.namespace.unlink(target)
         return 0
 
     def rmdir(self, path: str) -> int:
         if local := self.redirects.find(path):
             return local[0].rmdir(local[1])
-        target = self._writable(path)
+        target = self.views.writable(path)
         if target == paths.ROOT:
             raise _fail(errno.EBUSY)
         if self.redirects.holds(target):
             raise _fail(errno.ENOTEMPTY)  # a redirected directory is listed inside
-        if not self._lookup(View(None, target)).is_dir:
-            raise _fail(errno.ENOTDIR)
-        if self._head_listing(target) or self._open_below(target):
-            raise _fail(errno.ENOTEMPTY)
-        self._journal(Remove(target, must_be_dir=True), [(target, None)])
-        self.meta.removed_dir(target)
-        self._touch_dirs([paths.split(target)[0]])
+        self.namespace.rmdir(target)
         return 0
-
-    def _open_below(self, directory: str) -> bool:
-        """Whether a file created in `directory` is open and not yet journaled."""
-        with self._lock:
-            return any(paths.split(p)[0] == directory for p in self._open if p)
 
     def rename(self, old: str, new: str, flags: int = 0) -> int:
         if self.redirects.active:
@@ -926,188 +346,39 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         return self._rename(old, new, flags)
 
     def _rename(self, old: str, new: str, flags: int) -> int:
-        src = self._writable(old)
-        dst = self._writable(new)
+        src = self.views.writable(old)
+        dst = self.views.writable(new)
         if flags & ~1:  # only RENAME_NOREPLACE is supported
             raise _fail(errno.EINVAL)
-        for open_path in (src, dst):
-            with self._lock:
-                open_file = self._open.get(open_path)
-            if open_file is not None:
-                self._flush_file(open_file)
-        moved_entry = self._lookup(View(None, src))
-        try:
-            replaced_entry: Entry | None = self._lookup(View(None, dst))
-        except FuseOSError:
-            replaced_entry = None
-        if src == dst:
-            return 0
-        if (replaced_entry is not None and moved_entry.link is not None
-                and replaced_entry.link == moved_entry.link and not flags & 1):
-            return 0  # two names of one file: rename(2) does nothing
-        if replaced_entry is not None:
-            if flags & 1:
-                raise _fail(errno.EEXIST)
-            if moved_entry.is_dir and not replaced_entry.is_dir:
-                raise _fail(errno.ENOTDIR)
-            if not moved_entry.is_dir and replaced_entry.is_dir:
-                raise _fail(errno.EISDIR)
-            if replaced_entry.is_dir and self._head_listing(dst):
-                raise _fail(errno.ENOTEMPTY)
-        op = Rename(src, dst, no_replace=bool(flags & 1))
-        now = time.time_ns()
-        if moved_entry.is_dir:
-            # What lies below a moved directory is not tracked path by path: the
-            # rename is a barrier, and the caches below both names start afresh.
-            # Directory times gathered so far go first, under their old names.
-            self._journal_dir_times()
-            self._flusher.wait_for(self._journal(op, []))
-        else:
-            self._journal(op, [(src, None), (dst, moved_entry)])
-            if replaced_entry is not None:
-                self._unlinked_name(dst, replaced_entry)
-            if moved_entry.link is not None:
-                self.links.drop(moved_entry.link, src)
-                self.links.note(dst, moved_entry)
-        # A rename changes the moved inode (its ctime) and both directories.
-        moved_now = moved_entry.replace(ctime_ns=now, atime_ns=moved_entry.st_atime_ns)
-        self._journal(SetAttr(dst, ctime_ns=now), [(dst, moved_now.compact_times())])
-        self._touch_dirs([paths.split(src)[0], paths.split(dst)[0]])
-        with self._lock:
-            moved = self._open.pop(src, None)
-            replaced = self._open.pop(dst, None)
-            if replaced is not None:
-                replaced.unlinked = True
-            if moved is not None:
-                moved.path = dst
-                moved.ctime_ns = now
-                self._open[dst] = moved
-            inode = self._inodes.pop((None, src), None)
-            if inode is not None:
-                self._inodes[(None, dst)] = inode
-        if moved_entry.is_dir:
-            self._forget(src)
-            self._forget(dst)
+        self.namespace.rename(src, dst, flags)
         return 0
 
-    def _set_attr(self, path: str | None, change: Callable[[Entry], dict[str, Any]]) -> None:
+    def _set_attr(self, path: str | None, change: attr_changes.Change) -> None:
         """Apply `change` (the current entry -> the fields it sets) to `path`; ctime
         moves to now, as on every change to an inode."""
         if path is None:
             raise _fail(errno.EBADF)
-        target = self._writable(path)
-        with self._lock:
-            open_file = self._open.get(target)
-        if open_file is not None:
-            with open_file.lock:
-                changes = {"ctime_ns": time.time_ns(), **change(open_file.attrs())}
-                for key, value in changes.items():
-                    setattr(open_file, key, value)
-                if open_file.entry is None:
-                    # Created here and not yet on the server: the file appears there
-                    # at its flush, with its data and these attributes together (tar
-                    # sets mtime, owner and mode on the open file before closing it).
-                    return None
-                if open_file.dirty:
-                    return self._flush_file(open_file)
-        current = self._lookup(View(None, target))
-        changes = {"ctime_ns": time.time_ns(), **change(current)}
-        if "mtime_ns" in changes:
-            changes.setdefault("atime_ns", current.st_atime_ns)  # else it follows mtime
-        self._journal(SetAttr(target, **changes),
-                      [(target, current.replace(**changes).compact_times())])
-
-    def _touch_dirs(self, directories: Sequence[str], *, journal: bool = True) -> None:
-        """Names were added to, removed from or renamed in `directories`: their
-        mtime and ctime move to now, as POSIX asks. The mount shows it at once; the
-        journal gets one change of a directory's times per batch (`_journal_dir_times`,
-        called as the flusher cuts a batch), not one per name, so an `rm -rf` or a
-        `tar` costs one journal record per file. A crash of the mount before the
-        batch is cut loses at most those times, never the change of the name.
-        `journal=False`: the view only (as when a file is created but not yet
-        journaled). Directory times have a grain of `DIR_TIMES_GRAIN_NS`, as ext4
-        and tmpfs stamp from a clock that ticks every few milliseconds: a directory
-        touched less than that ago keeps its times, so a burst of names in one
-        directory does not build a new entry for each."""
-        now = time.time_ns()
-        for directory in dict.fromkeys(directories):
-            try:
-                current = self._head_entry(directory)
-            except FuseOSError:
-                continue  # removed meanwhile
-            if not current.is_dir:
-                continue
-            if current.ctime_ns is None and 0 <= now - current.mtime_ns < DIR_TIMES_GRAIN_NS:
-                with self._lock:
-                    dirty = self._dirty_dirs.get(directory)
-                    if not journal or (dirty is not None and dirty["mtime_ns"] == current.mtime_ns):
-                        continue  # touched within the grain, and these times journaled
-            changes = {"mtime_ns": now, "ctime_ns": now, "atime_ns": current.st_atime_ns}
-            touched = current.replace(**changes).compact_times()
-            with self._lock:
-                # Pending until the batch that carries it: the state the view shows.
-                self.meta.pend(self._flusher.last_seq, [(directory, touched)])
-                if journal:
-                    self._dirty_dirs[directory] = changes
-
-    def _journal_dir_times(self) -> None:
-        """Journal the latest times of each directory touched since the last batch."""
-        with self._lock:
-            dirty, self._dirty_dirs = self._dirty_dirs, {}
-            for directory, changes in dirty.items():
-                known, state = self.meta.peek(directory)
-                if known and (state is None or not state.is_dir):
-                    continue  # removed or replaced since: its times went with it
-                seq = self._flusher.append(SetAttr(directory, mtime_ns=changes["mtime_ns"],
-                                                   atime_ns=changes["atime_ns"],
-                                                   ctime_ns=changes["ctime_ns"]))
-                if state is not None:
-                    self.meta.pend(seq, [(directory, state)])
+        target = self.views.writable(path)
+        self.namespace.set_attr(target, change)
 
     def chmod(self, path: str | None, mode: int) -> int:
         if local := self.redirects.find(path):
             return local[0].chmod(local[1], mode)
-        self._set_attr(path, lambda _: {"mode": mode & 0o7777})
+        self._set_attr(path, attr_changes.chmod_change(mode))
         return 0
 
     def chown(self, path: str | None, uid: int, gid: int) -> int:
         if local := self.redirects.find(path):
             return local[0].chown(local[1], uid, gid)
-        changes: dict[str, Any] = {}
-        if uid != -1:
-            changes["uid"] = uid
-        if gid != -1:
-            changes["gid"] = gid
-
-        def change(current: Entry) -> dict[str, Any]:
-            # A new owner or group drops setuid and setgid as Linux does (the kernel
-            # drops setuid and setgid-with-group-exec itself, not the rest). The
-            # caller is read from /proc only for such a file (tar chowns every one).
-            if not changes or not permissions.needs_caller(current.mode):
-                return changes
-            mode = permissions.mode_after_chown(current.mode, current.gid, self._caller(),
-                                                is_dir=current.is_dir)
-            return changes if mode == current.mode else {**changes, "mode": mode}
-        # ctime moves even when nothing else does (a chown to the same owner).
-        self._set_attr(path, change)
+        self._set_attr(path, attr_changes.chown_change(uid, gid, self._caller))
         return 0
 
     def utimens(self, path: str | None, times: tuple[int, int] | None = None) -> int:
         if local := self.redirects.find(path):
             return local[0].utimens(local[1], times)
-        now = time.time_ns()
-        atime, mtime = (now, now) if times is None else times
-        if atime == UTIME_OMIT and mtime == UTIME_OMIT:
-            return 0  # nothing changes, not even ctime (as utimensat does)
-
-        def change(current: Entry) -> dict[str, Any]:
-            chosen = {}
-            for field, value in (("atime_ns", atime), ("mtime_ns", mtime)):
-                if value != UTIME_OMIT:
-                    chosen[field] = now if value == UTIME_NOW else int(value)
-            chosen.setdefault("atime_ns", current.st_atime_ns)
-            return chosen
-        self._set_attr(path, change)
+        change = attr_changes.utimens_change(times, time.time_ns())
+        if change is not None:
+            self._set_attr(path, change)
         return 0
 
     def link(self, target: str, source: str) -> int:
@@ -1120,37 +391,7 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         if HISTORY_DIR in (target.lstrip("/").split("/", 1)[0],
                            source.lstrip("/").split("/", 1)[0]):
             raise _fail(errno.EXDEV)  # the views are other file systems, as .zfs is
-        return self._link(self._writable(target), self._writable(source))
-
-    def _link(self, dst: str, src: str) -> int:
-        with self._lock:
-            open_file = self._open.get(src)
-        if open_file is not None:
-            self._flush_file(open_file)  # the server must know the file first
-        entry = self._lookup(View(None, src))
-        if entry.is_dir:
-            raise _fail(errno.EPERM)  # as POSIX says
-        known, there = self.meta.peek(dst)
-        if there is not None or (not known and self._fetch_entry(dst, None) is not None):
-            raise _fail(errno.EEXIST)
-        link_id = entry.link if entry.link is not None else new_link_id()
-        now = time.time_ns()
-        state = entry.replace(link=link_id, nlink=entry.nlink + 1 if entry.link else 2,
-                              ctime_ns=now, atime_ns=entry.st_atime_ns,
-                              origin=None).compact_times()
-        self._link_inode(None, src, link_id)  # the file keeps its number
-        self.links.note(src, state)
-        self.links.note(dst, state)
-        self._journal(Link(src, dst, link_id), [(src, state), (dst, state)])
-        # The file's ctime is the mount's, as for every change it journals; this also
-        # drops the kernel's attributes of the other names, `src` among them.
-        self._journal(SetAttr(dst, ctime_ns=now), [(dst, state)])
-        if open_file is not None:
-            with open_file.lock:
-                open_file.link, open_file.nlink, open_file.ctime_ns = link_id, state.nlink, now
-                if open_file.entry is not None:
-                    open_file.entry = open_file.entry.replace(link=link_id, nlink=state.nlink)
-        self._touch_dirs([paths.split(dst)[0]])
+        self.namespace.link(self.views.writable(target), self.views.writable(source))
         return 0
 
     def mknod(self, path: str, mode: int, dev: int) -> int:
@@ -1158,7 +399,7 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         and checks that the caller may make a device)."""
         if local := self.redirects.find(path):
             return local[0].mknod(local[1], mode, dev, self._context())
-        target = self._writable(path)
+        target = self.views.writable(path)
         if target == HISTORY_DIR:
             raise _fail(errno.EEXIST)
         kind = kind_of_mode(mode)
@@ -1167,25 +408,10 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
             return self.release(path, handle)
         if kind is None or kind in (EntryKind.DIR, EntryKind.SYMLINK):
             raise _fail(errno.EINVAL)
-        uid, gid, perm = self._new_owner(target, mode & 0o7777)
-        entry = Entry.special(kind, mode=perm, uid=uid, gid=gid, mtime_ns=time.time_ns(),
-                              rdev=dev if kind in (EntryKind.CHARDEV, EntryKind.BLOCKDEV) else 0)
-        self._journal(MakeNode(target, entry), [(target, entry)])
-        self._touch_dirs([paths.split(target)[0]])
+        self.namespace.mknod(target, kind, mode, dev)
         return 0
 
     # --- FUSE: extended attributes ----------------------------------------------------
-
-    def _xattrs(self, path: str) -> tuple[tuple[bytes, bytes], ...]:
-        """The extended attributes of `path`, from memory when the file is open or
-        its entry cached (the kernel asks for security.capability before every write)."""
-        view = self._view(path)
-        if view.version is None:
-            with self._lock:
-                open_file = self._open.get(view.path)
-            if open_file is not None:
-                return open_file.xattrs
-        return self._lookup(view).xattrs
 
     def getxattr(self, path: str, name: str, position: int = 0) -> bytes:
         value = self.xattr_value(path, name)
@@ -1206,286 +432,86 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
                 raise
         # Asked before every write: an open file answers without the path being
         # parsed again (kernel paths are canonical, and name the open file's key).
-        open_file = self._open.get(path[1:])
-        xattrs = open_file.xattrs if open_file is not None else self._xattrs(path)
-        if not xattrs:
-            return None
-        raw = paths.to_bytes(name)
-        for key, value in xattrs:
-            if key == raw:
-                return value
-        return None
+        open_file = self.files.open.get(path[1:])
+        return xattrs.value_of(open_file.xattrs if open_file is not None
+                               else self.kernel_attrs.xattrs(path), name)
 
     def listxattr(self, path: str) -> list[str]:
         if local := self.redirects.find(path):
             return local[0].listxattr(local[1])
-        return [paths.from_bytes(key) for key, _ in self._xattrs(path)]
+        return xattrs.names(self.kernel_attrs.xattrs(path))
 
     def setxattr(self, path: str, name: str, value: bytes, options: int,
                  position: int = 0) -> int:
         if local := self.redirects.find(path):
             return local[0].setxattr(local[1], name, value, options)
-        raw = paths.to_bytes(name)
-        _check_xattr_name(raw)
-        if len(value) > XATTR_VALUE_MAX:
-            raise _fail(errno.E2BIG)
-
-        def change(current: Entry) -> dict[str, Any]:
-            exists = current.xattr(raw) is not None
-            if options & XATTR_CREATE and exists:
-                raise _fail(errno.EEXIST)
-            if options & XATTR_REPLACE and not exists:
-                raise _fail(errno.ENODATA)
-            xattrs = with_xattr(current.xattrs, raw, bytes(value))
-            if sum(len(k) + len(v) for k, v in xattrs) > XATTRS_TOTAL_MAX:
-                raise _fail(errno.ENOSPC)  # as ext4 answers when they do not fit
-            return {"xattrs": xattrs}
-        self._set_attr(path, change)
+        self._set_attr(path, xattrs.set_change(name, value, options))
         return 0
 
     def removexattr(self, path: str, name: str) -> int:
         if local := self.redirects.find(path):
             return local[0].removexattr(local[1], name)
-        raw = paths.to_bytes(name)
-
-        def change(current: Entry) -> dict[str, Any]:
-            if current.xattr(raw) is None:
-                raise _fail(errno.ENODATA)
-            return {"xattrs": with_xattr(current.xattrs, raw, None)}
-        self._set_attr(path, change)
+        self._set_attr(path, xattrs.remove_change(name))
         return 0
 
     # --- FUSE: files ------------------------------------------------------------------
 
-    def _new_handle(self, handle: Handle) -> int:
-        with self._lock:
-            fh = self._next_handle
-            self._next_handle += 1
-            self._handles[fh] = handle
-            if handle.file is not None:
-                handle.file.refs += 1
-        return fh
-
     def is_generated(self, fh: int) -> bool:
         """Whether `fh` reads a generated file, which the kernel must not cache."""
-        handle = self._handles.get(fh)
-        return handle is not None and handle.content is not None
-
-    def _open_file(self, path: str, entry: Entry | None, mode: int = 0o644,
-                   owner: tuple[int, int] | None = None) -> OpenFile:
-        with self._lock:
-            open_file = self._open.get(path)
-            if open_file is None:
-                uid, gid = owner or self._context()
-                open_file = OpenFile(path, entry, mode=mode, uid=uid, gid=gid)
-                self._open[path] = open_file
-                if path:
-                    self.meta.changed_listing(paths.split(path)[0])
-            return open_file
+        return self.files.is_generated(fh)
 
     def create(self, path: str, mode: int, flags: int = 0) -> int:
         if local := self.redirects.find(path):
             return local[0].create(local[1], mode, flags, self._context())
-        target = self._writable(path)
+        target = self.views.writable(path)
         if target == HISTORY_DIR:
             raise _fail(errno.EEXIST)
-        parent = paths.split(target)[0]
-        parent_entry = self._head_entry(parent) if parent else None
-        if parent_entry is not None and not parent_entry.is_dir:
-            raise _fail(errno.ENOTDIR)
-        uid, gid, mode = self._new_owner(target, mode & 0o7777, parent=parent_entry)
-        open_file = self._open_file(target, None, mode, (uid, gid))
-        with open_file.lock:
-            self._truncate_scratch(open_file, 0)
-        self._touch_dirs([parent], journal=False)
-        return self._new_handle(Handle(View(None, target), open_file.attrs(), open_file))
+        return self.file_handles.create(target, mode)
 
     def open(self, path: str, flags: int) -> int:
         if local := self.redirects.find(path):
             return local[0].open(local[1], flags)
-        view = self._view(path)
-        writing = flags & (os.O_WRONLY | os.O_RDWR)
-        if view.version is not None:
-            if writing or flags & os.O_TRUNC:
-                raise _fail(errno.EROFS)
-            entry = self._lookup(view)
-            handle = Handle(view, entry, None)
-            if view.version == STATUS_VIEW:
-                handle.content = (json.dumps(self.status(), indent=1) + "\n").encode()
-            elif view.version == STATS_VIEW:
-                stats = {"workspace": self.workspace, **self.metrics.snapshot()}
-                handle.content = (json.dumps(stats, indent=1) + "\n").encode()
-            return self._new_handle(handle)
-        with self._lock:
-            open_file = self._open.get(view.path)
-        entry = open_file.attrs() if open_file is not None else self._lookup(view)
-        if entry.is_dir:
-            raise _fail(errno.EISDIR)
-        if not writing and open_file is None:
-            return self._new_handle(Handle(view, entry, None))
-        open_file = self._open_file(view.path, entry)
-        if flags & os.O_TRUNC and writing:
-            with open_file.lock:
-                self._truncate_scratch(open_file, 0)
-                self._kill_privileges(open_file)
-        return self._new_handle(Handle(view, entry, open_file))
-
-    def _scratch(self, open_file: OpenFile) -> Scratch:
-        """The file's scratch copy, filled with its committed content on first need."""
-        if open_file.scratch is None:
-            scratch = Scratch(self._scratch_dir)
-            entry = open_file.entry
-            if entry is not None and entry.size:
-                if entry.inline is not None:
-                    scratch.pwrite(entry.inline, 0)
-                else:
-                    for index in range(len(entry.chunks)):
-                        scratch.pwrite(self.chunks.chunk(entry, index), index * CHUNK_SIZE)
-            scratch.truncate(open_file.size)
-            open_file.scratch = scratch
-        return open_file.scratch
-
-    def _truncate_scratch(self, open_file: OpenFile, length: int) -> None:
-        if length == 0 and open_file.scratch is None:
-            open_file.scratch = Scratch(self._scratch_dir)
-            open_file.dirty_chunks.clear()
-        else:
-            scratch = self._scratch(open_file)
-            scratch.truncate(length)
-            low, high = sorted((length, open_file.size))
-            open_file.dirty_chunks.update(range(low // CHUNK_SIZE, high // CHUNK_SIZE + 1))
-        open_file.size = length
-        open_file.dirty = True
-        open_file.modified()
+        return self.file_handles.open(self.views.view(path), flags)
 
     def read(self, path: str | None, size: int, offset: int, fh: int) -> bytes:
         if is_local_fh(fh):
             return redirect.read(fh, size, offset)
-        handle = self._handles.get(fh)
+        handle = self.files.handles.get(fh)
         if handle is None:
             raise _fail(errno.EBADF)
-        if handle.content is not None:
-            return handle.content[offset:offset + size]
-        open_file = handle.file
-        if open_file is not None:
-            with open_file.lock:
-                if open_file.scratch is not None or open_file.dirty:
-                    return self._scratch(open_file).pread(size, offset)
-                entry = open_file.entry or handle.entry
-        else:
-            entry = handle.entry
-        sequential = offset == handle.last_end
-        handle.last_end = offset + size
-        return self.chunks.read(entry, size, offset, sequential)
+        return self.files.read(handle, size, offset)
 
     def write(self, path: str | None, data: bytes, offset: int, fh: int) -> int:
         if is_local_fh(fh):
             return redirect.write(fh, data, offset)
-        handle = self._handles.get(fh)
+        handle = self.files.handles.get(fh)
         if handle is None or handle.file is None:
             raise _fail(errno.EBADF)
-        open_file = handle.file
-        with open_file.lock:
-            written = self._scratch(open_file).pwrite(data, offset)
-            end = offset + written
-            first, last = offset // CHUNK_SIZE, max(offset, end - 1) // CHUNK_SIZE
-            open_file.dirty_chunks.update(range(first, last + 1))
-            if offset > open_file.size:
-                open_file.dirty_chunks.update(range(open_file.size // CHUNK_SIZE, first))
-            open_file.size = max(open_file.size, end)
-            open_file.dirty = True
-            open_file.modified()
-            if open_file.mode & _SETID:
-                self._kill_privileges(open_file)
-        return written
+        return self.files.write(handle.file, data, offset)
 
     def truncate(self, path: str | None, length: int, fh: int | None = None) -> int:
         if is_local_fh(fh):
             return redirect.ftruncate(fh, length)  # type: ignore[arg-type]
         if local := self.redirects.find(path):
             return local[0].truncate(local[1], length)
-        handle = self._handles.get(fh) if fh is not None else None
+        handle = self.files.handles.get(fh) if fh is not None else None
         if handle is not None and handle.file is not None:
             with handle.file.lock:
-                self._truncate_scratch(handle.file, length)
-                self._kill_privileges(handle.file)
+                self.files.truncate(handle.file, length)
+                self.files.kill_privileges(handle.file)
             return 0
         if path is None:
             raise _fail(errno.EBADF)
-        target = self._writable(path)
-        entry = self._lookup(View(None, target))
-        if entry.is_dir:
-            raise _fail(errno.EISDIR)
-        open_file = self._open_file(target, entry)
-        with open_file.lock:
-            open_file.refs += 1
-            try:
-                self._truncate_scratch(open_file, length)
-                self._kill_privileges(open_file)
-                self._flush_file(open_file)
-            finally:
-                open_file.refs -= 1
-                if open_file.refs == 0:
-                    self._close_file(open_file)
+        target = self.views.writable(path)
+        self.file_handles.truncate(target, length)
         return 0
-
-    def _file_entry(self, open_file: OpenFile,
-                    ) -> tuple[Entry, list[KnownObject]]:
-        """The entry for an open file's current content and the chunks it needs."""
-        size = open_file.size
-        common = dict(mode=open_file.mode, uid=open_file.uid, gid=open_file.gid,
-                      mtime_ns=open_file.mtime_ns)
-        extra = dict(atime_ns=open_file.atime_ns, ctime_ns=open_file.ctime_ns,
-                     xattrs=open_file.xattrs, link=open_file.link, nlink=open_file.nlink)
-        if size <= INLINE_MAX:
-            data = b""
-            if size:
-                data = self._scratch(open_file).pread(size, 0)
-            entry = Entry.file(data, **common).replace(**extra)  # type: ignore[arg-type]
-            return entry.compact_times(), []
-        old = open_file.entry
-        old_chunks = old.chunks if old is not None and old.inline is None else ()
-        old_size = old.size if old is not None else 0
-        chunks: list[ObjectId] = []
-        new_objects: list[KnownObject] = []
-        count = -(-size // CHUNK_SIZE)
-        for index in range(count):
-            length = min(CHUNK_SIZE, size - index * CHUNK_SIZE)
-            old_length = min(CHUNK_SIZE, old_size - index * CHUNK_SIZE)
-            if (index < len(old_chunks) and index not in open_file.dirty_chunks
-                    and length == old_length):
-                chunks.append(old_chunks[index])
-                continue
-            data = self._scratch(open_file).pread(length, index * CHUNK_SIZE)
-            oid = object_id(ObjectKind.CHUNK, data)
-            chunks.append(oid)
-            new_objects.append((ObjectKind.CHUNK, data, oid))
-            self.chunks.keep([(oid, data)])
-        entry = Entry.file(chunks=tuple(chunks), size=size, **common)  # type: ignore[arg-type]
-        return entry.replace(**extra).compact_times(), new_objects
-
-    def _flush_file(self, open_file: OpenFile) -> None:
-        """Journal an open file's content and attributes, its new chunks pinned in the
-        local cache until the server has them."""
-        with open_file.lock:
-            if not open_file.dirty or open_file.unlinked:
-                return
-            entry, new_objects = self._file_entry(open_file)
-            path = open_file.path
-            created = open_file.entry is None
-            self._journal(WriteFile(path, entry, new=created), [(path, entry)], new_objects)
-            if created and path:
-                self._touch_dirs([paths.split(path)[0]])
-            open_file.entry = entry
-            open_file.dirty = False
-            open_file.dirty_chunks.clear()
 
     def flush(self, path: str | None, fh: int) -> int:
         if is_local_fh(fh):
             return 0  # a local file's data is the local filesystem's
-        handle = self._handles.get(fh)
+        handle = self.files.handles.get(fh)
         if handle is not None and handle.file is not None:
-            self._flush_file(handle.file)
+            self.local_changes.save_file(handle.file)
         return 0
 
     def fsync(self, path: str | None, datasync: int, fh: int) -> int:
@@ -1493,49 +519,16 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         if is_local_fh(fh):
             return redirect.fsync(fh, datasync)
         self.flush(path, fh)
-        return self._barrier()
-
-    def _barrier(self) -> int:
-        """Wait until the server has everything journaled; ESTALE if it never will
-        (the workspace was deleted, and the journal dropped)."""
-        self._flusher.wait_for()
-        if self._flusher.gone:
-            raise _fail(errno.ESTALE)
-        return 0
+        return self.local_changes.barrier()
 
     def fsyncdir(self, path: str | None, datasync: int, fh: int) -> int:
         """The barrier of `citc` commands: everything journaled is on the server."""
         if local := self.redirects.find(path):
             return local[0].fsyncdir(local[1])
-        return self._barrier()
+        return self.local_changes.barrier()
 
     def release(self, path: str | None, fh: int) -> int:
         if is_local_fh(fh):
             return redirect.release(fh)
-        with self._lock:
-            handle = self._handles.pop(fh, None)
-        if handle is None or handle.file is None:
-            return 0
-        open_file = handle.file
-        try:
-            self._flush_file(open_file)
-        finally:
-            with self._lock:
-                open_file.refs -= 1
-                last = open_file.refs == 0
-            if last:
-                self._close_file(open_file)
+        self.file_handles.release(fh)
         return 0
-
-    def _close_file(self, open_file: OpenFile) -> None:
-        """Forget a file no handle has open any more, unless it still holds unsaved data."""
-        with self._lock:
-            if open_file.refs or (open_file.dirty and not open_file.unlinked):
-                return
-            if self._open.get(open_file.path) is open_file:
-                del self._open[open_file.path]
-                if open_file.path:
-                    self.meta.changed_listing(paths.split(open_file.path)[0])
-        if open_file.scratch is not None:
-            open_file.scratch.close()
-            open_file.scratch = None

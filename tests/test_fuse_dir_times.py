@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import time
 
-from citcfs.client.fs import DIR_TIMES_GRAIN_NS
+from citcfs.client.dir_times import DIR_TIMES_GRAIN_NS
 from fuse_support import Mounted, mounted, shared_env, shared_server  # noqa: F401
 
 
