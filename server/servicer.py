@@ -31,7 +31,7 @@ from citcfs.objects import CHUNK_SIZE, ObjectId, ObjectKind
 from citcfs.protos import citc_pb2 as pb
 from citcfs.protos import citc_pb2_grpc as pb_grpc
 from citcfs.storage import Database
-from citcfs.storage.records import WorkspaceState
+from citcfs.storage.index_values import WorkspaceState
 from citcfs.storage.results import BaseRef, Ref, WorkspaceRef
 
 from . import convert
