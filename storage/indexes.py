@@ -11,7 +11,8 @@ import bisect
 from collections.abc import Iterator
 
 from citcfs import paths
-from citcfs.entries import Entry, decode_entries
+from citcfs.entries import Entry
+from citcfs.entry_codec import decode_entries
 from citcfs.errors import CorruptLog
 from citcfs.links import is_record_path
 
