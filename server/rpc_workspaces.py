@@ -19,8 +19,8 @@ from .auth import Identity, access_of
 from .grants import Access
 from .rpc_base import RpcBase, log, unary, version_fields
 
-
 _IMPORT_OBJECT_BATCH = 256
+"""Uploaded objects stored per `put_objects` call while an ImportBase stream is read."""
 
 
 class WorkspaceRpcs(RpcBase):
