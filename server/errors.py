@@ -1,6 +1,6 @@
 """Turning citcfs errors into gRPC statuses, with the one table in `citcfs.wire.status`.
 
-Every servicer method runs inside `status_for`'s mapping (see `servicer.unary`), so
+Every servicer method runs inside `status_for`'s mapping (see `rpc_base.unary`), so
 an exception raised anywhere below (paths, storage, auth) reaches the caller as the
 status the table names, with the exception's message as the details. The class
 name travels in the trailing metadata key ``citc-error`` and a conflict's paths (as

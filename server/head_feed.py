@@ -17,7 +17,7 @@ from collections.abc import Callable
 from citcfs.storage import Database, keys
 from citcfs.storage.etcd_backend import EtcdKVStore
 from citcfs.storage.etcd_cache import Change
-from citcfs.storage.records import WorkspaceState
+from citcfs.storage.index_values import WorkspaceState
 
 from .hub import InvalidationHub
 

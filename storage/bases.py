@@ -16,7 +16,8 @@ from .engine import Engine
 from .importer import (ImportStats, Progress, build_trees, check_reachable,
                        import_directory)
 from .overlay import TreeBatch
-from .records import BaseRevision, BaseRevisionAdded
+from .index_values import BaseRevision
+from .records import BaseRevisionAdded
 from .results import BaseInfo
 
 

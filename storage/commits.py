@@ -19,7 +19,7 @@ from .engine import Engine
 from .indexes import IndexOverlay, writer_progress
 from .ops import Op, WriteFile
 from .planner import plan_commit, plan_skipping
-from .records import VersionInfo, WorkspaceState
+from .index_values import VersionInfo, WorkspaceState
 from .results import CommitResult, WriterSeq
 
 

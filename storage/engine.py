@@ -31,8 +31,8 @@ from .group_commit import GroupCommitter
 from .observe import StorageObserver, StoreUsage, usage
 from .indexes import IndexOverlay, apply_record, find_workspace, kept_versions_from
 from .overlay import OverlayView, TreeBatch
-from .records import (BaseRevision, Committed, Label, OverlayWrite, Record, VersionInfo,
-                      WorkspaceState, decode_record, encode_record, frame, unframe)
+from .index_values import BaseRevision, Label, VersionInfo, WorkspaceState
+from .records import Committed, OverlayWrite, Record, decode_record, encode_record, frame, unframe
 from .results import (CommitListener, CommitResult, RedirectionsResult, SubmitResult,
                       SyncResult, WriterSeq)
 

@@ -25,7 +25,8 @@ from .indexes import IndexOverlay
 from .overlay import MemoryOverlay
 from .overlay import OverlayView, TreeBatch, TreeLoader
 from .planner import PendingView, Plan, Planner
-from .records import BaseRevision, BaseRevisionAdded, OverlayWrite, WorkspaceState
+from .index_values import BaseRevision, WorkspaceState
+from .records import BaseRevisionAdded, OverlayWrite
 from .results import CommitResult, SubmitResult, SyncResult
 
 

@@ -11,16 +11,17 @@ import bisect
 from collections.abc import Iterator
 
 from citcfs import paths
-from citcfs.entries import Entry, decode_entries
+from citcfs.entries import Entry
+from citcfs.entry_codec import decode_entries
 from citcfs.errors import CorruptLog
 from citcfs.links import is_record_path
 
 from . import keys
 from .backend import KVTxn
 from .overlay import ROOT_ENTRY_NAME
-from .records import (BaseRevision, BaseRevisionAdded, Committed, Label, LabelRemoved, LabelSet,
-                      Record, RedirectionsSet, RetentionSet, VersionInfo, VersionsPruned,
-                      WorkspaceCreated, WorkspaceDeleted, WorkspaceState, WriterProgress,
+from .index_values import BaseRevision, Label, VersionInfo, WorkspaceState, WriterProgress
+from .records import (BaseRevisionAdded, Committed, LabelRemoved, LabelSet, Record, RedirectionsSet,
+                      RetentionSet, VersionsPruned, WorkspaceCreated, WorkspaceDeleted,
                       decode_paths, encode_paths)
 
 

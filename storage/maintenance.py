@@ -20,8 +20,8 @@ from . import keys
 from .backend import KVTxn
 from .engine import Engine
 from .indexes import apply_record, kept_versions
-from .records import (BaseRevision, Label, VersionInfo, VersionsPruned, WorkspaceState,
-                      decode_record, unframe)
+from .index_values import BaseRevision, Label, VersionInfo, WorkspaceState
+from .records import VersionsPruned, decode_record, unframe
 from .results import FsckReport, GcReport, VerifyReport
 
 T = TypeVar("T")

@@ -15,7 +15,8 @@ from . import history, keys, overlay
 from .diff import DiffEntry, Side, diff
 from .engine import Engine
 from .overlay import MemoryOverlay
-from .records import Committed, ForkPoint, VersionInfo, WorkspaceState
+from .index_values import VersionInfo, WorkspaceState
+from .records import Committed, ForkPoint
 from .results import BaseRef, Changes, Ref, WorkspaceRef
 
 

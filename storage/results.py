@@ -13,7 +13,7 @@ from citcfs.errors import CitcError, InvalidArgument
 from citcfs.objects import ObjectId
 
 from . import keys
-from .records import BaseRevision
+from .index_values import BaseRevision
 
 CommitListener = Callable[[str, int], None]
 """Called with (workspace name, new version) once a commit is durable."""

@@ -16,9 +16,9 @@ from . import history, keys, overlay
 from .backend import KVTxn
 from .engine import Engine
 from .indexes import IndexOverlay, find_workspace, redirections
-from .records import (Committed, ForkPoint, Label, LabelRemoved, LabelSet, OverlayWrite,
-                      RedirectionsSet, RetentionSet, WorkspaceCreated, WorkspaceDeleted,
-                      WorkspaceState)
+from .index_values import Label, WorkspaceState
+from .records import (Committed, ForkPoint, LabelRemoved, LabelSet, OverlayWrite, RedirectionsSet,
+                      RetentionSet, WorkspaceCreated, WorkspaceDeleted)
 from .results import RedirectionsResult
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, strategies as st
 
-from citcfs.entries import EMPTY_TREE_ID, Entry, EntryKind, Tree, decode_entries
+from citcfs.entries import EMPTY_TREE_ID, Entry, EntryKind, Tree
+from citcfs.entry_codec import decode_entries
 from citcfs.errors import CorruptData, CorruptObject, InvalidArgument
 from citcfs.objects import (CHUNK_SIZE, INLINE_MAX, ObjectId, ObjectKind, check_id, object_id,
                             split_chunks, verify)

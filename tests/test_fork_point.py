@@ -16,8 +16,8 @@ from citcfs.errors import InvalidArgument, NotForked
 from citcfs.objects import ObjectKind
 from citcfs.storage import BaseRef, Database, Remove, Rename, WorkspaceRef, WriteFile
 from citcfs.storage import keys
-from citcfs.storage.records import (ForkPoint, WorkspaceCreated, WorkspaceState, decode_record,
-                                    encode_record, frame)
+from citcfs.storage.index_values import WorkspaceState
+from citcfs.storage.records import ForkPoint, WorkspaceCreated, decode_record, encode_record, frame
 
 UID, GID = os.getuid(), os.getgid()
 

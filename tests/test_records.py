@@ -10,11 +10,10 @@ import xxhash
 from citcfs.entries import Entry
 from citcfs.errors import CorruptLog
 from citcfs.objects import ObjectId
-from citcfs.storage.records import (BaseRevision, BaseRevisionAdded, Committed, ForkPoint,
-                                    OverlayWrite,
-                                    VersionInfo, WorkspaceCreated, WorkspaceDeleted,
-                                    WorkspaceState, decode_record, encode_record, frame,
-                                    unframe)
+from citcfs.storage.index_values import BaseRevision, VersionInfo, WorkspaceState
+from citcfs.storage.records import (BaseRevisionAdded, Committed, ForkPoint, OverlayWrite,
+                                    WorkspaceCreated, WorkspaceDeleted, decode_record,
+                                    encode_record, frame, unframe)
 
 ROOT = ObjectId(bytes(range(32)))
 

@@ -10,7 +10,7 @@ from citcfs.objects import ObjectId
 from citcfs.server.web import refs, render
 from citcfs.server.web.highlight import highlight_lines
 from citcfs.storage.diff import Change, DiffEntry
-from citcfs.storage.records import WorkspaceState
+from citcfs.storage.index_values import WorkspaceState
 from citcfs.storage.results import BaseRef, WorkspaceRef
 
 STATE = WorkspaceState(id=7, name="demo", owner="alice", base="main", base_rev=3,

@@ -15,7 +15,7 @@ from typing import Literal
 from citcfs import paths
 from citcfs.errors import InvalidArgument
 from citcfs.storage.results import BaseRef, Ref, WorkspaceRef
-from citcfs.storage.records import WorkspaceState
+from citcfs.storage.index_values import WorkspaceState
 
 Kind = Literal["head", "version", "label", "base", "fork"]
 

@@ -27,7 +27,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from citcfs import errors, paths
 from citcfs.storage import Database
-from citcfs.storage.records import WorkspaceState
+from citcfs.storage.index_values import WorkspaceState
 
 from ..auth import Authenticator, Identity, require
 from ..grants import Access, GrantStore
