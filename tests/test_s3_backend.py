@@ -66,12 +66,13 @@ def test_a_missing_bucket_is_one_clear_error(seaweedfs: SeaweedFS) -> None:
 
 def test_an_unreachable_server_is_unavailable_after_retrying() -> None:
     store = S3ObjectStore.from_url(f"s3://bkt?endpoint=http://127.0.0.1:{free_port()}",
-                                   retry_seconds=2.0)
+                                   retry_seconds=3.0)
     try:
         started = time.monotonic()
         with pytest.raises(Unavailable):
             store.get(object_id(ObjectKind.CHUNK, b"x"))
-        assert store.retries >= 2 and time.monotonic() - started < 20
+        # retried (how often depends on how long boto3's first call takes), then given up
+        assert store.retries >= 1 and time.monotonic() - started < 20
     finally:
         store.close()
 
