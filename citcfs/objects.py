@@ -63,3 +63,19 @@ def split_chunks(data: bytes | memoryview) -> list[bytes]:
     """Cut file content into CHUNK_SIZE pieces (an empty file has no chunks)."""
     view = memoryview(data)
     return [bytes(view[i:i + CHUNK_SIZE]) for i in range(0, len(view), CHUNK_SIZE)]
+
+
+def stored_content(oid: ObjectId, value: bytes,
+                   kind: ObjectKind | None = None) -> tuple[ObjectKind, bytes]:
+    """(kind, content) of an object as stores keep it (a kind byte, then the
+    content), checked against its id and, when given, the kind asked for: every
+    store's reads end here, so a damaged or misfiled object is CorruptObject."""
+    stored_kind = value[0] if value else 0
+    content = value[1:]
+    if stored_kind not in ObjectKind.__members__.values():
+        raise CorruptObject(f"object {bytes(oid).hex()} has an unknown kind tag")
+    if kind is not None and stored_kind != kind:
+        raise CorruptObject(f"object {bytes(oid).hex()} is not a {kind.name.lower()}")
+    if object_id(ObjectKind(stored_kind), content) != oid:
+        raise CorruptObject(f"object {bytes(oid).hex()} does not match its content")
+    return ObjectKind(stored_kind), content

@@ -18,7 +18,7 @@ from typing import Any
 import lmdb
 
 from citcfs.errors import CorruptObject, InvalidArgument, ObjectMissing, ResourceExhausted
-from citcfs.objects import ID_SIZE, ObjectId, ObjectKind, object_id
+from citcfs.objects import ID_SIZE, ObjectId, ObjectKind, object_id, stored_content
 
 DEFAULT_MAP_SIZE = 1 << 40
 """Address space reserved for each environment; the file grows only as data does."""
@@ -225,15 +225,7 @@ class LmdbObjectStore:
             value = txn.get(oid)
         if value is None:
             raise ObjectMissing(f"object {bytes(oid).hex()} is not in the store")
-        stored_kind = value[0] if value else 0
-        content = value[1:]
-        if stored_kind not in ObjectKind.__members__.values():
-            raise CorruptObject(f"object {bytes(oid).hex()} has an unknown kind tag")
-        if kind is not None and stored_kind != kind:
-            raise CorruptObject(f"object {bytes(oid).hex()} is not a {kind.name.lower()}")
-        if object_id(ObjectKind(stored_kind), content) != oid:
-            raise CorruptObject(f"object {bytes(oid).hex()} does not match its content")
-        return content
+        return stored_content(oid, value, kind)[1]
 
     def has(self, oids: Iterable[ObjectId]) -> list[bool]:
         with self._env.begin(db=self._db) as txn:

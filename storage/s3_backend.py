@@ -44,7 +44,8 @@ from botocore.config import Config
 
 from citcfs.errors import (CitcError, CorruptObject, FailedPrecondition, InvalidArgument,
                            ObjectMissing, PermissionDenied, Unavailable)
-from citcfs.objects import ID_SIZE, ObjectId, ObjectKind, StoredObject, object_id
+from citcfs.objects import (ID_SIZE, ObjectId, ObjectKind, StoredObject, object_id,
+                            stored_content)
 
 from .object_lru import DEFAULT_LRU_BYTES, ObjectLru
 
@@ -251,16 +252,8 @@ class S3ObjectStore:
             if kind is not None and cached[0] != kind:
                 raise CorruptObject(f"object {bytes(oid).hex()} is not a {kind.name.lower()}")
             return cached[1]
-        value = self._read(oid)
-        stored_kind = value[0] if value else 0
-        content = value[1:]
-        if stored_kind not in ObjectKind.__members__.values():
-            raise CorruptObject(f"object {bytes(oid).hex()} has an unknown kind tag")
-        if kind is not None and stored_kind != kind:
-            raise CorruptObject(f"object {bytes(oid).hex()} is not a {kind.name.lower()}")
-        if object_id(ObjectKind(stored_kind), content) != oid:
-            raise CorruptObject(f"object {bytes(oid).hex()} does not match its content")
-        self.cache.put(oid, ObjectKind(stored_kind), content)
+        stored_kind, content = stored_content(oid, self._read(oid), kind)
+        self.cache.put(oid, stored_kind, content)
         return content
 
     def _read(self, oid: ObjectId) -> bytes:
