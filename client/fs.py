@@ -6,22 +6,10 @@ three layers: in-memory metadata (entries and directory listings of the head,
 and the server (through a `Remote`, read through `Lookups`, `client/lookups.py`).
 It keeps the FUSE entry points (the dispatch of redirected, local-only directories,
 `client/redirect.py`, and of `.citc`) and holds one object for each job behind them:
-
-- `Namespace` (`client/namespace.py`): the rules of making, removing, renaming and
-  linking names, and of attribute changes;
-- `HistoryViews` (`client/views.py`): which state a kernel path names, and the
-  read-only `.citc` views of old versions and snapshots, and its generated files;
-- `OpenFiles` and `FileHandles` (`client/files.py`, `client/handles.py`): open
-  files, their scratch copies, and the handles open, create and release deal in;
-- `LocalChanges` (`client/local_changes.py`): the mount's changes, journaled
-  (write-back) and shown at once as pending until the server has applied them;
-- `RemoteChanges` (`client/remote_changes.py`): other clients' changes, dropped
-  from the mount's caches and the kernel's;
-- `DirTimes` (`client/dir_times.py`): directory mtime and ctime, as POSIX asks;
-- `InodeNumbers` and `KernelAttrs` (`client/inodes.py`, `client/kernel_attrs.py`):
-  inode numbers, what a path or handle shows (stat, xattrs) and listing rows;
-  `Listings` (`client/listings.py`): what a directory lists;
-- the pure rules of attribute changes (`client/attr_changes.py`, `client/xattrs.py`).
+`Namespace` (names and attribute changes), `HistoryViews` (the `.citc` views),
+`OpenFiles`/`FileHandles` (open files), `LocalChanges` (the journaled changes of this
+mount), `RemoteChanges` (other clients'), `DirTimes`, `InodeNumbers`, `KernelAttrs`
+and `Listings`; docs/architecture.md has the table of client modules.
 
 Reads are lazy: a stat asks the server for one entry (O(depth) requests for a deep
 path, each answered from a parent listing when that is cached), a listing is fetched
@@ -175,12 +163,7 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         self.watcher.stop()
         self._notifier.stop()
         self.chunks.close()
-        for handle in list(self.files.handles.values()):
-            if handle.file is not None and handle.file.dirty:
-                try:
-                    self.local_changes.save_file(handle.file)
-                except (CitcError, FuseOSError) as exc:
-                    log.error("could not save %s at unmount: %s", handle.file.path, exc)
+        self.local_changes.save_open_files()
         if self._flusher.stop(timeout=UNMOUNT_DRAIN_S):
             self.journal.remove()
         else:
@@ -327,22 +310,7 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
 
     def rename(self, old: str, new: str, flags: int = 0) -> int:
         if self.redirects.active:
-            return self._rename_redirected(old, new, flags)
-        return self._rename(old, new, flags)
-
-    def _rename_redirected(self, old: str, new: str, flags: int) -> int:
-        """A rename where redirections exist: within one, it passes through; across the
-        edge of one, EXDEV (tools then copy); a redirected directory, or one holding
-        one, cannot move (EBUSY)."""
-        src, dst = self.redirects.find(old), self.redirects.find(new)
-        if (src is not None and not src[1]) or (dst is not None and not dst[1]):
-            raise _fail(errno.EBUSY)  # a redirected directory stays, as a mount point does
-        if src is not None and dst is not None and src[0] is dst[0]:
-            return src[0].rename(src[1], dst[1], flags)
-        if src is not None or dst is not None:
-            raise _fail(errno.EXDEV)
-        if self.redirects.holds(old.lstrip("/")) or self.redirects.holds(new.lstrip("/")):
-            raise _fail(errno.EBUSY)
+            return self.redirects.rename(old, new, flags, self._rename)
         return self._rename(old, new, flags)
 
     def _rename(self, old: str, new: str, flags: int) -> int:
@@ -383,11 +351,8 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
 
     def link(self, target: str, source: str) -> int:
         """Make `target` another name of the file at `source` (ln source target)."""
-        new, existing = self.redirects.find(target), self.redirects.find(source)
-        if new is not None and existing is not None and new[0] is existing[0]:
-            return new[0].link(new[1], existing[1])
-        if new is not None or existing is not None:
-            raise _fail(errno.EXDEV)  # across the edge of a local-only directory
+        if self.redirects.link(target, source):
+            return 0
         if HISTORY_DIR in (target.lstrip("/").split("/", 1)[0],
                            source.lstrip("/").split("/", 1)[0]):
             raise _fail(errno.EXDEV)  # the views are other file systems, as .zfs is
@@ -430,11 +395,7 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
                 if exc.errno == errno.ENODATA:
                     return None
                 raise
-        # Asked before every write: an open file answers without the path being
-        # parsed again (kernel paths are canonical, and name the open file's key).
-        open_file = self.files.open.get(path[1:])
-        return xattrs.value_of(open_file.xattrs if open_file is not None
-                               else self.kernel_attrs.xattrs(path), name)
+        return self.kernel_attrs.xattr(path, name)
 
     def listxattr(self, path: str) -> list[str]:
         if local := self.redirects.find(path):

@@ -15,6 +15,7 @@ import stat
 from citcfs import paths
 from citcfs.entries import Entry
 
+from . import xattrs
 from .files import Handle, OpenFiles
 from .fuse_lib import FuseOSError
 from .inodes import InodeNumbers
@@ -50,6 +51,14 @@ class KernelAttrs:
             entry = self._lookups.head_entry_or_none(view.path)
             return None if entry is None else self.stat(view, entry)
         return self.stat(view, self._views.entry(view.version, view.path))
+
+    def xattr(self, fuse_path: str, name: str) -> bytes | None:
+        """The value of extended attribute `name` of `fuse_path`, or None. Asked before
+        every write: an open file answers without the path being parsed again (kernel
+        paths are canonical, and name the open file's key)."""
+        open_file = self._files.open.get(fuse_path[1:])
+        return xattrs.value_of(open_file.xattrs if open_file is not None
+                               else self.xattrs(fuse_path), name)
 
     def xattrs(self, fuse_path: str) -> tuple[tuple[bytes, bytes], ...]:
         """The extended attributes of `fuse_path`, from memory when the file is open or

@@ -14,6 +14,7 @@ kernel's caches of those names are dropped (from the notifier's thread).
 from __future__ import annotations
 
 import errno
+import logging
 import time
 from collections.abc import Sequence
 
@@ -31,6 +32,8 @@ from .fuse_lib import FuseOSError
 from .journal import JournalOp, Link, MakeDir, SetAttr, WriteFile
 from .links import KernelNotifier, LinkNames
 from .metadata import HeadMetadata
+
+log = logging.getLogger("citcfs.client")
 
 
 class LocalChanges:
@@ -145,6 +148,16 @@ class LocalChanges:
             open_file.entry = entry
             open_file.dirty = False
             open_file.dirty_chunks.clear()
+
+    def save_open_files(self) -> None:
+        """At unmount: journal every open file with unsaved changes (a failure is
+        logged, and the others are still saved)."""
+        for handle in list(self._files.handles.values()):
+            if handle.file is not None and handle.file.dirty:
+                try:
+                    self.save_file(handle.file)
+                except (CitcError, FuseOSError) as exc:
+                    log.error("could not save %s at unmount: %s", handle.file.path, exc)
 
     def barrier(self) -> int:
         """Wait until the server has everything journaled; ESTALE if it never will

@@ -345,3 +345,30 @@ class Redirector:
         """Whether a redirected directory lies strictly below `path`."""
         return self.active and any(paths.is_within(found, path) and found != path
                                    for found in self._dirs)
+
+    def rename(self, old: str, new: str, flags: int,
+               elsewhere: Callable[[str, str, int], int]) -> int:
+        """A rename where redirections exist: within one, it passes through; across the
+        edge of one, EXDEV (tools then copy); a redirected directory, or one holding
+        one, cannot move (EBUSY); away from them all, `elsewhere` does it."""
+        src, dst = self.find(old), self.find(new)
+        if (src is not None and not src[1]) or (dst is not None and not dst[1]):
+            raise FuseOSError(errno.EBUSY)  # a redirected directory stays, as a mount does
+        if src is not None and dst is not None and src[0] is dst[0]:
+            return src[0].rename(src[1], dst[1], flags)
+        if src is not None or dst is not None:
+            raise FuseOSError(errno.EXDEV)
+        if self.holds(old.lstrip("/")) or self.holds(new.lstrip("/")):
+            raise FuseOSError(errno.EBUSY)
+        return elsewhere(old, new, flags)
+
+    def link(self, target: str, source: str) -> bool:
+        """Make `target` a name of `source` if both are in one redirected directory
+        (True); EXDEV across the edge of one; False where neither is redirected."""
+        new, existing = self.find(target), self.find(source)
+        if new is not None and existing is not None and new[0] is existing[0]:
+            new[0].link(new[1], existing[1])
+            return True
+        if new is not None or existing is not None:
+            raise FuseOSError(errno.EXDEV)  # across the edge of a local-only directory
+        return False
