@@ -20,7 +20,6 @@ import argparse
 import errno
 import logging
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -33,6 +32,7 @@ from citcfs.memory import keep_large_buffers
 
 from .cache import DEFAULT_CACHE_BYTES, ObjectCache, default_cache_dir
 from .metrics import MountMetrics
+from .mountinfo import mountinfo_fields
 
 log = logging.getLogger("citcfs.client")
 
@@ -98,27 +98,6 @@ def check_empty(path: str) -> None:
                      f"pass --nonempty")
 
 
-def _mountinfo_fields(mountinfo: str = "/proc/self/mountinfo") -> list[tuple[str, str, str]]:
-    """(mount point, filesystem type, source) of every mount this process sees."""
-    found = []
-    try:
-        with open(mountinfo) as f:
-            lines = f.read().splitlines()
-    except OSError:
-        return []
-    for line in lines:
-        head, sep, tail = line.partition(" - ")
-        fields, rest = head.split(), tail.split()
-        if sep and len(fields) >= 5 and len(rest) >= 2:
-            found.append((_unescape(fields[4]), rest[0], _unescape(rest[1])))
-    return found
-
-
-def _unescape(field_: str) -> str:
-    """Undo mountinfo's octal escapes (\\040 for a space and so on)."""
-    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), field_)
-
-
 def dead_mount(path: str) -> str | None:
     """The source (``citcfs:<workspace>``) of a dead FUSE mount on `path`, or None.
 
@@ -134,7 +113,7 @@ def dead_mount(path: str) -> str | None:
     except OSError as exc:
         if exc.errno != errno.ENOTCONN:
             return None
-    for point, fstype, source in _mountinfo_fields():
+    for point, fstype, source in mountinfo_fields():
         if point == path and fstype.startswith("fuse"):
             return source
     return None
@@ -344,7 +323,7 @@ def unmount(mountpoint: str, timeout: float = 10.0) -> None:
     path = os.path.abspath(mountpoint)
     if clear_dead_mount(path) is not None:
         return
-    if not os.path.ismount(path) and path not in (p for p, _, _ in _mountinfo_fields()):
+    if not os.path.ismount(path) and path not in (p for p, _, _ in mountinfo_fields()):
         raise MountError(f"{mountpoint!r} is not mounted")
     _fusermount(path)
     deadline = time.monotonic() + timeout

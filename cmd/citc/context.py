@@ -13,6 +13,7 @@ import click
 
 from citcfs import errors
 from citcfs.client.results import DiffSide, WorkspaceInfo
+from citcfs.client.mountinfo import MOUNTINFO, mountinfo_fields
 from citcfs.client.rpc import Client
 from citcfs.entries import Entry
 from citcfs.objects import ObjectId
@@ -88,36 +89,11 @@ class Mount:
     workspace: str
 
 
-def _unescape(field_: str) -> str:
-    """Undo mountinfo's octal escapes (\\040 for a space and so on)."""
-    out, i = [], 0
-    while i < len(field_):
-        if field_[i] == "\\" and field_[i + 1:i + 4].isdigit():
-            out.append(chr(int(field_[i + 1:i + 4], 8)))
-            i += 4
-        else:
-            out.append(field_[i])
-            i += 1
-    return "".join(out)
-
-
-def citc_mounts(mountinfo: str = "/proc/self/mountinfo") -> list[Mount]:
+def citc_mounts(mountinfo: str = MOUNTINFO) -> list[Mount]:
     """Every citcfs mount on this machine: the fsname is ``citcfs:<workspace>``."""
-    found = []
-    try:
-        with open(mountinfo) as f:
-            lines = f.read().splitlines()
-    except OSError:
-        return []
-    for line in lines:
-        head, sep, tail = line.partition(" - ")
-        fields, rest = head.split(), tail.split()
-        if not sep or len(fields) < 5 or len(rest) < 2:
-            continue
-        source = _unescape(rest[1])
-        if rest[0].startswith("fuse") and source.startswith(FSNAME_PREFIX):
-            found.append(Mount(_unescape(fields[4]), source[len(FSNAME_PREFIX):]))
-    return found
+    return [Mount(point, source[len(FSNAME_PREFIX):])
+            for point, fstype, source in mountinfo_fields(mountinfo)
+            if fstype.startswith("fuse") and source.startswith(FSNAME_PREFIX)]
 
 
 def mount_of(path: str) -> Mount | None:
