@@ -49,6 +49,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from common import log, median_of, result, scratch_dir
+from walk_tree import git_env
 
 ATTR_TIMEOUT = 3600.0
 FILE_4K = b"x" * 4096
@@ -247,25 +248,12 @@ def tar_extract(root: str, tarball: bytes) -> float:
     return time.perf_counter() - start
 
 
-def _git_env(tree: str) -> dict[str, str]:
-    """No user or system configuration, a fixed identity, no gc, no fsmonitor."""
-    config = {"gc.auto": "0", "maintenance.auto": "false", "core.fsmonitor": "false",
-              "init.defaultBranch": "main"}
-    env = dict(os.environ, GIT_CONFIG_NOSYSTEM="1", GIT_CONFIG_GLOBAL=os.devnull, HOME=tree,
-               GIT_AUTHOR_NAME="bench", GIT_AUTHOR_EMAIL="bench@example.invalid",
-               GIT_COMMITTER_NAME="bench", GIT_COMMITTER_EMAIL="bench@example.invalid",
-               GIT_CONFIG_COUNT=str(len(config)))
-    for i, (key, value) in enumerate(config.items()):
-        env[f"GIT_CONFIG_KEY_{i}"] = key
-        env[f"GIT_CONFIG_VALUE_{i}"] = value
-    return env
-
-
 def git_commit(tree: str) -> float:
     """Seconds for `git init && git add -A && git commit -q -m x` in `tree`."""
     start = time.perf_counter()
     subprocess.run(["sh", "-c", "git init -q && git add -A && git commit -q -m x"], cwd=tree,
-                   env=_git_env(tree), check=True, capture_output=True)
+                   env=git_env(tree, untracked_cache_off=False), check=True,
+                   capture_output=True)
     return time.perf_counter() - start
 
 
@@ -278,7 +266,8 @@ def rm_tree(tree: str) -> float:
 
 def git_status(tree: str, runs: int) -> float:
     """Median seconds of `git status` in a tree committed with git_commit."""
-    quiet: dict[str, Any] = dict(cwd=tree, env=_git_env(tree), check=True, capture_output=True)
+    quiet: dict[str, Any] = dict(cwd=tree, env=git_env(tree, untracked_cache_off=False),
+                                 check=True, capture_output=True)
     subprocess.run(["git", "status", "--short"], **quiet)
 
     def once(_: int) -> float:

@@ -86,10 +86,13 @@ def make_walk_tree(root: str, shape: WalkTreeShape = DJANGO_SHAPE, seed: int = 5
             os.utime(os.path.join(directory, name), ns=(FIXED_TIME_NS, FIXED_TIME_NS))
 
 
-def git_env(home: str) -> dict[str, str]:
-    """No user or system configuration, a fixed identity, no gc, no fsmonitor."""
+def git_env(home: str, untracked_cache_off: bool = True) -> dict[str, str]:
+    """No user or system configuration, a fixed identity, no gc, no fsmonitor; the
+    untracked cache off (a walk measures the filesystem), or left to git's default."""
     config = {"gc.auto": "0", "maintenance.auto": "false", "core.fsmonitor": "false",
-              "core.untrackedCache": "false", "init.defaultBranch": "main"}
+              "init.defaultBranch": "main"}
+    if untracked_cache_off:
+        config["core.untrackedCache"] = "false"
     env = dict(os.environ, GIT_CONFIG_NOSYSTEM="1", GIT_CONFIG_GLOBAL=os.devnull, HOME=home,
                GIT_AUTHOR_NAME="bench", GIT_AUTHOR_EMAIL="bench@example.invalid",
                GIT_COMMITTER_NAME="bench", GIT_COMMITTER_EMAIL="bench@example.invalid",
