@@ -130,6 +130,17 @@ def check_backends(kv: object, objects: object) -> None:
     parse_objects(url(objects, "objects"))
 
 
+def _check_exposure(host: str, config: ServerConfig, tokens: TokenTable | None, listener: str,
+                    remote: str, loopback_warning: str) -> None:
+    """The one rule of every listener: off loopback, TLS and bearer tokens are required
+    (InvalidArgument naming `listener`); on loopback without tokens, warn."""
+    if not is_loopback(host) and (not config.tls_cert or tokens is None):
+        raise InvalidArgument(f"{listener} needs --tls-cert, --tls-key and --tokens: "
+                              f"{remote} requires TLS and bearer tokens")
+    if tokens is None:
+        log.warning(loopback_warning)
+
+
 def is_unix(address: str) -> bool:
     return address.startswith("unix:")
 
@@ -275,13 +286,9 @@ class CitcServer:
         if config.http is None:
             return None
         host, port = split_host_port(config.http)
-        if not is_loopback(host) and (not config.tls_cert or tokens is None):
-            raise InvalidArgument(
-                f"--http on {host or 'every address'} needs --tls-cert, --tls-key and "
-                "--tokens: a remote web view requires TLS and bearer tokens")
-        if tokens is None:
-            log.warning("HTTP on loopback without --tokens: every local caller reads every "
-                        "workspace as the server's user")
+        _check_exposure(host, config, tokens, f"--http on {host or 'every address'}",
+                        "a remote web view", "HTTP on loopback without --tokens: every "
+                        "local caller reads every workspace as the server's user")
         return host, port
 
     @staticmethod
@@ -305,13 +312,9 @@ class CitcServer:
             raise InvalidArgument("--tls-cert and --tls-key go together")
         if not is_unix(config.listen):
             host, _ = split_host_port(config.listen)
-            if not is_loopback(host) and (not config.tls_cert or tokens is None):
-                raise InvalidArgument(
-                    f"listening on {host or 'every address'} needs --tls-cert, --tls-key "
-                    "and --tokens: a remote server requires TLS and bearer tokens")
-            if tokens is None:
-                log.warning("listening on loopback TCP without --tokens: every local "
-                            "caller is trusted as the server's user")
+            _check_exposure(host, config, tokens, f"listening on {host or 'every address'}",
+                            "a remote server", "listening on loopback TCP without --tokens: "
+                            "every local caller is trusted as the server's user")
         if not config.tls_cert:
             return None
         assert config.tls_key is not None
