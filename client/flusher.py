@@ -121,6 +121,7 @@ class Flusher:
         the mount journals what it gathers per batch rather than per change."""
         self.acked_seq = 0
         self.last_seq = 0
+        self._sent_high = 0  # the last seq of any batch sent, settled or not
         self.batches = 0
         self.skipped = 0
         self.last_error = ""
@@ -183,9 +184,11 @@ class Flusher:
 
     @property
     def sent_seq(self) -> int:
-        """The last sequence number of the batches sent so far."""
+        """The last sequence number of the batches sent so far. A batch whose answer is
+        being handed to the mount (`on_applied`) counts: until that returns, the mount
+        does not know the version it made."""
         with self._cond:
-            return self._in_flight[-1].last if self._in_flight else self.acked_seq
+            return max(self._sent_high, self.acked_seq)
 
     @property
     def pending_ops(self) -> int:
@@ -322,6 +325,7 @@ class Flusher:
             self._upload(batch)
             with self._cond:
                 self._in_flight.append(batch)
+                self._sent_high = max(self._sent_high, batch.last)
                 if self._broken:  # an earlier batch failed meanwhile: resend from there
                     batch.done = True
                     return

@@ -292,3 +292,31 @@ def test_visibility_in_another_mount_during_a_storm(shared_env: FuseEnv) -> None
     finally:
         stop.set()
         thread.join()
+
+
+def mount_counter(mount: Mount, name: str) -> float:
+    """A counter of the mount's metrics, from `.citc/stats`."""
+    stats = json.loads((mount.path / ".citc/stats").read_text())
+    return sum(sample["value"] for metric in stats["metrics"] if metric["name"] == name
+               for sample in metric["samples"])
+
+
+def test_a_mount_alone_never_takes_its_own_versions_for_others(shared_env: FuseEnv) -> None:
+    """Every version a storm makes is recognised as the mount's own, even when the
+    watch announces it while its answer is still being handed over: nothing is
+    invalidated and nothing is counted as a conflict."""
+    ws = shared_env.new_workspace()
+    mount = shared_env.mount(ws)
+    storm(mount.path, 400)
+    fd = os.open(mount.path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    head = shared_env.client().describe_workspace(ws).version
+    wait_for(lambda: status(mount)["version"] == head, timeout=10,
+             what="the watcher to reach the head")
+    assert head > 10, "the storm made several versions"
+    assert status(mount)["conflicts"] == 0
+    assert mount_counter(mount, "citcfs_mount_invalidations") == 0
+    assert only_storm(snapshot_tree(mount.path)) == expected_storm(400)
