@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import grpc
 
 from citcfs import errors
+from citcfs.objects import KnownObject
 from citcfs.protos import citc_pb2 as pb
 
 from .rpc_errors import error_from_commit_error, error_from_rpc
@@ -28,10 +29,14 @@ log = logging.getLogger("citcfs.client")
 
 def commit_request(workspace: str, ops: Sequence[pb.Op], expected_version: int | None, *,
                    writer_id: bytes = b"", first_seq: int = 0, last_seq: int = 0,
-                   skip_failing_ops: bool = False, workspace_id: int = 0) -> pb.CommitRequest:
+                   skip_failing_ops: bool = False, workspace_id: int = 0,
+                   objects: Sequence[KnownObject] = ()) -> pb.CommitRequest:
+    """A CommitRequest; `objects` (kind, content, id) travel with it (see the .proto)."""
     request = pb.CommitRequest(workspace=workspace, ops=list(ops), writer_id=writer_id,
                                first_seq=first_seq, last_seq=last_seq,
                                skip_failing_ops=skip_failing_ops, workspace_id=workspace_id)
+    for kind, data, oid in objects:
+        request.objects.add(id=oid, kind=int(kind), data=data)
     if expected_version is not None:
         request.expected_version = expected_version
     return request
@@ -209,12 +214,13 @@ class PipelinedCommits:
 
     def submit(self, workspace: str, ops: Sequence[pb.Op], *, writer_id: bytes, first_seq: int,
                last_seq: int, skip_failing_ops: bool = True,
-               workspace_id: int = 0) -> "Future[BatchResult]":
+               workspace_id: int = 0, objects: Sequence[KnownObject] = ()) -> "Future[BatchResult]":
         """Send one writer batch now (to the workspace with `workspace_id` only, if
-        given); its future gives the BatchResult or the error."""
+        given, with `objects` stored first); its future gives the BatchResult or the
+        error."""
         request = commit_request(workspace, ops, None, writer_id=writer_id, first_seq=first_seq,
                                  last_seq=last_seq, skip_failing_ops=skip_failing_ops,
-                                 workspace_id=workspace_id)
+                                 workspace_id=workspace_id, objects=objects)
         future: Future[BatchResult] = Future()
         future.set_running_or_notify_cancel()
         with self._lock:

@@ -1,8 +1,9 @@
 """The flusher: sends a mount's write journal to the server in batches.
 
 Records wait in order. A batch takes the oldest waiting records, collapses them
-(`journal.coalesce`), uploads the chunks the server lacks, and is sent as one commit
-over a pipelined commit stream: the next batch goes out before the previous answer
+(`journal.coalesce`), and is sent as one commit over a pipelined commit stream,
+carrying its new chunks when they are small (else the chunks the server lacks are
+uploaded first): the next batch goes out before the previous answer
 arrives, and the server applies them in order. An idle mount sends a record at once
 (within `GATHER_S`, 2 ms, so that what a tool does next joins it); a busy one (a
 batch in flight, or one sent within `interval`, 20 ms) gathers records for
@@ -42,7 +43,7 @@ from typing import Any
 from citcfs.errors import (CitcError, CorruptData, JournalFull, WorkspaceDeleted,
                            WorkspaceNotFound)
 from citcfs.failpoints import failpoint
-from citcfs.objects import ObjectKind
+from citcfs.objects import KnownObject, ObjectKind
 
 from .cache import ObjectCache
 from .journal import Journal, JournalOp, chunk_ids, coalesce, op_to_wire
@@ -52,6 +53,10 @@ log = logging.getLogger("citcfs.client")
 
 BATCH_OPS = 1000
 BATCH_BYTES = 4 << 20
+CARRIED_BYTES = 1 << 20
+"""A batch whose new chunks come to at most this many bytes carries them in its
+commit (one message); a larger one asks the server which it lacks and uploads those
+first (HasObjects and PutObjects), so that content the server holds is not sent."""
 MAX_IN_FLIGHT = 4
 INTERVAL_S = 0.02
 GATHER_S = 0.002
@@ -322,7 +327,7 @@ class Flusher:
         batch = _Batch(records[0].seq, records[-1].seq, records,
                        coalesce([record.op for record in records]))
         try:
-            self._upload(batch)
+            carried = self._upload(batch)
             with self._cond:
                 self._in_flight.append(batch)
                 self._sent_high = max(self._sent_high, batch.last)
@@ -333,7 +338,7 @@ class Flusher:
             batch.future = self.remote.commit_batch(
                 self.workspace, _messages(batch),
                 writer_id=self.journal.writer_id, first_seq=batch.first, last_seq=batch.last,
-                workspace_id=self.journal.workspace_id)
+                workspace_id=self.journal.workspace_id, objects=carried)
         except BaseException:
             with self._cond:
                 if batch not in self._in_flight:
@@ -346,19 +351,23 @@ class Flusher:
         self._last_sent = time.monotonic()
         batch.future.add_done_callback(functools.partial(self._answered, batch))
 
-    def _upload(self, batch: _Batch) -> None:
-        """Upload the chunks of `batch` that the server does not hold yet."""
+    def _upload(self, batch: _Batch) -> list[KnownObject]:
+        """Upload the chunks of `batch` that the server does not hold yet, or return
+        them to travel with its commit when they are small (`CARRIED_BYTES`)."""
         wanted = list(dict.fromkeys(oid for op in batch.ops for oid in chunk_ids(op)))
         if not wanted:
-            return
-        objects = []
+            return []
+        objects: list[KnownObject] = []
         for oid in wanted:
-            data = self.cache.get(oid)  # type: ignore[arg-type]
+            data = self.cache.get(oid)
             if data is None:
-                raise CorruptData(f"chunk {bytes(oid).hex()} of a journaled file is missing "
+                raise CorruptData(f"chunk {oid.hex()} of a journaled file is missing "
                                   "from the local cache")
             objects.append((ObjectKind.CHUNK, data, oid))
+        if sum(len(data) for _, data, _ in objects) <= CARRIED_BYTES:
+            return objects
         self.remote.upload_missing(objects)
+        return []
 
     def _answered(self, batch: _Batch, future: "Future[Any]") -> None:
         """A batch's answer arrived (answers come in order); settle every finished one."""

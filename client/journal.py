@@ -39,6 +39,7 @@ import xxhash
 from citcfs import paths, wire
 from citcfs.entries import Entry, Xattrs
 from citcfs.errors import CorruptData
+from citcfs.objects import ObjectId
 from citcfs.protos import citc_pb2 as pb
 
 log = logging.getLogger("citcfs.client")
@@ -190,7 +191,7 @@ def op_from_wire(msg: pb.Op, new: bool = False) -> JournalOp:
     raise CorruptData(f"unknown journal operation {which!r}")
 
 
-def chunk_ids(op: JournalOp) -> tuple[bytes, ...]:
+def chunk_ids(op: JournalOp) -> tuple[ObjectId, ...]:
     """The chunks a journaled file refers to (pinned in the local cache until sent)."""
     if isinstance(op, WriteFile):
         return tuple(op.entry.chunks)

@@ -78,10 +78,11 @@ class Remote(Protocol):
         ...
 
     def commit_batch(self, workspace: str, ops: Sequence[object], *, writer_id: bytes,
-                     first_seq: int, last_seq: int,
-                     workspace_id: int = 0) -> "Future[BatchResult]":
+                     first_seq: int, last_seq: int, workspace_id: int = 0,
+                     objects: Sequence[KnownObject] = ()) -> "Future[BatchResult]":
         """Send one writer batch (wire ops, citcfs.wire's *_op) pipelined, skipping
-        failing ops, to the workspace with `workspace_id` only (if non-zero); the
+        failing ops, to the workspace with `workspace_id` only (if non-zero), with
+        `objects` (kind, content, id) that the server stores first; the
         future gives its BatchResult, or the error (OutOfSequence, WorkspaceNotFound,
         or Unavailable when the stream broke: the caller resends, duplicates are
         recognized). Never retried here."""
@@ -185,11 +186,12 @@ class RpcRemote:
         return int(_retrying(commit, "commit").version)
 
     def commit_batch(self, workspace: str, ops: Sequence[object], *, writer_id: bytes,
-                     first_seq: int, last_seq: int,
-                     workspace_id: int = 0) -> "Future[BatchResult]":
+                     first_seq: int, last_seq: int, workspace_id: int = 0,
+                     objects: Sequence[KnownObject] = ()) -> "Future[BatchResult]":
         return self._batches.submit(workspace, ops, writer_id=writer_id,  # type: ignore[arg-type]
                                     first_seq=first_seq, last_seq=last_seq,
-                                    skip_failing_ops=True, workspace_id=workspace_id)
+                                    skip_failing_ops=True, workspace_id=workspace_id,
+                                    objects=objects)
 
     def writer_progress(self, workspace: str, writer_id: bytes) -> int:
         return _retrying(lambda: self.client.writer_progress(workspace, writer_id),

@@ -616,7 +616,7 @@ class Op(_message.Message):
     def __init__(self, write_file: _Optional[_Union[WriteFileOp, _Mapping]] = ..., make_dir: _Optional[_Union[MakeDirOp, _Mapping]] = ..., symlink: _Optional[_Union[SymlinkOp, _Mapping]] = ..., remove: _Optional[_Union[RemoveOp, _Mapping]] = ..., rename: _Optional[_Union[RenameOp, _Mapping]] = ..., set_attr: _Optional[_Union[SetAttrOp, _Mapping]] = ..., make_node: _Optional[_Union[MakeNodeOp, _Mapping]] = ..., link: _Optional[_Union[LinkOp, _Mapping]] = ...) -> None: ...
 
 class CommitRequest(_message.Message):
-    __slots__ = ("workspace", "ops", "expected_version", "writer_id", "first_seq", "last_seq", "skip_failing_ops", "workspace_id")
+    __slots__ = ("workspace", "ops", "expected_version", "writer_id", "first_seq", "last_seq", "skip_failing_ops", "workspace_id", "objects")
     WORKSPACE_FIELD_NUMBER: _ClassVar[int]
     OPS_FIELD_NUMBER: _ClassVar[int]
     EXPECTED_VERSION_FIELD_NUMBER: _ClassVar[int]
@@ -625,6 +625,7 @@ class CommitRequest(_message.Message):
     LAST_SEQ_FIELD_NUMBER: _ClassVar[int]
     SKIP_FAILING_OPS_FIELD_NUMBER: _ClassVar[int]
     WORKSPACE_ID_FIELD_NUMBER: _ClassVar[int]
+    OBJECTS_FIELD_NUMBER: _ClassVar[int]
     workspace: str
     ops: _containers.RepeatedCompositeFieldContainer[Op]
     expected_version: int
@@ -633,7 +634,8 @@ class CommitRequest(_message.Message):
     last_seq: int
     skip_failing_ops: bool
     workspace_id: int
-    def __init__(self, workspace: _Optional[str] = ..., ops: _Optional[_Iterable[_Union[Op, _Mapping]]] = ..., expected_version: _Optional[int] = ..., writer_id: _Optional[bytes] = ..., first_seq: _Optional[int] = ..., last_seq: _Optional[int] = ..., skip_failing_ops: _Optional[bool] = ..., workspace_id: _Optional[int] = ...) -> None: ...
+    objects: _containers.RepeatedCompositeFieldContainer[Object]
+    def __init__(self, workspace: _Optional[str] = ..., ops: _Optional[_Iterable[_Union[Op, _Mapping]]] = ..., expected_version: _Optional[int] = ..., writer_id: _Optional[bytes] = ..., first_seq: _Optional[int] = ..., last_seq: _Optional[int] = ..., skip_failing_ops: _Optional[bool] = ..., workspace_id: _Optional[int] = ..., objects: _Optional[_Iterable[_Union[Object, _Mapping]]] = ...) -> None: ...
 
 class CommitResponse(_message.Message):
     __slots__ = ("workspace", "version", "lsn", "time_ns", "paths", "duplicate", "skipped")

@@ -111,6 +111,8 @@ class WriteRpcs(RpcBase):
         if request.workspace_id and request.workspace_id != state.id:
             raise WorkspaceNotFound(f"workspace {state.name!r} is not the one this writer "
                                     f"wrote to (that one was deleted)")
+        if request.objects:
+            self.db.put_objects([self._object_from_wire(obj) for obj in request.objects])
         result = self.db.commit(state.name, ops, expected, workspace_id=state.id, writer=writer,
                                 skip_failing=request.skip_failing_ops)
         log.debug("commit %s@%d (%d paths%s) by %s", result.workspace, result.version,

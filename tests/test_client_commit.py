@@ -10,10 +10,11 @@ import os
 from pathlib import Path
 
 import pytest
+from prometheus_client import REGISTRY
 from server_support import import_small_base
 
 from citcfs.client.cache import ObjectCache
-from citcfs.client.flusher import Flusher
+from citcfs.client.flusher import CARRIED_BYTES, Flusher
 from citcfs.client.journal import Journal, WriteFile
 from citcfs.client.remote import RpcRemote
 from citcfs.client.rpc import Client
@@ -78,6 +79,47 @@ def test_every_pin_a_journal_takes_is_released_once_applied(server: CitcServer,
         assert cache.pinned() == 0
         assert client.read_file(client.lookup("w", "f")) == b
         assert client.read_file(client.lookup("w", "g")) == a
+    finally:
+        flusher.stop(timeout=5)
+        journal.remove()
+        cache.close()
+        remote.close()
+        client.close()
+
+
+def rpc_count(method: str) -> float:
+    """How many `method` calls this process's servers finished (server metrics)."""
+    return sum(metric.value for family in REGISTRY.collect()
+               if family.name == "citcfs_rpcs" for metric in family.samples
+               if metric.name == "citcfs_rpcs_total" and metric.labels["method"] == method)
+
+
+def test_small_new_chunks_travel_with_their_commit(server: CitcServer, tmp_path: Path) -> None:
+    """A batch whose chunks are small sends them in its commit, with no HasObjects
+    or PutObjects call; a large one asks which the server lacks and uploads those."""
+    client = Client.connect(server.address)
+    import_small_base(client)
+    client.create_workspace("w", "main")
+    remote = RpcRemote(Client.connect(server.address))
+    cache = ObjectCache(str(tmp_path / "cache"))
+    journal = Journal.create(str(tmp_path / "journals"), server.address, "w")
+    flusher = Flusher(remote, "w", journal, cache)
+    try:
+        flusher.start()
+        for name, size, asked in (("small", 9000, 0), ("large", CARRIED_BYTES + 1, 1)):
+            data = os.urandom(size)
+            oids = []
+            for start in range(0, size, CHUNK_SIZE):
+                piece = data[start:start + CHUNK_SIZE]
+                oids.append(object_id(ObjectKind.CHUNK, piece))
+                cache.pin_many([(ObjectKind.CHUNK, piece, oids[-1])])
+            before = rpc_count("HasObjects"), rpc_count("PutObjects")
+            flusher.append(WriteFile(name, Entry.file(chunks=tuple(oids), size=size)),
+                           size, tuple(oids))
+            assert flusher.wait_for(timeout=30)
+            assert (rpc_count("HasObjects") - before[0], rpc_count("PutObjects") - before[1]) \
+                == (asked, asked), name
+            assert client.read_file(client.lookup("w", name)) == data
     finally:
         flusher.stop(timeout=5)
         journal.remove()

@@ -153,6 +153,30 @@ def test_chunk_over_chunk_size_is_refused(tmp_path: Path) -> None:
         assert client.has_objects([object_id(ObjectKind.CHUNK, blob)]) != []
 
 
+def test_a_commit_carries_the_objects_it_refers_to(client: Client) -> None:
+    data = b"c" * (CHUNK_SIZE // 2 + 17)
+    oid = object_id(ObjectKind.CHUNK, data)
+    assert client.has_objects([oid]) == [oid]
+    request = commit_request(wire.write_file_op("carried", Entry.file(chunks=(oid,),
+                                                                      size=len(data))))
+    request.objects.add(id=oid, kind=pb.OBJECT_KIND_CHUNK, data=data)
+    client.stub.Commit(request, timeout=10)
+    assert client.has_objects([oid]) == []
+    assert client.read_file(client.lookup("w", "carried")) == data
+
+
+def test_a_commit_whose_carried_object_lies_changes_nothing(client: Client) -> None:
+    before = state_of(client)
+    data, other = b"what was sent", b"what the id names"
+    oid = object_id(ObjectKind.CHUNK, other)
+    request = commit_request(wire.write_file_op("lied", Entry.file(chunks=(oid,),
+                                                                   size=len(other))))
+    request.objects.add(id=oid, kind=pb.OBJECT_KIND_CHUNK, data=data)
+    expect(grpc.StatusCode.DATA_LOSS, client.stub.Commit, request, timeout=10)
+    assert client.has_objects([oid]) == [oid]
+    assert state_of(client) == before
+
+
 def test_mismatched_and_corrupt_objects(client: Client, server: CitcServer) -> None:
     good, other = b"good bytes", b"other bytes"
     wrong = pb.PutObjectsRequest(objects=[
