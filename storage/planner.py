@@ -14,7 +14,7 @@ renamed directory becomes one entry naming a frozen tree, however large it is.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from citcfs import paths
@@ -60,6 +60,8 @@ class PendingView:
         self._above_pending: set[str] = set()
         # (path, previous pending state or _UNSET) of each set, when undoable.
         self._journal: list[tuple[str, object]] | None = [] if undoable else None
+        self.on_set: Callable[[str], None] | None = None
+        """Told each path that `set` or `rollback` changes (the planner's cache)."""
 
     def mark(self) -> int:
         """A point to roll back to (needs `undoable`)."""
@@ -71,6 +73,8 @@ class PendingView:
         assert self._journal is not None, "this view was not made undoable"
         while len(self._journal) > mark:
             path, previous = self._journal.pop()
+            if self.on_set is not None:
+                self.on_set(path)
             parent, name = self._key(path)
             if previous is _UNSET:
                 del self._by_parent[parent][name]
@@ -86,6 +90,8 @@ class PendingView:
         return (paths.ROOT, overlay.ROOT_ENTRY_NAME) if path == paths.ROOT else paths.split(path)
 
     def set(self, path: str, entry: Entry | None) -> None:
+        if self.on_set is not None:
+            self.on_set(path)
         parent, name = self._key(path)
         if self._journal is not None:
             self._journal.append((path, self.writes.get(path, _UNSET)))
@@ -133,6 +139,10 @@ class Planner:
     def __init__(self, committed: OverlayView, load: TreeLoader,
                  root: ObjectId, time_ns: int, *, undoable: bool = False) -> None:
         self.view = PendingView(committed, undoable=undoable)
+        self.view.on_set = self._changed
+        # Parent directories resolved so far: a batch's operations mostly share a
+        # few, and resolving one walks and decodes every entry from the root.
+        self._dirs: dict[str, Node] = {}
         self.trees = TreeBatch(load)
         self._load = self.trees.load
         self._store = self.trees.store
@@ -169,13 +179,28 @@ class Planner:
         if path == paths.ROOT:
             raise InvalidPath("the workspace root cannot be created, removed or renamed")
         parent, _ = paths.split(path)
+        node = self._dirs.get(parent)
+        if node is not None:
+            return node
         try:
             node = self._resolve(parent)
         except PathNotFound:
             raise PathNotFound(f"parent directory of {path!r} does not exist") from None
         if not node.is_dir:
             raise NotADirectory(f"{parent!r} is not a directory")
+        self._dirs[parent] = node
         return node
+
+    def _changed(self, path: str) -> None:
+        """`path` gets a new pending state: resolved directories at or below it go."""
+        if not self._dirs:
+            return
+        if path == paths.ROOT:
+            self._dirs.clear()
+            return
+        prefix = path + "/"
+        for cached in [d for d in self._dirs if d == path or d.startswith(prefix)]:
+            del self._dirs[cached]
 
     def underlying(self, parent: Node, name: str) -> Entry | None:
         return self._load(parent.beneath).get(name) if parent.beneath is not None else None
@@ -184,9 +209,11 @@ class Planner:
         for child_path, _ in list(self.view.subtree(path)):
             self.view.set(child_path, None)
 
-    def delete(self, path: str, parent: Node) -> None:
-        """Make `path` (and everything below it) not exist."""
-        self.drop_subtree(path)
+    def delete(self, path: str, parent: Node, *, clear_below: bool = True) -> None:
+        """Make `path` (and everything below it) not exist. `clear_below=False` when
+        `path` is not a directory: nothing lies below it, and the scan is skipped."""
+        if clear_below:
+            self.drop_subtree(path)
         name = paths.split(path)[1]
         if self.underlying(parent, name) is not None:
             self.view.set(path, Entry.whiteout())
@@ -285,7 +312,7 @@ class Planner:
             hardlinks.unlinked_below(self, path)
         else:
             hardlinks.unlinked(self, node)
-        self.delete(path, parent)
+        self.delete(path, parent, clear_below=node.is_dir)
 
     def _rename(self, op: Rename) -> None:
         src = paths.normalize(op.src)

@@ -225,6 +225,26 @@ def test_rename_within_one_commit_sees_earlier_ops(ws_db: Database) -> None:
     assert not exists(ws_db, "a")
 
 
+def test_a_directory_changed_within_one_commit_is_resolved_again(ws_db: Database) -> None:
+    """The parent directories an operation resolved are not trusted after a later
+    operation in the same commit moved, removed or replaced them (or an ancestor)."""
+    refused(ws_db, [MakeDir("a"), WriteFile("a/f", F(b"1")), Rename("a", "b"),
+                    WriteFile("a/g", F(b"2"))], PathNotFound)
+    refused(ws_db, [MakeDir("p"), MakeDir("p/q"), WriteFile("p/q/f", F(b"1")),
+                    Remove("p", recursive=True), WriteFile("p/q/g", F(b"2"))], PathNotFound)
+    refused(ws_db, [MakeDir("d"), WriteFile("d/f", F(b"1")), Remove("d/f"), Remove("d"),
+                    WriteFile("d", F(b"now a file")), WriteFile("d/g", F(b"2"))], NotADirectory)
+    ws_db.commit("ws", [MakeDir("x"), WriteFile("x/f", F(b"1")), Remove("x/f"), Remove("x"),
+                        WriteFile("x", F(b"2")), Remove("x"), MakeDir("x"),
+                        WriteFile("x/h", F(b"3"))], skip_failing=True)
+    assert ls(ws_db, "x") == ["h"]
+    # An operation left out takes back what it wrote, and what it resolved.
+    result = ws_db.commit("ws", [MakeDir("y"), Rename("y", "z"), WriteFile("y/f", F(b"1")),
+                                 WriteFile("z/f", F(b"2"))], skip_failing=True)
+    assert [index for index, _ in result.skipped] == [2]
+    assert ls(ws_db, "z") == ["f"] and not exists(ws_db, "y")
+
+
 # --- setattr --------------------------------------------------------------------------
 
 def test_setattr_on_base_paths(ws_db: Database) -> None:
