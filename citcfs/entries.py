@@ -15,6 +15,7 @@ from __future__ import annotations
 import bisect
 import dataclasses
 import enum
+import functools
 import operator
 import stat
 from collections.abc import Iterable, Iterator
@@ -183,8 +184,8 @@ class Entry:
         if self.atime_ns is None or self.atime_ns != self.mtime_ns:
             if self.ctime_ns is None or self.ctime_ns != self.mtime_ns:
                 return self
-        return dataclasses.replace(
-            self, atime_ns=None if self.atime_ns == self.mtime_ns else self.atime_ns,
+        return self.replace(
+            atime_ns=None if self.atime_ns == self.mtime_ns else self.atime_ns,
             ctime_ns=None if self.ctime_ns == self.mtime_ns else self.ctime_ns)
 
     def xattr(self, name: bytes) -> bytes | None:
@@ -195,7 +196,14 @@ class Entry:
         return None
 
     def replace(self, **changes: object) -> "Entry":
-        return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+        """This entry with `changes` (field=value) made: `dataclasses.replace` at a
+        third of its cost, as the mount and the planner call it for every change."""
+        new = _new_entry()
+        for name, setter in _FIELD_SETTERS:
+            setter(new, changes.pop(name) if name in changes else getattr(self, name))
+        if changes:
+            raise TypeError(f"Entry has no field {next(iter(changes))!r}")
+        return new
 
     def check(self) -> None:
         """Raise InvalidArgument if the entry is not self-consistent."""
@@ -393,6 +401,11 @@ class Tree:
 
 
 # Last: the codec builds Entry and Tree values, so it imports this module.
+_new_entry = functools.partial(object.__new__, Entry)
+_FIELD_SETTERS = tuple((f.name, getattr(Entry, f.name).__set__)
+                       for f in dataclasses.fields(Entry))
+"""Each field's slot setter, which a frozen dataclass's own __setattr__ refuses."""
+
 from . import entry_codec as _codec  # noqa: E402
 
 EMPTY_TREE = Tree()

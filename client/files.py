@@ -113,9 +113,10 @@ class OpenFiles:
         self.scratch_dir = _scratch_dir(cache_dir)
 
     def get(self, path: str) -> OpenFile | None:
-        """The open file at head path `path`, if any."""
-        with self._lock:
-            return self.open.get(path)
+        """The open file at head path `path`, if any. Read without the lock (one dict
+        lookup is atomic): asked on every operation, it must not wait behind the
+        flusher's bookkeeping, and a caller that acts on the answer takes the lock."""
+        return self.open.get(path)
 
     def below(self, directory: str) -> list[tuple[str, OpenFile]]:
         """The open files directly in `directory`, by name (a readdir shows them)."""

@@ -138,7 +138,7 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         self.watcher = Watcher(remote, workspace, version, drop=changes.drop,
                                settle=changes.settle, gone=changes.workspace_gone,
                                metrics=self.metrics)
-        self._notifier = KernelNotifier(self.remote_changes.invalidate_kernel)
+        self._notifier = KernelNotifier(self.remote_changes.invalidate_attrs)
         self.local_changes = LocalChanges(self.meta, self._flusher, cache, self.links, self.files,
                                           self.dir_times, self._notifier,
                                           sync_writes=sync_writes)

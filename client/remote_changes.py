@@ -81,6 +81,13 @@ class RemoteChanges:
             if path:
                 invalidate_path(self.fuse_ptr, b"/" + paths.to_bytes(paths.split(path)[0]))
 
+    def invalidate_attrs(self, path: str) -> None:
+        """Drop the kernel's attributes (and pages) of `path` alone: another name of a
+        linked file changed its link count or times, and no directory changed."""
+        if self.fuse_ptr:
+            from .fuse_lib import invalidate_path
+            invalidate_path(self.fuse_ptr, b"/" + paths.to_bytes(path))
+
     def invalidate_kernel_below(self, changed: Sequence[str]) -> None:
         """Drop the kernel's cache of every path it may hold below `changed`."""
         if self.fuse_ptr and changed:
