@@ -24,7 +24,9 @@ polled from before they existed, which a negative dentry cached in B's kernel (t
 mounts' negative timeout is ATTR_TIMEOUT) can hide although B's daemon knows them.
 
 Each figure NAME comes with NAME_vs_floor and NAME_vs_native: ours over theirs for
-rates, theirs over ours for times, so higher is better for every ratio. Native and
+rates, theirs over ours for times, so higher is better for every ratio. The write
+and metadata workloads run in the three places interleaved, run by run
+(`_measure_places`), so that the machine's slow moments fall on all of them alike. Native and
 passthrough data, the server's data and the local object cache all live on
 /dev/shm, so the disk's noise stays out of the comparison. Kernel attribute and entry
 timeouts are the same for the passthrough and citcfs (ATTR_TIMEOUT): long, which is
@@ -264,17 +266,12 @@ def rm_tree(tree: str) -> float:
     return time.perf_counter() - start
 
 
-def git_status(tree: str, runs: int) -> float:
-    """Median seconds of `git status` in a tree committed with git_commit."""
-    quiet: dict[str, Any] = dict(cwd=tree, env=git_env(tree, untracked_cache_off=False),
-                                 check=True, capture_output=True)
-    subprocess.run(["git", "status", "--short"], **quiet)
-
-    def once(_: int) -> float:
-        start = time.perf_counter()
-        subprocess.run(["git", "status", "--short"], **quiet)
-        return time.perf_counter() - start
-    return median_of(runs, once)[0]
+def git_status(tree: str) -> float:
+    """Seconds of one `git status` in a tree committed with git_commit."""
+    start = time.perf_counter()
+    subprocess.run(["git", "status", "--short"], cwd=tree,
+                   env=git_env(tree, untracked_cache_off=False), check=True, capture_output=True)
+    return time.perf_counter() - start
 
 
 # --- visibility between two mounts ------------------------------------------------------
@@ -424,27 +421,45 @@ def _sizes(quick: bool, smoke: bool) -> dict[str, int]:
                 vis_seconds=5)
 
 
-def _measure_place(place: str, root: str, sizes: dict[str, int], runs: int, tarball: bytes,
-                   big_name: str) -> dict[str, float]:
-    """Every workload but the cold/warm reads and the mount figure, in one place."""
-    figures: dict[str, float] = {}
-    figures["create_files_per_s"] = median_of(runs, lambda _: create_files(root, sizes["creates"]))[0]
-    figures["seq_write_mb_per_s"] = median_of(runs, lambda _: seq_write(root, sizes["big_mb"]))[0]
-    times = [tar_extract(root, tarball) for _ in range(runs)]
-    figures["tar_extract_s"] = sorted(times)[len(times) // 2]
-    trees = sorted(p for p in os.listdir(root) if p.startswith("tar-"))
-    tree = os.path.join(root, trees[0], "src")
-    files = all_files(tree)
-    directories = sorted({os.path.dirname(p) for p in files})
-    figures["stat_warm_per_s"] = median_of(runs, lambda _: stat_warm(files, sizes["stat_rounds"]))[0]
-    figures["readdir_per_s"] = median_of(runs, lambda _: readdir_rate(directories, sizes["stat_rounds"]))[0]
-    # Each extracted tree is committed to a new git repository, the last one then
-    # serves `git status`, and each is removed (with its .git) by `rm -rf`.
-    sources = [os.path.join(root, name, "src") for name in trees]
-    figures["git_commit_s"] = statistics.median(git_commit(tree) for tree in sources)
-    figures["git_status_few_dirs_s"] = git_status(sources[-1], runs)
-    figures["rm_tree_s"] = statistics.median(rm_tree(os.path.join(root, name)) for name in trees)
-    log(f"{place}: {figures}")
+def _measure_places(roots: dict[str, str], sizes: dict[str, int], runs: int,
+                    tarball: bytes) -> dict[str, dict[str, float]]:
+    """Every workload but the reads and the mount figure, in each place (name -> root
+    directory), interleaved: each run of a workload goes through the places back to
+    back, in an order that rotates from run to run, so a slow minute of the machine
+    weighs on every place alike instead of on whichever one it fell in."""
+    names = list(roots)
+    samples: dict[str, dict[str, list[float]]] = {place: {} for place in names}
+
+    def interleave(figure: str, measure: Callable[[str, int], float]) -> None:
+        for run in range(runs):
+            turn = run % len(names)
+            for place in names[turn:] + names[:turn]:
+                samples[place].setdefault(figure, []).append(measure(place, run))
+
+    interleave("create_files_per_s", lambda place, _: create_files(roots[place], sizes["creates"]))
+    interleave("seq_write_mb_per_s", lambda place, _: seq_write(roots[place], sizes["big_mb"]))
+    interleave("tar_extract_s", lambda place, _: tar_extract(roots[place], tarball))
+    # Each place's extracted trees, oldest first: the first serves the warm stats and
+    # listings; each is committed to a new git repository, the last one then serves
+    # `git status`, and each is removed (with its .git) by `rm -rf`.
+    trees = {place: [os.path.join(root, name) for name in sorted(os.listdir(root))
+                     if name.startswith("tar-")] for place, root in roots.items()}
+    files = {place: all_files(os.path.join(trees[place][0], "src")) for place in names}
+    directories = {place: sorted({os.path.dirname(p) for p in files[place]}) for place in names}
+    interleave("stat_warm_per_s", lambda place, _: stat_warm(files[place], sizes["stat_rounds"]))
+    interleave("readdir_per_s",
+               lambda place, _: readdir_rate(directories[place], sizes["stat_rounds"]))
+    interleave("git_commit_s",
+               lambda place, run: git_commit(os.path.join(trees[place][run], "src")))
+    for place in names:  # the first status refreshes git's index and fills the caches
+        git_status(os.path.join(trees[place][-1], "src"))
+    interleave("git_status_few_dirs_s",
+               lambda place, _: git_status(os.path.join(trees[place][-1], "src")))
+    interleave("rm_tree_s", lambda place, run: rm_tree(trees[place][run]))
+    figures = {place: {figure: statistics.median(values) for figure, values in found.items()}
+               for place, found in samples.items()}
+    for place in names:
+        log(f"{place}: {figures[place]}")
     return figures
 
 
@@ -492,10 +507,30 @@ def run(quick: bool, runs: int = 3, smoke: bool = False) -> dict[str, dict[str, 
                     return seq_read(os.path.join(mnt, "big.bin"))
             cold_runs = [first_cold] + [cold_read(i) for i in range(1, runs)]
             ours_cold = statistics.median(cold_runs)
-            # A new mount (empty page cache) over the filled local object cache.
-            with citc_mount(address, "bench", mnt, cold_cache):
+            native_files = [p for p in all_files(native) if not p.endswith("big.bin")]
+            native_big = os.path.join(native, "big.bin")
+            measured["native"] = {
+                "read_small_files_per_s": read_files(native_files),
+                "seq_read_cold_mb_per_s": seq_read(native_big),
+                "seq_read_warm_mb_per_s": median_of(runs, lambda _: seq_read(native_big))[0]}
+            pt = os.path.join(work, "pt-mnt")
+            with passthrough_mount(backing, pt):
+                floor_files = [p for p in all_files(pt) if not p.endswith("big.bin")]
+                floor_big = os.path.join(pt, "big.bin")
+                measured["floor"] = {
+                    "read_small_files_per_s": read_files(floor_files),
+                    "seq_read_cold_mb_per_s": seq_read(floor_big),
+                    "seq_read_warm_mb_per_s": median_of(runs, lambda _: seq_read(floor_big))[0]}
+            # New mounts (empty page caches), ours over the filled local object cache;
+            # then the write workloads in all three places at once, interleaved.
+            with citc_mount(address, "bench", mnt, cold_cache), passthrough_mount(backing, pt):
                 ours_local = seq_read(os.path.join(mnt, "big.bin"))
-                measured["citcfs"] = _measure_place("citcfs", mnt, sizes, runs, tarball, "big.bin")
+                measured["floor"]["seq_read_local_cache_mb_per_s"] = seq_read(
+                    os.path.join(pt, "big.bin"))
+                places = _measure_places({"citcfs": mnt, "native": native, "floor": pt}, sizes,
+                                         runs, tarball)
+            for place, figures in places.items():
+                measured.setdefault(place, {}).update(figures)
             measured["citcfs"].update(read_small_files_per_s=ours_small,
                                       seq_read_cold_mb_per_s=ours_cold,
                                       seq_read_warm_mb_per_s=ours_warm,
@@ -509,24 +544,6 @@ def run(quick: bool, runs: int = 3, smoke: bool = False) -> dict[str, dict[str, 
                 log(f"visibility ({kind}): {len(seen['latencies_ms'])} of {seen['sampled']} "
                     f"sampled files seen, {len(seen['missing'])} never "
                     f"({len(seen['missing_but_listed'])} of them listed)")
-
-        native_files = [p for p in all_files(native) if not p.endswith("big.bin")]
-        native_big = os.path.join(native, "big.bin")
-        measured["native"] = {"read_small_files_per_s": read_files(native_files),
-                              "seq_read_cold_mb_per_s": seq_read(native_big),
-                              "seq_read_warm_mb_per_s": median_of(runs, lambda _: seq_read(native_big))[0]}
-        measured["native"].update(_measure_place("native", native, sizes, runs, tarball, "big.bin"))
-
-        pt = os.path.join(work, "pt-mnt")
-        with passthrough_mount(backing, pt):
-            floor_files = [p for p in all_files(pt) if not p.endswith("big.bin")]
-            floor_big = os.path.join(pt, "big.bin")
-            measured["floor"] = {"read_small_files_per_s": read_files(floor_files),
-                                 "seq_read_cold_mb_per_s": seq_read(floor_big),
-                                 "seq_read_warm_mb_per_s": median_of(runs, lambda _: seq_read(floor_big))[0]}
-        with passthrough_mount(backing, pt):
-            measured["floor"]["seq_read_local_cache_mb_per_s"] = seq_read(os.path.join(pt, "big.bin"))
-            measured["floor"].update(_measure_place("floor", pt, sizes, runs, tarball, "big.bin"))
 
     return _report(measured, mount_ms, sizes, vis) | walks
 
