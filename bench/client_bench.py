@@ -421,6 +421,15 @@ def _sizes(quick: bool, smoke: bool) -> dict[str, int]:
                 vis_seconds=5)
 
 
+def _reads(root: str, runs: int) -> dict[str, float]:
+    """The small-file and sequential reads of the base copy at `root` (native or floor):
+    the first read of big.bin is the cold one, the next ones warm."""
+    big = os.path.join(root, "big.bin")
+    small = read_files([p for p in all_files(root) if not p.endswith("big.bin")])
+    return {"read_small_files_per_s": small, "seq_read_cold_mb_per_s": seq_read(big),
+            "seq_read_warm_mb_per_s": median_of(runs, lambda _: seq_read(big))[0]}
+
+
 def _measure_places(roots: dict[str, str], sizes: dict[str, int], runs: int,
                     tarball: bytes) -> dict[str, dict[str, float]]:
     """Every workload but the reads and the mount figure, in each place (name -> root
@@ -507,20 +516,10 @@ def run(quick: bool, runs: int = 3, smoke: bool = False) -> dict[str, dict[str, 
                     return seq_read(os.path.join(mnt, "big.bin"))
             cold_runs = [first_cold] + [cold_read(i) for i in range(1, runs)]
             ours_cold = statistics.median(cold_runs)
-            native_files = [p for p in all_files(native) if not p.endswith("big.bin")]
-            native_big = os.path.join(native, "big.bin")
-            measured["native"] = {
-                "read_small_files_per_s": read_files(native_files),
-                "seq_read_cold_mb_per_s": seq_read(native_big),
-                "seq_read_warm_mb_per_s": median_of(runs, lambda _: seq_read(native_big))[0]}
+            measured["native"] = _reads(native, runs)
             pt = os.path.join(work, "pt-mnt")
             with passthrough_mount(backing, pt):
-                floor_files = [p for p in all_files(pt) if not p.endswith("big.bin")]
-                floor_big = os.path.join(pt, "big.bin")
-                measured["floor"] = {
-                    "read_small_files_per_s": read_files(floor_files),
-                    "seq_read_cold_mb_per_s": seq_read(floor_big),
-                    "seq_read_warm_mb_per_s": median_of(runs, lambda _: seq_read(floor_big))[0]}
+                measured["floor"] = _reads(pt, runs)
             # New mounts (empty page caches), ours over the filled local object cache;
             # then the write workloads in all three places at once, interleaved.
             with citc_mount(address, "bench", mnt, cold_cache), passthrough_mount(backing, pt):
