@@ -52,9 +52,11 @@ class Commits(Engine):
         """
         if writer is not None:
             writer.check()
-        seen_gc = self._gc_epoch()  # before the objects are checked (see _recheck_objects)
         chunk_ids = {index: op.entry.chunks for index, op in enumerate(ops)
                      if isinstance(op, WriteFile) and op.entry.chunks}
+        # Read before the objects are checked (see _recheck_objects), and only when
+        # there are objects to check: a commit of inline content needs no GC epoch.
+        seen_gc = self._gc_epoch() if chunk_ids else 0
         missing: dict[int, ObjectMissing] = {}
         if writer is None and not skip_failing:
             self._require_objects(oid for op in ops if isinstance(op, WriteFile)

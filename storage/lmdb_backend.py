@@ -153,6 +153,34 @@ class _ReadTxn:
             self._txn = None
 
 
+class _WriteTxn:
+    """The context manager `LmdbKVStore.write` returns; a class, as `_ReadTxn`, since
+    every commit batch opens one."""
+
+    __slots__ = ("_env", "_dbs", "_txn")
+
+    def __init__(self, env: lmdb.Environment, dbs: dict[str, Any]) -> None:
+        self._env = env
+        self._dbs = dbs
+        self._txn: lmdb.Transaction | None = None
+
+    def __enter__(self) -> LmdbTxn:
+        self._txn = self._env.begin(write=True)
+        return LmdbTxn(self._env, self._txn, self._dbs)
+
+    def __exit__(self, kind: type[BaseException] | None, *exc: object) -> None:
+        txn, self._txn = self._txn, None
+        if txn is None:
+            return
+        if kind is not None:
+            txn.abort()
+            return
+        try:
+            txn.commit()
+        except lmdb.MapFullError as exc:
+            raise ResourceExhausted("the database is full") from exc
+
+
 class LmdbKVStore:
     """The log and index tables in one LMDB environment."""
 
@@ -167,18 +195,10 @@ class LmdbKVStore:
         """A read-only snapshot: `with store.read() as txn: ...` (aborted on exit)."""
         return _ReadTxn(self._env, self._dbs)
 
-    @contextmanager
-    def write(self) -> Iterator[LmdbTxn]:
-        txn = self._env.begin(write=True)
-        try:
-            yield LmdbTxn(self._env, txn, self._dbs)
-        except BaseException:
-            txn.abort()
-            raise
-        try:
-            txn.commit()
-        except lmdb.MapFullError as exc:
-            raise ResourceExhausted("the database is full") from exc
+    def write(self) -> "_WriteTxn":
+        """A write transaction: `with store.write() as txn: ...`, committed on a normal
+        exit (durably, with `sync`) and aborted if the block raises."""
+        return _WriteTxn(self._env, self._dbs)
 
     def usage(self, table: str | None = None) -> tuple[int, int]:
         """(entries, bytes of pages) of `table`; of the whole environment when None."""
