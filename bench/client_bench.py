@@ -430,12 +430,25 @@ def _reads(root: str, runs: int) -> dict[str, float]:
             "seq_read_warm_mb_per_s": median_of(runs, lambda _: seq_read(big))[0]}
 
 
+def settle(root: str) -> None:
+    """Wait, untimed, for what a workload left behind in the background: fsync of a
+    citcfs mount's root returns once its journal is on the server (a no-op on tmpfs
+    and the passthrough floor). Otherwise our flush would run during the next place's
+    measurement, and slow it."""
+    fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def _measure_places(roots: dict[str, str], sizes: dict[str, int], runs: int,
                     tarball: bytes) -> dict[str, dict[str, float]]:
     """Every workload but the reads and the mount figure, in each place (name -> root
     directory), interleaved: each run of a workload goes through the places back to
     back, in an order that rotates from run to run, so a slow minute of the machine
-    weighs on every place alike instead of on whichever one it fell in."""
+    weighs on every place alike instead of on whichever one it fell in. Each
+    measurement starts from a settled machine (`settle`)."""
     names = list(roots)
     samples: dict[str, dict[str, list[float]]] = {place: {} for place in names}
 
@@ -444,6 +457,7 @@ def _measure_places(roots: dict[str, str], sizes: dict[str, int], runs: int,
             turn = run % len(names)
             for place in names[turn:] + names[:turn]:
                 samples[place].setdefault(figure, []).append(measure(place, run))
+                settle(roots[place])
 
     interleave("create_files_per_s", lambda place, _: create_files(roots[place], sizes["creates"]))
     interleave("seq_write_mb_per_s", lambda place, _: seq_write(roots[place], sizes["big_mb"]))
