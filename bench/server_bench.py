@@ -39,6 +39,7 @@ latency of a notification, not the pacing of a burst.
 from __future__ import annotations
 
 import collections
+import contextlib
 import multiprocessing
 import os
 import signal
@@ -47,7 +48,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from common import log, median_of, result, scratch_dir
@@ -412,18 +413,25 @@ def bench_commit16_vs_echo(address: str, scratch: str, seconds: float,
     }
 
 
+@contextlib.contextmanager
+def _server(scratch: str) -> Iterator[ServerProcess]:
+    """A `citc server` process on a Unix socket in `scratch`, with a one-file base
+    "main"; stopped by pid afterwards."""
+    server = ServerProcess(Path(scratch) / "data", f"unix:{os.path.join(scratch, 's.sock')}",
+                           "--log-level", "warning", command=SERVER_ONLY)
+    try:
+        with Client.connect(server.address) as client:
+            client.import_base("main", entries=[("README", Entry.file(b"hello"))])
+        yield server
+    finally:
+        server.stop()
+
+
 def run_commit_ceiling(quick: bool, runs: int, smoke: bool) -> dict[str, dict[str, Any]]:
     """The commit16 and echo16 steps alone (`python bench/run.py commit_ceiling`)."""
-    with scratch_dir("citcfs-bench-ceiling-") as scratch:
-        server = ServerProcess(Path(scratch) / "data", f"unix:{os.path.join(scratch, 's.sock')}",
-                               "--log-level", "warning", command=SERVER_ONLY)
-        try:
-            with Client.connect(server.address) as client:
-                client.import_base("main", entries=[("README", Entry.file(b"hello"))])
-            return bench_commit16_vs_echo(server.address, scratch,
-                                          _size("commit16_seconds", quick, smoke), runs)
-        finally:
-            server.stop()
+    with scratch_dir("citcfs-bench-ceiling-") as scratch, _server(scratch) as server:
+        return bench_commit16_vs_echo(server.address, scratch,
+                                      _size("commit16_seconds", quick, smoke), runs)
 
 
 def bench_metrics_cost(scratch: str, commits: int) -> dict[str, dict[str, Any]]:
@@ -479,40 +487,33 @@ def run_metrics_cost(quick: bool, smoke: bool) -> dict[str, dict[str, Any]]:
 def run(quick: bool, runs: int = 3, smoke: bool = False) -> dict[str, dict[str, Any]]:
     log(f"server suite: {'smoke' if smoke else 'quick' if quick else 'full'} sizes")
     results: dict[str, dict[str, Any]] = {}
-    with scratch_dir("citcfs-bench-server-") as scratch:
-        server = ServerProcess(Path(scratch) / "data", f"unix:{os.path.join(scratch, 's.sock')}",
-                               "--log-level", "warning", command=SERVER_ONLY)
-        try:
-            with Client.connect(server.address) as client:
-                client.import_base("main", entries=[("README", Entry.file(b"hello"))])
-            results.update(bench_commit_latency(server.address, _size("commits", quick, smoke)))
-            log(f"commit: {results['commit_rpc_p50_ms']['value']} ms p50")
-            seconds = _size("commit16_seconds", quick, smoke)
-            results.update(bench_commit16_vs_echo(server.address, scratch, seconds, runs))
-            rate, values = median_of(runs, lambda i: bench_commit16(server.address, seconds, i,
-                                                                    stream=True))
-            results["commits_per_s_16_clients_stream"] = result(
-                rate, "commits/s", runs=[round(v) for v in values],
-                note="each client commits over one CommitStream")
-            log(f"commit16 over CommitStream: {rate:.0f} commits/s")
-            batch_seconds = _size("batched16_seconds", quick, smoke)
-            rate, values = median_of(runs, lambda i: bench_batched16(server.address,
-                                                                     batch_seconds, i))
-            results["ops_per_s_batched_16_clients"] = result(
-                rate, "ops/s", target=20000, runs=[round(v) for v in values],
-                ops_per_batch=BATCH_OPS, batches_in_flight=BATCH_WINDOW,
-                note="16 writers, pipelined writer batches of small-file writes")
-            log(f"batched16: {rate:.0f} ops/s")
-            chunks = _size("read_chunks", quick, smoke)
-            mbps, values = median_of(runs, lambda i: bench_read(server.address, chunks))
-            results["read_mb_per_s"] = result(mbps, "MB/s", target=300,
-                                              runs=[round(v) for v in values], chunk_bytes=CHUNK_SIZE)
-            log(f"read: {mbps:.0f} MB/s")
-            results.update(bench_watch(server.address, _size("watchers", quick, smoke),
-                                       _size("watch_rounds", quick, smoke)))
-            log(f"watch: {results['watch_latency_p99_ms']['value']} ms p99")
-        finally:
-            server.stop()
+    with scratch_dir("citcfs-bench-server-") as scratch, _server(scratch) as server:
+        results.update(bench_commit_latency(server.address, _size("commits", quick, smoke)))
+        log(f"commit: {results['commit_rpc_p50_ms']['value']} ms p50")
+        seconds = _size("commit16_seconds", quick, smoke)
+        results.update(bench_commit16_vs_echo(server.address, scratch, seconds, runs))
+        rate, values = median_of(runs, lambda i: bench_commit16(server.address, seconds, i,
+                                                                stream=True))
+        results["commits_per_s_16_clients_stream"] = result(
+            rate, "commits/s", runs=[round(v) for v in values],
+            note="each client commits over one CommitStream")
+        log(f"commit16 over CommitStream: {rate:.0f} commits/s")
+        batch_seconds = _size("batched16_seconds", quick, smoke)
+        rate, values = median_of(runs, lambda i: bench_batched16(server.address,
+                                                                 batch_seconds, i))
+        results["ops_per_s_batched_16_clients"] = result(
+            rate, "ops/s", target=20000, runs=[round(v) for v in values],
+            ops_per_batch=BATCH_OPS, batches_in_flight=BATCH_WINDOW,
+            note="16 writers, pipelined writer batches of small-file writes")
+        log(f"batched16: {rate:.0f} ops/s")
+        chunks = _size("read_chunks", quick, smoke)
+        mbps, values = median_of(runs, lambda i: bench_read(server.address, chunks))
+        results["read_mb_per_s"] = result(mbps, "MB/s", target=300,
+                                          runs=[round(v) for v in values], chunk_bytes=CHUNK_SIZE)
+        log(f"read: {mbps:.0f} MB/s")
+        results.update(bench_watch(server.address, _size("watchers", quick, smoke),
+                                   _size("watch_rounds", quick, smoke)))
+        log(f"watch: {results['watch_latency_p99_ms']['value']} ms p99")
     results.update(bench_web_diff(quick, smoke))  # a server of its own, with --http
     results.update(run_metrics_cost(quick, smoke))
     return results

@@ -132,47 +132,29 @@ class LmdbTxn:
             child.commit()
 
 
-class _ReadTxn:
-    """The context manager `LmdbKVStore.read` returns: a class rather than a
-    generator-based contextmanager, since every lookup and listing opens one."""
+class _Txn:
+    """The context manager `LmdbKVStore.read` and `write` return: a class rather than
+    a generator-based contextmanager, since every lookup, listing and commit batch
+    opens one. A write transaction commits unless its block raised."""
 
-    __slots__ = ("_env", "_dbs", "_txn")
+    __slots__ = ("_env", "_dbs", "_write", "_txn")
 
-    def __init__(self, env: lmdb.Environment, dbs: dict[str, Any]) -> None:
+    def __init__(self, env: lmdb.Environment, dbs: dict[str, Any], write: bool) -> None:
         self._env = env
         self._dbs = dbs
+        self._write = write
         self._txn: lmdb.Transaction | None = None
 
     def __enter__(self) -> LmdbTxn:
-        self._txn = self._env.begin(write=False, buffers=False)
-        return LmdbTxn(self._env, self._txn, self._dbs)
-
-    def __exit__(self, *exc: object) -> None:
-        if self._txn is not None:
-            self._txn.abort()
-            self._txn = None
-
-
-class _WriteTxn:
-    """The context manager `LmdbKVStore.write` returns; a class, as `_ReadTxn`, since
-    every commit batch opens one."""
-
-    __slots__ = ("_env", "_dbs", "_txn")
-
-    def __init__(self, env: lmdb.Environment, dbs: dict[str, Any]) -> None:
-        self._env = env
-        self._dbs = dbs
-        self._txn: lmdb.Transaction | None = None
-
-    def __enter__(self) -> LmdbTxn:
-        self._txn = self._env.begin(write=True)
+        self._txn = (self._env.begin(write=True) if self._write
+                     else self._env.begin(write=False, buffers=False))
         return LmdbTxn(self._env, self._txn, self._dbs)
 
     def __exit__(self, kind: type[BaseException] | None, *exc: object) -> None:
         txn, self._txn = self._txn, None
         if txn is None:
             return
-        if kind is not None:
+        if kind is not None or not self._write:
             txn.abort()
             return
         try:
@@ -191,14 +173,14 @@ class LmdbKVStore:
         self._env = _open_env(path, max_dbs=len(tables) + 2, sync=sync, map_size=map_size)
         self._dbs = {name: self._env.open_db(name.encode()) for name in tables}
 
-    def read(self) -> "_ReadTxn":
+    def read(self) -> "_Txn":
         """A read-only snapshot: `with store.read() as txn: ...` (aborted on exit)."""
-        return _ReadTxn(self._env, self._dbs)
+        return _Txn(self._env, self._dbs, write=False)
 
-    def write(self) -> "_WriteTxn":
+    def write(self) -> "_Txn":
         """A write transaction: `with store.write() as txn: ...`, committed on a normal
         exit (durably, with `sync`) and aborted if the block raises."""
-        return _WriteTxn(self._env, self._dbs)
+        return _Txn(self._env, self._dbs, write=True)
 
     def usage(self, table: str | None = None) -> tuple[int, int]:
         """(entries, bytes of pages) of `table`; of the whole environment when None."""
