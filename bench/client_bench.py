@@ -431,15 +431,13 @@ def _reads(root: str, runs: int) -> dict[str, float]:
 
 
 def settle(root: str) -> None:
-    """Wait, untimed, for what a workload left behind in the background: fsync of a
-    citcfs mount's root returns once its journal is on the server (a no-op on tmpfs
+    """Wait, untimed, for what a workload left behind in the background: the barrier
+    of a citcfs mount returns once its journal is on the server (a no-op on tmpfs
     and the passthrough floor). Otherwise our flush would run during the next place's
     measurement, and slow it."""
-    fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    from citcfs.cmd.barrier import fsync_root
+
+    fsync_root(root)
 
 
 def _measure_places(roots: dict[str, str], sizes: dict[str, int], runs: int,

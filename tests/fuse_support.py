@@ -36,6 +36,7 @@ from citcfs.client.importer import import_directory
 from citcfs.entries import Entry
 from citcfs.client.mount import DEFAULT_ATTR_TIMEOUT, MountOptions, mount_background, unmount
 from citcfs.client.rpc import Client
+from citcfs.cmd.barrier import fsync_root
 from citcfs.protos import citc_pb2 as pb
 
 SMALL_TREE: dict[str, bytes] = {
@@ -280,11 +281,7 @@ class Mount:
     def sync(self) -> None:
         """The barrier `citc` commands use: fsync of the mount's root returns once the
         server has everything the mount journaled before it."""
-        fd = os.open(self.path, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        fsync_root(str(self.path))
 
     def log(self) -> str:
         try:

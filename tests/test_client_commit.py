@@ -12,17 +12,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from metrics_support import scrape_registry
+from server_support import import_small_base
+
 from citcfs.client.cache import ObjectCache
 from citcfs.client.flusher import CARRIED_BYTES, Flusher
 from citcfs.client.journal import Journal, WriteFile
 from citcfs.client.remote import RpcRemote
 from citcfs.client.rpc import Client
-from citcfs.server.app import CitcServer
-from prometheus_client import REGISTRY
-from server_support import import_small_base
-
 from citcfs.entries import Entry
 from citcfs.objects import CHUNK_SIZE, ObjectKind, object_id
+from citcfs.server.app import CitcServer
 
 pytestmark = pytest.mark.server_config(sync=False)
 
@@ -94,9 +94,8 @@ def test_every_pin_a_journal_takes_is_released_once_applied(parts: Parts) -> Non
 
 def rpc_count(method: str) -> float:
     """How many `method` calls this process's servers finished (server metrics)."""
-    return sum(metric.value for family in REGISTRY.collect()
-               if family.name == "citcfs_rpcs" for metric in family.samples
-               if metric.name == "citcfs_rpcs_total" and metric.labels["method"] == method)
+    return sum(count for (name, labels), count in scrape_registry()[1].items()
+               if name == "citcfs_rpcs_total" and ("method", method) in labels)
 
 
 def test_small_new_chunks_travel_with_their_commit(parts: Parts) -> None:

@@ -16,10 +16,8 @@ from pathlib import Path
 
 import pytest
 from cli_support import Citc, private_env
-from fuse_support import (SMALL_TREE, FuseEnv, Mount, shared_env, shared_server,  # noqa: F401
-                          wait_for)
-from prometheus_client.parser import text_string_to_metric_families
-
+from fuse_support import SMALL_TREE, FuseEnv, Mount, shared_env, shared_server, wait_for  # noqa: F401
+from metrics_support import Samples, parse_exposition, value
 from prometheus_client import generate_latest
 
 from citcfs import wire
@@ -28,8 +26,6 @@ from citcfs.client.mount import MountError
 from citcfs.cmd.stats_cmd import rows
 from citcfs.entries import Entry
 from citcfs.errors import InvalidArgument
-
-Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
 FAMILIES = {
     "citcfs_mount_cache_hits": "counter", "citcfs_mount_cache_misses": "counter",
@@ -47,17 +43,7 @@ def scrape(address: str) -> tuple[dict[str, str], Samples]:
     """(family -> type, samples) of http://ADDRESS/metrics, as Prometheus reads it."""
     with urllib.request.urlopen(f"http://{address}/metrics", timeout=10) as answer:
         text = answer.read().decode()
-    types: dict[str, str] = {}
-    samples: Samples = {}
-    for family in text_string_to_metric_families(text):
-        types[family.name] = family.type
-        for sample in family.samples:
-            samples[(sample.name, frozenset(sample.labels.items()))] = sample.value
-    return types, samples
-
-
-def value(samples: Samples, name: str, **labels: str) -> float:
-    return samples.get((name, frozenset(labels.items())), 0.0)
+    return parse_exposition(text)
 
 
 def stats_file(mount: Mount) -> dict[str, object]:
@@ -167,9 +153,7 @@ def test_fuse_op_histograms_are_cumulative_and_named_by_operation() -> None:
     metrics.fuse_op("getattr_fuse_3", 0.00002, False)
     metrics.fuse_op("fgetattr", 0.002, True)  # mfusepy's two names of getattr
     metrics.fuse_op("write", 100.0, False)  # past the last bound: only +Inf
-    found = {(s.name, frozenset(s.labels.items())): s.value
-             for f in text_string_to_metric_families(generate_latest(metrics.registry).decode())
-             for s in f.samples}
+    found = parse_exposition(generate_latest(metrics.registry).decode())[1]
 
     def at(name: str, **labels: str) -> float:
         return found[(name, frozenset(labels.items()))]

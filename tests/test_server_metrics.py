@@ -12,8 +12,8 @@ from pathlib import Path
 
 import grpc
 import pytest
-from prometheus_client import REGISTRY, generate_latest
-from prometheus_client.parser import text_string_to_metric_families
+from metrics_support import scrape_registry as scrape
+from metrics_support import value
 from server_support import import_small_base, server_process
 
 from citcfs import errors, wire
@@ -23,7 +23,6 @@ from citcfs.server.app import CitcServer
 
 pytestmark = pytest.mark.server_config(sync=False)
 
-Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
 NAMES = {  # family name -> type, as the parser reports them
     "citcfs_rpcs": "counter", "citcfs_rpc_duration_seconds": "histogram",
@@ -36,22 +35,6 @@ NAMES = {  # family name -> type, as the parser reports them
     "citcfs_log_bytes": "gauge", "citcfs_log_lsn": "gauge", "citcfs_log_store_bytes": "gauge",
     "citcfs_object_store_objects": "gauge", "citcfs_object_store_bytes": "gauge",
 }
-
-
-def scrape() -> tuple[dict[str, str], Samples]:
-    """(family name -> type, every sample) of the default registry's exposition."""
-    text = generate_latest(REGISTRY).decode()
-    types: dict[str, str] = {}
-    samples: Samples = {}
-    for family in text_string_to_metric_families(text):
-        types[family.name] = family.type
-        for sample in family.samples:
-            samples[(sample.name, frozenset(sample.labels.items()))] = sample.value
-    return types, samples
-
-
-def value(samples: Samples, name: str, **labels: str) -> float:
-    return samples.get((name, frozenset(labels.items())), 0.0)
 
 
 def rpc(method: str, code: str = "OK") -> dict[str, str]:

@@ -308,11 +308,7 @@ def test_a_mount_alone_never_takes_its_own_versions_for_others(shared_env: FuseE
     ws = shared_env.new_workspace()
     mount = shared_env.mount(ws)
     storm(mount.path, 400)
-    fd = os.open(mount.path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    mount.sync()
     head = shared_env.client().describe_workspace(ws).version
     wait_for(lambda: status(mount)["version"] == head, timeout=10,
              what="the watcher to reach the head")

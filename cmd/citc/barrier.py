@@ -50,7 +50,9 @@ def mount_status(mountpoint: str) -> dict[str, Any] | None:
     return found if isinstance(found, dict) else None
 
 
-def _fsync_root(mountpoint: str) -> None:
+def fsync_root(mountpoint: str) -> None:
+    """The barrier of a mount: fsync of its root returns once the server has
+    everything the mount journaled before it."""
     fd = os.open(mountpoint, os.O_RDONLY | os.O_DIRECTORY)
     try:
         os.fsync(fd)
@@ -123,7 +125,7 @@ def _wait(state: MountState, timeout: float) -> None:
 
     def flush() -> None:
         try:
-            _fsync_root(state.mountpoint)
+            fsync_root(state.mountpoint)
         except OSError as exc:
             failure.append(exc)
 

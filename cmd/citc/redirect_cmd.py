@@ -19,6 +19,7 @@ import click
 from citcfs import paths, redirections
 
 from . import context, output
+from .barrier import fsync_root
 from .patch import Change
 
 MOUNT_WAIT_S = 10.0
@@ -48,13 +49,8 @@ def _workspace_path(path: str, mount: context.Mount | None) -> str:
 def _sync(mount: context.Mount | None) -> None:
     """Wait until the server has what the mount journaled (fsync of its root is the
     barrier), so the server checks the path against the mount's latest state."""
-    if mount is None:
-        return
-    fd = os.open(mount.mountpoint, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    if mount is not None:
+        fsync_root(mount.mountpoint)
 
 
 def _mount_status(mount: context.Mount) -> dict[str, object]:
