@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 from cli_support import Citc, citc_mountpoints, cleanup_mounts, mount_daemon_pids, private_env
-from fuse_support import SMALL_TREE, FuseEnv, fuse_env, wait_for  # noqa: F401
+from fuse_support import SMALL_TREE, FuseEnv, Mount, fuse_env, wait_for  # noqa: F401
 from server_support import socket_dir
 
 from citcfs.client.mount import MountError
@@ -167,18 +167,25 @@ def test_a_mounted_workspace_is_deleted_only_when_forced_and_its_mount_ends_clea
     assert _journal_files(cli) == []
 
 
-def test_the_journal_of_a_deleted_workspace_is_dropped_not_replayed_forever(
-        fuse_env: FuseEnv) -> None:
+def _deleted_behind_a_dead_mount(fuse_env: FuseEnv, orphan: bytes) -> tuple[str, Mount]:
+    """A mount that journaled `orphan.txt` while the server was down and was then
+    killed, and its workspace deleted once the server was back: (workspace, mount)."""
     assert fuse_env.server is not None
     fuse_env.import_tree(SMALL_TREE)
     workspace = fuse_env.new_workspace()
     mount = fuse_env.mount(workspace)
     os.listdir(mount.path)
     fuse_env.server.stop()
-    (mount.path / "orphan.txt").write_bytes(b"never sent\n")
+    (mount.path / "orphan.txt").write_bytes(orphan)
     mount.kill9()
     fuse_env.server.start()
     fuse_env.client().delete_workspace(workspace)
+    return workspace, mount
+
+
+def test_the_journal_of_a_deleted_workspace_is_dropped_not_replayed_forever(
+        fuse_env: FuseEnv) -> None:
+    workspace, mount = _deleted_behind_a_dead_mount(fuse_env, b"never sent\n")
     journals = mount.cache_dir / "journals"
     assert os.listdir(journals), "the dead mount left its journal"
 
@@ -196,17 +203,8 @@ def test_the_journal_of_a_deleted_workspace_is_dropped_not_replayed_forever(
 def test_the_journal_of_a_deleted_workspace_never_reaches_a_namesake(fuse_env: FuseEnv) -> None:
     """Deleted and created again under its name, a workspace is another one: what a
     dead mount journaled for the old one is dropped, not written into the new one."""
-    assert fuse_env.server is not None
-    fuse_env.import_tree(SMALL_TREE)
-    workspace = fuse_env.new_workspace()
-    mount = fuse_env.mount(workspace)
-    os.listdir(mount.path)
-    fuse_env.server.stop()
-    (mount.path / "orphan.txt").write_bytes(b"meant for the old workspace\n")
-    mount.kill9()
-    fuse_env.server.start()
+    workspace, mount = _deleted_behind_a_dead_mount(fuse_env, b"meant for the old workspace\n")
     client = fuse_env.client()
-    client.delete_workspace(workspace)
     client.create_workspace(workspace, "main")
     journals = mount.cache_dir / "journals"
     left = set(os.listdir(journals))
