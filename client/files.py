@@ -30,7 +30,7 @@ from . import permissions
 from .chunks import ChunkReader
 from .fuse_lib import fuse_get_context
 from .metadata import HeadMetadata
-from .scratch import Scratch
+from .scratch import Scratch, ScratchMemory
 from .views import View
 
 _SETID = stat.S_ISUID | stat.S_ISGID
@@ -111,6 +111,7 @@ class OpenFiles:
         self.handles: dict[int, Handle] = {}
         self._next_handle = 1
         self.scratch_dir = _scratch_dir(cache_dir)
+        self.scratch_memory = ScratchMemory()
 
     def get(self, path: str) -> OpenFile | None:
         """The open file at head path `path`, if any. Read without the lock (one dict
@@ -173,7 +174,7 @@ class OpenFiles:
     def scratch(self, open_file: OpenFile) -> Scratch:
         """The file's scratch copy, filled with its committed content on first need."""
         if open_file.scratch is None:
-            scratch = Scratch(self.scratch_dir)
+            scratch = Scratch(self.scratch_dir, self.scratch_memory)
             entry = open_file.entry
             if entry is not None and entry.size:
                 if entry.inline is not None:
@@ -188,7 +189,7 @@ class OpenFiles:
     def truncate(self, open_file: OpenFile, length: int) -> None:
         """Cut or extend the file's content to `length`. Call with `open_file.lock`."""
         if length == 0 and open_file.scratch is None:
-            open_file.scratch = Scratch(self.scratch_dir)
+            open_file.scratch = Scratch(self.scratch_dir, self.scratch_memory)
             open_file.dirty_chunks.clear()
         else:
             scratch = self.scratch(open_file)
