@@ -58,7 +58,7 @@ from .inodes import InodeNumbers
 from .invalidation import Watcher
 from .journal import Journal, JournalOp
 from .kernel_attrs import KernelAttrs
-from .links import KernelNotifier, LinkNames
+from .links import LinkNames
 from .listings import Listings
 from .local_changes import LocalChanges
 from .lookups import Lookups
@@ -138,9 +138,8 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
         self.watcher = Watcher(remote, workspace, version, drop=changes.drop,
                                settle=changes.settle, gone=changes.workspace_gone,
                                metrics=self.metrics)
-        self._notifier = KernelNotifier(self.remote_changes.invalidate_attrs)
         self.local_changes = LocalChanges(self.meta, self._flusher, cache, self.links, self.files,
-                                          self.dir_times, self._notifier,
+                                          self.dir_times, self.remote_changes.invalidate_attrs,
                                           sync_writes=sync_writes)
         self.namespace = Namespace(self.meta, self.lookups, self.files, self.local_changes,
                                    self.dir_times, self.links, self.inodes, self._flusher)
@@ -152,7 +151,6 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
 
     def init(self, path: str) -> None:
         self.remote_changes.fuse_ptr = current_fuse()
-        self._notifier.start()
         self._listing_cache = enable_readdir_cache(self.remote_changes.fuse_ptr)
         if self._watch_enabled:
             self.watcher.start()
@@ -161,7 +159,7 @@ class WorkspaceFS(Operations):  # type: ignore[misc]
 
     def destroy(self, path: str) -> None:
         self.watcher.stop()
-        self._notifier.stop()
+        self.remote_changes.fuse_ptr = 0  # the kernel's side is going away
         self.chunks.close()
         self.local_changes.save_open_files()
         if self._flusher.stop(timeout=UNMOUNT_DRAIN_S):

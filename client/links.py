@@ -9,28 +9,25 @@ other names it knows the same state, and drops the kernel's cached attributes an
 pages of those names. The kernel can only hold names the mount has shown it, so
 the names noted when stat'ed or listed are all there is to update.
 
-`KernelNotifier` sends those invalidations from a thread of its own:
-`fuse_invalidate_path` must not be called from a thread serving a FUSE request.
-The request that changed the file waits (briefly) until they are done, so a
-`stat` of another name right after a `close` sees the new size.
+The request that changed the file drops those caches itself before it returns
+(`fuse_invalidate_path`), so a `stat` of another name right after a `close` or a
+`link` sees the new size or link count. This is safe from a request's own thread:
+it invalidates an inode (its attributes and pages), which the kernel does without
+taking any lock a request holds: at most it waits for a read of that other name
+in flight, which another thread of the daemon answers. Only an entry invalidation
+(`notify_inval_entry`, which mounts never send) could deadlock. Handing
+it to a thread of its own, as mounts once did, cost a `git commit` a sixth of its
+time: git links and unlinks each object it writes.
 """
 
 from __future__ import annotations
 
-import logging
 import os
-import queue
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 
 from citcfs.entries import LINK_ID_SIZE, Entry
 from citcfs.links import is_record_path, link_of_record
-
-log = logging.getLogger("citcfs.client")
-
-NOTIFY_WAIT_S = 0.5
-"""How long a change waits for the kernel invalidations of the other names."""
-
 
 def new_link_id() -> bytes:
     """An id for a file getting its second name: random, so that mounts need not
@@ -71,47 +68,6 @@ class LinkNames:
                 found.discard(path)
                 if not found:
                     del self._names[link]
-
-
-class KernelNotifier:
-    """A thread that runs kernel invalidations for FUSE request threads."""
-
-    def __init__(self, invalidate: Callable[[str], None]) -> None:
-        self._invalidate = invalidate
-        self._queue: queue.Queue[tuple[list[str], threading.Event] | None] = queue.Queue()
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="citc-link-notify", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        if self._thread is not None:
-            self._queue.put(None)
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def invalidate(self, names: Iterable[str], wait_s: float = NOTIFY_WAIT_S) -> None:
-        """Drop the kernel's caches of `names`, waiting up to `wait_s` for it."""
-        todo = list(names)
-        if not todo or self._thread is None:
-            return
-        done = threading.Event()
-        self._queue.put((todo, done))
-        done.wait(wait_s)
-
-    def _run(self) -> None:
-        while True:
-            item = self._queue.get()
-            if item is None:
-                return
-            todo, done = item
-            for path in todo:
-                try:
-                    self._invalidate(path)
-                except Exception:  # noqa: BLE001 - a failed notification costs freshness only
-                    log.exception("could not invalidate %r in the kernel", path)
-            done.set()
 
 
 def expand_records(changed: Iterable[str], names: LinkNames) -> list[str]:

@@ -8,7 +8,7 @@ writes at once. With `sync_writes` every change waits until the server has it.
 
 A change to a linked file reaches its other names (`client/links.py`): each name the
 mount knows shows the new state, pending under the same sequence number, and the
-kernel's caches of those names are dropped (from the notifier's thread).
+kernel's caches of those names are dropped before the change returns.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from __future__ import annotations
 import errno
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from citcfs import paths
 from citcfs.entries import Entry
@@ -30,7 +30,7 @@ from .files import OpenFile, OpenFiles
 from .flusher import Flusher
 from .fuse_lib import FuseOSError
 from .journal import JournalOp, Link, MakeDir, SetAttr, WriteFile
-from .links import KernelNotifier, LinkNames
+from .links import LinkNames
 from .metadata import HeadMetadata
 
 log = logging.getLogger("citcfs.client")
@@ -41,7 +41,7 @@ class LocalChanges:
 
     def __init__(self, meta: HeadMetadata, flusher: Flusher, cache: ObjectCache,
                  links: LinkNames, files: OpenFiles, dir_times: DirTimes,
-                 notifier: KernelNotifier, *, sync_writes: bool) -> None:
+                 invalidate_kernel: Callable[[str], None], *, sync_writes: bool) -> None:
         self._meta = meta
         self._lock = meta.lock
         self._flusher = flusher
@@ -49,7 +49,7 @@ class LocalChanges:
         self._links = links
         self._files = files
         self._dir_times = dir_times
-        self._notifier = notifier
+        self._invalidate_kernel = invalidate_kernel
         self._sync_writes = sync_writes
 
     def journal(self, op: JournalOp, states: Sequence[tuple[str, Entry | None]],
@@ -69,7 +69,8 @@ class LocalChanges:
             self._meta.pend(seq, states, op.path if isinstance(op, MakeDir) else None)
             linked = isinstance(op, (WriteFile, SetAttr, Link))
             others = self._spread(seq, states) if linked else []
-        self._notifier.invalidate(others)
+        for other in others:
+            self._invalidate_kernel(other)
         if self._sync_writes:
             self._flusher.wait_for(seq)
         return seq
@@ -130,7 +131,7 @@ class LocalChanges:
             known, current = self._meta.peek(other)
             if known and current is not None and current.link == entry.link:
                 self.journal(SetAttr(other, ctime_ns=now), [(other, state)])
-                self._notifier.invalidate([other])  # the others went with the journal
+                self._invalidate_kernel(other)  # the others went with the journal
                 return
 
     def save_file(self, open_file: OpenFile) -> None:

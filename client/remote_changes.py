@@ -7,9 +7,11 @@ listing), and so is every path the kernel may hold below one. A path this mount 
 changed too and not yet sent is a conflict: the mount's change lands after the
 other (last writer wins), and is counted (`conflicts`, shown in `.citc/status`).
 
-The kernel's caches are dropped with `fuse_invalidate_path`, which must not be
-called from a thread serving a FUSE request; `fuse_ptr` is 0 until the mount has
-started, and nothing is sent to the kernel before then.
+The kernel's caches are dropped with `fuse_invalidate_path`, from the watcher's
+thread (and, for the other names of a linked file this mount changed, from the
+request that changed it: `client/links.py` says why that is safe); `fuse_ptr` is 0
+until the mount has started and once it stops, and nothing is sent to the kernel
+then.
 """
 
 from __future__ import annotations
