@@ -29,6 +29,7 @@ from collections.abc import Iterable
 from citcfs.entries import LINK_ID_SIZE, Entry
 from citcfs.links import is_record_path, link_of_record
 
+
 def new_link_id() -> bytes:
     """An id for a file getting its second name: random, so that mounts need not
     agree on anything to make one."""
