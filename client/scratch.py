@@ -97,6 +97,8 @@ class Scratch:
 
     def pwrite(self, data: bytes, offset: int) -> int:
         length = len(data)
+        if not length:
+            return 0  # as write(2): nothing written, the size stays
         if self._pieces is not None and not self._write_pieces(self._pieces, data, offset):
             self._spill()
         if self._pieces is None:

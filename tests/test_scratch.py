@@ -27,7 +27,7 @@ def _apply(model: bytearray, scratch: Scratch, op: tuple) -> None:
     if op[0] == "write":
         _, offset, length, byte = op
         data = bytes([byte]) * length
-        if offset > len(model):
+        if length and offset > len(model):
             model.extend(bytes(offset - len(model)))
         model[offset:offset + length] = data
         assert scratch.pwrite(data, offset) == length
@@ -38,7 +38,7 @@ def _apply(model: bytearray, scratch: Scratch, op: tuple) -> None:
         scratch.truncate(length)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(ops=_OPS, limit=st.sampled_from([0, CHUNK_SIZE, 64 << 20]))
 def test_a_scratch_copy_reads_back_what_a_bytearray_would(ops: list, limit: int) -> None:
     with tempfile.TemporaryDirectory() as directory:
