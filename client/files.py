@@ -230,7 +230,10 @@ class OpenFiles:
         return self._chunks.read(entry, size, offset, sequential)
 
     def write(self, open_file: OpenFile, data: bytes, offset: int) -> int:
-        """Write to the file's scratch copy, noting the chunks that changed."""
+        """Write to the file's scratch copy, noting the chunks that changed. Writing
+        no bytes changes nothing, as write(2) (the kernel does not send such writes)."""
+        if not data:
+            return 0
         with open_file.lock:
             written = self.scratch(open_file).pwrite(data, offset)
             end = offset + written
