@@ -41,7 +41,7 @@ def free_port() -> int:
 
 
 class SeaweedFS:
-    """One `weed server -filer -s3` process; `restart()` keeps its ports and data."""
+    """One `weed server -filer -s3` process; `start()` after `stop()` keeps its ports and data."""
 
     def __init__(self, data_dir: Path) -> None:
         self.data_dir = data_dir
@@ -110,12 +110,6 @@ class SeaweedFS:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=15)
-
-    def restart(self, downtime: float = 0.0) -> None:
-        """Kill, wait `downtime` seconds, start again on the same ports and data."""
-        self.stop()
-        time.sleep(downtime)
-        self.start()
 
     def new_store_url(self) -> str:
         """A store URL of its own: the one bucket, under a fresh key prefix (each
