@@ -61,9 +61,9 @@ class Scratch:
     """A growable byte buffer with positional reads and writes; reading a region
     never written gives zeros."""
 
-    def __init__(self, directory: str, memory: ScratchMemory | None = None) -> None:
+    def __init__(self, directory: str, memory: ScratchMemory) -> None:
         self._directory = directory
-        self._memory = memory if memory is not None else ScratchMemory()
+        self._memory = memory
         self._pieces: dict[int, bytes | bytearray] | None = {}
         self._held = 0
         self._file: int = -1
